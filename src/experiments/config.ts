@@ -1,0 +1,174 @@
+/**
+ * The configuration of one training run (`TrainConfig`): a plain-JSON object validated by zod, so a
+ * run can be described on the command line, in a sweep grid, in a BullMQ job or in a checkpoint, and
+ * rebuilt identically from any of them. `parseTrainConfig` fills defaults and rejects unknown keys.
+ *
+ * Schedules are given in EPOCHS (fractional epochs advance per batch, as in SGDR); the training loop
+ * converts them to steps with stepsPerEpoch = ceil(trainSize / batchSize).
+ * Normalized weight decay (paper appendix B.1): when `weightDecayNorm` is true, `weightDecay` is
+ * lambda_norm and the applied lambda = lambda_norm * sqrt(batchSize / (trainSize * T)), with T the
+ * total epochs, or the current restart period in epochs under warm restarts.
+ */
+import { z } from 'zod';
+
+export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+
+export const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'sgdw'] as const;
+export type OptimizerKind = (typeof OPTIMIZERS)[number];
+
+export const BACKENDS = ['wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().finite().nonnegative();
+
+/** Models: an MLP, the small CNN of PAPER.md, and a BatchNorm ResNet (ResNet-8 by default). */
+export const ModelConfigSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('mlp'),
+    /** Widths of the hidden layers. */
+    hidden: z.array(positiveInt).default([256, 256]),
+  }),
+  z.strictObject({
+    /** conv32-BN-pool, conv64-BN-pool, fc128, fc10 (filters scale with `width`). */
+    kind: z.literal('cnn'),
+    width: z.number().positive().default(1),
+  }),
+  z.strictObject({
+    /**
+     * Stem conv, 3 stages of `blocksPerStage` basic blocks (two 3x3 conv + BN each), widths
+     * `width`, 2*width, 4*width, global average pooling, one linear layer. Depth = 6*blocks + 2.
+     */
+    kind: z.literal('resnet'),
+    blocksPerStage: positiveInt.default(1),
+    width: positiveInt.default(16),
+  }),
+]);
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+export const MODEL_KINDS = ['mlp', 'cnn', 'resnet'] as const;
+
+/** Learning-rate multiplier schedules, lengths in epochs. */
+export const ScheduleConfigSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('constant') }),
+  z.strictObject({
+    /** Cosine annealing from 1 to `min` over the whole run (no restarts). */
+    kind: z.literal('cosine'),
+    min: nonNegative.default(0),
+  }),
+  z.strictObject({
+    /** SGDR: first period t0 epochs, each next period tMult times longer. */
+    kind: z.literal('warm-restarts'),
+    t0: z.number().positive(),
+    tMult: z.number().min(1).default(2),
+    min: nonNegative.default(0),
+  }),
+  z.strictObject({
+    /** Multiply by `gamma` at each milestone epoch (e.g. 30, 60, 80 of 100). */
+    kind: z.literal('step'),
+    milestones: z.array(z.number().positive()),
+    gamma: z.number().positive().default(0.1),
+  }),
+]);
+export type ScheduleConfig = z.infer<typeof ScheduleConfigSchema>;
+export const SCHEDULE_KINDS = ['constant', 'cosine', 'warm-restarts', 'step'] as const;
+
+export const AugmentConfigSchema = z.strictObject({
+  /** Zero padding on each side before a random crop back to the original size; 0 = no crop. */
+  cropPadding: z.number().int().nonnegative().default(0),
+  /** Random horizontal flip with probability 1/2. */
+  flip: z.boolean().default(false),
+});
+export type AugmentConfig = z.infer<typeof AugmentConfigSchema>;
+
+export const TrainConfigSchema = z.strictObject({
+  dataset: z.enum(DATASETS).default('fashion-mnist'),
+  /** Directory holding the dataset files; default: the Debian package's directory. */
+  dataDir: z.string().min(1).optional(),
+  /** Use only the first N training images (after a seeded shuffle); omit for all. */
+  subset: positiveInt.optional(),
+  /** Use only the first N test images; omit for all. */
+  testSubset: positiveInt.optional(),
+  /** Images held out from the training set (seeded) to measure validation error; 0 = none. */
+  validationSize: z.number().int().nonnegative().default(0),
+  model: ModelConfigSchema.default({ kind: 'cnn', width: 1 }),
+  optimizer: z.enum(OPTIMIZERS).default('adamw'),
+  /** Base learning rate alpha. */
+  lr: z.number().finite().positive().default(1e-3),
+  /** Weight decay lambda (decoupled for adamw/sgdw, L2 for adam/sgd), or lambda_norm. */
+  weightDecay: nonNegative.default(0),
+  /** Treat weightDecay as the normalized lambda_norm. */
+  weightDecayNorm: z.boolean().default(false),
+  /** Decoupled decay scaled by lr * eta_t ('lr', PyTorch) or by eta_t alone ('schedule', paper). */
+  decayScale: z.enum(['lr', 'schedule']).default('lr'),
+  /** SGD momentum (sgd, sgdw). */
+  momentum: z.number().min(0).max(1).default(0.9),
+  nesterov: z.boolean().default(false),
+  /** Adam betas. */
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  eps: z.number().positive().default(1e-8),
+  schedule: ScheduleConfigSchema.default({ kind: 'constant' }),
+  epochs: positiveInt.default(10),
+  batchSize: positiveInt.default(128),
+  seed: z.number().int().nonnegative().default(1),
+  augment: AugmentConfigSchema.default({ cropPadding: 0, flip: false }),
+  /** Run directory: config.json, metrics.jsonl, checkpoint.json, result.json. Omit: nothing saved. */
+  out: z.string().min(1).optional(),
+  backend: z.enum(BACKENDS).default('wasm'),
+});
+
+/** A fully defaulted, validated run configuration. */
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+/** What a caller may pass: every field with a default is optional. */
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+
+/** Validates and fills defaults; throws a ZodError (the CLI maps it to exit code 2). */
+export function parseTrainConfig(input: unknown): TrainConfig {
+  return TrainConfigSchema.parse(input);
+}
+
+/** One line of metrics.jsonl: the state after `epoch` (1-based) full epochs. */
+export interface EpochRecord {
+  epoch: number;
+  /** Optimizer steps taken so far. */
+  step: number;
+  /** Mean cross-entropy over the epoch's training batches (with augmentation, training-mode BN). */
+  trainLoss: number;
+  /** Fraction of training images misclassified during the epoch's batches. */
+  trainError: number;
+  /** Fraction of held-out validation images misclassified; null without a validation split. */
+  valError: number | null;
+  /** Fraction of test images misclassified (inference mode). */
+  testError: number;
+  /** Mean cross-entropy on the test set. */
+  testLoss: number;
+  /** lr multiplier eta_t at the epoch's last step. */
+  lrMultiplier: number;
+  /** Weight decay lambda applied at the epoch's last step. */
+  weightDecay: number;
+  /** Seconds spent in this epoch (training + evaluation), excluding time before a resume. */
+  seconds: number;
+  /** Training images per second in this epoch. */
+  imagesPerSecond: number;
+}
+
+export interface TrainResult {
+  config: TrainConfig;
+  /** One record per completed epoch, including those completed before a resume. */
+  epochs: EpochRecord[];
+  /** The last epoch's metrics, repeated for convenience. */
+  final: {
+    trainLoss: number;
+    trainError: number;
+    valError: number | null;
+    testError: number;
+    testLoss: number;
+  };
+  /** True when the run stopped early on an abort signal (a checkpoint was written). */
+  aborted: boolean;
+  /** Number of trainable parameters. */
+  params: number;
+  /** Total seconds of training across sessions. */
+  seconds: number;
+}
