@@ -1,0 +1,50 @@
+/**
+ * The `decoupled` command line: train | sweep | worker | report | reproduce. Each command lives in
+ * its own module and registers itself here; this file only wires them and maps errors to exit codes.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT_USAGE, formatUsageError, isUsageError } from './errors.js';
+
+type Register = (program: Command) => void;
+
+/** Command modules, loaded lazily so `decoupled --help` does not pay for tfjs or BullMQ. */
+const COMMANDS: { name: string; load: () => Promise<{ register: Register }> }[] = [
+  { name: 'train', load: () => import('./train.js') },
+  { name: 'sweep', load: () => import('./sweep.js') },
+  { name: 'worker', load: () => import('./worker.js') },
+  { name: 'report', load: () => import('./report.js') },
+  { name: 'reproduce', load: () => import('./reproduce.js') },
+];
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('decoupled')
+    .description('Decoupled weight decay optimization: train, sweep, report and reproduce.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const { load } of COMMANDS) {
+    const module = await load();
+    module.register(program);
+  }
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  try {
+    const program = await buildProgram();
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed the message (or the help text).
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (isUsageError(error)) {
+      process.stderr.write(`decoupled: ${formatUsageError(error)}\n`);
+      return EXIT_USAGE;
+    }
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`decoupled: unexpected error\n${message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Reference update loops: the readable specification of each optimizer's per-element math, and the
+ * oracle that the fused WASM kernels are tested against. Every operation is rounded to float32
+ * (Math.fround) in the order PyTorch 1.13's single-tensor loop applies it, so a float32 SIMD kernel
+ * that follows the same order agrees bit for bit.
+ *
+ * Adam (Kingma & Ba; PyTorch `_single_tensor_adam`/`_single_tensor_adamw`), step t >= 1:
+ *   theta <- theta * decayFactor                      (decoupled decay; 1 for none)
+ *   g     <- (maximize ? -g : g) + l2 * theta         (coupled L2; 0 for none)
+ *   m     <- beta1 m + (1 - beta1) g
+ *   v     <- beta2 v + (1 - beta2) g^2
+ *   vmax  <- max(vmax, v)                             (amsgrad only)
+ *   theta <- theta - (lr / (1 - beta1^t)) * m / (sqrt(v or vmax) / sqrt(1 - beta2^t) + eps)
+ *
+ * SGD with momentum (PyTorch `_single_tensor_sgd`):
+ *   theta <- theta * decayFactor
+ *   g     <- (maximize ? -g : g) + l2 * theta
+ *   b     <- first step ? g : momentum b + (1 - dampening) g
+ *   d     <- nesterov ? g + momentum b : b             (d = g when momentum = 0)
+ *   theta <- theta - lr d
+ */
+
+const f = Math.fround;
+
+/** Per-step scalars of an Adam-family update, computed once per parameter group (in float64). */
+export interface AdamScalars {
+  /** lr_t / (1 - beta1^t). */
+  readonly stepSize: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** sqrt(1 - beta2^t). */
+  readonly biasCorrection2Sqrt: number;
+  /** Coupled L2 factor added to the gradient (Adam); 0 for AdamW. */
+  readonly l2: number;
+  /** Multiplier applied to theta before the update (AdamW); 1 for Adam. */
+  readonly decayFactor: number;
+  readonly amsgrad: boolean;
+  readonly maximize: boolean;
+}
+
+/** Per-step scalars of an SGD-family update. */
+export interface SgdScalars {
+  readonly lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  readonly l2: number;
+  readonly decayFactor: number;
+  readonly maximize: boolean;
+  /** True on the first step, when the momentum buffer is set to the gradient. */
+  readonly firstStep: boolean;
+}
+
+/** Updates one parameter tensor in place. `vMax` is used only when `s.amsgrad`. */
+export type AdamUpdate = (
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  vMax: Float32Array | null,
+  s: AdamScalars,
+) => void;
+
+/** Updates one parameter tensor in place. `buf` is used only when `s.momentum > 0`. */
+export type SgdUpdate = (
+  p: Float32Array,
+  g: Float32Array,
+  buf: Float32Array | null,
+  s: SgdScalars,
+) => void;
+
+/** The pair of update loops an optimizer runs; the kernels layer supplies faster ones. */
+export interface UpdateKernels {
+  readonly name: string;
+  readonly adam: AdamUpdate;
+  readonly sgd: SgdUpdate;
+}
+
+export const adamReferenceUpdate: AdamUpdate = (p, g, m, v, vMax, s) => {
+  const decay = f(s.decayFactor);
+  const l2 = f(s.l2);
+  const beta1 = f(s.beta1);
+  const oneMinusBeta1 = f(1 - s.beta1);
+  const beta2 = f(s.beta2);
+  const oneMinusBeta2 = f(1 - s.beta2);
+  const bc2Sqrt = f(s.biasCorrection2Sqrt);
+  const eps = f(s.eps);
+  const negStepSize = f(-s.stepSize);
+  const useMax = s.amsgrad && vMax !== null;
+  for (let i = 0; i < p.length; i++) {
+    let theta = decay === 1 ? p[i] : f(p[i] * decay);
+    let grad = s.maximize ? -g[i] : g[i];
+    if (l2 !== 0) grad = f(grad + f(l2 * theta));
+    const mi = f(f(m[i] * beta1) + f(oneMinusBeta1 * grad));
+    const vi = f(f(v[i] * beta2) + f(f(oneMinusBeta2 * grad) * grad));
+    m[i] = mi;
+    v[i] = vi;
+    let second = vi;
+    if (useMax) {
+      second = Math.max(vMax[i], vi);
+      vMax[i] = second;
+    }
+    const denom = f(f(f(Math.sqrt(second)) / bc2Sqrt) + eps);
+    theta = f(theta + f(f(negStepSize * mi) / denom));
+    p[i] = theta;
+  }
+};
+
+export const sgdReferenceUpdate: SgdUpdate = (p, g, buf, s) => {
+  const decay = f(s.decayFactor);
+  const l2 = f(s.l2);
+  const momentum = f(s.momentum);
+  const oneMinusDampening = f(1 - s.dampening);
+  const negLr = f(-s.lr);
+  const useMomentum = s.momentum !== 0 && buf !== null;
+  for (let i = 0; i < p.length; i++) {
+    const theta = decay === 1 ? p[i] : f(p[i] * decay);
+    let grad = s.maximize ? -g[i] : g[i];
+    if (l2 !== 0) grad = f(grad + f(l2 * theta));
+    let direction = grad;
+    if (useMomentum) {
+      const b = s.firstStep ? grad : f(f(buf[i] * momentum) + f(oneMinusDampening * grad));
+      buf[i] = b;
+      direction = s.nesterov ? f(grad + f(momentum * b)) : b;
+    }
+    p[i] = f(theta + f(negLr * direction));
+  }
+};
+
+/** The plain JavaScript loops above, usable everywhere. */
+export const referenceKernels: UpdateKernels = {
+  name: 'reference',
+  adam: adamReferenceUpdate,
+  sgd: sgdReferenceUpdate,
+};

@@ -1,0 +1,470 @@
+/**
+ * The optimizer base class: parameter groups, option validation, the schedule multiplier eta_t,
+ * the step-dependent weight decay lambda_t, the non-finite gradient policy and the state dict. The
+ * per-element math lives in the update kernels (./kernels.ts); subclasses only turn a group's
+ * hyperparameters into the kernel's scalars for step t.
+ *
+ * One step, for step index t (0-based, the number of steps taken so far):
+ *   eta_t    = schedule(t)                 (1 without a schedule)
+ *   lr_t     = lr * eta_t
+ *   lambda_t = weightDecay(t)              (or the constant weightDecay)
+ *   then each parameter is updated by the kernel with those scalars.
+ * A step either updates every parameter or none: inputs, gradients and the scalars of every group
+ * are checked before the first write.
+ */
+import { NonFiniteGradientError, OptionError } from './errors.js';
+import { referenceKernels, type UpdateKernels } from './kernels.js';
+import type { OptimizerKind, OptimizerStateDict, SavedGroupHyper } from './state.js';
+import type { NonFinitePolicy, Schedule, StepValue } from './types.js';
+import { checkFunction, checkKnownKeys, checkNumber, checkOneOf } from './validate.js';
+
+let defaultKernels: UpdateKernels = referenceKernels;
+
+/** Sets the update kernels that optimizers created afterwards use when none are passed. */
+export function setDefaultKernels(kernels: UpdateKernels): void {
+  defaultKernels = kernels;
+}
+
+/** The update kernels new optimizers use by default. */
+export function getDefaultKernels(): UpdateKernels {
+  return defaultKernels;
+}
+
+/** Hyperparameters every group has. */
+export interface BaseHyper {
+  lr: number;
+  weightDecay: StepValue;
+  maximize: boolean;
+  schedule?: Schedule;
+}
+
+/** Options that apply to the whole optimizer, not to a group. */
+export interface GlobalOptions {
+  /** What a step does with a NaN or infinite gradient (default 'error'). */
+  nonFinite?: NonFinitePolicy;
+  /** The update loops to run (default: the fastest available, see setDefaultKernels). */
+  kernels?: UpdateKernels;
+}
+
+/** A parameter group as given by the user: its params and any per-group overrides. */
+export type ParamGroupInput<H> = { params: Float32Array[]; names?: string[] } & Partial<H>;
+
+/** A resolved group: its params and its full hyperparameters. */
+export interface ParamGroup<H> {
+  readonly params: Float32Array[];
+  readonly names?: string[];
+  hyper: H;
+}
+
+/** What a subclass tells the base class about itself. */
+export interface OptimizerSpec<H extends BaseHyper> {
+  readonly kind: OptimizerKind;
+  readonly defaults: H;
+  /** Checks a complete hyperparameter set; throws OptionError naming `where`. */
+  validate(hyper: H, where: string): void;
+}
+
+const GLOBAL_KEYS = ['nonFinite', 'kernels'] as const;
+const NON_FINITE = ['error', 'skip', 'ignore'] as const;
+
+export abstract class Optimizer<H extends BaseHyper> {
+  readonly kind: OptimizerKind;
+  readonly paramGroups: ParamGroup<H>[];
+  readonly nonFinite: NonFinitePolicy;
+  kernels: UpdateKernels;
+  /** Steps taken so far, which is also the 0-based index of the next step. */
+  stepCount = 0;
+  /** Steps skipped because a gradient was not finite (nonFinite: 'skip'). */
+  skippedSteps = 0;
+  /** Every parameter, in the order of the groups: the order `step` expects the gradients in. */
+  protected readonly params: Float32Array[];
+  /** Per-parameter state arrays by slot name (PyTorch's names); null where a slot is unused. */
+  protected readonly slots: Record<string, (Float32Array | null)[]> = {};
+
+  protected constructor(
+    params: Float32Array[] | ParamGroupInput<H>[],
+    options: Partial<H> & GlobalOptions,
+    spec: OptimizerSpec<H>,
+  ) {
+    const where = spec.kind;
+    this.kind = spec.kind;
+    const hyperKeys = Object.keys(spec.defaults);
+    if (options === null || typeof options !== 'object') {
+      throw new OptionError('options', options, 'an object', where);
+    }
+    checkKnownKeys(options, [...hyperKeys, 'schedule', ...GLOBAL_KEYS], where);
+    this.nonFinite = checkOneOf('nonFinite', options.nonFinite ?? 'error', NON_FINITE, where);
+    this.kernels = options.kernels ?? defaultKernels;
+    const base = { ...spec.defaults };
+    for (const key of [...hyperKeys, 'schedule']) {
+      const value = (options as Record<string, unknown>)[key];
+      if (value !== undefined) (base as Record<string, unknown>)[key] = value;
+    }
+    this.paramGroups = normalizeGroups(params, base, hyperKeys, spec, where);
+    this.params = this.paramGroups.flatMap((g) => g.params);
+  }
+
+  /**
+   * Applies one update with `grads`, given in the flattened order of the groups. Returns false if
+   * the step was skipped (nonFinite: 'skip' and a gradient was not finite), true otherwise.
+   */
+  step(grads: readonly Float32Array[]): boolean {
+    this.checkGrads(grads);
+    if (this.nonFinite !== 'ignore') {
+      const bad = findNonFinite(grads);
+      if (bad) {
+        if (this.nonFinite === 'error') throw new NonFiniteGradientError(bad[0], bad[1], bad[2]);
+        this.skippedSteps++;
+        return false;
+      }
+    }
+    const t = this.stepCount;
+    const plans = this.paramGroups.map((group, i) => this.prepareGroup(group, t, i));
+    let index = 0;
+    for (let i = 0; i < this.paramGroups.length; i++) {
+      for (const param of this.paramGroups[i].params) {
+        this.updateParam(index, param, grads[index], plans[i]);
+        index++;
+      }
+    }
+    this.stepCount++;
+    return true;
+  }
+
+  /** The scheduled learning rate lr * eta_t of each group for the next step. */
+  currentLearningRates(): number[] {
+    return this.paramGroups.map(
+      (g) => g.hyper.lr * scheduleValue(g.hyper, this.stepCount, this.kind),
+    );
+  }
+
+  /** A deep copy of the optimizer state as plain data (see ./state.ts for the encodings). */
+  stateDict(): OptimizerStateDict {
+    const slots: OptimizerStateDict['slots'] = {};
+    for (const [name, arrays] of Object.entries(this.slots)) {
+      slots[name] = arrays.map((a) => (a ? a.slice() : null));
+    }
+    return {
+      format: 'decoupled.optimizer',
+      version: 1,
+      optimizer: this.kind,
+      stepCount: this.stepCount,
+      skippedSteps: this.skippedSteps,
+      paramLengths: this.params.map((p) => p.length),
+      groups: this.paramGroups.map((g) => ({
+        paramCount: g.params.length,
+        hyper: this.saveHyper(g.hyper),
+      })),
+      slots,
+    };
+  }
+
+  /**
+   * Restores a state saved by `stateDict` from an optimizer of the same kind over parameters of
+   * the same shapes. Numeric hyperparameters are restored from the state (as in PyTorch); a
+   * schedule or weight decay given as a function stays the one this optimizer was built with.
+   * Everything is checked first, so a rejected state changes nothing.
+   */
+  loadStateDict(state: OptimizerStateDict): void {
+    const where = `${this.kind}.loadStateDict`;
+    if (state?.format !== 'decoupled.optimizer' || state.version !== 1) {
+      throw new OptionError('state', state?.format, 'a state from stateDict() (format 1)', where);
+    }
+    if (state.optimizer !== this.kind) {
+      throw new OptionError('state.optimizer', state.optimizer, `'${this.kind}'`, where);
+    }
+    checkNumber('state.stepCount', state.stepCount, { min: 0, integer: true }, where);
+    checkNumber('state.skippedSteps', state.skippedSteps, { min: 0, integer: true }, where);
+    const groups = state.groups;
+    if (!Array.isArray(groups) || groups.length !== this.paramGroups.length) {
+      throw new OptionError(
+        'state.groups',
+        groups,
+        `${this.paramGroups.length} group(s), as this optimizer has`,
+        where,
+      );
+    }
+    const lengths = this.params.map((p) => p.length);
+    if (
+      !Array.isArray(state.paramLengths) ||
+      state.paramLengths.length !== lengths.length ||
+      state.paramLengths.some((n, i) => n !== lengths[i])
+    ) {
+      throw new OptionError(
+        'state.paramLengths',
+        state.paramLengths,
+        `the lengths of this optimizer's params [${lengths.join(', ')}]`,
+        where,
+      );
+    }
+    const restored = groups.map((saved, i) => {
+      const group = this.paramGroups[i];
+      if (saved.paramCount !== group.params.length) {
+        throw new OptionError(
+          `state.groups[${i}].paramCount`,
+          saved.paramCount,
+          `${group.params.length}`,
+          where,
+        );
+      }
+      return this.restoreHyper(group.hyper, saved.hyper, `${where} groups[${i}]`);
+    });
+    const expected = this.expectedSlots(restored, state.stepCount);
+    for (const [name, perParam] of Object.entries(expected)) {
+      const arrays = state.slots?.[name];
+      if (!Array.isArray(arrays) || arrays.length !== lengths.length) {
+        throw new OptionError(`state.slots.${name}`, arrays, `${lengths.length} entries`, where);
+      }
+      arrays.forEach((a, i) => {
+        const needed = perParam[i];
+        if (a === null && needed !== 'required') return;
+        if (!(a instanceof Float32Array) || a.length !== lengths[i]) {
+          throw new OptionError(
+            `state.slots.${name}[${i}]`,
+            a,
+            `a Float32Array of length ${lengths[i]}`,
+            where,
+          );
+        }
+      });
+    }
+    // Checked: now apply, all of it.
+    restored.forEach((hyper, i) => {
+      this.paramGroups[i].hyper = hyper;
+    });
+    for (const name of Object.keys(this.slots)) {
+      if (!(name in expected)) delete this.slots[name];
+    }
+    for (const name of Object.keys(expected)) {
+      const current = this.slots[name] ?? new Array(lengths.length).fill(null);
+      state.slots[name].forEach((a, i) => {
+        if (a === null) current[i] = null;
+        else if (current[i]) current[i].set(a);
+        else current[i] = a.slice();
+      });
+      this.slots[name] = current;
+    }
+    this.stepCount = state.stepCount;
+    this.skippedSteps = state.skippedSteps;
+  }
+
+  /** The scalars a group's kernel call needs at step index t (checked; nothing written yet). */
+  protected abstract groupScalars(
+    hyper: H,
+    t: number,
+    eta: number,
+    scheduledLr: number,
+    lambda: number,
+  ): unknown;
+
+  /** Updates one parameter with its gradient and the scalars of its group. */
+  protected abstract updateParam(
+    index: number,
+    param: Float32Array,
+    grad: Float32Array,
+    scalars: unknown,
+  ): void;
+
+  /** Saved form of a group's hyperparameters (functions become null). */
+  protected abstract saveHyper(hyper: H): SavedGroupHyper;
+
+  /** Which slots a state must have, per parameter: 'required', or 'optional' (may be null). */
+  protected abstract expectedSlots(
+    hypers: H[],
+    stepsTaken: number,
+  ): Record<string, ('required' | 'optional')[]>;
+
+  /** Rebuilds a group's hyperparameters from saved ones; functions stay the current ones. */
+  protected abstract restoreHyper(current: H, saved: SavedGroupHyper, where: string): H;
+
+  /** Returns the slot array `name` of parameter `index`, creating it (zeros) on first use. */
+  protected slot(name: string, index: number): Float32Array {
+    let arrays = this.slots[name];
+    if (!arrays) {
+      arrays = new Array(this.params.length).fill(null);
+      this.slots[name] = arrays;
+    }
+    let a = arrays[index];
+    if (!a) {
+      a = new Float32Array(this.params[index].length);
+      arrays[index] = a;
+    }
+    return a;
+  }
+
+  private prepareGroup(group: ParamGroup<H>, t: number, groupIndex: number): unknown {
+    const where = `${this.kind} group ${groupIndex} at step ${t}`;
+    const eta = scheduleValue(group.hyper, t, where);
+    const wd = group.hyper.weightDecay;
+    const lambda =
+      typeof wd === 'function'
+        ? checkNumber('weightDecay(step)', wd(t), { min: 0 }, where)
+        : (wd as number);
+    return this.groupScalars(group.hyper, t, eta, group.hyper.lr * eta, lambda);
+  }
+
+  private checkGrads(grads: readonly Float32Array[]): void {
+    const where = `${this.kind}.step`;
+    if (!Array.isArray(grads) || grads.length !== this.params.length) {
+      throw new OptionError(
+        'grads',
+        grads,
+        `an array of ${this.params.length} Float32Array(s), one per param`,
+        where,
+      );
+    }
+    for (let i = 0; i < grads.length; i++) {
+      const g = grads[i];
+      if (!(g instanceof Float32Array) || g.length !== this.params[i].length) {
+        throw new OptionError(
+          `grads[${i}]`,
+          g,
+          `a Float32Array of length ${this.params[i].length}`,
+          where,
+        );
+      }
+    }
+  }
+}
+
+/** eta_t of a group, checked to be a finite number >= 0. */
+function scheduleValue(hyper: BaseHyper, t: number, where: string): number {
+  if (!hyper.schedule) return 1;
+  return checkNumber('schedule(step)', hyper.schedule(t), { min: 0 }, where);
+}
+
+/** Index, element and value of the first non-finite gradient entry, if any. */
+function findNonFinite(grads: readonly Float32Array[]): [number, number, number] | null {
+  for (let i = 0; i < grads.length; i++) {
+    const g = grads[i];
+    let sum = 0;
+    // A sum of x * 0 is NaN exactly when some x is NaN or infinite: one fast pass, then locate.
+    for (let j = 0; j < g.length; j++) sum += g[j] * 0;
+    if (sum !== 0) {
+      for (let j = 0; j < g.length; j++) if (!Number.isFinite(g[j])) return [i, j, g[j]];
+    }
+  }
+  return null;
+}
+
+function normalizeGroups<H extends BaseHyper>(
+  params: Float32Array[] | ParamGroupInput<H>[],
+  base: H,
+  hyperKeys: string[],
+  spec: OptimizerSpec<H>,
+  where: string,
+): ParamGroup<H>[] {
+  if (!Array.isArray(params) || params.length === 0) {
+    throw new OptionError(
+      'params',
+      params,
+      'a non-empty array of Float32Array or of parameter groups { params, ...options }',
+      where,
+    );
+  }
+  const inputs: ParamGroupInput<H>[] = params.every((p) => p instanceof Float32Array)
+    ? [{ params: params as Float32Array[] } as ParamGroupInput<H>]
+    : (params as ParamGroupInput<H>[]);
+  const seen = new Set<Float32Array>();
+  return inputs.map((input, i) => {
+    const groupWhere =
+      inputs.length > 1 || !(params[0] instanceof Float32Array) ? `${where} group ${i}` : where;
+    if (input instanceof Float32Array || input === null || typeof input !== 'object') {
+      throw new OptionError(
+        `params[${i}]`,
+        input,
+        'a parameter group { params, ...options }',
+        where,
+      );
+    }
+    checkKnownKeys(input, ['params', 'names', ...hyperKeys, 'schedule'], groupWhere);
+    const list = input.params;
+    if (!Array.isArray(list) || list.some((p) => !(p instanceof Float32Array))) {
+      throw new OptionError('params', list, 'an array of Float32Array', groupWhere);
+    }
+    for (const p of list) {
+      if (seen.has(p)) {
+        throw new OptionError(
+          'params',
+          'a Float32Array given twice',
+          'each param once',
+          groupWhere,
+        );
+      }
+      seen.add(p);
+    }
+    if (input.names !== undefined) {
+      if (!Array.isArray(input.names) || input.names.length !== list.length) {
+        throw new OptionError(
+          'names',
+          input.names,
+          `${list.length} names, one per param`,
+          groupWhere,
+        );
+      }
+    }
+    const hyper = { ...base };
+    for (const key of [...hyperKeys, 'schedule']) {
+      const value = (input as Record<string, unknown>)[key];
+      if (value !== undefined) (hyper as Record<string, unknown>)[key] = value;
+    }
+    validateBaseHyper(hyper, groupWhere);
+    spec.validate(hyper, groupWhere);
+    return { params: list, names: input.names, hyper };
+  });
+}
+
+/** Checks the hyperparameters every optimizer has. */
+export function validateBaseHyper(hyper: BaseHyper, where: string): void {
+  checkNumber('lr', hyper.lr, { min: 0 }, where);
+  if (typeof hyper.weightDecay === 'function') {
+    checkFunction('weightDecay', hyper.weightDecay, where);
+  } else if (typeof hyper.weightDecay === 'number') {
+    checkNumber('weightDecay', hyper.weightDecay, { min: 0 }, where);
+  } else {
+    throw new OptionError(
+      'weightDecay',
+      hyper.weightDecay,
+      'a finite number >= 0 or a function of the step',
+      where,
+    );
+  }
+  if (typeof hyper.maximize !== 'boolean') {
+    throw new OptionError('maximize', hyper.maximize, 'true or false', where);
+  }
+  if (hyper.schedule !== undefined) checkFunction('schedule', hyper.schedule, where);
+}
+
+/** The saved form of the hyperparameters every optimizer has. */
+export function saveBaseHyper(hyper: BaseHyper): SavedGroupHyper {
+  return {
+    lr: hyper.lr,
+    weightDecay: typeof hyper.weightDecay === 'number' ? hyper.weightDecay : null,
+    maximize: hyper.maximize,
+    schedule: hyper.schedule?.config ?? null,
+  };
+}
+
+/** Restores the common hyperparameters; keeps functions, and refuses a different schedule. */
+export function restoreBaseHyper<H extends BaseHyper>(
+  current: H,
+  saved: SavedGroupHyper,
+  where: string,
+): H {
+  const next = { ...current, lr: saved.lr, maximize: saved.maximize };
+  if (saved.weightDecay !== null) next.weightDecay = saved.weightDecay;
+  const currentConfig = current.schedule?.config;
+  if (
+    saved.schedule &&
+    currentConfig &&
+    JSON.stringify(saved.schedule) !== JSON.stringify(currentConfig)
+  ) {
+    throw new OptionError(
+      'state schedule',
+      saved.schedule,
+      `the schedule this optimizer was built with (${JSON.stringify(currentConfig)})`,
+      where,
+    );
+  }
+  return next;
+}

@@ -1,0 +1,70 @@
+/**
+ * `decoupled`: decoupled weight decay optimizers (AdamW, SGDW) and their coupled L2 baselines
+ * (Adam, SGD) on Float32Array, framework-free, with PyTorch 1.13's math.
+ */
+export {
+  Adam,
+  AdamFamily,
+  type AdamHyper,
+  type AdamOptions,
+  type AdamParams,
+} from './core/adam.js';
+export { AdamW } from './core/adamw.js';
+export { clipGradNorm } from './core/clip.js';
+export { decoupledDecayFactor } from './core/decay.js';
+export { NonFiniteGradientError, OptionError } from './core/errors.js';
+export {
+  type AdamScalars,
+  type AdamUpdate,
+  adamReferenceUpdate,
+  referenceKernels,
+  type SgdScalars,
+  type SgdUpdate,
+  sgdReferenceUpdate,
+  type UpdateKernels,
+} from './core/kernels.js';
+export {
+  type BaseHyper,
+  type GlobalOptions,
+  getDefaultKernels,
+  Optimizer,
+  type ParamGroup,
+  type ParamGroupInput,
+  setDefaultKernels,
+} from './core/optimizer.js';
+export {
+  DEFAULT_NO_DECAY_PATTERNS,
+  type DecayExclusion,
+  groupParams,
+  isDefaultNoDecay,
+  type NamedParam,
+  type NamedParamGroup,
+  type NamedParams,
+  orderByGroups,
+  type ShapedParam,
+} from './core/param-groups.js';
+export {
+  SGD,
+  type SGDOptions,
+  type SGDWOptions,
+  SgdFamily,
+  type SgdHyper,
+  type SgdwHyper,
+} from './core/sgd.js';
+export { SGDW } from './core/sgdw.js';
+export {
+  decodeStateDict,
+  encodeStateDict,
+  type OptimizerKind,
+  type OptimizerStateDict,
+  type SavedGroupHyper,
+  stateDictFromJSON,
+  stateDictToJSON,
+} from './core/state.js';
+export type {
+  DecayScale,
+  NonFinitePolicy,
+  Schedule,
+  ScheduleConfigLike,
+  StepValue,
+} from './core/types.js';
