@@ -1,0 +1,142 @@
+/**
+ * AdamWR and SGDWR (Loshchilov & Hutter 2019, section 4 and appendix B): AdamW / SGDW with
+ *
+ *   eta_t    = (1 + cos(pi T_cur / T_i)) / 2        warm restarts, eta_max 1, eta_min 0 by default
+ *   lambda_t = lambdaNorm sqrt(b / (B T_i))         normalized decay, T_i in epochs of the current period
+ *   theta   <- theta (1 - eta_t lambda_t)           decayScale 'schedule': lambda independent of lr
+ *
+ * with T_0 = t0 epochs and T_{i+1} = T_i tMult. They are the paper's settings packaged: the
+ * optimizer returned is an ordinary AdamW / SGDW (instanceof holds; the state dict is theirs).
+ */
+import type { AdamOptions, AdamParams } from './adam.js';
+import { AdamW } from './adamw.js';
+import { OptionError } from './errors.js';
+import { normalizedWeightDecayForRestarts } from './normalized-decay.js';
+import type { ParamGroupInput } from './optimizer.js';
+import { type ConfiguredSchedule, warmRestarts } from './schedules.js';
+import type { SGDWOptions, SgdwHyper } from './sgd.js';
+import { SGDW } from './sgdw.js';
+import { checkKnownKeys, checkNumber } from './validate.js';
+
+/** The paper's warm-restart settings, shared by AdamWR and SGDWR. */
+export interface WarmRestartSettings {
+  /** Normalized weight decay (the paper: 0.025 to 0.05 on CIFAR-10), >= 0. */
+  lambdaNorm: number;
+  /** Examples per step, b. */
+  batchSize: number;
+  /** Training-set size, B. */
+  datasetSize: number;
+  /** Length of the first period in EPOCHS, > 0. */
+  t0: number;
+  /** Period growth factor, >= 1, may be fractional (default 1). */
+  tMult?: number;
+  /** Steps per epoch (default ceil(datasetSize / batchSize): the last, smaller batch is kept). */
+  stepsPerEpoch?: number;
+  /** eta_min as a fraction of eta_max = 1, in [0, 1] (default 0). */
+  min?: number;
+}
+
+const SETTING_KEYS = [
+  'lambdaNorm',
+  'batchSize',
+  'datasetSize',
+  't0',
+  'tMult',
+  'stepsPerEpoch',
+  'min',
+] as const;
+
+/** What the settings fix; passing any of these to AdamWR / SGDWR is an error. */
+const FIXED_KEYS = ['schedule', 'weightDecay', 'decayScale'] as const;
+
+/** The schedule, per-step lambda and decay scale that the settings stand for. */
+export interface WarmRestartHyper {
+  readonly schedule: ConfiguredSchedule;
+  readonly weightDecay: ConfiguredSchedule;
+  readonly decayScale: 'schedule';
+}
+
+/**
+ * Turns the paper's settings into optimizer options: `{ schedule, weightDecay, decayScale }`, so
+ * `new AdamW(params, { lr, ...warmRestartHyper(settings) })` is AdamWR (the tfjs adapter uses it too).
+ */
+export function warmRestartHyper(settings: WarmRestartSettings, where = 'warmRestartHyper') {
+  if (settings === null || typeof settings !== 'object') {
+    throw new OptionError('options', settings, 'an object', where);
+  }
+  checkKnownKeys(settings, SETTING_KEYS, where);
+  const lambdaNorm = checkNumber('lambdaNorm', settings.lambdaNorm, { min: 0 }, where);
+  const batchSize = checkNumber('batchSize', settings.batchSize, { min: 1, integer: true }, where);
+  const datasetSize = checkNumber(
+    'datasetSize',
+    settings.datasetSize,
+    { min: 1, integer: true },
+    where,
+  );
+  const t0 = checkNumber('t0', settings.t0, { above: 0 }, where);
+  const tMult = checkNumber('tMult', settings.tMult ?? 1, { min: 1 }, where);
+  const stepsPerEpoch = checkNumber(
+    'stepsPerEpoch',
+    settings.stepsPerEpoch ?? Math.ceil(datasetSize / batchSize),
+    { above: 0 },
+    where,
+  );
+  const min = checkNumber('min', settings.min ?? 0, { min: 0, max: 1 }, where);
+  const hyper: WarmRestartHyper = {
+    schedule: warmRestarts({ t0: t0 * stepsPerEpoch, tMult, min }),
+    weightDecay: normalizedWeightDecayForRestarts({
+      lambdaNorm,
+      batchSize,
+      datasetSize,
+      t0,
+      tMult,
+      stepsPerEpoch,
+    }),
+    decayScale: 'schedule',
+  };
+  return hyper;
+}
+
+/** Splits AdamWR / SGDWR options into the paper's settings and the optimizer's own options. */
+function split<O extends object>(options: WarmRestartSettings & O, where: string) {
+  if (options === null || typeof options !== 'object') {
+    throw new OptionError('options', options, 'an object with lambdaNorm, batchSize, …', where);
+  }
+  const settings: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if ((FIXED_KEYS as readonly string[]).includes(key)) {
+      throw new OptionError(
+        key,
+        value,
+        `not given: ${where} sets it (warm restarts, normalized decay, decayScale 'schedule'); ` +
+          'use AdamW / SGDW for other choices',
+        where,
+      );
+    }
+    if ((SETTING_KEYS as readonly string[]).includes(key)) settings[key] = value;
+    else rest[key] = value;
+  }
+  const hyper = warmRestartHyper(settings as unknown as WarmRestartSettings, where);
+  return { ...(rest as O), ...hyper };
+}
+
+export type AdamWROptions = WarmRestartSettings &
+  Omit<AdamOptions, 'schedule' | 'weightDecay' | 'decayScale'>;
+
+/** AdamW with warm restarts and normalized weight decay, the paper's AdamWR. */
+export class AdamWR extends AdamW {
+  constructor(params: AdamParams, options: AdamWROptions) {
+    super(params, split(options, 'AdamWR'));
+  }
+}
+
+export type SGDWROptions = WarmRestartSettings &
+  Omit<SGDWOptions, 'schedule' | 'weightDecay' | 'decayScale'>;
+
+/** SGDW with warm restarts and normalized weight decay, the paper's SGDWR. */
+export class SGDWR extends SGDW {
+  constructor(params: Float32Array[] | ParamGroupInput<SgdwHyper>[], options: SGDWROptions) {
+    super(params, split(options, 'SGDWR'));
+  }
+}
