@@ -12,6 +12,14 @@
  * Trial ids are deterministic (a hash of the trial's training config), so a re-run of the same spec
  * maps to the same ids and the same per-trial directories, where checkpoints let an interrupted
  * trial resume instead of restarting.
+ *
+ * Plugging in another runner: src/sweep/run.ts exports runSweep({ dir, spec, runner, signal, log })
+ * which does the store side; a distributed runner only implements TrialRunner (enqueue the trials,
+ * call ctx.onResult as results come back), and its workers call executeTrial (src/sweep/execute.ts)
+ * with ctx.trialDir(trial) (or their own view of that shared directory).
+ * `decoupled sweep --redis URL` calls `runDistributedSweep(options)` from src/sweep/distributed/
+ * index.ts with options = RunSweepOptions (run.ts) minus `runner`, plus { redis: string }, and
+ * expects a Promise<SweepSummary>; the simplest implementation is runSweep with a Redis runner.
  */
 
 /** Optimizers a sweep can compare: the coupled L2 baselines and their decoupled forms. */
@@ -88,11 +96,13 @@ export interface EpochPoint {
 export interface TrialResult {
   trialId: string;
   params: TrialParams;
-  /** 'ok' = trained to the end; 'failed' = crashed or diverged (error says why). */
+  /** 'ok' = trained to the end (or diverged, see below); 'failed' = crashed (error says why). */
   status: 'ok' | 'failed';
   error?: string;
   epochs: EpochPoint[];
-  /** Last epoch's values (NaN-free; absent when the trial failed before its first epoch). */
+  /** True when training loss became non-finite and the trial was stopped early (status 'ok'). */
+  diverged?: boolean;
+  /** Last epoch's values (absent when the trial failed before its first epoch). */
   final?: { trainLoss: number; trainError: number; testError: number };
   /** Wall time of the whole trial in milliseconds, including resumed parts. */
   wallTimeMs: number;
@@ -106,18 +116,21 @@ export interface TrialResult {
 
 /**
  * The append-only result store of a sweep directory:
- *   <dir>/spec.json         the spec (written atomically once; a different spec is refused)
+ *   <dir>/spec.json         the latest spec run in this directory (written atomically); trials of
+ *                           an earlier spec stay recorded, reports use those of the current one
  *   <dir>/results.jsonl     one TrialResult per line, each appended with one write + fsync
  *   <dir>/trials/<id>/      per-trial working directory (checkpoints, epoch log)
  * A torn last line (crash mid-append) is ignored on read and repaired before the next append.
+ * A trial with an 'ok' record is never recorded again; a 'failed' one may be superseded by a
+ * record with a higher attempt number (a retry), and the latest record then wins.
  */
 export interface ResultStore {
   readonly dir: string;
-  /** All recorded results, first record per trial id wins, in file order. */
+  /** All recorded results, the latest record per trial id, in order of first appearance. */
   results(): Promise<TrialResult[]>;
   /** Ids of trials that have a record (finished, ok or failed). */
   finishedIds(): Promise<Set<string>>;
-  /** Appends a result atomically; returns false (and writes nothing) if its trial is recorded. */
+  /** Appends a result atomically; returns false (and writes nothing) if the record is redundant. */
   append(result: TrialResult): Promise<boolean>;
   /** The trial's working directory (created on demand by the executor). */
   trialDir(trialId: string): string;

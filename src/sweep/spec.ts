@@ -1,0 +1,179 @@
+/**
+ * Sweep specs: the zod schema (a JSON or YAML file, or CLI flags), loading, and grid expansion.
+ *
+ * Trials = optimizer x lr x weightDecay x schedule x seed (Cartesian product), where an optimizer
+ * may replace any axis with its own values (`perOptimizer`), because an L2 factor for Adam and a
+ * decoupled lambda (or lambda_norm) for AdamW live on different scales. Each trial's training config
+ * is `base` + its coordinates, validated by the experiment harness's TrainConfig schema; its id is a
+ * readable prefix plus a hash of that config, so the same spec always yields the same ids.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import {
+  type ScheduleConfig,
+  ScheduleConfigSchema,
+  TrainConfigSchema,
+} from '../experiments/config.js';
+import {
+  SWEEP_OPTIMIZERS,
+  SWEEP_SCHEDULES,
+  type SweepOptimizer,
+  type SweepSchedule,
+  type SweepSpec,
+  type Trial,
+  type TrialParams,
+} from './types.js';
+
+const axisNumbers = z.array(z.number().finite().nonnegative()).min(1);
+const axisLr = z.array(z.number().finite().positive()).min(1);
+const axisSeeds = z.array(z.number().int().nonnegative()).min(1);
+const axisSchedules = z.array(z.enum(SWEEP_SCHEDULES)).min(1);
+
+const OverrideSchema = z.strictObject({
+  lr: axisLr.optional(),
+  weightDecay: axisNumbers.optional(),
+  schedule: axisSchedules.optional(),
+  seed: axisSeeds.optional(),
+});
+
+/** Fields of the training config that the grid sets; they may not appear in `base`. */
+const SWEPT_FIELDS = ['optimizer', 'lr', 'weightDecay', 'schedule', 'seed', 'out'] as const;
+
+export const SweepSpecSchema = z
+  .strictObject({
+    name: z.string().min(1).default('sweep'),
+    base: z.record(z.string(), z.unknown()).default({}),
+    grid: z.strictObject({
+      optimizer: z.array(z.enum(SWEEP_OPTIMIZERS)).min(1),
+      lr: axisLr,
+      weightDecay: axisNumbers,
+      schedule: axisSchedules.default(['cosine']),
+      seed: axisSeeds.default([1]),
+    }),
+    perOptimizer: z.partialRecord(z.enum(SWEEP_OPTIMIZERS), OverrideSchema).optional(),
+    /** Parameters of named schedules; defaults derive from the epoch count (see scheduleConfig). */
+    schedules: z.partialRecord(z.enum(SWEEP_SCHEDULES), ScheduleConfigSchema).optional(),
+  })
+  .superRefine((spec, ctx) => {
+    for (const key of SWEPT_FIELDS) {
+      if (key in spec.base) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['base', key],
+          message: `'${key}' is set per trial by the grid (or the sweep directory); remove it from base`,
+        });
+      }
+    }
+  });
+
+export type SweepSpecInput = z.input<typeof SweepSpecSchema>;
+export type ParsedSweepSpec = z.output<typeof SweepSpecSchema>;
+
+/** Validates a spec object; throws a ZodError naming the bad field. */
+export function parseSweepSpec(input: unknown): SweepSpec & ParsedSweepSpec {
+  return SweepSpecSchema.parse(input) as SweepSpec & ParsedSweepSpec;
+}
+
+/** Reads a spec from a .json, .yaml or .yml file. */
+export async function loadSweepSpec(path: string): Promise<SweepSpec & ParsedSweepSpec> {
+  const text = await readFile(path, 'utf8');
+  const data: unknown = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  return parseSweepSpec(data);
+}
+
+/**
+ * The schedule config for a named schedule in a run of `epochs` epochs, unless the spec gives one:
+ * cosine to 0; step drops x0.1 at 50% and 75%; warm restarts with T_mult = 2 and T_0 = epochs / 3,
+ * so the second period ends exactly at the last epoch (the SGDR anytime property is visible).
+ */
+export function scheduleConfig(
+  name: SweepSchedule,
+  epochs: number,
+  given?: Partial<Record<SweepSchedule, ScheduleConfig>>,
+): ScheduleConfig {
+  const explicit = given?.[name];
+  if (explicit) return explicit;
+  switch (name) {
+    case 'constant':
+      return { kind: 'constant' };
+    case 'cosine':
+      return { kind: 'cosine', min: 0 };
+    case 'step':
+      return { kind: 'step', milestones: [epochs * 0.5, epochs * 0.75], gamma: 0.1 };
+    case 'warm-restarts':
+      return { kind: 'warm-restarts', t0: epochs / 3, tMult: 2, min: 0 };
+  }
+}
+
+/** JSON with object keys sorted, so equal configs hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Readable, filesystem-safe trial id: `adamw_lr0.001_wd0.05_cosine_s1_<hash8>`. */
+export function trialId(params: TrialParams, config: Record<string, unknown>): string {
+  // Where the data lives differs between machines; it does not change the trial.
+  const { dataDir: _where, ...hashed } = config;
+  const hash = createHash('sha256').update(canonicalJson(hashed)).digest('hex').slice(0, 8);
+  const num = (x: number) => String(x).replace(/\+/g, '');
+  return `${params.optimizer}_lr${num(params.lr)}_wd${num(params.weightDecay)}_${params.schedule}_s${params.seed}_${hash}`;
+}
+
+/** The axes an optimizer actually sweeps, after its overrides. */
+export function axesFor(spec: SweepSpec, optimizer: SweepOptimizer) {
+  const o = spec.perOptimizer?.[optimizer] ?? {};
+  return {
+    lr: o.lr ?? spec.grid.lr,
+    weightDecay: o.weightDecay ?? spec.grid.weightDecay,
+    schedule: o.schedule ?? spec.grid.schedule,
+    seed: o.seed ?? spec.grid.seed,
+  };
+}
+
+/**
+ * Expands a spec into its trials, in a stable order (optimizer, schedule, lr, weight decay, seed).
+ * Every trial config is validated here, so a bad `base` fails before any training starts.
+ * Duplicate coordinates (e.g. a value listed twice) collapse into one trial.
+ */
+export function expandGrid(
+  spec: SweepSpec & { schedules?: ParsedSweepSpec['schedules'] },
+): Trial[] {
+  const trials: Trial[] = [];
+  const seen = new Set<string>();
+  const baseEpochs = TrainConfigSchema.parse(spec.base).epochs;
+  for (const optimizer of spec.grid.optimizer) {
+    const axes = axesFor(spec, optimizer);
+    for (const schedule of axes.schedule) {
+      for (const lr of axes.lr) {
+        for (const weightDecay of axes.weightDecay) {
+          for (const seed of axes.seed) {
+            const params: TrialParams = { optimizer, lr, weightDecay, schedule, seed };
+            const parsed = TrainConfigSchema.parse({
+              ...spec.base,
+              optimizer,
+              lr,
+              weightDecay,
+              seed,
+              schedule: scheduleConfig(schedule, baseEpochs, spec.schedules),
+            });
+            const config = JSON.parse(JSON.stringify(parsed)) as Record<string, unknown>;
+            const id = trialId(params, config);
+            if (seen.has(id)) continue;
+            seen.add(id);
+            trials.push({ id, index: trials.length, params, config });
+          }
+        }
+      }
+    }
+  }
+  return trials;
+}
