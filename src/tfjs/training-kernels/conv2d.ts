@@ -1,0 +1,193 @@
+/**
+ * Conv2D gradients for tfjs-backend-wasm, built from the backend's own XNNPACK forward Conv2D.
+ *
+ * Forward (NHWC, stride s, top/left padding p): y[n,o,c] = sum_{i,ci} x[n, o*s - p + i, ci] w[i,ci,c]
+ * (one spatial axis written; the other is the same).
+ *
+ * Filter gradient, dw[i,ci,c] = sum_{n,o} x[n, o*s - p + i, ci] dy[n,o,c], is a forward conv in
+ * which the roles swap: x transposed to [Ci,H,W,N] is the input (batch Ci, channels N), dy
+ * transposed to [Ho,Wo,N,Co] is the filter, dilated by s, and the output [Ci,kh,kw,Co] is
+ * transposed back to [kh,kw,Ci,Co].
+ *
+ * Input gradient, dx[n,h,ci] = sum_{o,i: o*s - p + i = h} dy[n,o,c] w[i,ci,c], is a stride-1 forward
+ * conv of dy (zero-inserted s-1 times between rows when s > 1, padded by kh-1-p) with the
+ * spatially flipped filter wf[j,c,ci] = w[kh-1-j,ci,c].
+ */
+
+import type {
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { backend_util } from '@tensorflow/tfjs-core';
+import {
+  f32,
+  type KernelArgs,
+  NCHW_TO_NHWC,
+  NHWC_TO_NCHW,
+  type Scratch,
+  transpose,
+  withScratch,
+} from './wasm-backend.js';
+
+type Pad = Conv2DBackpropFilterAttrs['pad'];
+type ExplicitPadding = Extract<Pad, number[][]>;
+type Shape4 = [number, number, number, number];
+
+/** Explicit NCHW paddings re-indexed for NHWC; named paddings are layout-free. */
+export function padToNhwc(pad: Pad, dataFormat: 'NHWC' | 'NCHW'): Pad {
+  if (dataFormat === 'NCHW' && Array.isArray(pad)) {
+    return [[0, 0], pad[2], pad[3], [0, 0]] as ExplicitPadding;
+  }
+  return pad;
+}
+
+function explicit(top: number, bottom: number, left: number, right: number): ExplicitPadding {
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ] as ExplicitPadding;
+}
+
+function conv(
+  s: Scratch,
+  x: TensorInfo,
+  filter: TensorInfo,
+  dilations: [number, number],
+  pad: ExplicitPadding | 'valid',
+): TensorInfo {
+  return s.run('Conv2D', { x, filter }, { strides: [1, 1], dilations, pad, dataFormat: 'NHWC' });
+}
+
+/** Conv2DBackpropFilter: x [N,H,W,Ci], dy [N,Ho,Wo,Co] -> dw [kh,kw,Ci,Co]. */
+export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
+    attrs as unknown as Conv2DBackpropFilterAttrs;
+  return withScratch(backend, (s) => {
+    const nchw = dataFormat === 'NCHW';
+    const x = nchw ? transpose(s, inputs.x, NCHW_TO_NHWC) : inputs.x;
+    const dy = nchw ? transpose(s, inputs.dy, NCHW_TO_NHWC) : inputs.dy;
+    const info = backend_util.computeConv2DInfo(
+      x.shape as Shape4,
+      filterShape,
+      strides,
+      1,
+      padToNhwc(pad, dataFormat),
+      dimRoundingMode,
+    );
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+    const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
+    const { top, left } = info.padInfo;
+    // Padding after the input that makes the output exactly kh x kw; negative means the last
+    // rows/columns of x never meet dy, so they are cropped instead.
+    const bottom = kh + (ho - 1) * sh - h - top;
+    const right = kw + (wo - 1) * sw - w - left;
+    let xt = transpose(s, x, [3, 1, 2, 0]); // [Ci,H,W,N]
+    if (bottom < 0 || right < 0) {
+      const [ci, , , n] = xt.shape;
+      xt = s.run(
+        'Slice',
+        { x: xt },
+        { begin: [0, 0, 0, 0], size: [ci, h + Math.min(bottom, 0), w + Math.min(right, 0), n] },
+      );
+    }
+    const dyt = transpose(s, dy, [1, 2, 0, 3]); // [Ho,Wo,N,Co]
+    const g = conv(
+      s,
+      xt,
+      dyt,
+      [sh, sw],
+      explicit(top, Math.max(bottom, 0), left, Math.max(right, 0)),
+    ); // [Ci,kh,kw,Co]
+    return transpose(s, g, [1, 2, 0, 3]);
+  });
+}
+
+/** w [kh,kw,Ci,Co] -> wf [kh,kw,Co,Ci] with both spatial axes reversed. */
+function flipFilter(s: Scratch, filter: TensorInfo): TensorInfo {
+  const [kh, kw, ci, co] = filter.shape;
+  const out = s.alloc([kh, kw, co, ci]);
+  const src = f32(s.backend, filter);
+  const dst = f32(s.backend, out);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const sBase = ((kh - 1 - i) * kw + (kw - 1 - j)) * ci * co;
+      const dBase = (i * kw + j) * co * ci;
+      for (let a = 0; a < ci; a++) {
+        for (let c = 0; c < co; c++) dst[dBase + c * ci + a] = src[sBase + a * co + c];
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * dy [N,Ho,Wo,C] placed at rows o*sh + offH and columns o*sw + offW of a zeroed [N,hp,wp,C] buffer;
+ * entries falling outside are dropped (they only ever met padding in the forward pass).
+ */
+export function dilateAndPad(
+  s: Scratch,
+  dy: TensorInfo,
+  strides: [number, number],
+  offsets: [number, number],
+  size: [number, number],
+): TensorInfo {
+  const [n, ho, wo, c] = dy.shape;
+  const [sh, sw] = strides;
+  const [offH, offW] = offsets;
+  const [hp, wp] = size;
+  const out = s.alloc([n, hp, wp, c]);
+  const src = f32(s.backend, dy);
+  const dst = f32(s.backend, out);
+  dst.fill(0);
+  for (let b = 0; b < n; b++) {
+    for (let o = 0; o < ho; o++) {
+      const r = o * sh + offH;
+      if (r < 0 || r >= hp) continue;
+      for (let q = 0; q < wo; q++) {
+        const col = q * sw + offW;
+        if (col < 0 || col >= wp) continue;
+        const sIdx = ((b * ho + o) * wo + q) * c;
+        dst.set(src.subarray(sIdx, sIdx + c), ((b * hp + r) * wp + col) * c);
+      }
+    }
+  }
+  return out;
+}
+
+/** Conv2DBackpropInput: dy [N,Ho,Wo,Co], w [kh,kw,Ci,Co] -> dx [N,H,W,Ci]. */
+export function conv2dBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } =
+    attrs as unknown as Conv2DBackpropInputAttrs;
+  return withScratch(backend, (s) => {
+    const nchw = dataFormat === 'NCHW';
+    const dy = nchw ? transpose(s, inputs.dy, NCHW_TO_NHWC) : inputs.dy;
+    const xShape = (nchw ? NCHW_TO_NHWC.map((a) => inputShape[a]) : inputShape) as Shape4;
+    const info = backend_util.computeConv2DInfo(
+      xShape,
+      inputs.filter.shape as Shape4,
+      strides,
+      1,
+      padToNhwc(pad, dataFormat),
+      dimRoundingMode,
+    );
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+    const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
+    const wf = flipFilter(s, inputs.filter);
+    const padTop = kh - 1 - info.padInfo.top;
+    const padLeft = kw - 1 - info.padInfo.left;
+    const padBottom = h + kh - 1 - ho - padTop;
+    const padRight = w + kw - 1 - wo - padLeft;
+    let dx: TensorInfo;
+    if (sh === 1 && sw === 1 && Math.min(padTop, padLeft, padBottom, padRight) >= 0) {
+      // XNNPACK pads on the fly: no copy of dy.
+      dx = conv(s, dy, wf, [1, 1], explicit(padTop, padBottom, padLeft, padRight));
+    } else {
+      const p = dilateAndPad(s, dy, [sh, sw], [padTop, padLeft], [h + kh - 1, w + kw - 1]);
+      dx = conv(s, p, wf, [1, 1], 'valid');
+    }
+    return nchw ? transpose(s, dx, NHWC_TO_NCHW) : dx;
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * Shared setup for the wasm training-kernel tests: loads the wasm and cpu backends once, registers
+ * the kernels, and runs a function on a chosen backend with plain arrays in and out, so the two
+ * backends see identical inputs.
+ */
+
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's node bundle registers no gradients; tfjs-layers' bundle registers them all.
+import '@tensorflow/tfjs-layers';
+import { registerWasmTrainingKernels } from '../../src/tfjs/training-kernels/index.js';
+
+let ready: Promise<void> | undefined;
+
+/** Initializes both backends (wasm loads its binary from node_modules) and the kernels. */
+export function setup(): Promise<void> {
+  ready ??= (async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('cpu');
+    await tf.setBackend('wasm');
+    await tf.ready();
+  })();
+  return ready;
+}
+
+/** Deterministic values in [-1, 1) from a 32-bit LCG. */
+export function randomArray(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+export type Backend = 'cpu' | 'wasm';
+
+/** Runs `f` on `backend` inside tidy and returns every output as a flat Float32Array. */
+export function onBackend(backend: Backend, f: () => tf.Tensor[]): Float32Array[] {
+  const previous = tf.getBackend();
+  tf.setBackend(backend);
+  try {
+    const outs = tf.tidy(f);
+    const values = outs.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(outs);
+    return values;
+  } finally {
+    tf.setBackend(previous);
+  }
+}
+
+/** Largest |a - b| relative to max(1, max |b|); fails on a length mismatch. */
+export function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let scale = 1;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= worst)) worst = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+  }
+  return worst / scale;
+}
