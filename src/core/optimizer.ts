@@ -141,8 +141,14 @@ export abstract class Optimizer<H extends BaseHyper> {
   /** A deep copy of the optimizer state as plain data (see ./state.ts for the encodings). */
   stateDict(): OptimizerStateDict {
     const slots: OptimizerStateDict['slots'] = {};
-    for (const [name, arrays] of Object.entries(this.slots)) {
-      slots[name] = arrays.map((a) => (a ? a.slice() : null));
+    const names = Object.keys(
+      this.expectedSlots(
+        this.paramGroups.map((g) => g.hyper),
+        this.stepCount,
+      ),
+    );
+    for (const name of names) {
+      slots[name] = this.params.map((_, i) => this.slots[name]?.[i]?.slice() ?? null);
     }
     return {
       format: 'decoupled.optimizer',
@@ -211,7 +217,10 @@ export abstract class Optimizer<H extends BaseHyper> {
     });
     const expected = this.expectedSlots(restored, state.stepCount);
     for (const [name, perParam] of Object.entries(expected)) {
-      const arrays = state.slots?.[name];
+      let arrays = state.slots?.[name];
+      if (arrays === undefined && perParam.every((need) => need === 'optional')) {
+        arrays = lengths.map(() => null);
+      }
       if (!Array.isArray(arrays) || arrays.length !== lengths.length) {
         throw new OptionError(`state.slots.${name}`, arrays, `${lengths.length} entries`, where);
       }
@@ -237,7 +246,7 @@ export abstract class Optimizer<H extends BaseHyper> {
     }
     for (const name of Object.keys(expected)) {
       const current = this.slots[name] ?? new Array(lengths.length).fill(null);
-      state.slots[name].forEach((a, i) => {
+      (state.slots?.[name] ?? lengths.map(() => null)).forEach((a, i) => {
         if (a === null) current[i] = null;
         else if (current[i]) current[i].set(a);
         else current[i] = a.slice();
@@ -369,7 +378,12 @@ function normalizeGroups<H extends BaseHyper>(
   return inputs.map((input, i) => {
     const groupWhere =
       inputs.length > 1 || !(params[0] instanceof Float32Array) ? `${where} group ${i}` : where;
-    if (input instanceof Float32Array || input === null || typeof input !== 'object') {
+    if (
+      input instanceof Float32Array ||
+      Array.isArray(input) ||
+      input === null ||
+      typeof input !== 'object'
+    ) {
       throw new OptionError(
         `params[${i}]`,
         input,
