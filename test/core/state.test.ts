@@ -61,7 +61,9 @@ describe('save and resume', () => {
         c.loadStateDict(saved);
         assert.equal(c.stepCount, 5);
         for (let t = 5; t < 12; t++) c.step(gradAt(t));
-        resumedParams.forEach((p, i) => assertBitEqual(p, straight[i], `param ${i}`));
+        resumedParams.forEach((p, i) => {
+          assertBitEqual(p, straight[i], `param ${i}`);
+        });
       });
     }
   }

@@ -124,7 +124,9 @@ describe('step input checks leave every param untouched', () => {
     return { params, before, opt: new AdamW(params, { lr: 0.1 }) };
   };
   const unchanged = (params: Float32Array[], before: Float32Array[]) =>
-    params.forEach((p, i) => assertBitEqual(p, before[i], `param ${i}`));
+    params.forEach((p, i) => {
+      assertBitEqual(p, before[i], `param ${i}`);
+    });
 
   test('wrong number of grads', () => {
     const { params, before, opt } = make();
@@ -172,7 +174,9 @@ describe('nonFinite policy', () => {
       (e: unknown) =>
         e instanceof NonFiniteGradientError && e.paramIndex === 1 && e.elementIndex === 1,
     );
-    params.forEach((p, i) => assertBitEqual(p, before[i]));
+    params.forEach((p, i) => {
+      assertBitEqual(p, before[i]);
+    });
     assert.throws(
       () => opt.step([randomArray(5, 4), Float32Array.of(0, 0, Number.NEGATIVE_INFINITY)]),
       /-Infinity/,
@@ -186,7 +190,9 @@ describe('nonFinite policy', () => {
     assert.equal(opt.step(grads()), false);
     assert.equal(opt.skippedSteps, 1);
     assert.equal(opt.stepCount, 0);
-    params.forEach((p, i) => assertBitEqual(p, before[i]));
+    params.forEach((p, i) => {
+      assertBitEqual(p, before[i]);
+    });
     assert.equal(opt.step([randomArray(5, 4), randomArray(3, 5)]), true);
     assert.equal(opt.stepCount, 1);
   });
