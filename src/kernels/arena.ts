@@ -1,0 +1,151 @@
+/**
+ * Kernel memory: fixed-size WebAssembly memories that own parameters, gradients and optimizer
+ * state and hand out Float32Array views of them, so a step runs on them in place (no copy in or
+ * out). Each memory starts with a small staging area, used to stream arrays that live outside it
+ * through the kernels chunk by chunk, then a bump allocator for views.
+ *
+ * Why fixed-size: growing a non-shared memory detaches every view handed out, and growing during
+ * training touches fresh pages inside timed steps (see docs/kernels.md, "large arrays"). An arena
+ * is sized once; `prefault` writes every page at creation so no step pays first-touch faults.
+ */
+import { OptionError } from '../core/errors.js';
+import { createInstance, type KernelInstance, MAX_PAGES, PAGE_BYTES } from './module.js';
+
+/** Floats per staged chunk: 5 slots of 64 KiB stay in L2 while they are copied and updated. */
+export const STAGE_CHUNK = 16384;
+/** Staging slots: p, g, m (or buf), v, vmax. */
+export const STAGE_SLOTS = 5;
+const STAGE_BASE = 256;
+/** First byte the allocator hands out (after the staging area, page aligned). */
+export const DATA_BASE =
+  Math.ceil((STAGE_BASE + STAGE_SLOTS * STAGE_CHUNK * 4) / PAGE_BYTES) * PAGE_BYTES;
+const ALIGN = 64;
+
+/** Byte offset of staging slot `k`. */
+export function stageSlot(k: number): number {
+  return STAGE_BASE + k * STAGE_CHUNK * 4;
+}
+
+/** A registered memory: the instance and an id the worker threads know it by. */
+export interface KernelMemory extends KernelInstance {
+  readonly id: number;
+}
+
+const byBuffer = new WeakMap<ArrayBufferLike, KernelMemory>();
+const listeners = new Set<(mem: KernelMemory) => void>();
+const live: KernelMemory[] = [];
+let nextId = 0;
+
+/** Creates and registers a memory of `bytes` usable bytes (plus the staging area). */
+export function createKernelMemory(bytes: number, preferShared = true): KernelMemory {
+  const pages = Math.ceil((DATA_BASE + bytes) / PAGE_BYTES);
+  const inst = createInstance(pages, preferShared);
+  const mem: KernelMemory = { ...inst, id: nextId++ };
+  byBuffer.set(mem.buffer, mem);
+  if (mem.shared) {
+    live.push(mem);
+    for (const fn of listeners) fn(mem);
+  }
+  return mem;
+}
+
+/** The kernel memory an array's buffer belongs to, if any. */
+export function memoryOf(a: Float32Array): KernelMemory | undefined {
+  return byBuffer.get(a.buffer);
+}
+
+/** Calls `fn` for every shared memory, now and when created (the thread pool registers them). */
+export function onSharedMemory(fn: (mem: KernelMemory) => void): () => void {
+  for (const mem of live) fn(mem);
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export interface ArenaOptions {
+  /** Write every page now, so the first steps do not pay page faults (default true). */
+  prefault?: boolean;
+  /** Use a shared memory when available, which worker threads need (default true). */
+  shared?: boolean;
+}
+
+/** A fixed-capacity WASM memory that allocates zeroed Float32Array views. */
+export class KernelArena {
+  /** Capacity in float32 elements. */
+  readonly capacity: number;
+  readonly memory: KernelMemory;
+  private next = DATA_BASE;
+
+  constructor(capacity: number, options: ArenaOptions = {}) {
+    const maxFloats = (MAX_PAGES * PAGE_BYTES - DATA_BASE) / 4 - ALIGN;
+    if (!Number.isInteger(capacity) || capacity < 0 || capacity > maxFloats) {
+      throw new OptionError(
+        'capacity',
+        capacity,
+        `an integer number of float32 elements in [0, ${maxFloats}] (the 4 GiB wasm32 limit)`,
+        'KernelArena',
+      );
+    }
+    this.capacity = capacity;
+    // Room for the alignment padding of up to one allocation per 16 floats is not reserved:
+    // alloc() reports exhaustion instead.
+    this.memory = createKernelMemory(capacity * 4 + ALIGN, options.shared ?? true);
+    if (options.prefault ?? true) {
+      // Zero pages are mapped lazily; writing one byte per 4 KiB page faults them all in now.
+      const bytes = new Uint8Array(this.memory.buffer);
+      for (let i = DATA_BASE; i < bytes.length; i += 4096) bytes[i] = 0;
+    }
+  }
+
+  /** Elements still available (ignoring alignment padding of future allocations). */
+  get remaining(): number {
+    return Math.max(0, (this.memory.buffer.byteLength - this.next) / 4);
+  }
+
+  /** A zeroed Float32Array of `length` elements in this arena (64-byte aligned). */
+  alloc(length: number): Float32Array {
+    if (!Number.isInteger(length) || length < 0) {
+      throw new OptionError('length', length, 'a non-negative integer', 'KernelArena.alloc');
+    }
+    const start = this.next;
+    if (start + length * 4 > this.memory.buffer.byteLength) {
+      throw new OptionError(
+        'length',
+        length,
+        `at most the ${this.remaining} elements left in this arena of capacity ${this.capacity}`,
+        'KernelArena.alloc',
+      );
+    }
+    this.next = Math.ceil((start + length * 4) / ALIGN) * ALIGN;
+    return new Float32Array(this.memory.buffer, start, length);
+  }
+
+  /** A copy of `values` in this arena. */
+  from(values: ArrayLike<number>): Float32Array {
+    const a = this.alloc(values.length);
+    a.set(values);
+    return a;
+  }
+
+  /** A zeroed array of `like.length` in this arena, or a plain one when it is full. */
+  allocOrPlain(length: number): Float32Array {
+    return length * 4 <= this.memory.buffer.byteLength - this.next
+      ? this.alloc(length)
+      : new Float32Array(length);
+  }
+}
+
+/** Every arena by memory id, so state can be allocated next to its parameter. */
+const arenas = new Map<number, WeakRef<KernelArena>>();
+
+/** Creates an arena of `capacity` float32 elements (see KernelArena). */
+export function createArena(capacity: number, options?: ArenaOptions): KernelArena {
+  const arena = new KernelArena(capacity, options);
+  arenas.set(arena.memory.id, new WeakRef(arena));
+  return arena;
+}
+
+/** The arena a view was allocated from, if any. */
+export function arenaOf(a: Float32Array): KernelArena | undefined {
+  const mem = memoryOf(a);
+  return mem ? arenas.get(mem.id)?.deref() : undefined;
+}

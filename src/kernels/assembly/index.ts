@@ -1,0 +1,244 @@
+/**
+ * Fused one-pass optimizer kernels in AssemblyScript (v128 SIMD), compiled by
+ * scripts/build-kernels.mjs. Each kernel reads and writes every tensor once. The math and the order
+ * of float32 operations are those of src/core/kernels.ts (PyTorch's single-tensor loops), with no
+ * fused multiply-add, so the results agree bit for bit:
+ *   Adam:  theta *= decay; g = (+-g) + l2 theta; m = b1 m + (1-b1) g; v = b2 v + ((1-b2) g) g;
+ *          vmax = max(vmax, v); theta += (-stepSize m) / (sqrt(v or vmax) / bc2Sqrt + eps)
+ *   SGD:   theta *= decay; g = (+-g) + l2 theta; b = first ? g : mu b + (1-damp) g;
+ *          d = nesterov ? g + mu b : b; theta += -lr d
+ * Pointers are byte offsets into the (imported) memory; a kernel touches [ptr, ptr + 4n) only, so
+ * threads may run disjoint ranges of the same tensors at once.
+ */
+
+// Flag bits shared with src/kernels/wasm.ts.
+const MAXIMIZE: i32 = 1;
+const AMSGRAD: i32 = 2;
+const L2: i32 = 4;
+const MOMENTUM: i32 = 8;
+const NESTEROV: i32 = 16;
+const FIRST_STEP: i32 = 32;
+
+// @inline + constant flags: Binaryen folds the branches, giving one straight loop per variant.
+@inline
+function adamLoop(
+  p: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  vmax: usize,
+  n: i32,
+  decay: f32,
+  l2: f32,
+  beta1: f32,
+  omb1: f32,
+  beta2: f32,
+  omb2: f32,
+  bc2: f32,
+  eps: f32,
+  negStep: f32,
+  sign: u32,
+  useL2: bool,
+  ams: bool,
+): void {
+  const vDecay = f32x4.splat(decay);
+  const vL2 = f32x4.splat(l2);
+  const vB1 = f32x4.splat(beta1);
+  const vOmb1 = f32x4.splat(omb1);
+  const vB2 = f32x4.splat(beta2);
+  const vOmb2 = f32x4.splat(omb2);
+  const vBc2 = f32x4.splat(bc2);
+  const vEps = f32x4.splat(eps);
+  const vNeg = f32x4.splat(negStep);
+  const vSign = i32x4.splat(sign);
+  const end4 = <usize>(n & ~3) << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) {
+    let theta = f32x4.mul(v128.load(p + o), vDecay);
+    let grad = v128.xor(v128.load(g + o), vSign);
+    if (useL2) grad = f32x4.add(grad, f32x4.mul(vL2, theta));
+    const mi = f32x4.add(f32x4.mul(v128.load(m + o), vB1), f32x4.mul(vOmb1, grad));
+    const vi = f32x4.add(f32x4.mul(v128.load(v + o), vB2), f32x4.mul(f32x4.mul(vOmb2, grad), grad));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    let second = vi;
+    if (ams) {
+      // pmax(a, b) = a < b ? b : a, i.e. the reference's `vmax > v ? vmax : v` (NaN keeps v).
+      second = f32x4.pmax(vi, v128.load(vmax + o));
+      v128.store(vmax + o, second);
+    }
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(second), vBc2), vEps);
+    theta = f32x4.add(theta, f32x4.div(f32x4.mul(vNeg, mi), denom));
+    v128.store(p + o, theta);
+  }
+  const end = <usize>n << 2;
+  for (; o < end; o += 4) {
+    let theta = load<f32>(p + o) * decay;
+    let grad = reinterpret<f32>(load<u32>(g + o) ^ sign);
+    if (useL2) grad = grad + l2 * theta;
+    const mi = load<f32>(m + o) * beta1 + omb1 * grad;
+    const vi = load<f32>(v + o) * beta2 + omb2 * grad * grad;
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    let second = vi;
+    if (ams) {
+      const old = load<f32>(vmax + o);
+      second = old > vi ? old : vi;
+      store<f32>(vmax + o, second);
+    }
+    const denom = Mathf.sqrt(second) / bc2 + eps;
+    store<f32>(p + o, theta + (negStep * mi) / denom);
+  }
+}
+
+/** One Adam-family step over n elements; flags: MAXIMIZE | AMSGRAD | L2. */
+export function adam(
+  p: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  vmax: usize,
+  n: i32,
+  decay: f32,
+  l2: f32,
+  beta1: f32,
+  omb1: f32,
+  beta2: f32,
+  omb2: f32,
+  bc2: f32,
+  eps: f32,
+  negStep: f32,
+  flags: i32,
+): void {
+  const sign: u32 = flags & MAXIMIZE ? 0x80000000 : 0;
+  const useL2 = (flags & L2) != 0;
+  const ams = (flags & AMSGRAD) != 0;
+  if (useL2) {
+    if (ams) adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, true, true);
+    else adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, true, false);
+  } else {
+    if (ams) adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, false, true);
+    else adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, false, false);
+  }
+}
+
+@inline
+function sgdLoop(
+  p: usize,
+  g: usize,
+  buf: usize,
+  n: i32,
+  decay: f32,
+  l2: f32,
+  momentum: f32,
+  omd: f32,
+  negLr: f32,
+  sign: u32,
+  useL2: bool,
+  useMomentum: bool,
+  first: bool,
+  nesterov: bool,
+): void {
+  const vDecay = f32x4.splat(decay);
+  const vL2 = f32x4.splat(l2);
+  const vMu = f32x4.splat(momentum);
+  const vOmd = f32x4.splat(omd);
+  const vNeg = f32x4.splat(negLr);
+  const vSign = i32x4.splat(sign);
+  const end4 = <usize>(n & ~3) << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) {
+    const theta = f32x4.mul(v128.load(p + o), vDecay);
+    let grad = v128.xor(v128.load(g + o), vSign);
+    if (useL2) grad = f32x4.add(grad, f32x4.mul(vL2, theta));
+    let d = grad;
+    if (useMomentum) {
+      const b = first
+        ? grad
+        : f32x4.add(f32x4.mul(v128.load(buf + o), vMu), f32x4.mul(vOmd, grad));
+      v128.store(buf + o, b);
+      d = nesterov ? f32x4.add(grad, f32x4.mul(vMu, b)) : b;
+    }
+    v128.store(p + o, f32x4.add(theta, f32x4.mul(vNeg, d)));
+  }
+  const end = <usize>n << 2;
+  for (; o < end; o += 4) {
+    const theta = load<f32>(p + o) * decay;
+    let grad = reinterpret<f32>(load<u32>(g + o) ^ sign);
+    if (useL2) grad = grad + l2 * theta;
+    let d = grad;
+    if (useMomentum) {
+      const b = first ? grad : load<f32>(buf + o) * momentum + omd * grad;
+      store<f32>(buf + o, b);
+      d = nesterov ? grad + momentum * b : b;
+    }
+    store<f32>(p + o, theta + negLr * d);
+  }
+}
+
+@inline
+function sgdMomentum(
+  p: usize,
+  g: usize,
+  buf: usize,
+  n: i32,
+  decay: f32,
+  l2: f32,
+  momentum: f32,
+  omd: f32,
+  negLr: f32,
+  sign: u32,
+  useL2: bool,
+  flags: i32,
+): void {
+  const first = (flags & FIRST_STEP) != 0;
+  const nesterov = (flags & NESTEROV) != 0;
+  if (first) {
+    if (nesterov) sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, true, true);
+    else sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, true, false);
+  } else {
+    if (nesterov) sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, false, true);
+    else sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, false, false);
+  }
+}
+
+/** One SGD-family step over n elements; flags: MAXIMIZE | L2 | MOMENTUM | NESTEROV | FIRST_STEP. */
+export function sgd(
+  p: usize,
+  g: usize,
+  buf: usize,
+  n: i32,
+  decay: f32,
+  l2: f32,
+  momentum: f32,
+  omd: f32,
+  negLr: f32,
+  flags: i32,
+): void {
+  const sign: u32 = flags & MAXIMIZE ? 0x80000000 : 0;
+  const useL2 = (flags & L2) != 0;
+  if (flags & MOMENTUM) {
+    if (useL2) sgdMomentum(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, true, flags);
+    else sgdMomentum(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, false, flags);
+  } else {
+    if (useL2) sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, true, false, false, false);
+    else sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, false, false, false, false);
+  }
+}
+
+/** 1 if all n floats at ptr are finite, else 0: a SIMD scan of the exponent bits. */
+export function allFinite(ptr: usize, n: i32): i32 {
+  const expMask = i32x4.splat(0x7f800000);
+  let bad = i32x4.splat(0);
+  const end4 = <usize>(n & ~3) << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) {
+    bad = v128.or(bad, i32x4.eq(v128.and(v128.load(ptr + o), expMask), expMask));
+  }
+  if (v128.any_true(bad)) return 0;
+  const end = <usize>n << 2;
+  for (; o < end; o += 4) {
+    if ((load<u32>(ptr + o) & 0x7f800000) == 0x7f800000) return 0;
+  }
+  return 1;
+}

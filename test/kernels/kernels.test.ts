@@ -1,0 +1,278 @@
+/**
+ * The WASM kernels against the reference loops of src/core/kernels.ts: bit-identical float32
+ * results (NaN compared as NaN) for every option combination, odd and tiny lengths, unaligned
+ * views, schedules (scalars changing every step), staged and in-place (arena) memory, and threads.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import {
+  type AdamScalars,
+  adamReferenceUpdate,
+  type SgdScalars,
+  sgdReferenceUpdate,
+} from '../../src/core/kernels.js';
+import {
+  createArena,
+  initKernels,
+  kernelThreads,
+  shutdownKernels,
+  wasmKernels,
+} from '../../src/kernels/index.js';
+
+/** Deterministic pseudo-random floats with a sprinkling of zeros, -0, tiny and large values. */
+function values(n: number, seed: number, positive = false): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = s / 2 ** 32;
+    let x = (u - 0.5) * 2;
+    if (s % 97 === 0) x = 0;
+    else if (s % 89 === 0) x = -0;
+    else if (s % 83 === 0)
+      x *= 1e-39; // subnormal
+    else if (s % 79 === 0) x *= 1e6;
+    out[i] = positive ? Math.abs(x) * 1e-3 : x;
+  }
+  return out;
+}
+
+/** Equal bit patterns, with any NaN equal to any NaN. */
+function assertSameFloats(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== e[i] && !(Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) {
+      assert.fail(`${what}[${i}]: got ${actual[i]}, reference ${expected[i]}`);
+    }
+  }
+}
+
+type Alloc = (src: Float32Array) => Float32Array;
+const plain: Alloc = (src) => src.slice();
+/** A view at an odd element offset, so nothing is 16-byte aligned. */
+const unaligned: Alloc = (src) => {
+  const backing = new Float32Array(src.length + 1);
+  backing.set(src, 1);
+  return backing.subarray(1);
+};
+function arenaAlloc(capacity: number, misalign = false): Alloc {
+  const arena = createArena(capacity + 64, { prefault: false });
+  return (src) => {
+    if (!misalign) return arena.from(src);
+    const a = arena.alloc(src.length + 1);
+    a.set(src, 1);
+    return a.subarray(1);
+  };
+}
+
+function adamScalars(
+  t: number,
+  o: { amsgrad: boolean; maximize: boolean; l2: boolean; decay: boolean },
+): AdamScalars {
+  const beta1 = 0.9 - 0.01 * (t % 3);
+  const beta2 = 0.999;
+  const lr = 1e-3 * (1 + Math.cos(t)); // a schedule: lr changes every step
+  return {
+    stepSize: lr / (1 - beta1 ** t),
+    beta1,
+    beta2,
+    eps: t % 2 ? 1e-8 : 1e-6,
+    biasCorrection2Sqrt: Math.sqrt(1 - beta2 ** t),
+    l2: o.l2 ? 0.01 * t : 0,
+    decayFactor: o.decay ? 1 - lr * 0.05 : 1,
+    amsgrad: o.amsgrad,
+    maximize: o.maximize,
+  };
+}
+
+function runAdam(n: number, alloc: Alloc, o: Parameters<typeof adamScalars>[1], steps = 4): void {
+  const ref = {
+    p: values(n, 1),
+    m: new Float32Array(n),
+    v: new Float32Array(n),
+    vMax: o.amsgrad ? new Float32Array(n) : null,
+  };
+  const k = {
+    p: alloc(ref.p),
+    m: alloc(ref.m),
+    v: alloc(ref.v),
+    vMax: ref.vMax ? alloc(ref.vMax) : null,
+  };
+  for (let t = 1; t <= steps; t++) {
+    const g = values(n, 100 + t);
+    const s = adamScalars(t, o);
+    adamReferenceUpdate(ref.p, g, ref.m, ref.v, ref.vMax, s);
+    wasmKernels.adam(k.p, alloc(g), k.m, k.v, k.vMax, s);
+    const what = `adam n=${n} ${JSON.stringify(o)} step ${t}`;
+    assertSameFloats(k.p, ref.p, `${what} p`);
+    assertSameFloats(k.m, ref.m, `${what} m`);
+    assertSameFloats(k.v, ref.v, `${what} v`);
+    if (ref.vMax) assertSameFloats(k.vMax!, ref.vMax, `${what} vMax`);
+  }
+}
+
+interface SgdCase {
+  maximize: boolean;
+  l2: boolean;
+  decay: boolean;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+}
+
+function runSgd(n: number, alloc: Alloc, o: SgdCase, steps = 3): void {
+  const ref = { p: values(n, 2), buf: o.momentum ? new Float32Array(n) : null };
+  const k = { p: alloc(ref.p), buf: ref.buf ? alloc(ref.buf) : null };
+  for (let t = 1; t <= steps; t++) {
+    const g = values(n, 200 + t);
+    const lr = 0.1 / t;
+    const s: SgdScalars = {
+      lr,
+      momentum: o.momentum,
+      dampening: o.dampening,
+      nesterov: o.nesterov,
+      l2: o.l2 ? 5e-4 * t : 0,
+      decayFactor: o.decay ? 1 - lr * 5e-4 : 1,
+      maximize: o.maximize,
+      firstStep: t === 1,
+    };
+    sgdReferenceUpdate(ref.p, g, ref.buf, s);
+    wasmKernels.sgd(k.p, alloc(g), k.buf, s);
+    const what = `sgd n=${n} ${JSON.stringify(o)} step ${t}`;
+    assertSameFloats(k.p, ref.p, `${what} p`);
+    if (ref.buf) assertSameFloats(k.buf!, ref.buf, `${what} buf`);
+  }
+}
+
+const bools = [false, true];
+const adamCases = bools.flatMap((amsgrad) =>
+  bools.flatMap((maximize) =>
+    bools.flatMap((l2) => bools.map((decay) => ({ amsgrad, maximize, l2, decay }))),
+  ),
+);
+const sgdCases: SgdCase[] = bools.flatMap((maximize) =>
+  bools.flatMap((l2) =>
+    bools.flatMap((decay) =>
+      [
+        { momentum: 0, dampening: 0, nesterov: false },
+        { momentum: 0.9, dampening: 0, nesterov: false },
+        { momentum: 0.9, dampening: 0.1, nesterov: false },
+        { momentum: 0.9, dampening: 0, nesterov: true },
+      ].map((mo) => ({ maximize, l2, decay, ...mo })),
+    ),
+  ),
+);
+// Tiny, odd (SIMD tail), one chunk exactly, and several staging chunks with a tail.
+const lengths = [0, 1, 3, 4, 5, 17, 16384, 40003];
+
+describe('wasm kernels match the reference loops bit for bit', () => {
+  after(() => shutdownKernels());
+
+  for (const [name, alloc] of [
+    ['plain arrays (staged)', plain],
+    ['unaligned views (staged)', unaligned],
+  ] as const) {
+    it(`adam, every option, ${name}`, () => {
+      for (const o of adamCases) for (const n of lengths) runAdam(n, alloc, o);
+    });
+    it(`sgd, every option, ${name}`, () => {
+      for (const o of sgdCases) for (const n of lengths) runSgd(n, alloc, o);
+    });
+  }
+
+  it('adam and sgd in place in an arena (aligned and unaligned views)', () => {
+    for (const misalign of bools) {
+      for (const n of [1, 7, 40003]) {
+        for (const o of adamCases) runAdam(n, arenaAlloc(8 * (n + 32), misalign), o, 3);
+        for (const o of sgdCases) runSgd(n, arenaAlloc(6 * (n + 32), misalign), o, 3);
+      }
+    }
+  });
+
+  it('mixed: state in an arena, params and grads outside it (staged around the arena)', () => {
+    runAdam(50001, (src) => src.slice(), {
+      amsgrad: true,
+      maximize: false,
+      l2: false,
+      decay: true,
+    });
+    const arena = createArena(5 * 50001 + 256, { prefault: false });
+    let k = 0;
+    // p outside, state inside: alternate the allocator per array.
+    runAdam(50001, (src) => (k++ % 2 ? arena.from(src) : src.slice()), {
+      amsgrad: true,
+      maximize: true,
+      l2: true,
+      decay: true,
+    });
+  });
+
+  it('two threads give the same result as the reference (large in-place tensors)', async () => {
+    await initKernels({ threads: 2, minParallelLength: 1024 });
+    assert.equal(kernelThreads(), 2);
+    const n = (1 << 20) + 13;
+    runAdam(
+      n,
+      arenaAlloc(6 * n + 1024),
+      { amsgrad: true, maximize: false, l2: false, decay: true },
+      2,
+    );
+    runSgd(
+      n,
+      arenaAlloc(4 * n + 1024),
+      { maximize: false, l2: true, decay: false, momentum: 0.9, dampening: 0, nesterov: true },
+      2,
+    );
+    await shutdownKernels();
+    assert.equal(kernelThreads(), 1);
+  });
+
+  it('allFinite finds NaN and Infinity anywhere, in and out of an arena', () => {
+    const arena = createArena(4096, { prefault: false });
+    for (const n of [0, 1, 3, 4, 5, 33, 20000]) {
+      const clean = values(n, 7);
+      assert.equal(wasmKernels.allFinite(clean), true);
+      assert.equal(wasmKernels.allFinite(arena.from(clean.subarray(0, Math.min(n, 1000)))), true);
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        for (const at of [0, n - 1, n >> 1]) {
+          if (n === 0) continue;
+          const a = clean.slice();
+          a[at] = bad;
+          assert.equal(wasmKernels.allFinite(a), false, `n=${n} at ${at} ${bad}`);
+          assert.equal(wasmKernels.allFinite(unaligned(a)), false);
+        }
+      }
+    }
+  });
+
+  it('allocateState puts state next to an arena param, else a plain array', () => {
+    const arena = createArena(100, { prefault: false });
+    const p = arena.alloc(10);
+    const s = wasmKernels.allocateState(p);
+    assert.equal(s.buffer, p.buffer);
+    assert.equal(s.length, 10);
+    assert.notEqual(wasmKernels.allocateState(new Float32Array(10)).buffer, p.buffer);
+  });
+
+  it('rejects mismatched lengths and bad arena requests, naming them', () => {
+    assert.throws(
+      () =>
+        wasmKernels.sgd(new Float32Array(4), new Float32Array(3), null, {
+          lr: 0.1,
+          momentum: 0,
+          dampening: 0,
+          nesterov: false,
+          l2: 0,
+          decayFactor: 1,
+          maximize: false,
+          firstStep: true,
+        }),
+      /g has length 3; it must have the length of p \(4\)/,
+    );
+    const arena = createArena(16, { prefault: false });
+    assert.throws(() => arena.alloc(-1), /length must be a non-negative integer/);
+    assert.throws(() => arena.alloc(1e6), /at most the/);
+  });
+});
