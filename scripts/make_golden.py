@@ -179,12 +179,14 @@ DEFAULTS = {
 HYPER_KEYS = ('lr', 'betas', 'eps', 'amsgrad', 'maximize', 'momentum', 'dampening', 'nesterov')
 
 
-def run_case(name, kind, options, seed, groups=None, schedule=None, decay_values=None, extra=None):
-    """options: the `decoupled` options (JS names); groups: list of (param indices, overrides)."""
+def run_case(name, kind, options, seed, groups=None, schedule=None, decay_values=None, extra=None,
+             shrink=0.0):
+    """options: the `decoupled` options (JS names); groups: list of (param indices, overrides).
+    shrink > 0 makes gradients decay as exp(-shrink t), so that amsgrad's max(v) matters."""
     rng = np.random.default_rng(seed)
     params0 = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
-    grads = [[(rng.standard_normal(n) * s).astype(np.float32) for n, s in zip(SIZES, GRAD_SCALES)]
-             for _ in range(STEPS)]
+    grads = [[(rng.standard_normal(n) * s * math.exp(-shrink * t)).astype(np.float32)
+              for n, s in zip(SIZES, GRAD_SCALES)] for t in range(STEPS)]
     if groups is None:
         groups = [(list(range(len(SIZES))), {})]
     hyper = [{**DEFAULTS[kind], **options, **ov} for _, ov in groups]
@@ -233,7 +235,7 @@ def run_case(name, kind, options, seed, groups=None, schedule=None, decay_values
         'expected': expected,
     }
     if extra and 'constructor' in extra:
-        case['constructor'] = extra['constructor']
+        case['paperConstructor'] = extra['constructor']
     return case
 
 
@@ -257,10 +259,13 @@ def optimizer_cases(schedules):
     add('Adam lr 1e-2 betas 0.8/0.99 eps 1e-6', 'Adam',
         {'lr': 1e-2, 'betas': [0.8, 0.99], 'eps': 1e-6})
     add('Adam amsgrad', 'Adam', {'lr': 1e-2, 'amsgrad': True}, both)
+    add('Adam amsgrad beta2 0.9 shrinking grads', 'Adam',
+        {'lr': 1e-2, 'amsgrad': True, 'betas': [0.9, 0.9]}, shrink=0.15)
     add('Adam maximize', 'Adam', {'lr': 1e-2, 'maximize': True})
     add('Adam L2 0.1', 'Adam', {'lr': 1e-2, 'weightDecay': 0.1}, both)
     add('Adam L2 amsgrad maximize cosine', 'Adam',
-        {'lr': 1e-2, 'weightDecay': 0.05, 'amsgrad': True, 'maximize': True}, schedule=cos)
+        {'lr': 1e-2, 'weightDecay': 0.05, 'amsgrad': True, 'maximize': True,
+         'betas': [0.8, 0.9]}, schedule=cos, shrink=0.1)
     add('Adam warm restarts', 'Adam', {'lr': 3e-2}, schedule=wr)
     add('Adam two groups', 'Adam', {'lr': 1e-2, 'weightDecay': 0.1},
         groups=[([0, 1], {}), ([2], {'lr': 3e-2, 'weightDecay': 0.0, 'betas': [0.5, 0.9],
@@ -270,6 +275,8 @@ def optimizer_cases(schedules):
     add('AdamW lr 1e-2 wd 0.1', 'AdamW', {'lr': 1e-2, 'weightDecay': 0.1}, both)
     add('AdamW amsgrad eps 1e-4', 'AdamW', {'lr': 1e-2, 'weightDecay': 0.1, 'amsgrad': True,
                                             'eps': 1e-4})
+    add('AdamW amsgrad beta2 0.9 shrinking grads', 'AdamW',
+        {'lr': 1e-2, 'weightDecay': 0.1, 'amsgrad': True, 'betas': [0.9, 0.9]}, both, shrink=0.15)
     add('AdamW maximize betas 0.5/0.9', 'AdamW',
         {'lr': 1e-2, 'weightDecay': 0.2, 'maximize': True, 'betas': [0.5, 0.9]})
     add('AdamW decayScale lr warm restarts', 'AdamW', {'lr': 3e-2, 'weightDecay': 0.5},
@@ -279,8 +286,8 @@ def optimizer_cases(schedules):
     add('AdamW decayScale schedule no schedule', 'AdamW',
         {'lr': 1e-2, 'weightDecay': 0.05, 'decayScale': 'schedule'})
     add('AdamW decayScale schedule warmup cosine amsgrad', 'AdamW',
-        {'lr': 1e-2, 'weightDecay': 0.05, 'decayScale': 'schedule', 'amsgrad': True},
-        schedule=warm)
+        {'lr': 1e-2, 'weightDecay': 0.05, 'decayScale': 'schedule', 'amsgrad': True,
+         'betas': [0.9, 0.95]}, schedule=warm, shrink=0.1)
     add('AdamW two groups', 'AdamW', {'lr': 1e-2, 'weightDecay': 0.1},
         groups=[([0], {}), ([1, 2], {'lr': 2e-2, 'weightDecay': 0.0, 'eps': 1e-3})],
         schedule=cos)
