@@ -1,0 +1,596 @@
+/**
+ * The base of the tfjs optimizers: a tf.Optimizer whose step is the core's. One applyGradients is
+ * one core step t (0-based):
+ *
+ *   1. gradients are checked (shape, dtype, the nonFinite policy) before anything is written;
+ *   2. clipNorm: n = sqrt(sum ||g_i||^2); if n > clipNorm, g_i <- g_i * clipNorm / (n + 1e-6);
+ *   3. the core computes each decay group's scalars for step t (eta_t = schedule(t), lr_t,
+ *      lambda_t, bias corrections, decay factor) and advances t: the schedule moves per batch,
+ *      no callback needed;
+ *   4. each variable is updated by the fused kernel of the active backend (./backend-kernels.ts).
+ *
+ * Decay groups: a variable is excluded from weight decay (lambda = 0) by the core's rule
+ * (src/core/param-groups.ts: rank <= 1, i.e. biases and BatchNorm/LayerNorm gamma and beta), by
+ * name patterns, or by a predicate.
+ *
+ * State: slots are tensors keyed by the Variable object, not by name (tfjs renames variables when
+ * a model is loaded again in the same process, kernel -> kernel_1). getWeights lists the step
+ * count ('iter') and then `<variable name>/<slot>` for every variable in first-seen order;
+ * setWeights restores them and binds each saved entry to a variable at its first step, by exact
+ * name, then by name without tfjs' `_N` suffix, then by order; the shapes must agree.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { NonFiniteGradientError, OptionError } from '../core/errors.js';
+import { getDefaultKernels } from '../core/optimizer.js';
+import { type DecayExclusion, groupParams } from '../core/param-groups.js';
+import { scheduleFromConfig } from '../core/schedules.js';
+import type { OptimizerKind } from '../core/state.js';
+import type { NonFinitePolicy, Schedule, StepValue } from '../core/types.js';
+import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf } from '../core/validate.js';
+import {
+  ADAM_KERNEL,
+  firstNonFinite,
+  hasKernel,
+  readView,
+  registerOptimizerKernels,
+  SGD_KERNEL,
+  sharedData,
+  updatesInPlace,
+} from './backend-kernels.js';
+import { type GroupScalars, type ScalarSource, scalarSource } from './core-bridge.js';
+
+/** Decay exclusion for tfjs variables (the core's DecayExclusion, with tfjs' name and shape). */
+export interface TfjsDecayExclusion {
+  /** Variables whose name contains a string, or matches a RegExp, are excluded. */
+  patterns?: readonly (string | RegExp)[];
+  /** Returns true for variables to exclude. Not serializable: getConfig refuses it. */
+  predicate?: (name: string, shape: readonly number[]) => boolean;
+  /** Also exclude by the core's default rule, rank <= 1 (default true). */
+  useDefaultRule?: boolean;
+}
+
+/** Options the tfjs optimizers add to the core's. */
+export interface TfjsExtraOptions {
+  /** Clip the gradients to this global L2 norm before the step (default: no clipping). */
+  clipNorm?: number;
+  /** Which variables get no weight decay (default: the core's rule, rank <= 1). */
+  excludeFromDecay?: TfjsDecayExclusion;
+}
+
+/** Core options every tfjs optimizer takes (no params, no kernels: tfjs supplies both). */
+export interface TfjsCommonOptions extends TfjsExtraOptions {
+  lr?: number;
+  weightDecay?: StepValue;
+  maximize?: boolean;
+  schedule?: Schedule;
+  nonFinite?: NonFinitePolicy;
+}
+
+/** A tensor with its name, as tf.Optimizer's weights are listed. */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** The saved form of a StepValue or Schedule: a number, a schedule config, or null (none). */
+type SavedStep = number | tf.serialization.ConfigDict | null;
+
+interface Entry {
+  /** The variable this entry updates; null until a restored entry is bound at a step. */
+  variable: tf.Variable | null;
+  /** The variable's name when the entry was made (saved with the slots). */
+  name: string;
+  shape: number[];
+  /** Excluded from weight decay: uses group 1 (lambda 0). */
+  excluded: boolean;
+  slots: Map<string, tf.Tensor>;
+}
+
+const EXTRA_KEYS = ['clipNorm', 'excludeFromDecay'] as const;
+const EXCLUSION_KEYS = ['patterns', 'predicate', 'useDefaultRule'] as const;
+const SLOT_NAMES = ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'momentum_buffer'] as const;
+
+/** Name without tfjs' deduplication suffix: `dense/kernel_1` -> `dense/kernel`. */
+function canonicalName(name: string): string {
+  return name.replace(/_\d+$/, '');
+}
+
+/** Escapes `_` and `%`: tfjs-layers camel-cases every string with `_` in a loaded config. */
+function escapeText(text: string): string {
+  return text.replace(/%/g, '%25').replace(/_/g, '%5F');
+}
+
+function unescapeText(text: string): string {
+  return text.replace(/%5F/g, '_').replace(/%25/g, '%');
+}
+
+export abstract class DecoupledOptimizer extends tf.Optimizer {
+  /** The core kind whose math this optimizer runs. */
+  readonly kind: OptimizerKind;
+  readonly clipNorm: number | null;
+  readonly nonFinite: NonFinitePolicy;
+  /** Steps skipped for a non-finite gradient (nonFinite: 'skip'). */
+  skippedSteps = 0;
+  /** The global gradient norm of the last step, before clipping (when clipNorm is set). */
+  lastGradNorm: number | null = null;
+  protected readonly source: ScalarSource;
+  private readonly exclusion: TfjsDecayExclusion;
+  private entries: Entry[] = [];
+  private readonly byVariable = new Map<tf.Variable, Entry>();
+
+  protected constructor(kind: OptimizerKind, options: TfjsCommonOptions, where: string) {
+    super();
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new OptionError(
+        'options',
+        options,
+        'an options object (the variables come from minimize/fit)',
+        where,
+      );
+    }
+    if ('params' in options) {
+      throw new OptionError(
+        'params',
+        (options as { params: unknown }).params,
+        'not given: tfjs optimizers take their variables from minimize, applyGradients or fit',
+        where,
+      );
+    }
+    const { clipNorm, excludeFromDecay, ...coreOptions } = options;
+    if ('kernels' in coreOptions) {
+      throw new OptionError('kernels', 'given', 'not given: tfjs runs its backend kernels', where);
+    }
+    this.kind = kind;
+    this.clipNorm =
+      clipNorm === undefined ? null : checkNumber('clipNorm', clipNorm, { above: 0 }, where);
+    this.exclusion = checkExclusion(excludeFromDecay, where);
+    // The core checks every other option (unknown keys included) and owns the step count.
+    try {
+      this.source = scalarSource(kind, coreOptions);
+    } catch (error) {
+      throw withExtraKeys(error, where);
+    }
+    this.nonFinite = checkOneOf(
+      'nonFinite',
+      options.nonFinite ?? 'error',
+      ['error', 'skip', 'ignore'] as const,
+      where,
+    );
+    this.iterations_ = 0;
+    registerOptimizerKernels();
+  }
+
+  /** Steps taken so far; the 0-based schedule index of the next step. */
+  get stepCount(): number {
+    return this.source.stepCount;
+  }
+
+  /** The scheduled learning rate lr * eta_t of the next step. */
+  get currentLearningRate(): number {
+    const h = this.source.hyper;
+    return h.lr * (h.schedule ? h.schedule(this.source.stepCount) : 1);
+  }
+
+  /** True if `variable` is excluded from weight decay by this optimizer's rules. */
+  isExcludedFromDecay(name: string, shape: readonly number[]): boolean {
+    const ex = this.exclusion;
+    const groups = groupParams([[name, { values: new Float32Array(0), shape }]], {
+      patterns: ex.patterns,
+      useDefaultRule: ex.useDefaultRule,
+      predicate: ex.predicate ? (n, _v, s) => ex.predicate?.(n, s ?? []) === true : undefined,
+    } satisfies DecayExclusion);
+    return groups[0].weightDecay === 0;
+  }
+
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+    const where = `${this.getClassName()}.applyGradients`;
+    const items = this.resolve(variableGradients, where);
+    // 1. Checks, before any write.
+    if (this.nonFinite !== 'ignore') {
+      for (let i = 0; i < items.length; i++) {
+        const bad = firstNonFinite(items[i].grad);
+        if (!bad) continue;
+        if (this.nonFinite === 'error') throw new NonFiniteGradientError(i, bad[0], bad[1]);
+        this.skippedSteps++;
+        return;
+      }
+    }
+    const entries = items.map((it) => this.entryFor(it.variable));
+    tf.tidy(() => {
+      // 2. Clipping (new gradient tensors; the caller's are not changed).
+      const grads = this.clip(items.map((it) => it.grad));
+      // 3. The core's scalars for this step (validates schedule(t), weightDecay(t)).
+      const scalars = this.source.nextStep();
+      // 4. The updates.
+      entries.forEach((entry, i) => {
+        this.update(entry, grads[i], scalars[entry.excluded ? 1 : 0]);
+      });
+    });
+    this.iterations_ = this.source.stepCount;
+  }
+
+  override dispose(): void {
+    for (const e of this.entries) for (const s of e.slots.values()) s.dispose();
+    this.entries = [];
+    this.byVariable.clear();
+  }
+
+  override async getWeights(): Promise<NamedTensor[]> {
+    const weights: NamedTensor[] = [
+      { name: 'iter', tensor: tf.scalar(this.source.stepCount, 'int32') },
+    ];
+    for (const e of this.entries) {
+      for (const slot of SLOT_NAMES) {
+        const t = e.slots.get(slot);
+        if (t) weights.push({ name: `${e.name}/${slot}`, tensor: t });
+      }
+    }
+    return weights;
+  }
+
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const where = `${this.getClassName()}.setWeights`;
+    if (
+      !Array.isArray(weightValues) ||
+      weightValues.length === 0 ||
+      weightValues[0]?.name !== 'iter'
+    ) {
+      throw new OptionError(
+        'weightValues',
+        weightValues,
+        "the list from getWeights(): 'iter' first, then '<variable>/<slot>' tensors",
+        where,
+      );
+    }
+    const iter = (await weightValues[0].tensor.data())[0];
+    checkNumber("weightValues 'iter'", iter, { min: 0, integer: true }, where);
+    const restored: Entry[] = [];
+    for (const { name, tensor } of weightValues.slice(1)) {
+      const cut = typeof name === 'string' ? name.lastIndexOf('/') : -1;
+      const slot = cut > 0 ? name.slice(cut + 1) : '';
+      if (!(SLOT_NAMES as readonly string[]).includes(slot) || tensor.dtype !== 'float32') {
+        throw new OptionError(
+          'weightValues name',
+          name,
+          `'<variable>/<slot>' with a float32 tensor, slot one of ${SLOT_NAMES.join(', ')}`,
+          where,
+        );
+      }
+      const varName = name.slice(0, cut);
+      let entry = restored.find((e) => e.name === varName);
+      if (!entry) {
+        entry = {
+          variable: null,
+          name: varName,
+          shape: tensor.shape,
+          excluded: false,
+          slots: new Map(),
+        };
+        restored.push(entry);
+      } else if (!tf.util.arraysEqual(entry.shape, tensor.shape)) {
+        throw new OptionError(
+          `weightValues '${name}' shape`,
+          tensor.shape,
+          `[${entry.shape}]`,
+          where,
+        );
+      }
+      entry.slots.set(slot, tf.keep(tensor.clone()));
+    }
+    this.dispose();
+    this.entries = restored;
+    this.source.stepCount = iter;
+    this.iterations_ = iter;
+  }
+
+  /** The serializable configuration: base lr, schedule config, decay settings, exclusion rules. */
+  override getConfig(): tf.serialization.ConfigDict {
+    const where = `${this.getClassName()}.getConfig`;
+    const h = this.source.hyper as unknown as Record<string, unknown>;
+    const config: tf.serialization.ConfigDict = {};
+    for (const [key, value] of Object.entries(h)) {
+      if (key === 'schedule' || key === 'weightDecay') continue;
+      config[key] = Array.isArray(value) ? [...value] : (value as tf.serialization.ConfigDictValue);
+    }
+    config.weightDecay = saveStep('weightDecay', h.weightDecay as StepValue, where);
+    config.schedule = saveStep('schedule', h.schedule as Schedule | undefined, where);
+    config.nonFinite = this.nonFinite;
+    config.clipNorm = this.clipNorm;
+    const ex = this.exclusion;
+    if (ex.predicate) {
+      throw new OptionError(
+        'excludeFromDecay.predicate',
+        ex.predicate,
+        'absent for a saved optimizer (a function cannot be saved; use patterns)',
+        where,
+      );
+    }
+    config.excludeFromDecay = {
+      useDefaultRule: ex.useDefaultRule ?? true,
+      patterns: (ex.patterns ?? []).map((p) =>
+        typeof p === 'string'
+          ? { text: escapeText(p) }
+          : { regex: escapeText(p.source), flags: p.flags },
+      ),
+    } as unknown as tf.serialization.ConfigDict;
+    return config;
+  }
+
+  /** Options rebuilt from a config written by getConfig (after tfjs-layers' key conversion). */
+  static optionsFromConfig(config: tf.serialization.ConfigDict): Record<string, unknown> {
+    const options: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(config)) {
+      if (value === null || value === undefined) continue;
+      if (key === 'schedule' || key === 'weightDecay') {
+        options[key] = typeof value === 'number' ? value : scheduleFromConfig(value);
+      } else if (key === 'excludeFromDecay') {
+        const ex = value as { useDefaultRule?: boolean; patterns?: Record<string, string>[] };
+        options.excludeFromDecay = {
+          useDefaultRule: ex.useDefaultRule,
+          patterns: (ex.patterns ?? []).map((p) =>
+            'regex' in p ? new RegExp(unescapeText(p.regex), p.flags) : unescapeText(p.text),
+          ),
+        };
+      } else {
+        options[key] = value;
+      }
+    }
+    return options;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private resolve(
+    variableGradients: tf.NamedTensorMap | NamedTensor[],
+    where: string,
+  ): { variable: tf.Variable; grad: tf.Tensor }[] {
+    const pairs: [string, tf.Tensor | undefined][] = Array.isArray(variableGradients)
+      ? variableGradients.map((ng) => [ng?.name, ng?.tensor])
+      : Object.entries(variableGradients ?? {});
+    const registered = tf.engine().registeredVariables;
+    const items: { variable: tf.Variable; grad: tf.Tensor }[] = [];
+    const seen = new Set<tf.Variable>();
+    for (const [name, grad] of pairs) {
+      if (grad == null) continue; // tfjs: a variable without a gradient is left as is
+      const variable = registered[name];
+      if (!variable) {
+        throw new OptionError(
+          'variableGradients name',
+          name,
+          'the name of a registered tf.Variable',
+          where,
+        );
+      }
+      if (!(grad instanceof tf.Tensor) || grad.dtype !== 'float32') {
+        throw new OptionError(`gradient of '${name}'`, grad, 'a float32 tf.Tensor', where);
+      }
+      if (!tf.util.arraysEqual(grad.shape, variable.shape)) {
+        throw new OptionError(
+          `gradient of '${name}' shape`,
+          grad.shape,
+          `the variable's shape [${variable.shape}]`,
+          where,
+        );
+      }
+      if (variable.dtype !== 'float32') {
+        throw new OptionError(`variable '${name}' dtype`, variable.dtype, "'float32'", where);
+      }
+      if (seen.has(variable)) {
+        throw new OptionError('variableGradients', name, 'each variable once', where);
+      }
+      seen.add(variable);
+      items.push({ variable, grad });
+    }
+    return items;
+  }
+
+  /** The entry of `variable`: known, a restored one bound now, or a new one. */
+  private entryFor(variable: tf.Variable): Entry {
+    const known = this.byVariable.get(variable);
+    if (known) return known;
+    const pending = this.entries.filter((e) => e.variable === null);
+    const canonical = canonicalName(variable.name);
+    const byCanonical = pending.filter((e) => canonicalName(e.name) === canonical);
+    let entry =
+      pending.find((e) => e.name === variable.name) ??
+      (byCanonical.length === 1 ? byCanonical[0] : undefined) ??
+      pending[0];
+    if (entry) {
+      if (!tf.util.arraysEqual(entry.shape, variable.shape)) {
+        throw new OptionError(
+          `restored state '${entry.name}' shape`,
+          entry.shape,
+          `the shape of variable '${variable.name}' it was matched to, [${variable.shape}]`,
+          `${this.getClassName()}.applyGradients`,
+        );
+      }
+      entry.variable = variable;
+    } else {
+      entry = {
+        variable,
+        name: variable.name,
+        shape: variable.shape,
+        excluded: false,
+        slots: new Map(),
+      };
+      this.entries.push(entry);
+    }
+    entry.excluded = this.isExcludedFromDecay(variable.name, variable.shape);
+    this.byVariable.set(variable, entry);
+    return entry;
+  }
+
+  /** Gradients scaled to the global norm clipNorm (src/core/clip.ts's rule), or as given. */
+  private clip(grads: tf.Tensor[]): tf.Tensor[] {
+    if (this.clipNorm === null) return grads;
+    let sumSquares = 0;
+    for (const g of grads) {
+      const a = readView(g);
+      for (let i = 0; i < a.length; i++) sumSquares += a[i] * a[i];
+    }
+    const norm = Math.sqrt(sumSquares);
+    this.lastGradNorm = norm;
+    const coefficient = this.clipNorm / (norm + 1e-6);
+    if (!Number.isFinite(norm) || coefficient >= 1) return grads;
+    const c = tf.scalar(Math.fround(coefficient));
+    return grads.map((g) => tf.mul(g, c));
+  }
+
+  /** Slot `name` of `entry`, created as zeros, and never shared with another tensor. */
+  private ownedSlot(entry: Entry, name: string): tf.Tensor {
+    let t = entry.slots.get(name);
+    if (!t) {
+      t = tf.keep(tf.zeros(entry.shape, 'float32'));
+      entry.slots.set(name, t);
+    } else if (sharedData(t)) {
+      const copy = tf.keep(tf.tensor(Float32Array.from(readView(t)), t.shape, 'float32'));
+      t.dispose();
+      entry.slots.set(name, copy);
+      t = copy;
+    }
+    return t;
+  }
+
+  private update(entry: Entry, grad: tf.Tensor, group: GroupScalars): void {
+    const variable = entry.variable as tf.Variable;
+    const backend = tf.getBackend();
+    const inPlace = updatesInPlace(backend);
+    if (inPlace && sharedData(variable)) {
+      // In-place kernels need the variable's own memory (assign() shares data with its source).
+      variable.assign(tf.tensor(Float32Array.from(readView(variable)), variable.shape, 'float32'));
+    }
+    const inputs: tf.NamedTensorMap = { param: variable, grad };
+    let kernel: string;
+    let attrs: Record<string, number | boolean>;
+    if (group.family === 'adam') {
+      kernel = ADAM_KERNEL;
+      attrs = { ...group.scalars };
+      inputs.m = this.ownedSlot(entry, 'exp_avg');
+      inputs.v = this.ownedSlot(entry, 'exp_avg_sq');
+      if (group.scalars.amsgrad) inputs.vMax = this.ownedSlot(entry, 'max_exp_avg_sq');
+    } else {
+      kernel = SGD_KERNEL;
+      const useMomentum = group.scalars.momentum !== 0;
+      // The buffer starts as the first gradient (PyTorch): its absence marks the first step.
+      const firstStep = useMomentum && !entry.slots.has('momentum_buffer');
+      attrs = { ...group.scalars, firstStep };
+      if (useMomentum) inputs.buf = this.ownedSlot(entry, 'momentum_buffer');
+    }
+    if (hasKernel(kernel)) {
+      const out = tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor | undefined;
+      if (!inPlace && out) variable.assign(out);
+      return;
+    }
+    this.updateAnywhere(entry, inputs, attrs, group.family);
+  }
+
+  /** Any backend: the core's loops on copies read with dataSync, written back as new tensors. */
+  private updateAnywhere(
+    entry: Entry,
+    inputs: tf.NamedTensorMap,
+    attrs: Record<string, number | boolean>,
+    family: GroupScalars['family'],
+  ): void {
+    const copy = (t: tf.Tensor | undefined) => (t ? Float32Array.from(t.dataSync()) : null);
+    const p = copy(inputs.param) as Float32Array;
+    const g = inputs.grad.dataSync() as Float32Array;
+    const kernels = getDefaultKernels();
+    const slotArrays: [string, Float32Array | null][] =
+      family === 'adam'
+        ? [
+            ['exp_avg', copy(inputs.m)],
+            ['exp_avg_sq', copy(inputs.v)],
+            ['max_exp_avg_sq', copy(inputs.vMax)],
+          ]
+        : [['momentum_buffer', copy(inputs.buf)]];
+    if (family === 'adam') {
+      const s = attrs as unknown as Parameters<typeof kernels.adam>[5];
+      kernels.adam(
+        p,
+        g,
+        slotArrays[0][1] as Float32Array,
+        slotArrays[1][1] as Float32Array,
+        slotArrays[2][1],
+        s,
+      );
+    } else {
+      kernels.sgd(p, g, slotArrays[0][1], attrs as unknown as Parameters<typeof kernels.sgd>[3]);
+    }
+    (entry.variable as tf.Variable).assign(tf.tensor(p, entry.shape, 'float32'));
+    for (const [name, values] of slotArrays) {
+      if (!values) continue;
+      entry.slots.get(name)?.dispose();
+      entry.slots.set(name, tf.keep(tf.tensor(values, entry.shape, 'float32')));
+    }
+  }
+}
+
+function checkExclusion(value: unknown, where: string): TfjsDecayExclusion {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new OptionError(
+      'excludeFromDecay',
+      value,
+      '{ patterns?: (string | RegExp)[], predicate?: (name, shape) => boolean, useDefaultRule?: boolean }',
+      where,
+    );
+  }
+  checkKnownKeys(value, EXCLUSION_KEYS, where, 'excludeFromDecay.');
+  const ex = value as TfjsDecayExclusion;
+  if (
+    ex.patterns !== undefined &&
+    (!Array.isArray(ex.patterns) ||
+      ex.patterns.some((p) => typeof p !== 'string' && !(p instanceof RegExp)))
+  ) {
+    throw new OptionError(
+      'excludeFromDecay.patterns',
+      ex.patterns,
+      'an array of strings and RegExps',
+      where,
+    );
+  }
+  if (ex.predicate !== undefined && typeof ex.predicate !== 'function') {
+    throw new OptionError(
+      'excludeFromDecay.predicate',
+      ex.predicate,
+      'a function (name, shape) => boolean',
+      where,
+    );
+  }
+  if (ex.useDefaultRule !== undefined)
+    checkBoolean('excludeFromDecay.useDefaultRule', ex.useDefaultRule, where);
+  return { ...ex, patterns: ex.patterns ? [...ex.patterns] : undefined };
+}
+
+/** The core's unknown-key error, with the tfjs options added to the list of known ones. */
+function withExtraKeys(error: unknown, where: string): unknown {
+  if (error instanceof OptionError && error.allowed.startsWith('not given: it is not an option')) {
+    const known = error.allowed.replace(/\)$/, `, ${EXTRA_KEYS.join(', ')})`);
+    return new OptionError(
+      error.option,
+      error.value,
+      known.replace(/^not given: /, 'not given: '),
+      where,
+    );
+  }
+  return error;
+}
+
+function saveStep(
+  option: string,
+  value: StepValue | Schedule | undefined,
+  where: string,
+): SavedStep {
+  if (value === undefined) return null;
+  if (typeof value === 'number') return value;
+  const config = (value as Schedule).config;
+  if (!config) {
+    throw new OptionError(
+      option,
+      value,
+      'a number or a schedule from decoupled (with a config) for a saved optimizer',
+      where,
+    );
+  }
+  return JSON.parse(JSON.stringify(config)) as tf.serialization.ConfigDict;
+}
