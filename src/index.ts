@@ -24,6 +24,13 @@ export {
   type UpdateKernels,
 } from './core/kernels.js';
 export {
+  type NormalizedDecayRestartsConfig,
+  type NormalizedDecayRestartsOptions,
+  type NormalizedWeightDecayOptions,
+  normalizedWeightDecay,
+  normalizedWeightDecayForRestarts,
+} from './core/normalized-decay.js';
+export {
   type BaseHyper,
   type GlobalOptions,
   getDefaultKernels,
@@ -43,6 +50,38 @@ export {
   orderByGroups,
   type ShapedParam,
 } from './core/param-groups.js';
+export {
+  AdamWR,
+  type AdamWROptions,
+  SGDWR,
+  type SGDWROptions,
+  type WarmRestartHyper,
+  type WarmRestartSettings,
+  warmRestartHyper,
+} from './core/restarts.js';
+export {
+  type ConfiguredSchedule,
+  type CosineOptions,
+  constant,
+  cosine,
+  epochsToSteps,
+  type LinearOptions,
+  type LinearWarmupOptions,
+  linear,
+  linearWarmup,
+  perEpoch,
+  type RestartPeriod,
+  restartPeriod,
+  type ScheduleConfig,
+  type StepDecayOptions,
+  scheduleFromConfig,
+  sequence,
+  stepDecay,
+  stepsPerEpoch,
+  type WarmRestartsOptions,
+  warmRestarts,
+  withConfig,
+} from './core/schedules.js';
 export {
   SGD,
   type SGDOptions,

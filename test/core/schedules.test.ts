@@ -1,0 +1,360 @@
+/**
+ * Schedules against PyTorch 1.13's LR schedulers (test/fixtures/schedules.json), closed forms, the
+ * SGDR restart boundaries, config round trips, and every validation error.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { OptionError } from '../../src/core/errors.js';
+import {
+  normalizedWeightDecay,
+  normalizedWeightDecayForRestarts,
+} from '../../src/core/normalized-decay.js';
+import {
+  constant,
+  cosine,
+  epochsToSteps,
+  linear,
+  linearWarmup,
+  perEpoch,
+  restartPeriod,
+  type ScheduleConfig,
+  scheduleFromConfig,
+  sequence,
+  stepDecay,
+  stepsPerEpoch,
+  warmRestarts,
+} from '../../src/core/schedules.js';
+import type { Schedule } from '../../src/core/types.js';
+
+const fixture = JSON.parse(
+  readFileSync(new URL('../../../test/fixtures/schedules.json', import.meta.url), 'utf8'),
+) as { torch: string; cases: { name: string; config: ScheduleConfig; values: number[] }[] };
+
+function close(actual: number, expected: number, tol = 1e-12, message?: string) {
+  assert.ok(
+    Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)),
+    `${message ?? ''} ${actual} vs ${expected}`,
+  );
+}
+
+/** Start of restart period i: t0 (1 + tMult + ... + tMult^(i-1)), summed directly. */
+function periodStart(i: number, t0: number, tMult: number): number {
+  let s = 0;
+  for (let k = 0; k < i; k++) s += t0 * tMult ** k;
+  return s;
+}
+
+describe(`schedules match PyTorch ${fixture.torch}`, () => {
+  for (const c of fixture.cases) {
+    test(c.name, () => {
+      const s = scheduleFromConfig(c.config);
+      // A config survives JSON and rebuilds the same function.
+      const again = scheduleFromConfig(JSON.parse(JSON.stringify(s.config)));
+      c.values.forEach((v, t) => {
+        close(s(t), v, 1e-12, `step ${t}:`);
+        assert.equal(again(t), s(t));
+      });
+    });
+  }
+});
+
+describe('warmRestarts', () => {
+  test('T0 = 10, Tmult = 2 restarts at 10, 30, 70, 150 (closed form)', () => {
+    const s = warmRestarts({ t0: 10, tMult: 2 });
+    for (const start of [0, 10, 30, 70, 150]) {
+      assert.equal(s(start), 1, `eta at restart ${start}`);
+      if (start > 0) assert.ok(s(start - 1) < 0.03, `eta just before ${start} is near 0`);
+    }
+    // Mid-period eta is exactly 1/2: at 5, 20, 50, 110.
+    for (const mid of [5, 20, 50, 110]) close(s(mid), 0.5, 1e-15);
+    // Closed form inside the second period (length 20, starting at 10).
+    for (let t = 10; t < 30; t++) close(s(t), (1 + Math.cos((Math.PI * (t - 10)) / 20)) / 2, 1e-15);
+  });
+
+  test('non-integer tMult: periods 4, 6, 9, 13.5 start at 0, 4, 10, 19, 32.5', () => {
+    const s = warmRestarts({ t0: 4, tMult: 1.5, min: 0.1 });
+    assert.deepEqual(restartPeriod(18, 4, 1.5), { index: 2, start: 10, length: 9, position: 8 });
+    assert.deepEqual(restartPeriod(32, 4, 1.5), {
+      index: 3,
+      start: 19,
+      length: 13.5,
+      position: 13,
+    });
+    assert.equal(s(19), 1);
+    // T_cur advances by whole steps, so after a restart at 32.5 step 33 sits 0.5 into period 4.
+    const p = restartPeriod(33, 4, 1.5);
+    assert.equal(p.index, 4);
+    close(p.position, 0.5, 1e-12);
+    close(s(33), 0.1 + (0.9 * (1 + Math.cos((Math.PI * 0.5) / 20.25))) / 2, 1e-12);
+  });
+
+  test('property: eta stays in [min, 1] and is non-increasing within a period', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.5, max: 40, noNaN: true }),
+        fc.double({ min: 1, max: 3, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (t0, tMult, min) => {
+          const s = warmRestarts({ t0, tMult, min });
+          let previous = Number.POSITIVE_INFINITY;
+          let period = -1;
+          for (let t = 0; t < 300; t++) {
+            const eta = s(t);
+            assert.ok(eta >= min - 1e-15 && eta <= 1 + 1e-15, `eta(${t}) = ${eta}`);
+            const i = restartPeriod(t, t0, tMult).index;
+            if (i === period) assert.ok(eta <= previous + 1e-15, `eta rises at ${t}`);
+            period = i;
+            previous = eta;
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test('property: restarts exactly at t0 (1 + tMult + ... + tMult^(i-1))', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 25 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.double({ min: 0, max: 0.9, noNaN: true }),
+        (t0, tMult, min) => {
+          const s = warmRestarts({ t0, tMult, min });
+          for (let i = 0; i < 5; i++) {
+            const start = periodStart(i, t0, tMult);
+            assert.equal(s(start), 1);
+            assert.equal(restartPeriod(start, t0, tMult).index, i);
+            if (i > 0) {
+              assert.equal(restartPeriod(start - 1, t0, tMult).index, i - 1);
+              if (t0 * tMult ** (i - 1) > 1) assert.ok(s(start - 1) < 1);
+            }
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('other schedules (closed forms)', () => {
+  test('constant, stepDecay, cosine, linear', () => {
+    assert.equal(constant()(123), 1);
+    assert.equal(constant(0.25)(0), 0.25);
+    const drop = stepDecay({ milestones: [30, 60, 80], gamma: 0.1 });
+    assert.deepEqual([0, 29, 30, 59, 60, 80, 1000].map(drop), [
+      1,
+      1,
+      0.1,
+      0.1,
+      0.1 ** 2,
+      0.1 ** 3,
+      0.1 ** 3,
+    ]);
+    assert.deepEqual([0, 6, 7, 14].map(stepDecay({ stepSize: 7, gamma: 0.5 })), [1, 1, 0.5, 0.25]);
+    const cos = cosine({ total: 100, min: 0.2 });
+    assert.equal(cos(0), 1);
+    close(cos(50), 0.6, 1e-15);
+    close(cos(100), 0.2, 1e-15);
+    assert.equal(cos(250), cos(100), 'flat at min after total');
+    const ramp = linear({ from: 0.5, to: 1, steps: 4 });
+    assert.deepEqual([0, 2, 4, 9].map(ramp), [0.5, 0.75, 1, 1]);
+  });
+
+  test('linearWarmup then cosine, and sequence restarts each schedule at 0', () => {
+    const after = cosine({ total: 20 });
+    const w = linearWarmup({ steps: 5, from: 0.2 }, after);
+    close(w(0), 0.2, 1e-15);
+    close(w(4), 0.2 + (0.8 * 4) / 5, 1e-15);
+    for (let t = 5; t < 30; t++) assert.equal(w(t), after(t - 5));
+    assert.equal(linearWarmup({ steps: 10 })(5), 0.5, 'defaults: from 0 up to constant 1');
+
+    const seq = sequence([constant(0.5), warmRestarts({ t0: 3 }), constant(0.1)], [2, 8]);
+    assert.deepEqual([0, 1].map(seq), [0.5, 0.5]);
+    assert.equal(seq(2), 1);
+    assert.equal(seq(5), 1, 'the restart schedule restarts at its own step 3');
+    assert.equal(seq(8), 0.1);
+  });
+
+  test('perEpoch holds the value through an epoch; epoch helpers', () => {
+    const s = perEpoch(stepDecay({ milestones: [2], gamma: 0.5 }), 10);
+    assert.deepEqual([0, 19, 20, 35].map(s), [1, 1, 0.5, 0.5]);
+    assert.equal(stepsPerEpoch({ datasetSize: 50000, batchSize: 128 }), 391);
+    assert.equal(stepsPerEpoch({ datasetSize: 50000, batchSize: 128, dropLast: true }), 390);
+    assert.equal(epochsToSteps(2.5, 391), 977.5);
+    // A warm restart of 2 epochs at 391 steps per epoch restarts at step 782.
+    const wr = warmRestarts({ t0: epochsToSteps(2, 391) });
+    assert.equal(wr(782), 1);
+    assert.ok(wr(781) < 1e-4);
+  });
+
+  test('configs round-trip through JSON for composites; plain functions have none', () => {
+    const composite = sequence(
+      [linearWarmup({ steps: 3 }, warmRestarts({ t0: 5, tMult: 1.5, min: 0.05 })), constant(0.3)],
+      [40],
+    );
+    assert.ok(composite.config);
+    const rebuilt = scheduleFromConfig(JSON.parse(JSON.stringify(composite.config)));
+    for (let t = 0; t < 60; t++) assert.equal(rebuilt(t), composite(t));
+    const wrapped = perEpoch(cosine({ total: 10 }), 7);
+    assert.deepEqual(scheduleFromConfig(wrapped.config).config, wrapped.config);
+    const custom: Schedule = (t) => 1 / (1 + t);
+    assert.equal(sequence([custom, constant()], [5]).config, undefined);
+    assert.equal(linearWarmup({ steps: 2 }, custom).config, undefined);
+    assert.ok(Object.isFrozen(warmRestarts({ t0: 2 }).config));
+  });
+});
+
+describe('normalized weight decay', () => {
+  test('lambda = lambdaNorm sqrt(b / (B T)) (closed form)', () => {
+    const lambda = normalizedWeightDecay({
+      lambdaNorm: 0.05,
+      batchSize: 128,
+      datasetSize: 50000,
+      epochs: 100,
+    });
+    // lambda^2 B T / b = lambdaNorm^2
+    close((lambda * lambda * 50000 * 100) / 128, 0.05 ** 2, 1e-14);
+    const longer = normalizedWeightDecay({
+      lambdaNorm: 0.05,
+      batchSize: 128,
+      datasetSize: 50000,
+      epochs: 400,
+    });
+    close(longer, lambda / 2, 1e-15, '4x the budget halves lambda');
+  });
+
+  test('under warm restarts lambda uses the current period and changes at each restart', () => {
+    const common = { lambdaNorm: 0.05, batchSize: 128, datasetSize: 50000 };
+    const spe = 391;
+    const decay = normalizedWeightDecayForRestarts({ ...common, t0: 10, tMult: 2 });
+    assert.equal(decay.config.type, 'normalizedDecayRestarts');
+    // Periods of 10, 20, 40 epochs start at epochs 0, 10, 30, 70.
+    [0, 10, 30, 70].forEach((epochStart, i) => {
+      const expected = normalizedWeightDecay({ ...common, epochs: 10 * 2 ** i });
+      close(decay(epochStart * spe), expected, 1e-14, `period ${i} start`);
+      if (i > 0) {
+        const before = normalizedWeightDecay({ ...common, epochs: 10 * 2 ** (i - 1) });
+        close(decay(epochStart * spe - 1), before, 1e-14, `period ${i - 1} end`);
+      }
+    });
+    const rebuilt = scheduleFromConfig(JSON.parse(JSON.stringify(decay.config)));
+    for (const t of [0, 3909, 3910, 30000]) assert.equal(rebuilt(t), decay(t));
+    // tMult 1: one value throughout, as normalizedWeightDecay with T = t0.
+    const flat = normalizedWeightDecayForRestarts({ ...common, t0: 5, stepsPerEpoch: 100 });
+    for (const t of [0, 499, 500, 12345]) {
+      close(flat(t), normalizedWeightDecay({ ...common, epochs: 5 }), 1e-15);
+    }
+  });
+});
+
+describe('validation errors name the option, the value and what is allowed', () => {
+  const cases: [string, () => unknown, string, unknown][] = [
+    ['warmRestarts t0 = 0', () => warmRestarts({ t0: 0 }), 't0', 0],
+    ['warmRestarts t0 < 0', () => warmRestarts({ t0: -3 }), 't0', -3],
+    ['warmRestarts t0 NaN', () => warmRestarts({ t0: Number.NaN }), 't0', Number.NaN],
+    ['warmRestarts tMult < 1', () => warmRestarts({ t0: 10, tMult: 0.5 }), 'tMult', 0.5],
+    ['warmRestarts min < 0', () => warmRestarts({ t0: 10, min: -0.1 }), 'min', -0.1],
+    ['warmRestarts min > 1', () => warmRestarts({ t0: 10, min: 1.5 }), 'min', 1.5],
+    ['warmRestarts unknown key', () => warmRestarts({ t0: 10, T_mult: 2 } as never), 'T_mult', 2],
+    ['constant < 0', () => constant(-1), 'value', -1],
+    [
+      'stepDecay milestones not increasing',
+      () => stepDecay({ milestones: [30, 20], gamma: 0.1 }),
+      'milestones',
+      [30, 20],
+    ],
+    [
+      'stepDecay milestones repeated',
+      () => stepDecay({ milestones: [5, 5] }),
+      'milestones',
+      [5, 5],
+    ],
+    ['stepDecay negative milestone', () => stepDecay({ milestones: [-1] }), 'milestones[0]', -1],
+    ['stepDecay gamma 0', () => stepDecay({ milestones: [1], gamma: 0 }), 'gamma', 0],
+    ['stepDecay neither', () => stepDecay({ gamma: 0.5 }), 'milestones', undefined],
+    ['stepDecay both', () => stepDecay({ milestones: [1], stepSize: 2 }), 'milestones', [1]],
+    ['stepDecay stepSize 0', () => stepDecay({ stepSize: 0 }), 'stepSize', 0],
+    ['cosine total 0', () => cosine({ total: 0 }), 'total', 0],
+    ['cosine min > 1', () => cosine({ total: 10, min: 2 }), 'min', 2],
+    ['linear steps 0', () => linear({ steps: 0 }), 'steps', 0],
+    ['linearWarmup from > 1', () => linearWarmup({ steps: 5, from: 1.1 }), 'from', 1.1],
+    ['linearWarmup steps < 0', () => linearWarmup({ steps: -5 }), 'steps', -5],
+    ['linearWarmup after', () => linearWarmup({ steps: 5 }, 3 as never), 'after', 3],
+    ['sequence empty', () => sequence([], []), 'schedules', []],
+    ['sequence boundaries count', () => sequence([constant(), constant()], []), 'boundaries', []],
+    [
+      'sequence boundaries not increasing',
+      () => sequence([constant(), constant(), constant()], [5, 5]),
+      'boundaries',
+      [5, 5],
+    ],
+    ['perEpoch steps 0', () => perEpoch(constant(), 0), 'stepsPerEpoch', 0],
+    [
+      'stepsPerEpoch batch > dataset with dropLast',
+      () => stepsPerEpoch({ datasetSize: 10, batchSize: 20, dropLast: true }),
+      'batchSize',
+      20,
+    ],
+    ['epochsToSteps negative', () => epochsToSteps(-1, 10), 'epochs', -1],
+    ['scheduleFromConfig not an object', () => scheduleFromConfig('cosine'), 'config', 'cosine'],
+    [
+      'scheduleFromConfig unknown type',
+      () => scheduleFromConfig({ type: 'exponential' }),
+      'config.type',
+      'exponential',
+    ],
+    [
+      'scheduleFromConfig unknown key',
+      () => scheduleFromConfig({ type: 'cosine', total: 10, T_max: 10 }),
+      'config.T_max',
+      10,
+    ],
+    [
+      'scheduleFromConfig bad nested',
+      () => scheduleFromConfig({ type: 'perEpoch', stepsPerEpoch: 2, schedule: { type: 'x' } }),
+      'config.type',
+      'x',
+    ],
+    [
+      'normalizedWeightDecay epochs 0',
+      () => normalizedWeightDecay({ lambdaNorm: 0.05, batchSize: 1, datasetSize: 1, epochs: 0 }),
+      'epochs',
+      0,
+    ],
+    [
+      'normalizedWeightDecay lambdaNorm < 0',
+      () => normalizedWeightDecay({ lambdaNorm: -1, batchSize: 1, datasetSize: 1, epochs: 1 }),
+      'lambdaNorm',
+      -1,
+    ],
+    [
+      'normalizedWeightDecayForRestarts tMult < 1',
+      () =>
+        normalizedWeightDecayForRestarts({
+          lambdaNorm: 0.05,
+          batchSize: 1,
+          datasetSize: 1,
+          t0: 1,
+          tMult: 0,
+        }),
+      'tMult',
+      0,
+    ],
+  ];
+  for (const [name, fn, option, value] of cases) {
+    test(name, () => {
+      assert.throws(fn, (e: unknown) => {
+        assert.ok(e instanceof OptionError, `an OptionError, got ${e}`);
+        assert.equal(e.option, option);
+        assert.deepEqual(e.value, value);
+        assert.ok(e.message.includes(option), e.message);
+        // The message says what is allowed (unknown keys list the known ones).
+        const unknownKey = e.message.includes('unknown option');
+        assert.ok(unknownKey || e.message.includes(e.allowed), e.message);
+        return true;
+      });
+    });
+  }
+});
