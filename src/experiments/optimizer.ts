@@ -1,0 +1,30 @@
+/**
+ * Builds the run's optimizer from its config: the project's tfjs optimizers (src/tfjs), with the
+ * run's schedule and weight decay (a number, or a function of the step under normalized decay with
+ * warm restarts), so both advance per batch inside the optimizer.
+ *   adamw: AdamW (decoupled)   adam: Adam with L2   sgdw: SGDW (decoupled)   sgd: SGD with L2
+ */
+import type { Schedule } from '../core/types.js';
+import { Adam, AdamW, type DecoupledOptimizer, SGD, SGDW } from '../tfjs/index.js';
+import type { TrainConfig } from './config.js';
+
+export interface OptimizerParts {
+  schedule: Schedule;
+  weightDecay: number | Schedule;
+}
+
+export function createOptimizer(config: TrainConfig, parts: OptimizerParts): DecoupledOptimizer {
+  const common = { lr: config.lr, schedule: parts.schedule, weightDecay: parts.weightDecay };
+  const adam = { ...common, betas: [config.beta1, config.beta2] as const, eps: config.eps };
+  const sgd = { ...common, momentum: config.momentum, nesterov: config.nesterov };
+  switch (config.optimizer) {
+    case 'adamw':
+      return new AdamW({ ...adam, decayScale: config.decayScale });
+    case 'adam':
+      return new Adam(adam);
+    case 'sgdw':
+      return new SGDW({ ...sgd, decayScale: config.decayScale });
+    case 'sgd':
+      return new SGD(sgd);
+  }
+}
