@@ -32,7 +32,9 @@ export interface KernelMemory extends KernelInstance {
 }
 
 const byBuffer = new WeakMap<ArrayBufferLike, KernelMemory>();
-const listeners = new Set<(mem: KernelMemory) => void>();
+/** Called with a shared memory when it is created (added) or released (removed). */
+export type MemoryListener = (mem: KernelMemory, added: boolean) => void;
+const listeners = new Set<MemoryListener>();
 const live: KernelMemory[] = [];
 let nextId = 0;
 
@@ -44,9 +46,17 @@ export function createKernelMemory(bytes: number, preferShared = true): KernelMe
   byBuffer.set(mem.buffer, mem);
   if (mem.shared) {
     live.push(mem);
-    for (const fn of listeners) fn(mem);
+    for (const fn of listeners) fn(mem, true);
   }
   return mem;
+}
+
+/** Forgets a shared memory: worker threads drop their instance, so it can be collected. */
+function releaseKernelMemory(mem: KernelMemory): void {
+  const i = live.indexOf(mem);
+  if (i < 0) return;
+  live.splice(i, 1);
+  for (const fn of listeners) fn(mem, false);
 }
 
 /** The kernel memory an array's buffer belongs to, if any. */
@@ -55,8 +65,8 @@ export function memoryOf(a: Float32Array): KernelMemory | undefined {
 }
 
 /** Calls `fn` for every shared memory, now and when created (the thread pool registers them). */
-export function onSharedMemory(fn: (mem: KernelMemory) => void): () => void {
-  for (const mem of live) fn(mem);
+export function onSharedMemory(fn: MemoryListener): () => void {
+  for (const mem of live) fn(mem, true);
   listeners.add(fn);
   return () => listeners.delete(fn);
 }
@@ -117,6 +127,15 @@ export class KernelArena {
     }
     this.next = Math.ceil((start + length * 4) / ALIGN) * ALIGN;
     return new Float32Array(this.memory.buffer, start, length);
+  }
+
+  /**
+   * Releases the arena's memory to the garbage collector once no view of it is referenced (worker
+   * threads drop it now). Views stay usable on the calling thread but are no longer threaded.
+   */
+  dispose(): void {
+    releaseKernelMemory(this.memory);
+    arenas.delete(this.memory.id);
   }
 
   /** A copy of `values` in this arena. */

@@ -15,6 +15,10 @@ const { parentPort, workerData } = require('node:worker_threads');
 const done = new Int32Array(workerData.done);
 const instances = new Map();
 parentPort.on('message', (msg) => {
+  if (msg.type === 'release') {
+    instances.delete(msg.id);
+    return;
+  }
   if (msg.type === 'memory') {
     const inst = new WebAssembly.Instance(workerData.module, { env: { memory: msg.memory } });
     instances.set(msg.id, inst.exports);
@@ -65,11 +69,23 @@ export async function startNodePool(workers: number): Promise<KernelThreadPool> 
     ),
   );
   for (const w of list) w.unref();
-  const stop = onSharedMemory((mem: KernelMemory) => {
-    for (const w of list) w.postMessage({ type: 'memory', id: mem.id, memory: mem.memory });
+  const shared = new Set<number>();
+  const stop = onSharedMemory((mem: KernelMemory, added: boolean) => {
+    if (added) shared.add(mem.id);
+    else shared.delete(mem.id);
+    for (const w of list) {
+      w.postMessage(
+        added
+          ? { type: 'memory', id: mem.id, memory: mem.memory }
+          : { type: 'release', id: mem.id },
+      );
+    }
   });
   return {
     workers,
+    has(memoryId) {
+      return shared.has(memoryId);
+    },
     run(memoryId, fn, calls, own) {
       Atomics.store(done, 0, 0);
       Atomics.store(done, 1, 0);

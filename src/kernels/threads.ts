@@ -9,6 +9,8 @@
 export interface KernelThreadPool {
   /** Number of workers (the calling thread is one more). */
   readonly workers: number;
+  /** True if the workers know memory `memoryId` (it is shared and not released). */
+  has(memoryId: number): boolean;
   /**
    * Posts `calls[i]` (args of the kernel export `fn` on memory `memoryId`) to worker i, runs
    * `own()` on the calling thread, and returns once every worker has finished. Throws if a worker

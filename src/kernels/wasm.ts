@@ -131,7 +131,7 @@ function runInPlace(
   if (!arrays.every((a) => a === null || a.buffer === mem.buffer)) return false;
   const ptrsAt = (start: number) => arrays.map((a) => (a === null ? 0 : a.byteOffset + start * 4));
   const exec = (list: number[]) => (mem.exports[fn] as (...a: number[]) => void)(...list);
-  if (pool && mem.shared && n >= minParallel) {
+  if (pool && n >= minParallel && pool.has(mem.id)) {
     const ranges = splitRange(n, pool.workers + 1);
     const [own, ...rest] = ranges;
     pool.run(

@@ -1,0 +1,155 @@
+/**
+ * The kernels in a real browser: esbuild bundles the built library (dist/src) for the browser,
+ * a 127.0.0.1 server serves it, and Debian's chromium (driven by playwright-core) runs AdamW steps
+ * with the WASM kernels and with the reference loops; the results must be bit-identical. Served
+ * twice: plain (no SharedArrayBuffer: the plain-memory module) and cross-origin isolated (the
+ * shared-memory module). Skipped only when /usr/bin/chromium is absent.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const CHROMIUM = '/usr/bin/chromium';
+const distSrc = fileURLToPath(new URL('../../src/', import.meta.url));
+
+// Runs in the page: AdamW over 3 tensors (odd sizes), 5 steps with a schedule, both kernels.
+const PAGE_SCRIPT = `
+import { AdamW, referenceKernels } from './index.js';
+import { createArena, sharedMemorySupported, wasmKernels } from './kernels/index.js';
+function values(n, seed) {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2;
+  }
+  return out;
+}
+function run(kernels, alloc) {
+  const sizes = [1, 1003, 70001];
+  const params = sizes.map((n, i) => alloc(values(n, i + 1)));
+  const opt = new AdamW(params, { lr: 0.01, weightDecay: 0.1, kernels, schedule: (t) => 1 / (1 + t) });
+  for (let t = 0; t < 5; t++) opt.step(sizes.map((n, i) => alloc(values(n, 100 * t + i))));
+  return params;
+}
+try {
+  const arena = createArena(8 * 72000);
+  const a = run(wasmKernels, (x) => x.slice());
+  const b = run(wasmKernels, (x) => arena.from(x));
+  const r = run(referenceKernels, (x) => x.slice());
+  let mismatches = 0;
+  let compared = 0;
+  for (let i = 0; i < r.length; i++) {
+    const ru = new Uint32Array(r[i].buffer, r[i].byteOffset, r[i].length);
+    for (const k of [a[i], b[i]]) {
+      const ku = new Uint32Array(k.buffer, k.byteOffset, k.length);
+      for (let j = 0; j < ru.length; j++) {
+        compared++;
+        if (ku[j] !== ru[j]) mismatches++;
+      }
+    }
+  }
+  window.__result = { compared, mismatches, shared: sharedMemorySupported(), isolated: self.crossOriginIsolated };
+} catch (e) {
+  window.__result = { error: String(e && e.stack || e) };
+}
+`;
+
+async function bundle(): Promise<string> {
+  const esbuild = await import('esbuild');
+  const out = await esbuild.build({
+    stdin: { contents: PAGE_SCRIPT, resolveDir: distSrc, loader: 'js' },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    external: ['node:*'],
+    write: false,
+    logLevel: 'silent',
+  });
+  return out.outputFiles[0].text;
+}
+
+function serve(js: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const isolated = req.url?.startsWith('/isolated/') ?? false;
+    const headers: Record<string, string> = isolated
+      ? {
+          'Cross-Origin-Opener-Policy': 'same-origin',
+          'Cross-Origin-Embedder-Policy': 'require-corp',
+        }
+      : {};
+    if (req.url?.endsWith('/bundle.js')) {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/javascript' });
+      res.end(js);
+    } else {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/html' });
+      res.end('<!doctype html><script type="module" src="bundle.js"></script>');
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+describe('kernels in chromium', () => {
+  const missing = !existsSync(CHROMIUM);
+  it('AdamW with the WASM kernels matches the reference bit for bit in a browser bundle', {
+    skip: missing ? `${CHROMIUM} is not installed (apt-get install chromium)` : false,
+    timeout: 60000,
+  }, async () => {
+    const js = await bundle();
+    assert.doesNotMatch(js, /worker_threads['"]\)?;?\s*$/m);
+    const server = await serve(js);
+    const { port } = server.address() as AddressInfo;
+    const profile = mkdtempSync(join(tmpdir(), 'decoupled-chromium-'));
+    const { chromium } = await import('playwright-core');
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    try {
+      for (const path of ['/plain/', '/isolated/']) {
+        const page = await context.newPage();
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.goto(`http://127.0.0.1:${port}${path}`);
+        const handle = await page.waitForFunction(
+          () => (window as unknown as { __result?: unknown }).__result,
+          undefined,
+          { timeout: 30000 },
+        );
+        const result = (await handle.jsonValue()) as {
+          compared?: number;
+          mismatches?: number;
+          shared?: boolean;
+          isolated?: boolean;
+          error?: string;
+        };
+        assert.deepEqual(errors, []);
+        assert.equal(result.error, undefined, result.error);
+        assert.equal(result.compared, 2 * (1 + 1003 + 70001));
+        assert.equal(result.mismatches, 0);
+        // The isolated page must have taken the shared-memory module, the plain one not.
+        assert.equal(result.shared, path === '/isolated/');
+        assert.equal(result.isolated, path === '/isolated/');
+        await page.close();
+      }
+    } finally {
+      await context.close();
+      server.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+});
