@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AdamScalars, SgdScalars } from '../core/kernels.js';
 import { getDefaultKernels } from '../core/optimizer.js';
 import { FLAG, type KernelExports, kernelModule } from '../kernels/module.js';
+import { registerWasmTrainingKernels } from './training-kernels/index.js';
 
 export const ADAM_KERNEL = 'DecoupledAdamUpdate';
 export const SGD_KERNEL = 'DecoupledSgdUpdate';
@@ -160,8 +161,14 @@ export function updatesInPlace(backendName: string): boolean {
   return backendName === 'wasm';
 }
 
-/** Registers the kernels for cpu and wasm (idempotent). */
+/**
+ * Registers the update kernels for cpu and wasm (idempotent), and, once tfjs-backend-wasm is
+ * imported, the wasm training kernels (./training-kernels: gradients that backend lacks). Called on
+ * import of `decoupled/tfjs` and again by every optimizer constructor, so importing the wasm
+ * backend after this module is covered too.
+ */
 export function registerOptimizerKernels(): void {
+  if (tf.findBackendFactory('wasm') != null) registerWasmTrainingKernels();
   const table: [string, string, tf.KernelFunc][] = [
     [ADAM_KERNEL, 'cpu', cpuAdam],
     [SGD_KERNEL, 'cpu', cpuSgd],

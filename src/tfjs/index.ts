@@ -29,6 +29,7 @@ export {
   type SGDWRTfjsOptions,
   type SGDWTfjsOptions,
 } from './optimizers.js';
+export { registerWasmTrainingKernels } from './training-kernels/index.js';
 
 registerSerialization();
 registerOptimizerKernels();

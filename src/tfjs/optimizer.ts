@@ -144,11 +144,14 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     this.clipNorm =
       clipNorm === undefined ? null : checkNumber('clipNorm', clipNorm, { above: 0 }, where);
     this.exclusion = checkExclusion(excludeFromDecay, where);
-    // The core checks every other option (unknown keys included) and owns the step count.
+    // Unknown keys first, against the core's keys (from its defaults) and ours.
+    const coreKeys = [...Object.keys(scalarSource(kind, {}).hyper), 'schedule', 'nonFinite'];
+    checkKnownKeys(options, [...new Set([...coreKeys, ...EXTRA_KEYS])], where);
+    // The core checks every other option and owns the step count.
     try {
       this.source = scalarSource(kind, coreOptions);
     } catch (error) {
-      throw withExtraKeys(error, where);
+      throw reissued(error, where);
     }
     this.nonFinite = checkOneOf(
       'nonFinite',
@@ -562,18 +565,10 @@ function checkExclusion(value: unknown, where: string): TfjsDecayExclusion {
   return { ...ex, patterns: ex.patterns ? [...ex.patterns] : undefined };
 }
 
-/** The core's unknown-key error, with the tfjs options added to the list of known ones. */
-function withExtraKeys(error: unknown, where: string): unknown {
-  if (error instanceof OptionError && error.allowed.startsWith('not given: it is not an option')) {
-    const known = error.allowed.replace(/\)$/, `, ${EXTRA_KEYS.join(', ')})`);
-    return new OptionError(
-      error.option,
-      error.value,
-      known.replace(/^not given: /, 'not given: '),
-      where,
-    );
-  }
-  return error;
+/** A core OptionError re-issued under this optimizer's name (the core names its placeholder group). */
+function reissued(error: unknown, where: string): unknown {
+  if (!(error instanceof OptionError)) return error;
+  return new OptionError(error.option, error.value, error.allowed, where);
 }
 
 function saveStep(

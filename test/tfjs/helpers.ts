@@ -2,6 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+// Gradients of the ops: tfjs-core's node bundle registers none; tfjs-layers' registers them all.
+import '@tensorflow/tfjs-layers';
 
 /** Switches to `name` ('cpu' or 'wasm') and waits until it is ready. */
 export async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {

@@ -1,0 +1,339 @@
+/**
+ * The tfjs optimizers against the core (same data, same trajectory, on cpu and wasm), and their
+ * options: decay exclusion, clipping, the nonFinite policy, state, errors.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { Adam as CoreAdam } from '../../src/core/adam.js';
+import { AdamW as CoreAdamW } from '../../src/core/adamw.js';
+import { clipGradNorm } from '../../src/core/clip.js';
+import { NonFiniteGradientError, OptionError } from '../../src/core/errors.js';
+import { groupParams, orderByGroups } from '../../src/core/param-groups.js';
+import { AdamWR as CoreAdamWR, SGDWR as CoreSGDWR } from '../../src/core/restarts.js';
+import { cosine, stepDecay } from '../../src/core/schedules.js';
+import { SGD as CoreSGD } from '../../src/core/sgd.js';
+import { SGDW as CoreSGDW } from '../../src/core/sgdw.js';
+import {
+  Adam,
+  AdamW,
+  AdamWR,
+  type DecoupledOptimizer,
+  SGD,
+  SGDW,
+  SGDWR,
+} from '../../src/tfjs/index.js';
+import { prng, randomArray, useBackend } from './helpers.js';
+
+interface CoreLike {
+  step(grads: Float32Array[]): boolean;
+}
+
+interface Case {
+  name: string;
+  tfjs: () => DecoupledOptimizer;
+  core: (groups: ReturnType<typeof groupParams>) => CoreLike;
+}
+
+const restarts = { lambdaNorm: 0.05, batchSize: 10, datasetSize: 40, t0: 1, tMult: 2 };
+
+const cases: Case[] = [
+  {
+    name: 'AdamW, cosine schedule',
+    tfjs: () => new AdamW({ lr: 0.01, weightDecay: 0.1, schedule: cosine({ total: 6 }) }),
+    core: (g) => new CoreAdamW(g, { lr: 0.01, weightDecay: 0.1, schedule: cosine({ total: 6 }) }),
+  },
+  {
+    name: "AdamW, amsgrad, maximize, decayScale 'schedule', step decay",
+    tfjs: () =>
+      new AdamW({
+        lr: 0.02,
+        amsgrad: true,
+        maximize: true,
+        decayScale: 'schedule',
+        weightDecay: 0.2,
+        schedule: stepDecay({ milestones: [2, 4], gamma: 0.5 }),
+      }),
+    core: (g) =>
+      new CoreAdamW(g, {
+        lr: 0.02,
+        amsgrad: true,
+        maximize: true,
+        decayScale: 'schedule',
+        weightDecay: 0.2,
+        schedule: stepDecay({ milestones: [2, 4], gamma: 0.5 }),
+      }),
+  },
+  {
+    name: 'Adam with L2',
+    tfjs: () => new Adam({ lr: 0.01, weightDecay: 0.05, betas: [0.8, 0.99], eps: 1e-6 }),
+    core: (g) => new CoreAdam(g, { lr: 0.01, weightDecay: 0.05, betas: [0.8, 0.99], eps: 1e-6 }),
+  },
+  {
+    name: 'SGDW, nesterov',
+    tfjs: () => new SGDW({ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.05 }),
+    core: (g) => new CoreSGDW(g, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.05 }),
+  },
+  {
+    name: 'SGD, momentum with dampening, L2',
+    tfjs: () => new SGD({ lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }),
+    core: (g) => new CoreSGD(g, { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }),
+  },
+  {
+    name: 'AdamWR',
+    tfjs: () => new AdamWR({ lr: 0.01, ...restarts }),
+    core: (g) => new CoreAdamWR(g, { lr: 0.01, ...restarts }),
+  },
+  {
+    name: 'SGDWR',
+    tfjs: () => new SGDWR({ lr: 0.1, momentum: 0.9, ...restarts }),
+    core: (g) => new CoreSGDWR(g, { lr: 0.1, momentum: 0.9, ...restarts }),
+  },
+];
+
+const SHAPES: Record<string, number[]> = { 'dense/kernel': [5, 7], 'dense/bias': [7] };
+const STEPS = 7;
+
+/** Runs `c` for STEPS steps on the active backend and on the core; returns both final params. */
+function runBoth(c: Case, seed: number) {
+  const rand = prng(seed);
+  const init: Record<string, Float32Array> = {};
+  const vars: Record<string, tf.Variable> = {};
+  for (const [name, shape] of Object.entries(SHAPES)) {
+    init[name] = randomArray(rand, tf.util.sizeFromShape(shape));
+    vars[name] = tf.variable(
+      tf.tensor(init[name], shape),
+      true,
+      `${name}_${seed}_${tf.getBackend()}`,
+    );
+  }
+  const coreParams: Record<string, Float32Array> = {};
+  const groups = groupParams(
+    Object.entries(SHAPES).map(([name, shape]) => {
+      coreParams[name] = init[name].slice();
+      return [name, { values: coreParams[name], shape }] as const;
+    }),
+  );
+  const core = c.core(groups);
+  const opt = c.tfjs();
+  for (let s = 0; s < STEPS; s++) {
+    const grads: Record<string, Float32Array> = {};
+    for (const [name, shape] of Object.entries(SHAPES)) {
+      grads[name] = randomArray(rand, tf.util.sizeFromShape(shape));
+    }
+    const tensors = Object.entries(grads).map(([name, g]) => ({
+      name: vars[name].name,
+      tensor: tf.tensor(g, SHAPES[name]),
+    }));
+    opt.applyGradients(tensors);
+    tf.dispose(tensors.map((t) => t.tensor));
+    core.step(orderByGroups(groups, grads));
+  }
+  const out = Object.keys(SHAPES).map((name) => ({
+    name,
+    tfjs: Array.from(vars[name].dataSync()),
+    core: Array.from(coreParams[name]),
+  }));
+  opt.dispose();
+  tf.dispose(Object.values(vars));
+  return out;
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`tfjs optimizers on ${backend}: the core's trajectory`, () => {
+    for (const c of cases) {
+      test(c.name, async () => {
+        await useBackend(backend);
+        for (const r of runBoth(c, 7)) {
+          // Same float32 operations in the same order: equal bit for bit.
+          assert.deepEqual(r.tfjs, r.core, `${r.name} after ${STEPS} steps`);
+          assert.notDeepEqual(r.tfjs, [], 'params were read');
+        }
+      });
+    }
+  });
+}
+
+describe('tfjs optimizers: options and state', () => {
+  test('decay exclusion: default rule, patterns, predicate, useDefaultRule', async () => {
+    await useBackend('cpu');
+    const kernel = tf.variable(tf.ones([2, 2]), true, 'ex/dense/kernel');
+    const bias = tf.variable(tf.ones([2]), true, 'ex/dense/bias');
+    const gamma = tf.variable(tf.ones([2]), true, 'ex/layer_norm/gamma');
+    const embed = tf.variable(tf.ones([2, 2]), true, 'ex/embedding/embeddings');
+    const all = [kernel, bias, gamma, embed];
+    const run = (opt: DecoupledOptimizer) => {
+      for (const v of all) v.assign(tf.ones(v.shape));
+      // A zero gradient: AdamW's Adam part is 0, so only the decay moves a weight.
+      opt.applyGradients(all.map((v) => ({ name: v.name, tensor: tf.zerosLike(v) })));
+      return all.map((v) => v.dataSync()[0]);
+    };
+    const decayed = Math.fround(1 - 0.5 * 0.1);
+    assert.deepEqual(run(new AdamW({ lr: 0.5, weightDecay: 0.1 })), [decayed, 1, 1, decayed]);
+    assert.deepEqual(
+      run(new AdamW({ lr: 0.5, weightDecay: 0.1, excludeFromDecay: { patterns: ['embedding'] } })),
+      [decayed, 1, 1, 1],
+    );
+    assert.deepEqual(
+      run(new AdamW({ lr: 0.5, weightDecay: 0.1, excludeFromDecay: { patterns: [/kernel$/] } })),
+      [1, 1, 1, decayed],
+    );
+    assert.deepEqual(
+      run(
+        new AdamW({
+          lr: 0.5,
+          weightDecay: 0.1,
+          excludeFromDecay: { useDefaultRule: false, predicate: (name) => name.includes('gamma') },
+        }),
+      ),
+      [decayed, decayed, 1, decayed],
+    );
+    const opt = new AdamW();
+    assert.equal(opt.isExcludedFromDecay('bn/moving_mean', [4]), true);
+    assert.equal(opt.isExcludedFromDecay('conv/kernel', [3, 3, 1, 4]), false);
+    tf.dispose(all);
+  });
+
+  test('clipNorm scales the gradients as the core clipGradNorm does', async () => {
+    await useBackend('wasm');
+    const rand = prng(3);
+    const init = randomArray(rand, 30);
+    const v = tf.variable(tf.tensor(init, [5, 6]), true, 'clip/kernel');
+    const g = randomArray(rand, 30, 4);
+    const opt = new SGD({ lr: 0.1, clipNorm: 0.5 });
+    const gt = tf.tensor(g, [5, 6]);
+    opt.applyGradients([{ name: v.name, tensor: gt }]);
+    assert.deepEqual(
+      Array.from(gt.dataSync()),
+      Array.from(g),
+      "the caller's gradient is unchanged",
+    );
+    const expected = init.slice();
+    const clipped = g.slice();
+    const norm = clipGradNorm([clipped], 0.5);
+    new CoreSGD([expected], { lr: 0.1 }).step([clipped]);
+    assert.ok(norm > 0.5);
+    assert.equal(opt.lastGradNorm, norm);
+    assert.deepEqual(Array.from(v.dataSync()), Array.from(expected));
+    tf.dispose([v, gt]);
+  });
+
+  test("nonFinite: 'error' changes nothing, 'skip' skips the step", async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useBackend(backend);
+      const v = tf.variable(tf.ones([3]), true, `nf/${backend}`);
+      const bad = [{ name: v.name, tensor: tf.tensor([1, Number.NaN, 2]) }];
+      const opt = new AdamW({ lr: 0.1 });
+      assert.throws(() => opt.applyGradients(bad), NonFiniteGradientError);
+      assert.deepEqual(Array.from(v.dataSync()), [1, 1, 1]);
+      assert.equal(opt.iterations, 0);
+      const skipping = new AdamW({ lr: 0.1, nonFinite: 'skip' });
+      skipping.applyGradients(bad);
+      assert.equal(skipping.skippedSteps, 1);
+      assert.equal(skipping.iterations, 0);
+      assert.deepEqual(Array.from(v.dataSync()), [1, 1, 1]);
+      tf.dispose([v, bad[0].tensor]);
+    }
+  });
+
+  test('getWeights/setWeights carry the step count and every slot: resume is exact', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useBackend(backend);
+      const make = () =>
+        new AdamW({ lr: 0.01, amsgrad: true, schedule: cosine({ total: 10 }), weightDecay: 0.1 });
+      const rand = prng(11);
+      const init = randomArray(rand, 12);
+      const grads = Array.from({ length: 8 }, () => randomArray(rand, 12));
+      const a = tf.variable(tf.tensor(init, [3, 4]), true, `resume/a/${backend}`);
+      const b = tf.variable(tf.tensor(init, [3, 4]), true, `resume/b/${backend}`);
+      const step = (opt: DecoupledOptimizer, v: tf.Variable, g: Float32Array) => {
+        const t = tf.tensor(g, [3, 4]);
+        opt.applyGradients({ [v.name]: t });
+        t.dispose();
+      };
+      const straight = make();
+      for (const g of grads) step(straight, a, g);
+      const first = make();
+      for (const g of grads.slice(0, 5)) step(first, b, g);
+      const saved = await first.getWeights();
+      assert.deepEqual(
+        saved.map((w) => w.name),
+        ['iter', ...['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'].map((s) => `${b.name}/${s}`)],
+      );
+      // A fresh optimizer (as after loading a model) continues where the first stopped.
+      const copies = saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+      const second = make();
+      await second.setWeights(copies);
+      tf.dispose(copies.map((c) => c.tensor));
+      first.dispose();
+      assert.equal(second.iterations, 5);
+      for (const g of grads.slice(5)) step(second, b, g);
+      assert.deepEqual(Array.from(b.dataSync()), Array.from(a.dataSync()));
+      tf.dispose([a, b]);
+    }
+  });
+
+  test('minimize updates the trainable variables it is given or finds', async () => {
+    await useBackend('cpu');
+    const x = tf.variable(tf.tensor([3, -2]), true, 'minimize/x');
+    const opt = new SGD({ lr: 0.25 });
+    for (let i = 0; i < 20; i++) opt.minimize(() => tf.sum(tf.square(x)), false, [x]);
+    // x <- x - 0.25 * 2x = x / 2 each step.
+    assert.deepEqual(Array.from(x.dataSync()), [3 / 2 ** 20, -2 / 2 ** 20]);
+    x.dispose();
+  });
+
+  test('bad options give errors naming the option, the value and what is allowed', () => {
+    const cases: [() => unknown, RegExp][] = [
+      [() => new AdamW({ lr: -1 }), /AdamW: lr must be a finite number >= 0; received -1/],
+      [() => new AdamW({ clipNorm: 0 }), /clipNorm must be a finite number > 0; received 0/],
+      [
+        () => new AdamW({ lr: 1, lrr: 2 } as never),
+        /AdamW: .*lrr.*lr, .*clipNorm, excludeFromDecay/,
+      ],
+      [() => new AdamW({ params: [] } as never), /params must be not given: tfjs optimizers take/],
+      [() => new SGD({ nesterov: true }), /nesterov must be used only with momentum > 0/],
+      [
+        () => new AdamW({ excludeFromDecay: { patterns: [3] } } as never),
+        /excludeFromDecay.patterns must be an array of strings and RegExps; received \[3\]/,
+      ],
+      [
+        () => new AdamW({ excludeFromDecay: { bias: true } } as never),
+        /excludeFromDecay\.bias.*patterns, predicate, useDefaultRule/,
+      ],
+      [
+        () => new AdamWR({ lr: 0.1, ...restarts, weightDecay: 0.1 } as never),
+        /weightDecay must be not given: AdamWR sets it/,
+      ],
+      [
+        () => new AdamWR({ lr: 0.1 } as never),
+        /AdamWR: lambdaNorm must be a finite number >= 0; received undefined/,
+      ],
+      [
+        () => new AdamW({ excludeFromDecay: { predicate: () => true } }).getConfig(),
+        /excludeFromDecay.predicate must be absent for a saved optimizer/,
+      ],
+      [
+        () => new AdamW({ schedule: (t: number) => 1 / (1 + t) }).getConfig(),
+        /schedule must be a number or a schedule from decoupled \(with a config\)/,
+      ],
+    ];
+    for (const [make, message] of cases) {
+      assert.throws(make, (e: unknown) => e instanceof OptionError && message.test(e.message));
+    }
+  });
+
+  test('applyGradients rejects a gradient of the wrong shape before writing anything', async () => {
+    await useBackend('cpu');
+    const a = tf.variable(tf.ones([2]), true, 'shape/a');
+    const b = tf.variable(tf.ones([3]), true, 'shape/b');
+    const opt = new AdamW({ lr: 0.1 });
+    assert.throws(
+      () => opt.applyGradients({ [a.name]: tf.ones([2]), [b.name]: tf.ones([2]) }),
+      /gradient of 'shape\/b' shape must be the variable's shape \[3\]; received \[2\]/,
+    );
+    assert.deepEqual(Array.from(a.dataSync()), [1, 1]);
+    assert.equal(opt.iterations, 0);
+    tf.dispose([a, b]);
+  });
+});
