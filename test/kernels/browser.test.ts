@@ -101,7 +101,6 @@ describe('kernels in chromium', () => {
     timeout: 60000,
   }, async () => {
     const js = await bundle();
-    assert.doesNotMatch(js, /worker_threads['"]\)?;?\s*$/m);
     const server = await serve(js);
     const { port } = server.address() as AddressInfo;
     const profile = mkdtempSync(join(tmpdir(), 'decoupled-chromium-'));
