@@ -121,13 +121,28 @@ function split<O extends object>(options: WarmRestartSettings & O, where: string
   return { ...(rest as O), ...hyper };
 }
 
+/** Makes an optimizer's error speak of AdamWR / SGDWR, the class the user called. */
+function relabel(error: unknown, from: string, to: string): unknown {
+  if (error instanceof OptionError && new RegExp(`^${from}[: ]`).test(error.message)) {
+    error.message = to + error.message.slice(from.length);
+    if (error.message.includes('unknown option')) {
+      error.message += `, or the ${to} settings ${SETTING_KEYS.join(', ')}`;
+    }
+  }
+  return error;
+}
+
 export type AdamWROptions = WarmRestartSettings &
   Omit<AdamOptions, 'schedule' | 'weightDecay' | 'decayScale'>;
 
 /** AdamW with warm restarts and normalized weight decay, the paper's AdamWR. */
 export class AdamWR extends AdamW {
   constructor(params: AdamParams, options: AdamWROptions) {
-    super(params, split(options, 'AdamWR'));
+    try {
+      super(params, split(options, 'AdamWR'));
+    } catch (error) {
+      throw relabel(error, 'AdamW', 'AdamWR');
+    }
   }
 }
 
@@ -137,6 +152,10 @@ export type SGDWROptions = WarmRestartSettings &
 /** SGDW with warm restarts and normalized weight decay, the paper's SGDWR. */
 export class SGDWR extends SGDW {
   constructor(params: Float32Array[] | ParamGroupInput<SgdwHyper>[], options: SGDWROptions) {
-    super(params, split(options, 'SGDWR'));
+    try {
+      super(params, split(options, 'SGDWR'));
+    } catch (error) {
+      throw relabel(error, 'SGDW', 'SGDWR');
+    }
   }
 }

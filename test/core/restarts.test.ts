@@ -146,6 +146,7 @@ describe('AdamWR / SGDWR validation', () => {
     ['decayScale given', { ...base, decayScale: 'lr' }, 'decayScale', 'lr'],
     ['schedule given', { ...base, schedule: () => 1 }, 'schedule', null],
     ['an optimizer option is still checked', { ...base, lr: -1 }, 'lr', -1],
+    ['an unknown option', { ...base, T_mult: 2 }, 'T_mult', 2],
   ];
   for (const [name, options, option, value] of cases) {
     for (const [label, make] of [
@@ -160,6 +161,8 @@ describe('AdamWR / SGDWR validation', () => {
             assert.equal(e.option, option);
             if (option !== 'schedule') assert.deepEqual(e.value, value);
             assert.ok(e.message.includes(option), e.message);
+            assert.ok(e.message.startsWith(`${label}:`), e.message);
+            if (option === 'T_mult') assert.ok(e.message.includes('lambdaNorm'), e.message);
             return true;
           },
         );
