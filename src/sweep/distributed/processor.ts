@@ -1,0 +1,56 @@
+/**
+ * The BullMQ sandboxed processor of a trial job. BullMQ runs it in a worker thread, so a trial's
+ * CPU-bound training never blocks the worker's main thread, which must keep renewing the job's
+ * lock (a blocked lock renewal would look like a dead worker and get the trial run twice).
+ *
+ * It loads the trial executor named by workerData.executorModule (default: the training executor
+ * of src/sweep/execute.ts), runs the job's trial in the job's directory (resuming from the
+ * checkpoint a killed attempt left there), reports each epoch as job progress, and returns the
+ * TrialResult as the job's return value.
+ */
+import { hostname } from 'node:os';
+import { threadId, workerData } from 'node:worker_threads';
+import type { SandboxedJob } from 'bullmq';
+import type { TrialExecutor, TrialResult } from '../types.js';
+import type { TrialJobData, TrialJobProgress } from './jobs.js';
+
+export interface ProcessorWorkerData {
+  /** URL or absolute path of a module exporting `executeTrial` (a TrialExecutor). */
+  executorModule?: string;
+  /** The worker's name, for TrialResult.worker. */
+  workerName?: string;
+}
+
+const config = (workerData ?? {}) as ProcessorWorkerData;
+let executor: Promise<TrialExecutor> | undefined;
+
+async function loadExecutor(): Promise<TrialExecutor> {
+  const specifier = config.executorModule ?? new URL('../execute.js', import.meta.url).href;
+  const module = (await import(specifier)) as { executeTrial?: TrialExecutor };
+  if (typeof module.executeTrial !== 'function') {
+    throw new Error(`executor module ${specifier} does not export an executeTrial function`);
+  }
+  return module.executeTrial;
+}
+
+export default async function processTrialJob(
+  job: SandboxedJob<TrialJobData, TrialResult>,
+  _token?: string,
+  signal?: AbortSignal,
+): Promise<TrialResult> {
+  executor ??= loadExecutor();
+  const executeTrial = await executor;
+  const { trial, dir } = job.data;
+  const worker = `${config.workerName ?? `${hostname()}:${process.pid}`}/${threadId}`;
+  const result = await executeTrial(trial, dir, {
+    signal,
+    worker,
+    attempt: job.attemptsStarted,
+    onEpoch: (point, epochs) => {
+      const progress: TrialJobProgress = { point, epochs };
+      // Progress is advisory (the coordinator's ETA); a lost update must not fail the trial.
+      job.updateProgress(progress).catch(() => {});
+    },
+  });
+  return result;
+}

@@ -1,0 +1,236 @@
+/**
+ * Distributed sweeps on a real redis-server (127.0.0.1, free port): an end-to-end sweep with two
+ * worker processes, a worker SIGKILLed mid-trial (its trial completes once, through BullMQ's
+ * stalled-job handling, resuming from its checkpoint), a coordinator SIGKILLed and restarted
+ * (nothing collected twice, nothing re-run), and Redis unreachable or restarted empty (clear
+ * error, retry with backoff, nothing lost). Trials are the synthetic executor's busy-waits, whose
+ * test error has a closed form (fixtures/synthetic-executor.ts).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import {
+  createRedisRunner,
+  RedisUnavailableError,
+  runDistributedSweep,
+} from '../../src/sweep/distributed/index.js';
+import { runSweep } from '../../src/sweep/run.js';
+import { expandGrid } from '../../src/sweep/spec.js';
+import type { SweepSpec, TrialResult } from '../../src/sweep/types.js';
+import { freePort, haveRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { syntheticError } from './fixtures/synthetic-executor.js';
+import {
+  COORDINATOR_MAIN,
+  epochLog,
+  Proc,
+  rawResults,
+  startWorkerProc,
+  tinySpec,
+  until,
+} from './helpers.js';
+
+const skip = haveRedis() ? false : 'redis-server is not installed (apt-get install redis-server)';
+
+/** Every trial of `spec` recorded exactly once, ok, with the closed-form errors of each epoch. */
+function assertComplete(spec: SweepSpec, records: TrialResult[]) {
+  const trials = expandGrid(spec);
+  const ids = records.map((r) => r.trialId).sort();
+  assert.deepEqual(ids, trials.map((t) => t.id).sort(), 'each trial recorded exactly once');
+  const epochs = Number(spec.base.epochs);
+  for (const r of records) {
+    assert.equal(r.status, 'ok', `${r.trialId}: ${r.error}`);
+    assert.deepEqual(
+      r.epochs.map((p) => [p.epoch, p.testError]),
+      Array.from({ length: epochs }, (_, i) => [i + 1, syntheticError(r.params, i + 1)]),
+    );
+    assert.equal(r.final?.testError, syntheticError(r.params, epochs));
+  }
+}
+
+describe('distributed sweeps on Redis', { skip }, () => {
+  let redis: TestRedis;
+  let root: string;
+  const procs: Proc[] = [];
+  const worker = (name: string, options: { concurrency?: number; epochMs?: number } = {}) => {
+    const proc = startWorkerProc(redis.url, { name, ...options });
+    procs.push(proc);
+    return proc;
+  };
+
+  before(async () => {
+    redis = await startRedis();
+    root = await mkdtemp(join(tmpdir(), 'decoupled-dist-'));
+  });
+
+  // Every test ends with no worker or coordinator of its own left running.
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map((p) => p.kill()));
+  });
+
+  after(async () => {
+    await redis?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  test('end to end: two worker processes run a sweep into the result store', {
+    timeout: 40_000,
+  }, async () => {
+    const a = worker('alpha');
+    const b = worker('beta');
+    await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
+    const spec = tinySpec('e2e', [0.001, 0.002, 0.003, 0.004], 2);
+    const dir = join(root, 'e2e');
+    const summary = await runSweep({
+      dir,
+      spec,
+      runner: createRedisRunner({ redis: redis.url, pollIntervalMs: 100 }),
+    });
+    assert.equal(summary.recorded, 8);
+    assert.equal(summary.interrupted, false);
+    const records = await rawResults(dir);
+    assertComplete(spec, records);
+    const workers = new Set(records.map((r) => r.worker?.split('/')[0]));
+    assert.deepEqual([...workers].sort(), ['alpha', 'beta'], 'both processes ran trials');
+    await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
+  });
+
+  test('a worker killed mid-trial: the trial resumes on another worker and completes once', {
+    timeout: 40_000,
+  }, async () => {
+    const spec = tinySpec('kill', [0.01], 4);
+    const dir = join(root, 'kill');
+    const a = worker('victim', { epochMs: 300 });
+    await a.waitFor(/waiting for trials/);
+    const sweep = runSweep({
+      dir,
+      spec,
+      runner: createRedisRunner({ redis: redis.url, pollIntervalMs: 100 }),
+    });
+    // Kill the victim once its trial has checkpointed at least one epoch.
+    const running = await a.waitFor(/running \S+/);
+    const trialId = /running (\S+)/.exec(running)![1];
+    const trialDir = join(dir, 'trials', trialId);
+    await until(async () => (await epochLog(trialDir)).length >= 1, 'a checkpointed epoch');
+    await a.kill('SIGKILL');
+    const killedAfter = (await epochLog(trialDir)).length;
+    assert.ok(killedAfter < 4, 'killed before the trial finished');
+    const b = worker('rescuer', { epochMs: 300 });
+    const summary = await sweep;
+    assert.equal(summary.recorded, 2);
+    const records = await rawResults(dir);
+    assertComplete(spec, records);
+    const rescued = records.find((r) => r.trialId === trialId)!;
+    assert.match(rescued.worker ?? '', /^rescuer\//);
+    assert.ok(rescued.attempt >= 2, `attempt ${rescued.attempt} counts the killed one`);
+    // Resumed from the checkpoint: each finished epoch ran once (only the one cut short reran).
+    const log = await epochLog(trialDir);
+    assert.deepEqual(
+      log.map((l) => l.epoch),
+      [1, 2, 3, 4],
+    );
+    assert.ok(log.slice(0, killedAfter).every((l) => l.pid === a.child.pid));
+    assert.ok(log.slice(killedAfter).every((l) => l.pid === b.child.pid));
+    assert.match(b.text, /running/);
+    await b.kill('SIGTERM');
+  });
+
+  test('a coordinator killed and restarted collects the rest, nothing twice or re-run', {
+    timeout: 40_000,
+  }, async () => {
+    const spec = tinySpec('restart', [0.02, 0.03, 0.04], 2);
+    const dir = join(root, 'restart');
+    const w = worker('steady', { concurrency: 2, epochMs: 200 });
+    await w.waitFor(/waiting for trials/);
+    const args = [COORDINATOR_MAIN, redis.url, dir, JSON.stringify(spec)];
+    const first = new Proc(args);
+    procs.push(first);
+    await until(async () => (await rawResults(dir)).length >= 1, 'a first recorded result');
+    await first.kill('SIGKILL');
+    const recordedBefore = (await rawResults(dir)).length;
+    assert.ok(recordedBefore < 6, 'killed before the sweep finished');
+    // The worker finishes the remaining trials while no coordinator is collecting.
+    await until(
+      async () => w.lines.filter((l) => /finished/.test(l)).length >= 6,
+      'all trials finished on the worker',
+    );
+    const second = new Proc(args);
+    procs.push(second);
+    const line = await second.waitFor(/^SUMMARY /);
+    const summary = JSON.parse(line.slice('SUMMARY '.length));
+    assert.equal(summary.skipped, recordedBefore);
+    assert.equal(summary.recorded, 6 - recordedBefore);
+    assertComplete(spec, await rawResults(dir));
+    for (const trial of expandGrid(spec)) {
+      const log = await epochLog(join(dir, 'trials', trial.id));
+      assert.deepEqual(
+        log.map((l) => l.epoch),
+        [1, 2],
+        `${trial.id} ran once`,
+      );
+    }
+    await w.kill('SIGTERM');
+  });
+
+  test('Redis unreachable: a clear error, retries with backoff, then the sweep goes on', {
+    timeout: 40_000,
+  }, async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const lines: string[] = [];
+    const spec = tinySpec('outage', [0.05], 1);
+    const dir = join(root, 'outage');
+    const sweep = runSweep({
+      dir,
+      spec,
+      runner: createRedisRunner({
+        redis: url,
+        pollIntervalMs: 100,
+        log: (l) => lines.push(l),
+      }),
+    });
+    await until(async () => lines.some((l) => /unreachable/.test(l)), 'the unreachable line');
+    assert.match(
+      lines[0],
+      new RegExp(`Redis at ${url} is unreachable \\(ECONNREFUSED\\); retrying with backoff`),
+    );
+    const late = await startRedis(port);
+    try {
+      const w = startWorkerProc(url, { name: 'late' });
+      procs.push(w);
+      const summary = await sweep;
+      assert.equal(summary.recorded, 2);
+      assert.ok(
+        lines.some((l) => /reachable again/.test(l)),
+        lines.join('\n'),
+      );
+      assertComplete(spec, await rawResults(dir));
+      await w.kill('SIGTERM');
+    } finally {
+      await late.stop();
+    }
+  });
+
+  test('Redis unreachable for longer than redisTimeoutMs: RedisUnavailableError', {
+    timeout: 40_000,
+  }, async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const trials = expandGrid(tinySpec('gone', [0.06], 1));
+    let recorded = 0;
+    await assert.rejects(
+      runDistributedSweep(
+        trials,
+        { trialDir: (t) => join(root, 'gone', t.id), onResult: async () => void recorded++ },
+        { redis: url, redisTimeoutMs: 1000, log: () => {} },
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof RedisUnavailableError);
+        assert.match(error.message, new RegExp(`Redis at ${url} has been unreachable`));
+        assert.match(error.message, /run the same command again/);
+        return true;
+      },
+    );
+    assert.equal(recorded, 0);
+  });
+});
