@@ -25,6 +25,7 @@ import {
   type KernelArgs,
   NCHW_TO_NHWC,
   NHWC_TO_NCHW,
+  reshaped,
   type Scratch,
   transpose,
   withScratch,
@@ -80,6 +81,18 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
     const { top, left } = info.padInfo;
+    if (useMatmulPath(info.inChannels, kh, kw)) {
+      const cols = im2colT(s, x, info);
+      const k = kh * kw * info.inChannels;
+      const p = info.batchSize * ho * wo;
+      const dw = s.run(
+        'BatchMatMul',
+        { a: reshaped(cols, [1, k, p]), b: reshaped(dy, [1, p, info.outChannels]) },
+        { transposeA: false, transposeB: false },
+      );
+      s.keep(dw);
+      return reshaped(dw, filterShape);
+    }
     // Padding after the input that makes the output exactly kh x kw; negative means the last
     // rows/columns of x never meet dy, so they are cropped instead.
     const bottom = kh + (ho - 1) * sh - h - top;
@@ -103,6 +116,96 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
     ); // [Ci,kh,kw,Co]
     return transpose(s, g, [1, 2, 0, 3]);
   });
+}
+
+/**
+ * With few input channels (the first layer: K = kh*kw*Ci is small) a convolution with dy is a poor
+ * GEMM for XNNPACK (K or the output channels tiny), so the gradients go through im2col / col2im and
+ * one well-shaped matmul instead:
+ *   dw [K,Co] = cols^T [K,P] dy [P,Co],   dx = col2im(dy [P,Co] w^T [Co,K]),   P = N*Ho*Wo.
+ */
+function useMatmulPath(inChannels: number, kh: number, kw: number): boolean {
+  const limit = Number(process.env.KT_LIMIT ?? 32);
+  return kh * kw * inChannels <= limit;
+}
+
+type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
+
+/** cols[k, p] = x at patch row k = (i*kw + j)*Ci + ci of output pixel p (0 in padding). */
+function im2colT(s: Scratch, x: TensorInfo, info: ConvInfo): TensorInfo {
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: ho,
+    outWidth: wo,
+  } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const p = n * ho * wo;
+  const out = s.alloc([kh * kw * ci, p]);
+  const src = f32(s.backend, x);
+  const dst = f32(s.backend, out);
+  dst.fill(0);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      for (let a = 0; a < ci; a++) {
+        const rowBase = ((i * kw + j) * ci + a) * p;
+        for (let b = 0; b < n; b++) {
+          for (let o = 0; o < ho; o++) {
+            const r = o * sh - top + i;
+            if (r < 0 || r >= h) continue;
+            const dBase = rowBase + (b * ho + o) * wo;
+            const sBase = (b * h + r) * w;
+            for (let q = 0; q < wo; q++) {
+              const col = q * sw - left + j;
+              if (col >= 0 && col < w) dst[dBase + q] = src[(sBase + col) * ci + a];
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** dx[n, o*s - p + i, q*s - p + j, ci] += cols[pixel (n,o,q), (i*kw + j)*Ci + ci]. */
+function col2im(s: Scratch, cols: TensorInfo, info: ConvInfo): TensorInfo {
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: ho,
+    outWidth: wo,
+  } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const k = kh * kw * ci;
+  const out = s.alloc([n, h, w, ci]);
+  const src = f32(s.backend, cols);
+  const dst = f32(s.backend, out);
+  dst.fill(0);
+  for (let b = 0; b < n; b++) {
+    for (let o = 0; o < ho; o++) {
+      for (let q = 0; q < wo; q++) {
+        const sBase = ((b * ho + o) * wo + q) * k;
+        for (let i = 0; i < kh; i++) {
+          const r = o * sh - top + i;
+          if (r < 0 || r >= h) continue;
+          for (let j = 0; j < kw; j++) {
+            const col = q * sw - left + j;
+            if (col < 0 || col >= w) continue;
+            const dBase = ((b * h + r) * w + col) * ci;
+            const kBase = sBase + (i * kw + j) * ci;
+            for (let a = 0; a < ci; a++) dst[dBase + a] += src[kBase + a];
+          }
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** w [kh,kw,Ci,Co] -> wf [kh,kw,Co,Ci] with both spatial axes reversed. */
@@ -175,6 +278,20 @@ export function conv2dBackpropInput({ inputs, backend, attrs }: KernelArgs): Ten
     );
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
+    if (useMatmulPath(info.inChannels, kh, kw)) {
+      const k = kh * kw * info.inChannels;
+      const p = info.batchSize * ho * wo;
+      const cols = s.run(
+        'BatchMatMul',
+        {
+          a: reshaped(dy, [1, p, info.outChannels]),
+          b: reshaped(inputs.filter, [1, k, info.outChannels]),
+        },
+        { transposeA: false, transposeB: true },
+      );
+      const dx = col2im(s, cols, info);
+      return nchw ? transpose(s, dx, NHWC_TO_NCHW) : dx;
+    }
     const wf = flipFilter(s, inputs.filter);
     const padTop = kh - 1 - info.padInfo.top;
     const padLeft = kw - 1 - info.padInfo.left;

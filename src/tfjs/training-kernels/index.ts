@@ -1,11 +1,14 @@
 /**
  * Training kernels for tfjs-backend-wasm: the gradient kernels it lacks (Conv2DBackpropFilter,
- * DepthwiseConv2dNativeBackpropFilter/Input, UnsortedSegmentSum) and faster or corrected versions of
- * those it ships (Conv2DBackpropInput, MaxPoolGrad, AvgPoolGrad). The convolution gradients run on
+ * DepthwiseConv2dNativeBackpropFilter/Input, UnsortedSegmentSum), faster or corrected versions of
+ * gradient kernels it ships (Conv2DBackpropInput, MaxPoolGrad, AvgPoolGrad), and fast paths for the
+ * shipped kernels that dominate a CNN training step (BatchMatMul with transposes, Tile, Sum, Mean),
+ * which fall back to the shipped kernel outside their fast case. The convolution gradients run on
  * the backend's own XNNPACK forward Conv2D (see conv2d.ts); the rest are loops over the wasm heap.
  *
- * Call `registerWasmTrainingKernels()` after importing '@tensorflow/tfjs-backend-wasm' (a later
- * import of that package would re-register its own versions of the three shipped kernels).
+ * Call `registerWasmTrainingKernels()` after importing '@tensorflow/tfjs-backend-wasm': the fast
+ * paths wrap kernels that package registers, and a later import of it would re-register its own
+ * versions of the kernels replaced here.
  */
 
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
@@ -14,8 +17,10 @@ import { conv2dBackpropFilter, conv2dBackpropInput } from './conv2d.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise.js';
 import { avgPoolGrad, maxPoolGrad } from './pool.js';
 import { unsortedSegmentSum } from './segment.js';
+import type { KernelArgs } from './wasm-backend.js';
+import { batchMatMul, mean, sum, tile, type WrappedKernel } from './wrapped.js';
 
-const kernels: ReadonlyArray<[string, unknown]> = [
+const replacements: ReadonlyArray<[string, unknown]> = [
   ['Conv2DBackpropFilter', conv2dBackpropFilter],
   ['Conv2DBackpropInput', conv2dBackpropInput],
   ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter],
@@ -25,20 +30,45 @@ const kernels: ReadonlyArray<[string, unknown]> = [
   ['UnsortedSegmentSum', unsortedSegmentSum],
 ];
 
+const fastPaths: ReadonlyArray<[string, WrappedKernel]> = [
+  ['BatchMatMul', batchMatMul],
+  ['Tile', tile],
+  ['Sum', sum],
+  ['Mean', mean],
+];
+
 /** Names of the kernels this module registers for the 'wasm' backend. */
-export const wasmTrainingKernelNames: readonly string[] = kernels.map(([name]) => name);
+export const wasmTrainingKernelNames: readonly string[] = [
+  ...replacements.map(([name]) => name),
+  ...fastPaths.map(([name]) => name),
+];
+
+const ours = new Set<KernelFunc>();
+
+function install(config: KernelConfig): void {
+  if (getKernel(config.kernelName, 'wasm') !== undefined) {
+    unregisterKernel(config.kernelName, 'wasm');
+  }
+  registerKernel(config);
+  ours.add(config.kernelFunc);
+}
 
 /**
  * Registers the training kernels for the 'wasm' backend, replacing any registered under the same
  * names. Idempotent: kernels that are already ours are left alone.
  */
 export function registerWasmTrainingKernels(): void {
-  for (const [kernelName, fn] of kernels) {
-    const kernelFunc = fn as KernelFunc;
-    const current = getKernel(kernelName, 'wasm');
-    if (current?.kernelFunc === kernelFunc) continue;
-    if (current !== undefined) unregisterKernel(kernelName, 'wasm');
-    const config: KernelConfig = { kernelName, backendName: 'wasm', kernelFunc };
-    registerKernel(config);
+  for (const [kernelName, fn] of replacements) {
+    if (ours.has(getKernel(kernelName, 'wasm')?.kernelFunc as KernelFunc)) continue;
+    install({ kernelName, backendName: 'wasm', kernelFunc: fn as KernelFunc });
+  }
+  for (const [kernelName, fast] of fastPaths) {
+    const shipped = getKernel(kernelName, 'wasm');
+    // Nothing to speed up until tfjs-backend-wasm is loaded; already ours means done.
+    if (shipped === undefined || ours.has(shipped.kernelFunc)) continue;
+    const fallback = shipped.kernelFunc;
+    const kernelFunc = ((args: KernelArgs) => fast(args, fallback)) as unknown as KernelFunc;
+    // The shipped setup (cwrap of its wasm function) still runs when the backend initializes.
+    install({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: shipped.setupFunc });
   }
 }

@@ -40,34 +40,31 @@ export function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo 
   const g = f32(backend, dy);
   const dx = f32(backend, out);
   dx.fill(0);
-  const best = new Float32Array(c);
-  const where = new Int32Array(c);
   for (let b = 0; b < n; b++) {
     for (let o = 0; o < ho; o++) {
       const r0 = o * sh - top;
+      // In-bounds window rows r0 + i*dh for i in [iLo, iHi).
+      const iLo = r0 < 0 ? Math.ceil(-r0 / dh) : 0;
+      const iHi = Math.min(Math.ceil(fh / dh), Math.ceil((h - r0) / dh));
       for (let q = 0; q < wo; q++) {
         const c0 = q * sw - left;
-        best.fill(Number.NEGATIVE_INFINITY);
-        where.fill(-1);
-        for (let i = 0; i < fh; i += dh) {
-          const r = r0 + i;
-          if (r < 0 || r >= h) continue;
-          for (let j = 0; j < fw; j += dw) {
-            const col = c0 + j;
-            if (col < 0 || col >= w) continue;
-            const base = ((b * h + r) * w + col) * c;
-            for (let d = 0; d < c; d++) {
-              const v = x[base + d];
-              if (v > best[d]) {
-                best[d] = v;
-                where[d] = base + d;
+        const jLo = c0 < 0 ? Math.ceil(-c0 / dw) : 0;
+        const jHi = Math.min(Math.ceil(fw / dw), Math.ceil((w - c0) / dw));
+        const gBase = ((b * ho + o) * wo + q) * c;
+        for (let d = 0; d < c; d++) {
+          let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          for (let i = iLo; i < iHi; i++) {
+            const rowBase = (b * h + r0 + i * dh) * w;
+            for (let j = jLo; j < jHi; j++) {
+              const idx = (rowBase + c0 + j * dw) * c + d;
+              const v = x[idx];
+              if (v > best) {
+                best = v;
+                at = idx;
               }
             }
           }
-        }
-        const gBase = ((b * ho + o) * wo + q) * c;
-        for (let d = 0; d < c; d++) {
-          const at = where[d];
           if (at >= 0) dx[at] += g[gBase + d];
         }
       }

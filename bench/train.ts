@@ -1,0 +1,216 @@
+/**
+ * Training throughput (images/s) of the harness's small CNN (conv32-BN-pool, conv64-BN-pool, fc128,
+ * fc10) and ResNet-8 (stem, 3 stages of one basic block, widths 16/32/64, GAP, linear) at batch 128
+ * on 28x28x1 inputs, in one run, on:
+ *   - tfjs-backend-wasm with this project's training kernels (registerWasmTrainingKernels),
+ *   - the tfjs cpu backend (few steps: it is very slow),
+ *   - PyTorch on 1 thread (bench/train-torch.py with /usr/bin/python3; skipped if not installed).
+ * A step is forward + backward + Adam update + reading the loss. Reported: median step time over
+ * the timed steps after warm-up, as images/s, and ratios against PyTorch, both from wall time and
+ * from the process's CPU time (the latter is steadier when other jobs share the machine).
+ *
+ * Usage: node dist/bench/train.js [--models cnn,resnet] [--batch 128] [--steps 10] [--warmup 3]
+ *        [--cpu-steps 1] [--no-cpu] [--no-torch] [--profile]
+ * --profile prints the wasm time per kernel name for the timed steps.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { ModelConfig } from '../src/experiments/config.js';
+import { buildModel } from '../src/experiments/models.js';
+import { registerWasmTrainingKernels } from '../src/tfjs/training-kernels/index.js';
+
+const MODELS: Record<string, ModelConfig> = {
+  cnn: { kind: 'cnn', width: 1 },
+  resnet: { kind: 'resnet', blocksPerStage: 1, width: 16 },
+};
+
+const { values: opts } = parseArgs({
+  options: {
+    models: { type: 'string', default: 'cnn,resnet' },
+    batch: { type: 'string', default: '128' },
+    steps: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    'cpu-steps': { type: 'string', default: '1' },
+    'no-cpu': { type: 'boolean', default: false },
+    'no-torch': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+  },
+});
+
+const batch = Number(opts.batch);
+const steps = Number(opts.steps);
+const warmup = Number(opts.warmup);
+const cpuSteps = Number(opts['cpu-steps']);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+interface Measured {
+  imagesPerSec: number;
+  imagesPerCpuSec: number;
+  stepMs: number[];
+  stepCpuMs: number[];
+  leakedTensors: number;
+}
+
+/** Times `warmupSteps + timedSteps` training steps of `config` on the current backend. */
+function measureTfjs(config: ModelConfig, warmupSteps: number, timedSteps: number): Measured {
+  const model: LayersModel = buildModel(config, [28, 28, 1], 10, 1);
+  const optimizer = tf.train.adam(1e-3);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const x = tf.randomNormal([batch, 28, 28, 1], 0, 1, 'float32', 3);
+  const labels = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => (i * 7) % 10),
+    'int32',
+  );
+  const oneHot = tf.oneHot(labels, 10);
+  const step = () =>
+    tf.tidy(() => {
+      const cost = optimizer.minimize(
+        () =>
+          tf.losses.softmaxCrossEntropy(
+            oneHot,
+            model.apply(x, { training: true }) as tf.Tensor,
+          ) as tf.Scalar,
+        true,
+        variables,
+      );
+      return (cost as tf.Scalar).dataSync()[0];
+    });
+  for (let i = 0; i < warmupSteps; i++) step();
+  const before = tf.memory().numTensors;
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  for (let i = 0; i < timedSteps; i++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    step();
+    const c = process.cpuUsage(c0);
+    times.push(performance.now() - t0);
+    cpuTimes.push((c.user + c.system) / 1000);
+  }
+  const leakedTensors = tf.memory().numTensors - before;
+  tf.dispose([x, labels, oneHot]);
+  optimizer.dispose();
+  model.dispose();
+  return {
+    imagesPerSec: batch / (median(times) / 1000),
+    imagesPerCpuSec: batch / (median(cpuTimes) / 1000),
+    stepMs: times,
+    stepCpuMs: cpuTimes,
+    leakedTensors,
+  };
+}
+
+function measureTorch(model: string, warmupSteps: number, timedSteps: number): Measured | string {
+  const python = '/usr/bin/python3';
+  const script = fileURLToPath(new URL('../../bench/train-torch.py', import.meta.url));
+  if (!existsSync(python)) return 'skipped: /usr/bin/python3 not found';
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0)
+    return 'skipped: python3-torch is not installed (apt-get install python3-torch)';
+  const r = spawnSync(
+    python,
+    [script, model, String(batch), String(warmupSteps), String(timedSteps)],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) return `failed: ${r.stderr.trim().split('\n').pop()}`;
+  const out = JSON.parse(r.stdout) as Omit<Measured, 'leakedTensors'>;
+  return { ...out, leakedTensors: 0 };
+}
+
+/** Wraps every wasm kernel so that its wall time accumulates per kernel name. */
+function installProfiler(): Map<string, number> {
+  const totals = new Map<string, number>();
+  let depth = 0; // kernels called by kernels count toward the outer one only
+  for (const config of tf.getKernelsForBackend('wasm')) {
+    const inner = config.kernelFunc;
+    const timed: KernelFunc = (args) => {
+      const t0 = performance.now();
+      depth++;
+      try {
+        return inner(args);
+      } finally {
+        depth--;
+        const name = config.kernelName;
+        if (depth === 0) totals.set(name, (totals.get(name) ?? 0) + performance.now() - t0);
+      }
+    };
+    tf.unregisterKernel(config.kernelName, 'wasm');
+    const wrapped: KernelConfig = { ...config, kernelFunc: timed, setupFunc: undefined };
+    tf.registerKernel(wrapped);
+  }
+  return totals;
+}
+
+function fmt(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toPrecision(3);
+}
+
+async function main(): Promise<void> {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+  await tf.ready();
+  console.log(
+    `training throughput, batch ${batch}, 28x28x1 inputs, Adam; median of ${steps} steps ` +
+      `after ${warmup} warm-up (cpu: ${cpuSteps} step${cpuSteps === 1 ? '' : 's'}); node ${process.version}`,
+  );
+  const totals = opts.profile ? installProfiler() : undefined;
+  for (const name of opts.models.split(',')) {
+    const config = MODELS[name];
+    if (config === undefined)
+      throw new Error(`--models: unknown model '${name}'; allowed: cnn, resnet`);
+    await tf.setBackend('wasm');
+    if (totals) {
+      measureTfjs(config, 1, 0);
+      totals.clear();
+    }
+    const wasm = measureTfjs(config, warmup, steps);
+    const torch = opts['no-torch'] ? 'skipped (--no-torch)' : measureTorch(name, warmup, steps);
+    let cpu: Measured | string = 'skipped (--no-cpu)';
+    if (!opts['no-cpu']) {
+      await tf.setBackend('cpu');
+      cpu = measureTfjs(config, 0, cpuSteps);
+    }
+    const peer = typeof torch === 'string' ? undefined : torch;
+    const line = (label: string, m: Measured | string) => {
+      if (typeof m === 'string') return `  ${label.padEnd(18)} ${m}`;
+      const ratio = (a: number, b: number | undefined) =>
+        b ? ` = ${(a / b).toFixed(2)}x PyTorch` : '';
+      const leak = m.leakedTensors ? `  LEAK ${m.leakedTensors} tensors per step` : '';
+      return (
+        `  ${label.padEnd(18)} wall ${fmt(m.imagesPerSec).padStart(6)} img/s` +
+        `${ratio(m.imagesPerSec, peer?.imagesPerSec).padEnd(17)}` +
+        ` | cpu ${fmt(m.imagesPerCpuSec).padStart(6)} img/s${ratio(m.imagesPerCpuSec, peer?.imagesPerCpuSec)}` +
+        `  (median step ${fmt(median(m.stepMs))} ms wall, ${fmt(median(m.stepCpuMs))} ms cpu)${leak}`
+      );
+    };
+    console.log(`${name}:`);
+    console.log(line('decoupled wasm', wasm));
+    console.log(line('tfjs cpu', cpu));
+    console.log(line('PyTorch 1 thread', torch));
+    if (totals) {
+      const all = [...totals.entries()].sort((a, b) => b[1] - a[1]);
+      const sum = all.reduce((a, [, v]) => a + v, 0);
+      console.log(`  wasm kernel time per step (${fmt(sum / steps)} ms in kernels):`);
+      for (const [k, v] of all.slice(0, 14)) {
+        console.log(`    ${k.padEnd(36)} ${fmt(v / steps).padStart(7)} ms`);
+      }
+    }
+  }
+}
+
+await main();
