@@ -212,6 +212,53 @@ describe('distributed sweeps on Redis', { skip }, () => {
     }
   });
 
+  test('Redis restarted empty mid-sweep: reported, trials re-enqueued, none lost or doubled', {
+    timeout: 40_000,
+  }, async () => {
+    const own = await startRedis();
+    try {
+      const lines: string[] = [];
+      const spec = tinySpec('flaky', [0.07], 3);
+      const dir = join(root, 'flaky');
+      const w = startWorkerProc(own.url, { name: 'survivor', epochMs: 250 });
+      procs.push(w);
+      await w.waitFor(/waiting for trials/);
+      const sweep = runSweep({
+        dir,
+        spec,
+        runner: createRedisRunner({
+          redis: own.url,
+          pollIntervalMs: 100,
+          log: (l) => lines.push(l),
+        }),
+      });
+      const running = await w.waitFor(/running \S+/);
+      const trialId = /running (\S+)/.exec(running)![1];
+      await until(
+        async () => (await epochLog(join(dir, 'trials', trialId))).length >= 1,
+        'a checkpointed epoch',
+      );
+      await own.restart();
+      const summary = await sweep;
+      assert.equal(summary.recorded, 2);
+      assertComplete(spec, await rawResults(dir));
+      const text = lines.join('\n');
+      assert.match(text, /Redis at redis:\/\/127\.0\.0\.1:\d+ went away \(/);
+      assert.match(text, /reachable again/);
+      assert.match(text, /missing from Redis/);
+      for (const trial of expandGrid(spec)) {
+        const log = await epochLog(join(dir, 'trials', trial.id));
+        assert.deepEqual(
+          log.map((l) => l.epoch),
+          [1, 2, 3],
+          `${trial.id}: each epoch ran once`,
+        );
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+
   test('Redis unreachable for longer than redisTimeoutMs: RedisUnavailableError', {
     timeout: 40_000,
   }, async () => {

@@ -246,6 +246,8 @@ export class RedisWatcher {
     }
     this.downSince = undefined;
     this.everReady = true;
+    // Until an error says more, the next outage is a lost connection.
+    this.lastCause = 'connection lost';
     for (const w of this.waiters) w.resolve();
     this.waiters.clear();
   }
