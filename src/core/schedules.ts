@@ -53,13 +53,14 @@ export interface ConfiguredSchedule extends Schedule {
   readonly config: ScheduleConfig;
 }
 
-/** Attaches a frozen config to `fn`. Exported for step functions built elsewhere in the core. */
+/** Returns `fn` with a frozen config attached (a wrapper if `fn` already has one). */
 export function withConfig<C extends ScheduleConfig>(
   fn: (step: number) => number,
   config: C,
 ): Schedule & { readonly config: C } {
-  Object.defineProperty(fn, 'config', { value: Object.freeze(config), enumerable: true });
-  return fn as Schedule & { readonly config: C };
+  const target = 'config' in fn ? (t: number) => fn(t) : fn;
+  Object.defineProperty(target, 'config', { value: Object.freeze(config), enumerable: true });
+  return target as Schedule & { readonly config: C };
 }
 
 /** The config of a child schedule, or undefined if it is a plain function (then so is the parent). */
@@ -168,20 +169,22 @@ export interface RestartPeriod {
  * period i starts at t0 (1 + tMult + ... + tMult^(i-1)). The one place this rule lives.
  */
 export function restartPeriod(t: number, t0: number, tMult: number): RestartPeriod {
+  if (!(t >= 0 && t < Number.POSITIVE_INFINITY)) {
+    throw new OptionError('step', t, 'a finite number >= 0', 'restartPeriod');
+  }
   if (tMult === 1) {
     const index = Math.floor(t / t0);
     const start = index * t0;
     return { index, start, length: t0, position: t - start };
   }
-  let index = 0;
-  let start = 0;
-  let length = t0;
-  // O(log t) iterations since lengths grow geometrically; same arithmetic as PyTorch's T_cur -= T_i.
-  while (t >= start + length) {
-    start += length;
-    length *= tMult;
-    index++;
-  }
+  // Closed form, O(1) even for tMult near 1, then fix-ups against the same start formula:
+  // start_i = t0 (tMult^i - 1) / (tMult - 1), exact for integer t0 and tMult.
+  const startOf = (i: number) => (t0 * (tMult ** i - 1)) / (tMult - 1);
+  let index = Math.max(0, Math.floor(Math.log1p((t * (tMult - 1)) / t0) / Math.log(tMult)));
+  while (index > 0 && t < startOf(index)) index--;
+  while (t >= startOf(index + 1)) index++;
+  const start = startOf(index);
+  const length = t0 * tMult ** index;
   return { index, start, length, position: t - start };
 }
 

@@ -114,6 +114,45 @@ describe('warmRestarts', () => {
     );
   });
 
+  test("property: the closed form agrees with PyTorch's per-step rule, fractional values too", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.3, max: 30, noNaN: true }),
+        fc.double({ min: 1, max: 4, noNaN: true }),
+        (t0, tMult) => {
+          // CosineAnnealingWarmRestarts.step(): T_cur += 1; if T_cur >= T_i: T_cur -= T_i, T_i *= T_mult
+          let tCur = 0;
+          let length = t0;
+          let index = 0;
+          for (let t = 0; t < 400; t++) {
+            if (t > 0) {
+              tCur += 1;
+              while (tCur >= length) {
+                tCur -= length;
+                length *= tMult;
+                index++;
+              }
+            }
+            const p = restartPeriod(t, t0, tMult);
+            // A restart exactly on a step may land on either side of it after rounding.
+            if (Math.abs(tCur) < 1e-9 || Math.abs(tCur - length) < 1e-9) continue;
+            assert.equal(p.index, index, `index at ${t}`);
+            close(p.position, tCur, 1e-9, `T_cur at ${t}`);
+            close(p.length, length, 1e-9, `T_i at ${t}`);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test('restartPeriod rejects a negative or infinite step', () => {
+    for (const t of [-1, Number.POSITIVE_INFINITY, Number.NaN]) {
+      assert.throws(() => restartPeriod(t, 10, 2), OptionError);
+    }
+    assert.equal(restartPeriod(1e15, 1, 1.0001).index > 0, true, 'fast for tMult near 1');
+  });
+
   test('property: restarts exactly at t0 (1 + tMult + ... + tMult^(i-1))', () => {
     fc.assert(
       fc.property(
