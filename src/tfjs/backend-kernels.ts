@@ -31,8 +31,15 @@ interface CpuBackend {
 
 /** The parts of tfjs-backend-wasm this module reads. */
 interface WasmBackend {
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  wasm: { HEAPF32: Float32Array; asm: { memory: WebAssembly.Memory } };
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } };
+  wasm: {
+    HEAPF32: Float32Array;
+    asm: { memory: WebAssembly.Memory };
+    tfjs: {
+      registerTensor(id: number, size: number, memoryOffset: number): void;
+      disposeData(id: number): void;
+    };
+  };
 }
 
 type Inputs = Record<string, tf.TensorInfo | undefined>;
@@ -98,6 +105,20 @@ function wasmPtr(backend: unknown, info: tf.TensorInfo | undefined): number {
 
 const f = Math.fround;
 
+/**
+ * Tells tfjs-backend-wasm that a tensor's values changed in place. Its XNNPACK kernels (MatMul,
+ * Conv2D) cache operators with the weights packed, keyed by tensor id, on the premise that tensor
+ * data never changes; unregistering the id runs the disposal callbacks that drop those operators,
+ * and registering it again (same memory, which the JS side owns) makes it a valid tensor again.
+ */
+function valuesChanged(backend: unknown, info: tf.TensorInfo | undefined): void {
+  if (!info) return;
+  const b = backend as WasmBackend;
+  const { id, memoryOffset } = b.dataIdMap.get(info.dataId);
+  b.wasm.tfjs.disposeData(id);
+  b.wasm.tfjs.registerTensor(id, tf.util.sizeFromShape(info.shape), memoryOffset);
+}
+
 function wasmAdam({ inputs, backend, attrs }: KernelArgs) {
   const ins = inputs as Inputs;
   const s = attrs as unknown as AdamScalars;
@@ -124,6 +145,7 @@ function wasmAdam({ inputs, backend, attrs }: KernelArgs) {
     f(-s.stepSize),
     flags,
   );
+  valuesChanged(backend, ins.param);
   return [];
 }
 
@@ -150,6 +172,7 @@ function wasmSgd({ inputs, backend, attrs }: KernelArgs) {
     f(-s.lr),
     flags,
   );
+  valuesChanged(backend, ins.param);
   return [];
 }
 

@@ -323,7 +323,8 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   static optionsFromConfig(config: tf.serialization.ConfigDict): Record<string, unknown> {
     const options: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(config)) {
-      if (value === null || value === undefined) continue;
+      // tfjs-layers' deserialize adds customObjects to the config it passes.
+      if (value === null || value === undefined || key === 'customObjects') continue;
       if (key === 'schedule' || key === 'weightDecay') {
         options[key] = typeof value === 'number' ? value : scheduleFromConfig(value);
       } else if (key === 'excludeFromDecay') {
