@@ -32,6 +32,8 @@ const axisSeeds = z.array(z.number().int().nonnegative()).min(1);
 const axisSchedules = z.array(z.enum(SWEEP_SCHEDULES)).min(1);
 
 const OverrideSchema = z.strictObject({
+  /** Training settings merged over `base` for this optimizer (e.g. weightDecayNorm for adamw). */
+  base: z.record(z.string(), z.unknown()).optional(),
   lr: axisLr.optional(),
   weightDecay: axisNumbers.optional(),
   schedule: axisSchedules.optional(),
@@ -57,13 +59,19 @@ export const SweepSpecSchema = z
     schedules: z.partialRecord(z.enum(SWEEP_SCHEDULES), ScheduleConfigSchema).optional(),
   })
   .superRefine((spec, ctx) => {
-    for (const key of SWEPT_FIELDS) {
-      if (key in spec.base) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['base', key],
-          message: `'${key}' is set per trial by the grid (or the sweep directory); remove it from base`,
-        });
+    const bases: [(string | number)[], Record<string, unknown>][] = [[['base'], spec.base]];
+    for (const [name, o] of Object.entries(spec.perOptimizer ?? {})) {
+      if (o?.base) bases.push([['perOptimizer', name, 'base'], o.base]);
+    }
+    for (const [path, base] of bases) {
+      for (const key of SWEPT_FIELDS) {
+        if (key in base) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, key],
+            message: `'${key}' is set per trial by the grid (or the sweep directory); remove it from base`,
+          });
+        }
       }
     }
   });
@@ -132,6 +140,7 @@ export function trialId(params: TrialParams, config: Record<string, unknown>): s
 export function axesFor(spec: SweepSpec, optimizer: SweepOptimizer) {
   const o = spec.perOptimizer?.[optimizer] ?? {};
   return {
+    base: { ...spec.base, ...(o.base ?? {}) },
     lr: o.lr ?? spec.grid.lr,
     weightDecay: o.weightDecay ?? spec.grid.weightDecay,
     schedule: o.schedule ?? spec.grid.schedule,
@@ -149,16 +158,16 @@ export function expandGrid(
 ): Trial[] {
   const trials: Trial[] = [];
   const seen = new Set<string>();
-  const baseEpochs = TrainConfigSchema.parse(spec.base).epochs;
   for (const optimizer of spec.grid.optimizer) {
     const axes = axesFor(spec, optimizer);
+    const baseEpochs = TrainConfigSchema.parse(axes.base).epochs;
     for (const schedule of axes.schedule) {
       for (const lr of axes.lr) {
         for (const weightDecay of axes.weightDecay) {
           for (const seed of axes.seed) {
             const params: TrialParams = { optimizer, lr, weightDecay, schedule, seed };
             const parsed = TrainConfigSchema.parse({
-              ...spec.base,
+              ...axes.base,
               optimizer,
               lr,
               weightDecay,

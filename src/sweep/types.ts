@@ -68,7 +68,15 @@ export interface SweepSpec {
    * Per-optimizer replacement axes, e.g. an L2 grid for adam and a lambda_norm grid for adamw,
    * since the two weight decays live on different scales.
    */
-  perOptimizer?: Partial<Record<SweepOptimizer, Partial<Omit<SweepGrid, 'optimizer'>>>>;
+  perOptimizer?: Partial<
+    Record<
+      SweepOptimizer,
+      Partial<Omit<SweepGrid, 'optimizer'>> & {
+        /** Training settings merged over `base` for this optimizer only. */
+        base?: Record<string, unknown>;
+      }
+    >
+  >;
 }
 
 /** One training run of a sweep. */
