@@ -9,13 +9,20 @@
  * - staged: otherwise the arrays outside that memory are streamed through its staging area in
  *   chunks that stay in L2 (copy in, update, copy the outputs back), on the calling thread.
  */
-import type { AdamScalars, SgdScalars, UpdateKernels } from '../core/kernels.js';
+import {
+  type AdamScalars,
+  adamReferenceUpdate,
+  type SgdScalars,
+  sgdReferenceUpdate,
+  type UpdateKernels,
+} from '../core/kernels.js';
 import {
   arenaOf,
   createKernelMemory,
   type KernelMemory,
   memoryOf,
   STAGE_CHUNK,
+  STAGE_SLOTS,
   stageSlot,
 } from './arena.js';
 import { FLAG } from './module.js';
@@ -56,14 +63,26 @@ function stagingMemory(): KernelMemory {
   return staging;
 }
 
-const heaps = new WeakMap<KernelMemory, Float32Array>();
-function heapOf(mem: KernelMemory): Float32Array {
-  let heap = heaps.get(mem);
-  if (!heap) {
-    heap = new Float32Array(mem.buffer);
-    heaps.set(mem, heap);
+/** Below this length the reference loop is faster than a WASM call (and gives the same bits). */
+const SMALL = 64;
+
+/** Per memory: its heap and a view of each staging slot (created once; calls allocate nothing). */
+interface Staging {
+  readonly heap: Float32Array;
+  readonly slots: Float32Array[];
+}
+const stagings = new WeakMap<KernelMemory, Staging>();
+function stagingOf(mem: KernelMemory): Staging {
+  let st = stagings.get(mem);
+  if (!st) {
+    const heap = new Float32Array(mem.buffer);
+    const slots = Array.from({ length: STAGE_SLOTS }, (_, k) =>
+      heap.subarray(stageSlot(k) >> 2, (stageSlot(k) >> 2) + STAGE_CHUNK),
+    );
+    st = { heap, slots };
+    stagings.set(mem, st);
   }
-  return heap;
+  return st;
 }
 
 function checkLength(name: string, a: Float32Array | null, n: number): void {
@@ -72,77 +91,55 @@ function checkLength(name: string, a: Float32Array | null, n: number): void {
   }
 }
 
-/**
- * Runs `call(ptrs, start, len)` over arrays (null = unused), in place when all used arrays are in
- * `mem`, else staged chunk by chunk. `outputs[k]` says whether array k is written.
- */
-function runChunked(
-  mem: KernelMemory,
-  arrays: (Float32Array | null)[],
-  outputs: boolean[],
-  n: number,
-  call: (ptrs: number[], len: number) => void,
+/** Pointer to elements [off, off + len) of `a`: in place if in the memory, else copied to slot k. */
+function stageIn(
+  st: Staging,
+  buf: ArrayBufferLike,
+  a: Float32Array,
+  k: number,
+  off: number,
+  len: number,
+): number {
+  if (a.buffer === buf) return a.byteOffset + off * 4;
+  st.slots[k].set(len === a.length ? a : a.subarray(off, off + len));
+  return stageSlot(k);
+}
+
+/** Copies slot k back to elements [off, off + len) of `a` if `a` was staged. */
+function stageOut(
+  st: Staging,
+  buf: ArrayBufferLike,
+  a: Float32Array,
+  k: number,
+  off: number,
+  len: number,
 ): void {
-  const heap = heapOf(mem);
-  const inside = arrays.map((a) => a === null || a.buffer === mem.buffer);
-  const ptrs = new Array<number>(arrays.length).fill(0);
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    for (let k = 0; k < arrays.length; k++) {
-      const a = arrays[k];
-      if (a === null) continue;
-      if (inside[k]) {
-        ptrs[k] = a.byteOffset + off * 4;
-      } else {
-        ptrs[k] = stageSlot(k);
-        heap.set(a.subarray(off, off + len), ptrs[k] >> 2);
-      }
-    }
-    call(ptrs, len);
-    for (let k = 0; k < arrays.length; k++) {
-      const a = arrays[k];
-      if (a !== null && outputs[k] && !inside[k]) {
-        a.set(heap.subarray(ptrs[k] >> 2, (ptrs[k] >> 2) + len), off);
-      }
-    }
-  }
+  if (a.buffer === buf) return;
+  const slot = st.slots[k];
+  a.set(len === STAGE_CHUNK ? slot : slot.subarray(0, len), off);
 }
 
-/** Picks the memory to run in: the one holding the first array that lives in one. */
-function pickMemory(arrays: (Float32Array | null)[]): KernelMemory {
-  for (const a of arrays) {
-    const mem = a && memoryOf(a);
-    if (mem) return mem;
-  }
-  return stagingMemory();
+/** The memory to run in: the one holding p or the state, else the staging memory. */
+function pickMemory(p: Float32Array, state: Float32Array | null): KernelMemory {
+  return memoryOf(p) ?? (state && memoryOf(state)) ?? stagingMemory();
 }
 
-/**
- * Runs in place (threaded when worth it) if every array is in `mem`; returns false otherwise.
- * `args(ptrs, len)` builds the export's argument list for one range.
- */
-function runInPlace(
+/** Runs `args(start, len)` of export `fn` on every thread if worth it; false if not threaded. */
+function runThreaded(
   mem: KernelMemory,
   fn: 'adam' | 'sgd',
-  arrays: (Float32Array | null)[],
   n: number,
-  args: (ptrs: number[], len: number) => number[],
+  args: (start: number, len: number) => number[],
 ): boolean {
-  if (!arrays.every((a) => a === null || a.buffer === mem.buffer)) return false;
-  const ptrsAt = (start: number) => arrays.map((a) => (a === null ? 0 : a.byteOffset + start * 4));
-  const exec = (list: number[]) => (mem.exports[fn] as (...a: number[]) => void)(...list);
-  if (pool && n >= minParallel && pool.has(mem.id)) {
-    const ranges = splitRange(n, pool.workers + 1);
-    const [own, ...rest] = ranges;
-    pool.run(
-      mem.id,
-      fn,
-      rest.map(([a, b]) => args(ptrsAt(a), b - a)),
-      () => exec(args(ptrsAt(own[0]), own[1] - own[0])),
-    );
-  } else {
-    exec(args(ptrsAt(0), n));
-  }
+  if (!pool || n < minParallel || !pool.has(mem.id)) return false;
+  const [own, ...rest] = splitRange(n, pool.workers + 1);
+  const exec = mem.exports[fn] as (...a: number[]) => void;
+  pool.run(
+    mem.id,
+    fn,
+    rest.map(([a, b]) => args(a, b - a)),
+    () => exec(...args(own[0], own[1] - own[0])),
+  );
   return true;
 }
 
@@ -158,81 +155,179 @@ function adam(
   checkLength('g', g, n);
   checkLength('m', m, n);
   checkLength('v', v, n);
-  const useMax = s.amsgrad && vMax !== null;
-  if (useMax) checkLength('vMax', vMax, n);
-  if (n === 0) return;
+  const vm = s.amsgrad && vMax !== null ? vMax : null;
+  checkLength('vMax', vm, n);
+  if (n < SMALL) {
+    adamReferenceUpdate(p, g, m, v, vMax, s);
+    return;
+  }
   // Same conditions as the reference loop (l2 compared after rounding to float32).
   const flags =
     (s.maximize ? FLAG.maximize : 0) |
-    (useMax ? FLAG.amsgrad : 0) |
+    (vm !== null ? FLAG.amsgrad : 0) |
     (Math.fround(s.l2) !== 0 ? FLAG.l2 : 0);
-  const arrays = [p, g, m, v, useMax ? vMax : null];
-  // f32 parameters round each scalar with fround, as the reference does.
-  const args = (ptrs: number[], len: number): number[] => [
-    ptrs[0],
-    ptrs[1],
-    ptrs[2],
-    ptrs[3],
-    ptrs[4],
-    len,
-    s.decayFactor,
-    s.l2,
-    s.beta1,
-    1 - s.beta1,
-    s.beta2,
-    1 - s.beta2,
-    s.biasCorrection2Sqrt,
-    s.eps,
-    -s.stepSize,
-    flags,
-  ];
-  const mem = pickMemory(arrays);
-  if (runInPlace(mem, 'adam', arrays, n, args)) return;
-  const fn = mem.exports.adam as (...a: number[]) => void;
-  runChunked(mem, arrays, [true, false, true, true, true], n, (ptrs, len) =>
-    fn(...args(ptrs, len)),
-  );
+  // f32 parameters round each scalar with fround, exactly as the reference does.
+  const { decayFactor: decay, l2, beta1, beta2, biasCorrection2Sqrt: bc2, eps } = s;
+  const negStep = -s.stepSize;
+  const mem = pickMemory(p, m);
+  const buf = mem.buffer;
+  const ex = mem.exports;
+  if (
+    g.buffer === buf &&
+    m.buffer === buf &&
+    v.buffer === buf &&
+    (vm === null || vm.buffer === buf)
+  ) {
+    const at = (start: number, len: number): number[] => [
+      p.byteOffset + start * 4,
+      g.byteOffset + start * 4,
+      m.byteOffset + start * 4,
+      v.byteOffset + start * 4,
+      vm === null ? 0 : vm.byteOffset + start * 4,
+      len,
+      decay,
+      l2,
+      beta1,
+      1 - beta1,
+      beta2,
+      1 - beta2,
+      bc2,
+      eps,
+      negStep,
+      flags,
+    ];
+    if (runThreaded(mem, 'adam', n, at)) return;
+    ex.adam(
+      p.byteOffset,
+      g.byteOffset,
+      m.byteOffset,
+      v.byteOffset,
+      vm === null ? 0 : vm.byteOffset,
+      n,
+      decay,
+      l2,
+      beta1,
+      1 - beta1,
+      beta2,
+      1 - beta2,
+      bc2,
+      eps,
+      negStep,
+      flags,
+    );
+    return;
+  }
+  const st = stagingOf(mem);
+  for (let off = 0; off < n; off += STAGE_CHUNK) {
+    const len = Math.min(STAGE_CHUNK, n - off);
+    ex.adam(
+      stageIn(st, buf, p, 0, off, len),
+      stageIn(st, buf, g, 1, off, len),
+      stageIn(st, buf, m, 2, off, len),
+      stageIn(st, buf, v, 3, off, len),
+      vm === null ? 0 : stageIn(st, buf, vm, 4, off, len),
+      len,
+      decay,
+      l2,
+      beta1,
+      1 - beta1,
+      beta2,
+      1 - beta2,
+      bc2,
+      eps,
+      negStep,
+      flags,
+    );
+    stageOut(st, buf, p, 0, off, len);
+    stageOut(st, buf, m, 2, off, len);
+    stageOut(st, buf, v, 3, off, len);
+    if (vm !== null) stageOut(st, buf, vm, 4, off, len);
+  }
 }
 
-function sgd(p: Float32Array, g: Float32Array, buf: Float32Array | null, s: SgdScalars): void {
+function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: SgdScalars): void {
   const n = p.length;
   checkLength('g', g, n);
-  const useMomentum = s.momentum !== 0 && buf !== null;
-  if (useMomentum) checkLength('buf', buf, n);
-  if (n === 0) return;
+  const b = s.momentum !== 0 && buffer !== null ? buffer : null;
+  checkLength('buf', b, n);
+  if (n < SMALL) {
+    sgdReferenceUpdate(p, g, buffer, s);
+    return;
+  }
   const flags =
     (s.maximize ? FLAG.maximize : 0) |
     (Math.fround(s.l2) !== 0 ? FLAG.l2 : 0) |
-    (useMomentum ? FLAG.momentum : 0) |
+    (b !== null ? FLAG.momentum : 0) |
     (s.nesterov ? FLAG.nesterov : 0) |
     (s.firstStep ? FLAG.firstStep : 0);
-  const arrays = [p, g, useMomentum ? buf : null];
-  const args = (ptrs: number[], len: number): number[] => [
-    ptrs[0],
-    ptrs[1],
-    ptrs[2],
-    len,
-    s.decayFactor,
-    s.l2,
-    s.momentum,
-    1 - s.dampening,
-    -s.lr,
-    flags,
-  ];
-  const mem = pickMemory(arrays);
-  if (runInPlace(mem, 'sgd', arrays, n, args)) return;
-  const fn = mem.exports.sgd as (...a: number[]) => void;
-  runChunked(mem, arrays, [true, false, true], n, (ptrs, len) => fn(...args(ptrs, len)));
+  const { decayFactor: decay, l2, momentum } = s;
+  const omd = 1 - s.dampening;
+  const negLr = -s.lr;
+  const mem = pickMemory(p, b);
+  const buf = mem.buffer;
+  const ex = mem.exports;
+  if (g.buffer === buf && (b === null || b.buffer === buf)) {
+    const at = (start: number, len: number): number[] => [
+      p.byteOffset + start * 4,
+      g.byteOffset + start * 4,
+      b === null ? 0 : b.byteOffset + start * 4,
+      len,
+      decay,
+      l2,
+      momentum,
+      omd,
+      negLr,
+      flags,
+    ];
+    if (runThreaded(mem, 'sgd', n, at)) return;
+    ex.sgd(
+      p.byteOffset,
+      g.byteOffset,
+      b === null ? 0 : b.byteOffset,
+      n,
+      decay,
+      l2,
+      momentum,
+      omd,
+      negLr,
+      flags,
+    );
+    return;
+  }
+  const st = stagingOf(mem);
+  for (let off = 0; off < n; off += STAGE_CHUNK) {
+    const len = Math.min(STAGE_CHUNK, n - off);
+    ex.sgd(
+      stageIn(st, buf, p, 0, off, len),
+      stageIn(st, buf, g, 1, off, len),
+      b === null ? 0 : stageIn(st, buf, b, 2, off, len),
+      len,
+      decay,
+      l2,
+      momentum,
+      omd,
+      negLr,
+      flags,
+    );
+    stageOut(st, buf, p, 0, off, len);
+    if (b !== null) stageOut(st, buf, b, 2, off, len);
+  }
 }
 
 function allFinite(a: Float32Array): boolean {
+  const n = a.length;
+  if (n < SMALL) {
+    for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) return false;
+    return true;
+  }
   const mem = memoryOf(a) ?? stagingMemory();
-  let ok = true;
-  if (a.buffer === mem.buffer) return mem.exports.allFinite(a.byteOffset, a.length) === 1;
-  runChunked(mem, [a], [false], a.length, (ptrs, len) => {
-    if (ok && mem.exports.allFinite(ptrs[0], len) !== 1) ok = false;
-  });
-  return ok;
+  if (a.buffer === mem.buffer) return mem.exports.allFinite(a.byteOffset, n) === 1;
+  const st = stagingOf(mem);
+  for (let off = 0; off < n; off += STAGE_CHUNK) {
+    const len = Math.min(STAGE_CHUNK, n - off);
+    if (mem.exports.allFinite(stageIn(st, mem.buffer, a, 0, off, len), len) !== 1) return false;
+  }
+  return true;
 }
 
 function allocateState(param: Float32Array): Float32Array {

@@ -20,14 +20,15 @@ import {
 } from '../../src/kernels/index.js';
 
 /** Deterministic pseudo-random floats with a sprinkling of zeros, -0, tiny and large values. */
-function values(n: number, seed: number, positive = false): Float32Array {
+function values(n: number, seed: number, positive = false, nonFinite = false): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     const u = s / 2 ** 32;
     let x = (u - 0.5) * 2;
-    if (s % 97 === 0) x = 0;
+    if (nonFinite && s % 61 === 0) x = [Number.NaN, Number.POSITIVE_INFINITY, -Infinity][s % 3];
+    else if (s % 97 === 0) x = 0;
     else if (s % 89 === 0) x = -0;
     else if (s % 83 === 0)
       x *= 1e-39; // subnormal
@@ -87,7 +88,13 @@ function adamScalars(
   };
 }
 
-function runAdam(n: number, alloc: Alloc, o: Parameters<typeof adamScalars>[1], steps = 4): void {
+function runAdam(
+  n: number,
+  alloc: Alloc,
+  o: Parameters<typeof adamScalars>[1],
+  steps = 4,
+  nonFinite = false,
+): void {
   const ref = {
     p: values(n, 1),
     m: new Float32Array(n),
@@ -101,7 +108,7 @@ function runAdam(n: number, alloc: Alloc, o: Parameters<typeof adamScalars>[1], 
     vMax: ref.vMax ? alloc(ref.vMax) : null,
   };
   for (let t = 1; t <= steps; t++) {
-    const g = values(n, 100 + t);
+    const g = values(n, 100 + t, false, nonFinite);
     const s = adamScalars(t, o);
     adamReferenceUpdate(ref.p, g, ref.m, ref.v, ref.vMax, s);
     wasmKernels.adam(k.p, alloc(g), k.m, k.v, k.vMax, s);
@@ -122,11 +129,11 @@ interface SgdCase {
   nesterov: boolean;
 }
 
-function runSgd(n: number, alloc: Alloc, o: SgdCase, steps = 3): void {
+function runSgd(n: number, alloc: Alloc, o: SgdCase, steps = 3, nonFinite = false): void {
   const ref = { p: values(n, 2), buf: o.momentum ? new Float32Array(n) : null };
   const k = { p: alloc(ref.p), buf: ref.buf ? alloc(ref.buf) : null };
   for (let t = 1; t <= steps; t++) {
-    const g = values(n, 200 + t);
+    const g = values(n, 200 + t, false, nonFinite);
     const lr = 0.1 / t;
     const s: SgdScalars = {
       lr,
@@ -164,8 +171,9 @@ const sgdCases: SgdCase[] = bools.flatMap((maximize) =>
     ),
   ),
 );
-// Tiny, odd (SIMD tail), one chunk exactly, and several staging chunks with a tail.
-const lengths = [0, 1, 3, 4, 5, 17, 16384, 40003];
+// Tiny (the reference loop runs below 64), SIMD with odd tails, one staging chunk exactly, and
+// several chunks with a tail.
+const lengths = [0, 1, 3, 4, 5, 17, 64, 67, 130, 16384, 40003];
 
 describe('wasm kernels match the reference loops bit for bit', () => {
   after(() => shutdownKernels());
@@ -184,11 +192,16 @@ describe('wasm kernels match the reference loops bit for bit', () => {
 
   it('adam and sgd in place in an arena (aligned and unaligned views)', () => {
     for (const misalign of bools) {
-      for (const n of [1, 7, 40003]) {
+      for (const n of [1, 7, 67, 40003]) {
         for (const o of adamCases) runAdam(n, arenaAlloc(8 * (n + 32), misalign), o, 3);
         for (const o of sgdCases) runSgd(n, arenaAlloc(6 * (n + 32), misalign), o, 3);
       }
     }
+  });
+
+  it('NaN and Infinity in gradients propagate as in the reference (nonFinite: ignore)', () => {
+    for (const o of adamCases) runAdam(1001, plain, o, 3, true);
+    for (const o of sgdCases) runSgd(1001, plain, o, 3, true);
   });
 
   it('mixed: state in an arena, params and grads outside it (staged around the arena)', () => {
@@ -231,7 +244,7 @@ describe('wasm kernels match the reference loops bit for bit', () => {
 
   it('allFinite finds NaN and Infinity anywhere, in and out of an arena', () => {
     const arena = createArena(4096, { prefault: false });
-    for (const n of [0, 1, 3, 4, 5, 33, 20000]) {
+    for (const n of [0, 1, 3, 5, 33, 64, 67, 101, 20000]) {
       const clean = values(n, 7);
       assert.equal(wasmKernels.allFinite(clean), true);
       assert.equal(wasmKernels.allFinite(arena.from(clean.subarray(0, Math.min(n, 1000)))), true);
