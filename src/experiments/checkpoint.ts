@@ -12,6 +12,14 @@ import type { RngState } from './rng.js';
 
 export const CHECKPOINT_VERSION = 1;
 
+/** A checkpoint that cannot be used: corrupt, of another version, or of a different run. */
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
 /** A tensor's bytes: name, shape, dtype and base64 of the little-endian data. */
 export interface SavedTensor {
   name: string;
@@ -106,12 +114,12 @@ export function loadCheckpoint(path: string): Checkpoint | null {
   try {
     parsed = JSON.parse(text) as Checkpoint;
   } catch (error) {
-    throw new Error(
+    throw new CheckpointError(
       `${path}: corrupt checkpoint (${(error as Error).message}); delete it to restart`,
     );
   }
   if (parsed.version !== CHECKPOINT_VERSION) {
-    throw new Error(
+    throw new CheckpointError(
       `${path}: checkpoint version ${parsed.version} is not supported (expected ${CHECKPOINT_VERSION})`,
     );
   }

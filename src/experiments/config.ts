@@ -147,7 +147,7 @@ export interface EpochRecord {
   lrMultiplier: number;
   /** Weight decay lambda applied at the epoch's last step. */
   weightDecay: number;
-  /** Seconds spent in this epoch (training + evaluation), excluding time before a resume. */
+  /** Seconds spent in this epoch (training + evaluation), summed over sessions if resumed. */
   seconds: number;
   /** Training images per second in this epoch. */
   imagesPerSecond: number;

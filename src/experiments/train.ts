@@ -17,6 +17,7 @@ import { useBackend } from './backend.js';
 import {
   CHECKPOINT_VERSION,
   type Checkpoint,
+  CheckpointError,
   decodeTensor,
   encodeTensor,
   type LoopState,
@@ -323,7 +324,7 @@ function saveModel(model: LayersModel): SavedTensor[] {
 function restoreModel(model: LayersModel, saved: SavedTensor[]): void {
   const weights = model.weights;
   if (saved.length !== weights.length) {
-    throw new Error(
+    throw new CheckpointError(
       `checkpoint holds ${saved.length} model tensors, the model has ${weights.length}`,
     );
   }
@@ -331,7 +332,9 @@ function restoreModel(model: LayersModel, saved: SavedTensor[]): void {
     saved.map((s, i) => {
       const shape = weights[i].shape as number[];
       if (s.shape.join(',') !== shape.join(',')) {
-        throw new Error(`checkpoint tensor ${s.name} has shape [${s.shape}], the model [${shape}]`);
+        throw new CheckpointError(
+          `checkpoint tensor ${s.name} has shape [${s.shape}], the model [${shape}]`,
+        );
       }
       return tf.tensor(decodeTensor(s), s.shape, s.dtype);
     }),
@@ -353,12 +356,21 @@ async function restoreOptimizer(optimizer: tf.Optimizer, saved: SavedTensor[]): 
 
 /** A checkpoint belongs to this run only if every setting but `out` matches. */
 function checkSameRun(saved: TrainConfig, current: TrainConfig): void {
-  const a = JSON.stringify({ ...saved, out: undefined });
-  const b = JSON.stringify({ ...current, out: undefined });
+  const a = canonicalJson({ ...saved, out: undefined });
+  const b = canonicalJson({ ...current, out: undefined });
   if (a !== b) {
-    throw new Error(
+    throw new CheckpointError(
       `the checkpoint in ${current.out} was written by a run with a different config; ` +
         'use another --out, or delete the checkpoint to start afresh',
     );
   }
+}
+
+/** JSON with object keys sorted, so key order does not matter when comparing configs. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      : v,
+  );
 }
