@@ -2,6 +2,9 @@
  * `decoupled`: decoupled weight decay optimizers (AdamW, SGDW) and their coupled L2 baselines
  * (Adam, SGD) on Float32Array, framework-free, with PyTorch 1.13's math.
  */
+import { setDefaultKernels } from './core/optimizer.js';
+import { wasmKernels, wasmKernelsSupported } from './kernels/index.js';
+
 export {
   Adam,
   AdamFamily,
@@ -107,3 +110,20 @@ export type {
   ScheduleConfigLike,
   StepValue,
 } from './core/types.js';
+export {
+  type ArenaOptions,
+  arenaOf,
+  createArena,
+  initKernels,
+  KernelArena,
+  type KernelThreadOptions,
+  kernelThreads,
+  shutdownKernels,
+  type WasmKernels,
+  wasmKernels,
+  wasmKernelsSupported,
+} from './kernels/index.js';
+
+// The fused WASM SIMD kernels are the default wherever WebAssembly SIMD exists: same bits as the
+// reference loops, several times faster. initKernels() adds worker threads for large tensors.
+if (wasmKernelsSupported()) setDefaultKernels(wasmKernels);
