@@ -49,7 +49,7 @@ const CLASSES: Record<string, Ctor> = { Adam, AdamW, SGD, SGDW, AdamWR, SGDWR } 
   Ctor
 >;
 
-const worst = { abs: 0, scaled: 0, ulps: 0, where: '' };
+const worst = { abs: 0, scaled: 0, ulps: 0, where: '', values: 0, identical: 0 };
 
 function ulpDistance(a: number, b: number): number {
   const view = new Float32Array(2);
@@ -81,6 +81,8 @@ function replay(c: OptimizerCase, make: (params: Float32Array[]) => Stepper, lab
         const e = Math.fround(expected[j]);
         const a = params[i][j];
         const abs = Math.abs(a - e);
+        worst.values++;
+        if (a === e) worst.identical++;
         if (abs > worst.abs) {
           worst.abs = abs;
           worst.where = `${label} step ${t} param ${i}[${j}]: ${a} vs ${e}`;
