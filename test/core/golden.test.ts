@@ -131,6 +131,9 @@ test(`golden trajectories from PyTorch ${fixture.torch}`, async (t) => {
   }
   t.diagnostic(
     `max deviation from PyTorch: ${worst.abs.toExponential(2)} abs, ` +
-      `${worst.scaled.toExponential(2)} relative to the trajectory's scale, ${worst.ulps} ulp (where |value| >= 1e-3); largest at ${worst.where}`,
+      `${worst.scaled.toExponential(2)} relative to the trajectory's scale, ` +
+      `${worst.ulps} ulp (where |value| >= 1e-3); ` +
+      `${((100 * worst.identical) / worst.values).toFixed(1)}% of values bit-identical; ` +
+      `largest at ${worst.where}`,
   );
 });
