@@ -89,7 +89,7 @@ function fillInputs(p: Float32Array, g: Float32Array): void {
   for (let i = 0; i < g.length; i++) g[i] = ((i % 1000) - 500) * 1e-6;
 }
 
-type Row = { name: string; seconds: number | null; note?: string };
+type Row = { name: string; seconds: number | null; note?: string; bytesPerParam?: number };
 
 /** The fused kernel in place in a prefaulted arena, on the current thread setting. */
 function benchArena(n: number): { steady: number; firstTouch: number } {
@@ -105,6 +105,28 @@ function benchArena(n: number): { steady: number; firstTouch: number } {
   const steady = timeSteps(() => wasmKernels.adam(p, g, m, v, null, adamwScalars(t++)), SAMPLES);
   arena.dispose();
   return { steady, firstTouch };
+}
+
+/** The non-finite gradient scan: the SIMD kernel vs the core's JS loop (sum of x * 0). */
+function benchFiniteScan(n: number): { simd: number; js: number } {
+  const arena = createArena(n + 64, { prefault: true });
+  const g = arena.alloc(n);
+  fillInputs(new Float32Array(1), g);
+  let ok = true;
+  const simd = timeSteps(() => {
+    ok &&= wasmKernels.allFinite(g);
+  }, SAMPLES);
+  const js = timeSteps(
+    () => {
+      let sum = 0;
+      for (let j = 0; j < g.length; j++) sum += g[j] * 0;
+      ok &&= sum === 0;
+    },
+    n > 1e7 ? 3 : SAMPLES,
+  );
+  arena.dispose();
+  if (!ok) throw new Error('finite scan disagrees');
+  return { simd, js };
 }
 
 function benchStaged(n: number): number {
@@ -215,7 +237,7 @@ function printTable(n: number, rows: Row[]): Map<string, number> {
     }
     const mps = n / r.seconds / 1e6;
     rate.set(r.name, mps);
-    const gbs = (mps * BYTES_PER_PARAM) / 1000;
+    const gbs = (mps * (r.bytesPerParam ?? BYTES_PER_PARAM)) / 1000;
     console.log(
       `| ${r.name} | ${fmt(mps)} | ${fmt(gbs, 1)} | ${fmt(r.seconds * 1000, 3)} | ${r.note ?? ''} |`,
     );
@@ -248,6 +270,8 @@ async function main(): Promise<void> {
   const PS = 'PyTorch AdamW foreach=False, 1 thread';
   const N1 = 'native C fused loop, 1 thread';
   const NA = `native C fused loop, ${cores} threads`;
+  const SC = 'non-finite scan, wasm allFinite (SIMD)';
+  const SJ = 'non-finite scan, JS loop';
   for (const n of sizes) {
     const rows: Row[] = [];
     await shutdownKernels();
@@ -279,6 +303,11 @@ async function main(): Promise<void> {
     const native1 = benchNative(n, 1);
     rows.push({ name: N1, seconds: native1, note: native1 === null ? 'gcc not available' : '' });
     rows.push({ name: NA, seconds: benchNative(n, cores) });
+    const scan = benchFiniteScan(n);
+    rows.push(
+      { name: SC, seconds: scan.simd, note: 'reads g only: 4 B/param', bytesPerParam: 4 },
+      { name: SJ, seconds: scan.js, note: "the core's findNonFinite loop", bytesPerParam: 4 },
+    );
     const rate = printTable(n, rows);
     console.log('');
     ratio(rate, K1, PS, 'kernel 1 thread / PyTorch foreach=False');
@@ -288,6 +317,7 @@ async function main(): Promise<void> {
     ratio(rate, NA, N1, `native C ${cores} threads / native C 1 thread`);
     ratio(rate, K1, KS, 'kernel in place / kernel staged');
     ratio(rate, K1, REF, 'kernel 1 thread / reference JS loop');
+    ratio(rate, SC, SJ, 'non-finite scan: SIMD / JS loop');
     ratio(rate, K1, TW, 'kernel 1 thread / tf.train.adam wasm');
     ratio(rate, K1, TC, 'kernel 1 thread / tf.train.adam cpu');
   }
