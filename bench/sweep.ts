@@ -1,0 +1,147 @@
+/**
+ * Distributed sweep throughput: trials per minute with 1 and 2 worker processes on this machine,
+ * through a real redis-server and BullMQ, and the speed-up between them (goal: >= 1.8x on 2 cores).
+ *
+ * Each trial is a real, short, CPU-bound training run (MLP 784-64-10 on 1000 Fashion-MNIST images,
+ * 2 epochs, tfjs wasm), so the ratio includes every per-trial cost a sweep pays (data loading,
+ * checkpoints, queue round-trips). Per run: start k workers, one warm-up trial per worker (module
+ * and wasm start-up, which a long sweep pays once), then time a sweep of TRIALS trials:
+ *   throughput = TRIALS / wall time * 60 000 ms/min,   speed-up = median(k=2) / median(k=1).
+ * Runs alternate k = 1, 2 so background load hits both alike; medians of REPS runs are printed.
+ * Usage: npm run build && npm run bench:sweep   (needs /usr/bin/redis-server)
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRedisRunner } from '../src/sweep/distributed/index.js';
+import { runSweep } from '../src/sweep/run.js';
+import type { SweepSpec } from '../src/sweep/types.js';
+import { haveRedis, startRedis } from '../test/helpers/redis.js';
+
+const TRIALS = Number(process.env.BENCH_SWEEP_TRIALS ?? 6);
+const REPS = Number(process.env.BENCH_SWEEP_REPS ?? 3);
+const WORKER_INDEX = new URL('../src/sweep/distributed/index.js', import.meta.url).href;
+
+/** A sweep of `n` distinct trials; `tag` keeps every run's trial ids (job ids) fresh. */
+function spec(tag: number, n: number): SweepSpec {
+  return {
+    name: `bench-${tag}`,
+    base: {
+      epochs: 2,
+      subset: 1000,
+      testSubset: 500,
+      batchSize: 100,
+      model: { kind: 'mlp', hidden: [64] },
+    },
+    grid: {
+      optimizer: ['adamw'],
+      lr: Array.from({ length: n }, (_, i) => 1e-3 * (1 + i / 16)),
+      weightDecay: [0.01],
+      schedule: ['constant'],
+      seed: [tag],
+    },
+  };
+}
+
+/** k worker processes (each runs one trial at a time); resolves once all wait for trials. */
+async function startWorkers(url: string, k: number) {
+  const code =
+    `const { startWorker } = await import(${JSON.stringify(WORKER_INDEX)});` +
+    `const w = await startWorker({ redis: ${JSON.stringify(url)}, concurrency: 1, log: () => {} });` +
+    `process.stdout.write('ready\\n');` +
+    `process.once('SIGTERM', () => w.close(true).then(() => process.exit(0)));`;
+  const procs = Array.from({ length: k }, () =>
+    spawn(process.execPath, ['--input-type=module', '-e', code], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  await Promise.all(
+    procs.map(
+      (p) =>
+        new Promise<void>((resolve, reject) => {
+          p.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+          p.once('exit', (c) => reject(new Error(`bench worker exited with ${c}`)));
+        }),
+    ),
+  );
+  const stop = (p: (typeof procs)[number]) =>
+    new Promise<void>((resolve) => {
+      if (p.exitCode !== null) return resolve();
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+    });
+  return async () => {
+    await Promise.all(procs.map(stop));
+  };
+}
+
+async function timedSweep(url: string, dir: string, tag: number, n: number): Promise<number> {
+  const started = performance.now();
+  const summary = await runSweep({
+    dir,
+    spec: spec(tag, n),
+    runner: createRedisRunner({ redis: url, pollIntervalMs: 50, log: () => {} }),
+  });
+  if (summary.recorded !== n || summary.failed !== 0) {
+    throw new Error(
+      `bench sweep recorded ${summary.recorded}/${n} trials, ${summary.failed} failed`,
+    );
+  }
+  return performance.now() - started;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function main() {
+  if (!haveRedis()) {
+    console.log('bench:sweep skipped: /usr/bin/redis-server is not installed');
+    return;
+  }
+  const redis = await startRedis();
+  const root = await mkdtemp(join(tmpdir(), 'decoupled-bench-sweep-'));
+  const perMinute: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  let tag = 100;
+  try {
+    console.log(
+      `bench:sweep: ${TRIALS} trials per run (MLP 784-64-10, 1000 images, 2 epochs), ${REPS} runs ` +
+        `per worker count, load average ${loadavg()[0].toFixed(2)}`,
+    );
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const k of [1, 2] as const) {
+        const stop = await startWorkers(redis.url, k);
+        try {
+          await timedSweep(redis.url, join(root, `warm-${tag}`), tag++, k);
+          const ms = await timedSweep(redis.url, join(root, `run-${tag}`), tag++, TRIALS);
+          const rate = (TRIALS / ms) * 60_000;
+          perMinute[k].push(rate);
+          console.log(
+            `  run ${rep + 1}, ${k} worker${k > 1 ? 's' : ' '}: ${rate.toFixed(1)} trials/min ` +
+              `(${(ms / 1000).toFixed(1)} s)`,
+          );
+        } finally {
+          await stop();
+        }
+      }
+    }
+    const one = median(perMinute[1]);
+    const two = median(perMinute[2]);
+    const speedup = two / one;
+    console.log('');
+    console.log('workers | trials/min (median)');
+    console.log(`      1 | ${one.toFixed(1)}`);
+    console.log(`      2 | ${two.toFixed(1)}`);
+    console.log(
+      `speed-up 2 vs 1 workers: ${speedup.toFixed(2)}x (goal >= 1.8x) ${speedup >= 1.8 ? 'OK' : 'BELOW GOAL'}`,
+    );
+  } finally {
+    await redis.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
