@@ -4,7 +4,9 @@
  *
  *   cpu   the backend's Float32Arrays: slots are updated in place, the parameter is written to a
  *         fresh array (cpu's dataSync() hands out the live array, so an in-place write would change
- *         values a caller already read); the loop is the core's default UpdateKernels.
+ *         values a caller already read); the loop is the project's WASM SIMD kernel streaming the
+ *         arrays through its memory in L2-sized chunks (src/kernels/wasm.ts), or the core's
+ *         default UpdateKernels where WebAssembly SIMD is missing.
  *   wasm  tfjs-backend-wasm's heap: the project's SIMD kernel module (src/kernels/assembly) is
  *         instantiated on the backend's own WebAssembly.Memory, so parameter, gradient and slots
  *         are updated in place with no copy.
@@ -15,9 +17,10 @@
  * Any other backend uses `updateOnAnyBackend`, which reads and writes through dataSync/tensor.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdamScalars, SgdScalars } from '../core/kernels.js';
+import type { AdamScalars, SgdScalars, UpdateKernels } from '../core/kernels.js';
 import { getDefaultKernels } from '../core/optimizer.js';
 import { FLAG, type KernelExports, kernelModule } from '../kernels/module.js';
+import { wasmKernels, wasmKernelsSupported } from '../kernels/wasm.js';
 import { registerWasmTrainingKernels } from './training-kernels/index.js';
 
 export const ADAM_KERNEL = 'DecoupledAdamUpdate';
@@ -48,6 +51,14 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 // ---------------------------------------------------------------------------------------------
 // cpu
 
+let simd: boolean | undefined;
+
+/** The project's WASM SIMD kernels (staged through their memory) where available, else the core's. */
+function cpuKernels(): UpdateKernels {
+  simd ??= wasmKernelsSupported();
+  return simd ? wasmKernels : getDefaultKernels();
+}
+
 function cpuArray(backend: unknown, info: tf.TensorInfo | undefined): Float32Array | null {
   return info ? (backend as CpuBackend).data.get(info.dataId).values : null;
 }
@@ -57,7 +68,7 @@ function cpuAdam({ inputs, backend, attrs }: KernelArgs) {
   const s = attrs as unknown as AdamScalars;
   const p = cpuArray(backend, ins.param) as Float32Array;
   const out = p.slice();
-  getDefaultKernels().adam(
+  cpuKernels().adam(
     out,
     cpuArray(backend, ins.grad) as Float32Array,
     cpuArray(backend, ins.m) as Float32Array,
@@ -72,12 +83,7 @@ function cpuSgd({ inputs, backend, attrs }: KernelArgs) {
   const ins = inputs as Inputs;
   const s = attrs as unknown as SgdScalars;
   const out = (cpuArray(backend, ins.param) as Float32Array).slice();
-  getDefaultKernels().sgd(
-    out,
-    cpuArray(backend, ins.grad) as Float32Array,
-    cpuArray(backend, ins.buf),
-    s,
-  );
+  cpuKernels().sgd(out, cpuArray(backend, ins.grad) as Float32Array, cpuArray(backend, ins.buf), s);
   return (backend as CpuBackend).makeTensorInfo(ins.param?.shape as number[], 'float32', out);
 }
 
@@ -87,7 +93,7 @@ function cpuSgd({ inputs, backend, attrs }: KernelArgs) {
 const wasmModules = new WeakMap<object, KernelExports>();
 
 /** The kernel module instantiated on `backend`'s memory (once per backend). */
-function wasmKernels(backend: unknown): KernelExports {
+function wasmKernelsOn(backend: unknown): KernelExports {
   let k = wasmModules.get(backend as object);
   if (!k) {
     // The plain-memory variant: tfjs-backend-wasm's memory is not shared in Node or the browser.
@@ -127,7 +133,7 @@ function wasmAdam({ inputs, backend, attrs }: KernelArgs) {
     (s.maximize ? FLAG.maximize : 0) |
     (s.amsgrad && ins.vMax ? FLAG.amsgrad : 0) |
     (s.l2 !== 0 ? FLAG.l2 : 0);
-  wasmKernels(backend).adam(
+  wasmKernelsOn(backend).adam(
     wasmPtr(backend, ins.param),
     wasmPtr(backend, ins.grad),
     wasmPtr(backend, ins.m),
@@ -160,7 +166,7 @@ function wasmSgd({ inputs, backend, attrs }: KernelArgs) {
     (useMomentum ? FLAG.momentum : 0) |
     (useMomentum && s.nesterov ? FLAG.nesterov : 0) |
     (useMomentum && s.firstStep ? FLAG.firstStep : 0);
-  wasmKernels(backend).sgd(
+  wasmKernelsOn(backend).sgd(
     wasmPtr(backend, ins.param),
     wasmPtr(backend, ins.grad),
     wasmPtr(backend, ins.buf),
@@ -234,9 +240,11 @@ export function firstNonFinite(t: tf.Tensor): [number, number] | null {
   if (tf.getBackend() === 'wasm') {
     const backend = tf.backend() as unknown;
     const ptr = (backend as WasmBackend).dataIdMap.get(t.dataId).memoryOffset;
-    if (wasmKernels(backend).allFinite(ptr, t.size) === 1) return null;
+    if (wasmKernelsOn(backend).allFinite(ptr, t.size) === 1) return null;
   }
   const a = readView(t);
+  simd ??= wasmKernelsSupported();
+  if (simd && wasmKernels.allFinite(a)) return null;
   let sum = 0;
   // x * 0 is NaN exactly when x is NaN or infinite: one fast pass, then locate.
   for (let i = 0; i < a.length; i++) sum += a[i] * 0;
