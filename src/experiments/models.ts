@@ -24,16 +24,25 @@ export function buildModel(
   seed: number,
 ): tfl.LayersModel {
   let layerIndex = 0;
+  // Stable layer names (conv1, bn1, dense1, ...), so variable and optimizer-slot names do not
+  // depend on how many models the process built before (tfjs' default names use global counters).
+  const counts = new Map<string, number>();
+  const name = (kind: string) => {
+    const n = (counts.get(kind) ?? 0) + 1;
+    counts.set(kind, n);
+    return `${kind}${n}`;
+  };
   // A distinct small integer seed per layer (tfjs seeds go through seedrandom as strings).
   const nextSeed = () => deriveSeed(seed, `layer${layerIndex++}`) % 2147483647;
   const he = () => tfl.initializers.heNormal({ seed: nextSeed() });
   const glorot = () => tfl.initializers.glorotUniform({ seed: nextSeed() });
-  const input = tfl.input({ shape: inputShape });
+  const input = tfl.input({ shape: inputShape, name: 'image' });
   const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor) =>
     layer.apply(x) as tfl.SymbolicTensor;
   const conv = (x: tfl.SymbolicTensor, filters: number, strides = 1, kernelSize = 3) =>
     apply(
       tfl.layers.conv2d({
+        name: name('conv'),
         filters,
         kernelSize,
         strides,
@@ -44,23 +53,32 @@ export function buildModel(
       x,
     );
   const bn = (x: tfl.SymbolicTensor) =>
-    apply(tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }), x);
-  const relu = (x: tfl.SymbolicTensor) => apply(tfl.layers.reLU(), x);
+    apply(tfl.layers.batchNormalization({ name: name('bn'), momentum: 0.9, epsilon: 1e-5 }), x);
+  const relu = (x: tfl.SymbolicTensor) => apply(tfl.layers.reLU({ name: name('relu') }), x);
   const dense = (x: tfl.SymbolicTensor, units: number, last = false) =>
-    apply(tfl.layers.dense({ units, kernelInitializer: last ? glorot() : he() }), x);
+    apply(
+      tfl.layers.dense({ name: name('dense'), units, kernelInitializer: last ? glorot() : he() }),
+      x,
+    );
 
   let x: tfl.SymbolicTensor = input;
   switch (config.kind) {
     case 'mlp': {
-      x = apply(tfl.layers.flatten(), x);
+      x = apply(tfl.layers.flatten({ name: name('flatten') }), x);
       for (const h of config.hidden) x = relu(dense(x, h));
       break;
     }
     case 'cnn': {
       const w = (n: number) => Math.max(1, Math.round(n * config.width));
-      x = apply(tfl.layers.maxPooling2d({ poolSize: 2 }), relu(bn(conv(x, w(32)))));
-      x = apply(tfl.layers.maxPooling2d({ poolSize: 2 }), relu(bn(conv(x, w(64)))));
-      x = relu(dense(apply(tfl.layers.flatten(), x), w(128)));
+      x = apply(
+        tfl.layers.maxPooling2d({ name: name('pool'), poolSize: 2 }),
+        relu(bn(conv(x, w(32)))),
+      );
+      x = apply(
+        tfl.layers.maxPooling2d({ name: name('pool'), poolSize: 2 }),
+        relu(bn(conv(x, w(64)))),
+      );
+      x = relu(dense(apply(tfl.layers.flatten({ name: name('flatten') }), x), w(128)));
       break;
     }
     case 'resnet': {
@@ -72,15 +90,17 @@ export function buildModel(
           const projection = strides !== 1 || (x.shape[3] as number) !== filters;
           const shortcut = projection ? bn(conv(x, filters, strides, 1)) : x;
           const y = bn(conv(relu(bn(conv(x, filters, strides))), filters));
-          x = relu(tfl.layers.add().apply([y, shortcut]) as tfl.SymbolicTensor);
+          x = relu(
+            tfl.layers.add({ name: name('add') }).apply([y, shortcut]) as tfl.SymbolicTensor,
+          );
         }
       }
-      x = apply(tfl.layers.globalAveragePooling2d({}), x);
+      x = apply(tfl.layers.globalAveragePooling2d({ name: name('gap') }), x);
       break;
     }
   }
   const logits = dense(x, classes, true);
-  return tfl.model({ inputs: input, outputs: logits });
+  return tfl.model({ inputs: input, outputs: logits, name: config.kind });
 }
 
 /** Logits of `model` on `x` in training mode (batch statistics in BN) or inference mode. */

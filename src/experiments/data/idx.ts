@@ -46,7 +46,9 @@ export function parseIdx(buffer: Uint8Array, file: string, howToGet: string): Id
   if (actual > expected) {
     throw new DatasetError(file, `corrupt: ${actual - expected} bytes after the data`, howToGet);
   }
-  return { dims, data: buffer.subarray(headerSize) };
+  // A plain Uint8Array view (not a Buffer), so callers see one array type.
+  const data = new Uint8Array(buffer.buffer, buffer.byteOffset + headerSize, expected);
+  return { dims, data };
 }
 
 /** Reads a file, gunzipping it when it starts with the gzip magic bytes. */
