@@ -5,7 +5,13 @@ Writes, under test/fixtures/ (committed, so CI needs no PyTorch):
   schedules.json   eta_t of PyTorch's LR schedulers (base lr 1, or lr_t / base_lr), step by step,
                    with the config of the equivalent `decoupled` schedule.
   optimizers.json  trajectories of Adam, AdamW, SGD and SGD+decoupled decay (SGDW): fixed random
-                   float32 initial params and per-step grads, and the params after every step.
+                   float32 initial params and per-step grads, and the params after every step,
+                   computed with ATEN_CPU_CAPABILITY=default: PyTorch's portable kernels, which
+                   round every float32 operation (no fused multiply-add), so the file does not
+                   depend on the machine and the core's reference loops must match it bit for bit.
+  optimizers-avx2.json  the params after every step of the same cases with PyTorch's AVX2 kernels
+                   (what PyTorch runs on a modern x86 CPU), which fuse a*b+c into one rounding;
+                   the core must agree with them to float32 rounding.
 
 Conventions that tie the two libraries together (see DESIGN.md):
   - the value recorded for step t (0-based) is the lr PyTorch's optimizer uses in its t-th step,
@@ -21,14 +27,24 @@ Run: npm run golden   (or /usr/bin/python3 scripts/make_golden.py)
 import json
 import math
 import os
+import subprocess
+import sys
 
-import numpy as np
-import torch
-from torch.optim import lr_scheduler as S
-
-torch.set_num_threads(1)
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 OUT = os.path.join(ROOT, 'test', 'fixtures')
+
+if __name__ == '__main__' and 'ATEN_CPU_CAPABILITY' not in os.environ:
+    # PyTorch picks its CPU kernels when it is imported: run once per kernel set.
+    for capability in ('default', 'avx2'):
+        env = {**os.environ, 'ATEN_CPU_CAPABILITY': capability}
+        subprocess.run([sys.executable, os.path.abspath(__file__)], env=env, check=True)
+    sys.exit(0)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.optim import lr_scheduler as S  # noqa: E402
+
+torch.set_num_threads(1)
 
 
 def f32(values):
@@ -354,13 +370,26 @@ def write(name, data):
     print(f'{path}: {os.path.getsize(path)} bytes')
 
 
+def cpu_capability():
+    return torch.__config__.show().split('CPU capability usage: ')[1].split()[0]
+
+
 def main():
+    capability = cpu_capability()
     meta = {'generator': 'scripts/make_golden.py', 'torch': torch.__version__,
-            'numpy': np.__version__}
+            'numpy': np.__version__, 'cpuCapability': capability}
     schedules = schedule_cases()
-    write('schedules.json', {**meta, 'cases': schedules})
-    write('optimizers.json', {**meta, 'steps': STEPS, 'sizes': SIZES,
-                              'cases': optimizer_cases(schedules)})
+    cases = optimizer_cases(schedules)
+    if os.environ['ATEN_CPU_CAPABILITY'] == 'default':
+        assert capability == 'NO', capability
+        write('schedules.json', {**meta, 'cases': schedules})
+        write('optimizers.json', {**meta, 'steps': STEPS, 'sizes': SIZES, 'cases': cases})
+    elif capability == 'AVX2':
+        # Inputs are those of optimizers.json (same seeds); only the results differ.
+        write('optimizers-avx2.json', {**meta, 'cases': [
+            {'name': c['name'], 'expected': c['expected']} for c in cases]})
+    else:
+        print(f'optimizers-avx2.json not written: this CPU runs PyTorch with {capability}')
 
 
 if __name__ == '__main__':
