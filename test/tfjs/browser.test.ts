@@ -1,0 +1,98 @@
+/**
+ * decoupled/tfjs in a browser: esbuild bundles the built page script (dist/test/tfjs/browser-page.js,
+ * importing dist/src/tfjs) with tfjs; a 127.0.0.1 HTTP server serves it; playwright-core drives
+ * Debian's /usr/bin/chromium, which trains a small model with AdamW by model.fit. The page's losses
+ * and final weights must equal the same run in Node (same tfjs cpu kernels, same optimizer).
+ * Skipped only when /usr/bin/chromium is absent (CI installs it).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { AdamW } from '../../src/tfjs/index.js';
+import { type TaskResult, trainTask } from './browser-task.js';
+import { useBackend } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const here = dirname(fileURLToPath(import.meta.url));
+
+test('Chromium trains a small model with AdamW from the bundle, as Node does', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent`,
+  timeout: 60_000,
+}, async () => {
+  const bundle = await build({
+    entryPoints: [join(here, 'browser-page.js')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  });
+  const script = bundle.outputFiles[0].text;
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>decoupled/tfjs</title>' +
+    '<script type="module" src="/page.js"></script>';
+  const server = createServer((req, res) => {
+    if (req.url === '/page.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    } else if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const profile = mkdtempSync(join(tmpdir(), 'decoupled-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const handle = await page.waitForFunction(
+      () => {
+        const w = globalThis as unknown as { __result?: unknown; __error?: string };
+        return w.__result ?? (w.__error ? { error: w.__error } : null);
+      },
+      null,
+      { timeout: 45_000 },
+    );
+    const inPage = (await handle.jsonValue()) as TaskResult & { error?: string };
+    assert.equal(inPage.error, undefined, inPage.error);
+    assert.deepEqual(errors, []);
+    assert.equal(inPage.backend, 'cpu');
+    assert.equal(inPage.iterations, 15 * 8);
+    assert.ok(inPage.losses[14] < inPage.losses[0] / 3, `loss falls: ${inPage.losses}`);
+    assert.ok(inPage.accuracy > 0.9, `training accuracy ${inPage.accuracy}`);
+
+    await useBackend('cpu');
+    const inNode = await trainTask(tf, tfl, AdamW);
+    assert.deepEqual(inPage.losses, inNode.losses);
+    assert.deepEqual(inPage.weights, inNode.weights);
+  } finally {
+    await context.close();
+    server.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
