@@ -15,11 +15,14 @@ import { cosine, stepDecay } from '../../src/core/schedules.js';
 import { SGD as CoreSGD } from '../../src/core/sgd.js';
 import { SGDW as CoreSGDW } from '../../src/core/sgdw.js';
 import {
+  ADAM_KERNEL,
   Adam,
   AdamW,
   AdamWR,
   type DecoupledOptimizer,
+  registerOptimizerKernels,
   SGD,
+  SGD_KERNEL,
   SGDW,
   SGDWR,
 } from '../../src/tfjs/index.js';
@@ -153,6 +156,27 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
   });
 }
+
+test('a backend without the fused kernels runs the core loops through dataSync', async () => {
+  await useBackend('cpu');
+  try {
+    for (const c of [cases[1], cases[4]]) {
+      const withoutKernels: Case = {
+        ...c,
+        tfjs: () => {
+          const opt = c.tfjs(); // registers the kernels: remove them after
+          tf.unregisterKernel(ADAM_KERNEL, 'cpu');
+          tf.unregisterKernel(SGD_KERNEL, 'cpu');
+          return opt;
+        },
+      };
+      for (const r of runBoth(withoutKernels, 9)) assert.deepEqual(r.tfjs, r.core, r.name);
+      assert.equal(tf.getKernel(ADAM_KERNEL, 'cpu'), undefined, 'ran without the kernel');
+    }
+  } finally {
+    registerOptimizerKernels();
+  }
+});
 
 describe('tfjs optimizers: options and state', () => {
   test('decay exclusion: default rule, patterns, predicate, useDefaultRule', async () => {
