@@ -106,6 +106,18 @@ def schedule_cases():
             {'type': 'warmRestarts', 't0': t0, 'tMult': t_mult, 'min': eta_min},
             lambda o, a=t0, b=t_mult, c=eta_min: warm_restarts(o, a, b, c), steps, patched=True)
 
+    # PyTorch's documented per-batch use: step(epoch + i / iters), T_0 in epochs. In steps that is
+    # warmRestarts({ t0: T_0 * iters }).
+    for t0, t_mult, iters in [(2, 2, 5), (3, 1, 4), (1, 3, 8)]:
+        def per_batch(o, a=t0, b=t_mult, n=iters):
+            s = S.CosineAnnealingWarmRestarts(o, a, b)
+            step = s.step
+            counter = iter(range(1, 10 ** 6))
+            s.step = lambda: step(next(counter) / n)
+            return s
+        add(f'CosineAnnealingWarmRestarts T_0={t0} T_mult={t_mult} stepped with step(epoch + i/{iters})',
+            {'type': 'warmRestarts', 't0': t0 * iters, 'tMult': t_mult, 'min': 0.0},
+            per_batch, 100)
     add('StepLR step_size=7 gamma=0.5', {'type': 'stepDecay', 'stepSize': 7, 'gamma': 0.5},
         lambda o: S.StepLR(o, step_size=7, gamma=0.5), 40)
     add('StepLR step_size=1 gamma=0.9', {'type': 'stepDecay', 'stepSize': 1, 'gamma': 0.9},
