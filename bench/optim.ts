@@ -10,7 +10,7 @@
  * Quick mode (BENCH_QUICK=1 or --quick): 100K and 4M params, fewer samples.
  * BENCH_SIZES=100000,4000000 overrides the sizes.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import {
   shutdownKernels,
   wasmKernels,
 } from '../src/kernels/index.js';
+import { getThreadPool, setThreadPool } from '../src/kernels/wasm.js';
 
 const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
 const sizes = (process.env.BENCH_SIZES ?? (quick ? '100000,4000000' : '100000,4000000,64000000'))
@@ -31,6 +32,7 @@ const sizes = (process.env.BENCH_SIZES ?? (quick ? '100000,4000000' : '100000,40
 const SAMPLES = quick ? 5 : 9;
 const BYTES_PER_PARAM = 28;
 const cores = availableParallelism();
+const NATIVE_FLAGS = ['-O3', '-march=native', '-fno-math-errno'];
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function median(xs: number[]): number {
@@ -91,20 +93,24 @@ function fillInputs(p: Float32Array, g: Float32Array): void {
 
 type Row = { name: string; seconds: number | null; note?: string; bytesPerParam?: number };
 
-/** The fused kernel in place in a prefaulted arena, on the current thread setting. */
-function benchArena(n: number): { steady: number; firstTouch: number } {
+/** Seconds of a first step whose m and v are fresh (never touched) pages. */
+function benchFirstTouch(n: number): number {
   const arena = createArena(4 * n + 64, { prefault: false });
   const [p, g, m, v] = [arena.alloc(n), arena.alloc(n), arena.alloc(n), arena.alloc(n)];
-  // The first step on never-touched pages pays one page fault per 4 KiB: measured once here
-  // (p and g are filled first, as a user would; m and v are fresh zero pages).
   fillInputs(p, g);
-  let t = 1;
+  wasmKernels.adam(
+    p.subarray(0, 64),
+    g.subarray(0, 64),
+    m.subarray(0, 64),
+    v.subarray(0, 64),
+    null,
+    adamwScalars(1),
+  );
   const a = performance.now();
-  wasmKernels.adam(p, g, m, v, null, adamwScalars(t++));
-  const firstTouch = (performance.now() - a) / 1000;
-  const steady = timeSteps(() => wasmKernels.adam(p, g, m, v, null, adamwScalars(t++)), SAMPLES);
+  wasmKernels.adam(p, g, m, v, null, adamwScalars(1));
+  const seconds = (performance.now() - a) / 1000;
   arena.dispose();
-  return { steady, firstTouch };
+  return seconds;
 }
 
 /** The non-finite gradient scan: the SIMD kernel vs the core's JS loop (sum of x * 0). */
@@ -169,20 +175,67 @@ async function benchTfjs(n: number, backend: 'cpu' | 'wasm'): Promise<number> {
   return seconds;
 }
 
-function benchTorch(n: number): { foreach: number; single: number; version: string } | string {
-  if (!existsSync('/usr/bin/python3')) return '/usr/bin/python3 missing';
-  const reps = n > 1e7 ? 3 : SAMPLES;
-  const res = spawnSync(
-    '/usr/bin/python3',
-    [join(root, 'bench/torch_optim.py'), String(n), String(reps)],
-    { encoding: 'utf8', maxBuffer: 1 << 20 },
-  );
-  if (res.status !== 0) {
-    const msg = res.stderr.trim().split('\n').pop() ?? 'failed';
-    return msg.includes('No module named') ? 'python3-torch not installed' : msg;
+/** A child process answering one line per command line (bench/native/adamw.c, torch_optim.py). */
+class LineRunner {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: string[] = [];
+  private waiting: ((line: string) => void) | null = null;
+  private buffered = '';
+  private failure = '';
+
+  constructor(cmd: string, args: string[]) {
+    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk: string) => {
+      this.buffered += chunk;
+      for (let i = this.buffered.indexOf('\n'); i >= 0; i = this.buffered.indexOf('\n')) {
+        const line = this.buffered.slice(0, i);
+        this.buffered = this.buffered.slice(i + 1);
+        const w = this.waiting;
+        this.waiting = null;
+        if (w) w(line);
+        else this.lines.push(line);
+      }
+    });
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (chunk: string) => {
+      this.failure = (this.failure + chunk).slice(-2000);
+    });
+    this.child.on('exit', () => {
+      const w = this.waiting;
+      this.waiting = null;
+      w?.('');
+    });
   }
-  const out = JSON.parse(res.stdout) as { foreach: number[]; single: number[]; torch: string };
-  return { foreach: median(out.foreach), single: median(out.single), version: out.torch };
+
+  /** The next line of output ('' if the process ended). */
+  next(): Promise<string> {
+    const line = this.lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.child.exitCode !== null) return Promise.resolve('');
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  /** Sends a command and returns the mean of the step times it answers with. */
+  async sample(command: string): Promise<number> {
+    this.child.stdin.write(`${command}\n`);
+    const line = await this.next();
+    const times = line.trim().split(/\s+/).map(Number);
+    if (line === '' || times.some((t) => !Number.isFinite(t))) {
+      throw new Error(`${command}: no answer; stderr: ${this.failure.trim().split('\n').pop()}`);
+    }
+    return times.reduce((a, b) => a + b, 0) / times.length;
+  }
+
+  get stderr(): string {
+    return this.failure;
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
 }
 
 let nativeBinary: string | null | undefined;
@@ -192,8 +245,11 @@ function compileNative(): string | null {
     const dir = mkdtempSync(join(tmpdir(), 'decoupled-native-'));
     const bin = join(dir, 'adamw');
     const src = join(root, 'bench/native/adamw.c');
-    const flags = ['-O3', '-march=native', '-fno-math-errno'];
-    execFileSync('gcc', [...flags, '-o', bin, src, '-lm', '-lpthread'], { stdio: 'pipe' });
+    execFileSync('gcc', [...NATIVE_FLAGS, '-o', bin, src, '-lm', '-lpthread'], { stdio: 'pipe' });
+    const narrow = [...NATIVE_FLAGS, '-mprefer-vector-width=128', '-mno-avx512f'];
+    execFileSync('gcc', [...narrow, '-o', `${bin}-128`, src, '-lm', '-lpthread'], {
+      stdio: 'pipe',
+    });
     nativeBinary = bin;
   } catch {
     nativeBinary = null;
@@ -201,22 +257,31 @@ function compileNative(): string | null {
   return nativeBinary;
 }
 
-function benchNative(n: number, threads: number): number | null {
-  const bin = compileNative();
-  if (!bin) return null;
-  // Several short reps per sample would hide nothing: the binary prints one time per rep.
-  const reps = n < 1e6 ? 2000 : n > 1e7 ? SAMPLES : 3 * SAMPLES;
-  const out = execFileSync(bin, [String(n), String(reps), String(threads)], { encoding: 'utf8' });
-  const times = out.trim().split('\n').map(Number).slice(1);
-  if (n < 1e6) {
-    // Group the many tiny reps into samples of 200, like timeSteps does.
-    const groups: number[] = [];
-    for (let i = 0; i + 200 <= times.length; i += 200) {
-      groups.push(times.slice(i, i + 200).reduce((a, b) => a + b, 0) / 200);
-    }
-    return median(groups);
+/** Starts the PyTorch peer (resolves to its runner and version) or explains why it cannot. */
+async function startTorch(n: number): Promise<{ runner: LineRunner; version: string } | string> {
+  if (!existsSync('/usr/bin/python3')) return '/usr/bin/python3 missing';
+  const runner = new LineRunner('/usr/bin/python3', [
+    join(root, 'bench/torch_optim.py'),
+    String(n),
+  ]);
+  const version = await runner.next();
+  if (version === '') {
+    const msg = runner.stderr.trim().split('\n').pop() ?? 'failed';
+    return msg.includes('No module named') ? 'python3-torch not installed' : msg;
   }
-  return median(times);
+  return { runner, version };
+}
+
+/** Steps per sample so that a sample lasts >= 20 ms (from one timed step). */
+function stepsPerSample(secondsPerStep: number): number {
+  return Math.max(1, Math.min(1000, Math.ceil(0.02 / Math.max(secondsPerStep, 1e-7))));
+}
+
+/** One sample: seconds per step over `per` steps. */
+function sampleSync(step: () => void, per: number): number {
+  const a = performance.now();
+  for (let k = 0; k < per; k++) step();
+  return (performance.now() - a) / 1000 / per;
 }
 
 function fmt(x: number, digits = 0): string {
@@ -272,37 +337,82 @@ async function main(): Promise<void> {
   const NA = `native C fused loop, ${cores} threads`;
   const SC = 'non-finite scan, wasm allFinite (SIMD)';
   const SJ = 'non-finite scan, JS loop';
+  const NC = 'native C fused loop, 1 thread, 128-bit vectors';
   for (const n of sizes) {
     const rows: Row[] = [];
-    await shutdownKernels();
-    const one = benchArena(n);
-    rows.push({ name: K1, seconds: one.steady });
+    // Interleaved rounds: each round takes one sample of every implementation below, so load from
+    // other processes on the machine hits them alike; the figure is the median over rounds.
+    const arena = createArena(4 * n + 64);
+    const [p, g, m, v] = [arena.alloc(n), arena.alloc(n), arena.alloc(n), arena.alloc(n)];
+    fillInputs(p, g);
+    let t = 1;
+    const kernelStep = () => wasmKernels.adam(p, g, m, v, null, adamwScalars(t++));
     await initKernels({ threads: cores, minParallelLength: 1 });
-    const all = benchArena(n);
-    rows.push({ name: KA, seconds: all.steady, note: `threads forced at every size` });
+    const threaded = (on: boolean) => setThreadPool(getThreadPool(), on ? 1 : 2 ** 31);
+    threaded(false);
+    kernelStep();
+    kernelStep();
+    const t0 = performance.now();
+    kernelStep();
+    const per = stepsPerSample((performance.now() - t0) / 1000);
+    const bin = compileNative();
+    const native = bin ? new LineRunner(bin, [String(n)]) : null;
+    const native128 = bin ? new LineRunner(`${bin}-128`, [String(n)]) : null;
+    const torch = await startTorch(n);
+    const torchRunner = typeof torch === 'string' ? null : torch.runner;
+    const torchPer = n > 1e7 ? 1 : Math.max(1, per >> 3);
+    const samples = new Map<string, number[]>();
+    const add = (name: string, x: number) => samples.set(name, [...(samples.get(name) ?? []), x]);
+    // Warm-up round (untimed): tier-up, caches, thread start.
+    if (native) await native.sample(`${per} 1`);
+    if (native128) await native128.sample(`${per} 1`);
+    if (torchRunner) await torchRunner.sample(`${torchPer} foreach`);
+    threaded(true);
+    kernelStep();
+    for (let r = 0; r < SAMPLES; r++) {
+      threaded(false);
+      add(K1, sampleSync(kernelStep, per));
+      threaded(true);
+      add(KA, sampleSync(kernelStep, per));
+      threaded(false);
+      if (native) {
+        add(N1, await native.sample(`${per} 1`));
+        add(NA, await native.sample(`${per} ${cores}`));
+      }
+      if (native128) add(NC, await native128.sample(`${per} 1`));
+      if (torchRunner && (r < 3 || n <= 1e7)) {
+        add(PF, await torchRunner.sample(`${torchPer} foreach`));
+        add(PS, await torchRunner.sample(`${torchPer} single`));
+      }
+    }
+    native?.close();
+    native128?.close();
+    torchRunner?.close();
+    arena.dispose();
     await shutdownKernels();
+    const med = (name: string) => {
+      const xs = samples.get(name);
+      return xs ? median(xs) : null;
+    };
+    rows.push({ name: K1, seconds: med(K1) });
+    rows.push({ name: KA, seconds: med(KA), note: 'threads forced at every size' });
     rows.push({ name: KS, seconds: benchStaged(n), note: 'copy in/out through L2-sized chunks' });
     rows.push({
       name: KF,
-      seconds: one.firstTouch,
-      note: 'one step; state pages faulted in during the step',
+      seconds: benchFirstTouch(n),
+      note: 'one step; the state pages are faulted in during it',
     });
     rows.push({ name: REF, seconds: benchReference(n) });
     rows.push({ name: TW, seconds: await benchTfjs(n, 'wasm') });
     if (n <= 4_000_000) rows.push({ name: TC, seconds: await benchTfjs(n, 'cpu') });
     else rows.push({ name: TC, seconds: null, note: 'skipped above 4M params (minutes per step)' });
-    const torch = benchTorch(n);
-    if (typeof torch === 'string') {
-      rows.push({ name: PF, seconds: null, note: torch }, { name: PS, seconds: null, note: torch });
-    } else {
-      rows.push(
-        { name: PF, seconds: torch.foreach, note: `torch ${torch.version}` },
-        { name: PS, seconds: torch.single, note: `torch ${torch.version}` },
-      );
-    }
-    const native1 = benchNative(n, 1);
-    rows.push({ name: N1, seconds: native1, note: native1 === null ? 'gcc not available' : '' });
-    rows.push({ name: NA, seconds: benchNative(n, cores) });
+    const torchNote = typeof torch === 'string' ? torch : `torch ${torch.version}`;
+    rows.push({ name: PF, seconds: med(PF), note: torchNote });
+    rows.push({ name: PS, seconds: med(PS), note: torchNote });
+    const nativeNote = bin ? NATIVE_FLAGS.join(' ') : 'gcc not available';
+    rows.push({ name: N1, seconds: med(N1), note: nativeNote });
+    rows.push({ name: NA, seconds: med(NA), note: 'a pthread_create per step' });
+    rows.push({ name: NC, seconds: med(NC), note: '+ -mprefer-vector-width=128 (wasm width)' });
     const scan = benchFiniteScan(n);
     rows.push(
       { name: SC, seconds: scan.simd, note: 'reads g only: 4 B/param', bytesPerParam: 4 },
@@ -315,6 +425,7 @@ async function main(): Promise<void> {
     ratio(rate, K1, N1, 'kernel 1 thread / native C 1 thread');
     ratio(rate, KA, K1, `kernel ${cores} threads / kernel 1 thread`);
     ratio(rate, NA, N1, `native C ${cores} threads / native C 1 thread`);
+    ratio(rate, K1, NC, 'kernel 1 thread / native C 1 thread at 128-bit width');
     ratio(rate, K1, KS, 'kernel in place / kernel staged');
     ratio(rate, K1, REF, 'kernel 1 thread / reference JS loop');
     ratio(rate, SC, SJ, 'non-finite scan: SIMD / JS loop');

@@ -1,31 +1,37 @@
-"""PyTorch peer of bench/optim.ts: one AdamW step (torch.optim.AdamW, weight_decay 1e-2) over a
-single float32 tensor of N params, with foreach on and off, on 1 thread. Run with Debian's
-python3-torch: /usr/bin/python3 bench/torch_optim.py N REPS. Prints one JSON line:
-{"torch": version, "foreach": [seconds...], "single": [seconds...]} (one time per rep)."""
-import json
+"""PyTorch peer of bench/optim.ts: torch.optim.AdamW (weight_decay 1e-2) on one float32 tensor of
+N params, foreach on and off, 1 thread. Run with Debian's python3-torch:
+  /usr/bin/python3 bench/torch_optim.py N
+then one command per stdin line, "<reps> <foreach|single>", answered with one line of <reps>
+space-separated step times in seconds, so the benchmark can interleave samples with other
+implementations'. The first line printed is the torch version."""
 import sys
 import time
 
 import torch
 
 
+def make(n: int, foreach: bool):
+    p = torch.nn.Parameter(torch.full((n,), 0.01, dtype=torch.float32))
+    p.grad = (torch.arange(n, dtype=torch.float32) % 1000 - 500) * 1e-6
+    opt = torch.optim.AdamW([p], lr=1e-3, weight_decay=1e-2, foreach=foreach)
+    opt.step()  # allocates and first-touches the state outside the timing
+    return opt
+
+
 def main() -> None:
-    n, reps = int(sys.argv[1]), int(sys.argv[2])
+    n = int(sys.argv[1])
     torch.set_num_threads(1)
-    out = {"torch": torch.__version__}
-    for key, foreach in (("foreach", True), ("single", False)):
-        p = torch.nn.Parameter(torch.full((n,), 0.01, dtype=torch.float32))
-        p.grad = torch.rand(n, dtype=torch.float32) * 1e-3
-        opt = torch.optim.AdamW([p], lr=1e-3, weight_decay=1e-2, foreach=foreach)
-        opt.step()  # allocates and first-touches the state outside the timing
+    opts = {"foreach": make(n, True), "single": make(n, False)}
+    print(torch.__version__, flush=True)
+    for line in sys.stdin:
+        reps, kind = line.split()
+        opt = opts[kind]
         times = []
-        for _ in range(reps):
+        for _ in range(int(reps)):
             t0 = time.perf_counter()
             opt.step()
             times.append(time.perf_counter() - t0)
-        out[key] = times
-        del opt, p
-    print(json.dumps(out))
+        print(" ".join(f"{t:.9f}" for t in times), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 /* Native C fused AdamW step: the physical reference for bench/optim.ts. Same per-element math as
  * src/core/kernels.ts (theta *= decay; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g g;
  * theta += (-stepSize m) / (sqrt(v) / bc2Sqrt + eps)); one pass, 28 bytes per parameter.
- * Usage: adamw <n> <reps> <threads>. Prints one line per rep: seconds. Pages are touched before
- * timing so first-touch faults are not measured (as for the WASM arena). */
+ * Usage: adamw <n>, then one command per stdin line, "<reps> <threads>", answered with one line of
+ * <reps> space-separated step times in seconds (so a benchmark can interleave its samples with
+ * other implementations'). Pages are touched before the first command, so first-touch faults are
+ * not measured (as for the prefaulted WASM arena). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
@@ -41,9 +43,8 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 4) return 2;
+  if (argc < 2) return 2;
   long n = atol(argv[1]);
-  int reps = atoi(argv[2]), threads = atoi(argv[3]);
   float **arrs[4] = {&P, &G, &M, &V};
   for (int k = 0; k < 4; k++) {
     if (posix_memalign((void **)arrs[k], 64, (size_t)n * 4 + 64)) return 1;
@@ -51,16 +52,21 @@ int main(int argc, char **argv) {
   }
   pthread_t tid[64];
   struct range rs[64];
-  for (int r = 0; r < reps; r++) {
-    double t0 = now();
-    for (int t = 0; t < threads; t++) {
-      rs[t].a = n * t / threads / 16 * 16;
-      rs[t].b = t == threads - 1 ? n : n * (t + 1) / threads / 16 * 16;
-      if (t > 0) pthread_create(&tid[t], NULL, run, &rs[t]);
+  int reps, threads;
+  while (scanf("%d %d", &reps, &threads) == 2) {
+    if (threads < 1 || threads > 64) return 2;
+    for (int r = 0; r < reps; r++) {
+      double t0 = now();
+      for (int t = 0; t < threads; t++) {
+        rs[t].a = n * t / threads / 16 * 16;
+        rs[t].b = t == threads - 1 ? n : n * (t + 1) / threads / 16 * 16;
+        if (t > 0) pthread_create(&tid[t], NULL, run, &rs[t]);
+      }
+      run(&rs[0]);
+      for (int t = 1; t < threads; t++) pthread_join(tid[t], NULL);
+      printf(r + 1 < reps ? "%.9f " : "%.9f\n", now() - t0);
     }
-    run(&rs[0]);
-    for (int t = 1; t < threads; t++) pthread_join(tid[t], NULL);
-    printf("%.9f\n", now() - t0);
+    fflush(stdout);
   }
   double checksum = 0;
   for (long i = 0; i < n; i += 4096) checksum += P[i];
