@@ -5,9 +5,12 @@
  */
 
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { convGradientTuning } from '../../src/tfjs/training-kernels/conv2d.js';
 import { type Backend, maxRelDiff, onBackend, randomArray, setup } from './helpers.js';
+
+const defaultPatch = convGradientTuning.matmulMaxPatch;
 
 type Shape4 = [number, number, number, number];
 type Pad =
@@ -53,7 +56,22 @@ function convGrads(
   };
 }
 
-describe('conv2d gradients on wasm match cpu', () => {
+for (const [route, patch] of [
+  ['im2col/col2im route', Number.POSITIVE_INFINITY],
+  ['forward-conv route', 0],
+] as const) {
+  describe(`conv2d gradients on wasm match cpu (${route})`, () => {
+    before(() => {
+      convGradientTuning.matmulMaxPatch = patch;
+    });
+    after(() => {
+      convGradientTuning.matmulMaxPatch = defaultPatch;
+    });
+    convGrid();
+  });
+}
+
+function convGrid(): void {
   const pads: Pad[] = [
     'same',
     'valid',
@@ -137,7 +155,7 @@ describe('conv2d gradients on wasm match cpu', () => {
     );
     tf.dispose([x, w]);
   });
-});
+}
 
 describe('depthwise conv2d gradients on wasm match cpu', () => {
   let seed = 100;

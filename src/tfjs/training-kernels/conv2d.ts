@@ -125,9 +125,14 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
  *   dw [K,Co] = cols^T [K,P] dy [P,Co],   dx = col2im(dy [P,Co] w^T [Co,K]),   P = N*Ho*Wo.
  */
 function useMatmulPath(inChannels: number, kh: number, kw: number): boolean {
-  const limit = Number(process.env.KT_LIMIT ?? 32);
-  return kh * kw * inChannels <= limit;
+  return kh * kw * inChannels <= convGradientTuning.matmulMaxPatch;
 }
+
+/**
+ * Largest patch size kh*kw*Ci that takes the im2col/col2im route (measured: faster up to ~32,
+ * slower from ~144 on). Exposed so tests can force either route.
+ */
+export const convGradientTuning = { matmulMaxPatch: 32 };
 
 type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
 
@@ -278,7 +283,8 @@ export function conv2dBackpropInput({ inputs, backend, attrs }: KernelArgs): Ten
     );
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
-    if (useMatmulPath(info.inChannels, kh, kw)) {
+    // Strided: col2im touches each dy once, where a conv over zero-inserted dy wastes s^2 work.
+    if (useMatmulPath(info.inChannels, kh, kw) || sh > 1 || sw > 1) {
       const k = kh * kw * info.inChannels;
       const p = info.batchSize * ho * wo;
       const cols = s.run(

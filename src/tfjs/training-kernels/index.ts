@@ -2,7 +2,8 @@
  * Training kernels for tfjs-backend-wasm: the gradient kernels it lacks (Conv2DBackpropFilter,
  * DepthwiseConv2dNativeBackpropFilter/Input, UnsortedSegmentSum), faster or corrected versions of
  * gradient kernels it ships (Conv2DBackpropInput, MaxPoolGrad, AvgPoolGrad), and fast paths for the
- * shipped kernels that dominate a CNN training step (BatchMatMul with transposes, Tile, Sum, Mean),
+ * shipped kernels that dominate a CNN training step (BatchMatMul with transposes, Tile, Sum, Mean,
+ * Identity),
  * which fall back to the shipped kernel outside their fast case. The convolution gradients run on
  * the backend's own XNNPACK forward Conv2D (see conv2d.ts); the rest are loops over the wasm heap.
  *
@@ -18,7 +19,7 @@ import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise.js'
 import { avgPoolGrad, maxPoolGrad } from './pool.js';
 import { unsortedSegmentSum } from './segment.js';
 import type { KernelArgs } from './wasm-backend.js';
-import { batchMatMul, mean, sum, tile, type WrappedKernel } from './wrapped.js';
+import { batchMatMul, identity, mean, sum, tile, type WrappedKernel } from './wrapped.js';
 
 const replacements: ReadonlyArray<[string, unknown]> = [
   ['Conv2DBackpropFilter', conv2dBackpropFilter],
@@ -35,6 +36,7 @@ const fastPaths: ReadonlyArray<[string, WrappedKernel]> = [
   ['Tile', tile],
   ['Sum', sum],
   ['Mean', mean],
+  ['Identity', identity],
 ];
 
 /** Names of the kernels this module registers for the 'wasm' backend. */
