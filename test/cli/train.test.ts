@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/program.js';
+import type { Checkpoint } from '../../src/experiments/checkpoint.js';
+import type { TrainConfig } from '../../src/experiments/config.js';
+import { runTraining } from '../../src/experiments/train.js';
+import { tempDir, writeIdxDataset } from '../experiments/fixtures.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, [MAIN, 'train', ...args], { encoding: 'utf8' });
+}
+
+/** Runs the CLI in this process; returns its exit code and what it wrote to stderr. */
+async function cliInProcess(args: string[]): Promise<{ status: number; stderr: string }> {
+  let stderr = '';
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const status = await main(['node', 'decoupled', 'train', ...args]);
+    return { status, stderr };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+function checkpoint(out: string): Checkpoint {
+  return JSON.parse(readFileSync(join(out, 'checkpoint.json'), 'utf8')) as Checkpoint;
+}
+
+describe('decoupled train (CLI)', () => {
+  it('documents every flag in --help', () => {
+    const r = cli(['--help']);
+    assert.equal(r.status, 0);
+    for (const flag of [
+      '--dataset',
+      '--data-dir',
+      '--subset',
+      '--model',
+      '--depth',
+      '--optimizer',
+      '--lr',
+      '--weight-decay',
+      '--weight-decay-norm',
+      '--decay-scale',
+      '--schedule',
+      '--t0',
+      '--t-mult',
+      '--epochs',
+      '--batch-size',
+      '--seed',
+      '--augment',
+      '--out',
+      '--resume',
+      '--backend',
+    ]) {
+      assert.ok(r.stdout.includes(flag), flag);
+    }
+  });
+
+  const bad: [string[], RegExp][] = [
+    [['--lr', 'abc'], /--lr.*abc/],
+    [['--lr', '-1'], /--lr: .*received -1/],
+    [['--epochs', '2.5'], /--epochs.*2\.5/],
+    [['--optimizer', 'lion'], /--optimizer.*lion/],
+    [['--t0', '5'], /--t0 applies to warm-restarts/],
+    [['--schedule', 'warm-restarts'], /needs --t0/],
+    [['--model', 'resnet', '--depth', '9'], /--depth must be 6n \+ 2.*9/],
+    [['--no-such-flag'], /unknown option/],
+    [
+      ['--data-dir', '/nonexistent-dir', '--out', '/nonexistent-dir/run'],
+      /not found.*apt-get install dataset-fashion-mnist/,
+    ],
+    [['--out', '/nonexistent-dir/run', '--resume'], /--resume: no checkpoint/],
+  ];
+  for (const [args, pattern] of bad) {
+    it(`exits 2 with one clear error for ${args.join(' ')}`, async () => {
+      const r = await cliInProcess(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, pattern);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    });
+  }
+
+  it('exits 2 as a process, with no stack trace', () => {
+    const r = cli(['--lr', '0', '--epochs', '1']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^decoupled: --lr: .*received 0/);
+  });
+
+  it('checkpoints on SIGTERM and, resumed, ends bit-identical to an uninterrupted run', async () => {
+    const dataDir = writeIdxDataset({ train: 2400, test: 100, side: 12, seed: 4 });
+    const out = join(tempDir('cli'), 'run');
+    const args = [
+      '--data-dir',
+      dataDir,
+      '--model',
+      'mlp',
+      '--hidden',
+      '256',
+      '--epochs',
+      '3',
+      '--batch-size',
+      '32',
+      '--schedule',
+      'cosine',
+      '--weight-decay',
+      '0.05',
+      '--weight-decay-norm',
+      '--flip',
+      '--crop-padding',
+      '1',
+      '--seed',
+      '7',
+      '--out',
+      out,
+    ];
+    const child = spawn(process.execPath, [MAIN, 'train', ...args], { stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (stdout.includes('"epoch":1')) resolve();
+      });
+      child.on('exit', () => resolve());
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    assert.equal(await exit, 143, stderr);
+    assert.match(stderr, /checkpoint saved/);
+    const stopped = checkpoint(out).state;
+    assert.ok(stopped.epoch >= 1 && stopped.epoch < 3, `stopped at ${JSON.stringify(stopped)}`);
+
+    const resumed = cli(['--out', out, '--resume', '--quiet']);
+    assert.equal(resumed.status, 0, resumed.stderr);
+
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as TrainConfig;
+    const whole = join(tempDir('cli-whole'), 'run');
+    await runTraining({ ...config, out: whole });
+    assert.deepEqual(
+      checkpoint(out).model.map((t) => t.data),
+      checkpoint(whole).model.map((t) => t.data),
+    );
+    assert.deepEqual(
+      checkpoint(out).optimizer.map((t) => t.data),
+      checkpoint(whole).optimizer.map((t) => t.data),
+    );
+  });
+});
