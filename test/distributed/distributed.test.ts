@@ -29,6 +29,7 @@ import {
   startWorkerProc,
   tinySpec,
   until,
+  WORKER_MAIN,
 } from './helpers.js';
 
 const skip = haveRedis() ? false : 'redis-server is not installed (apt-get install redis-server)';
@@ -96,13 +97,61 @@ describe('distributed sweeps on Redis', { skip }, () => {
     await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
   });
 
+  test('real training through a worker process records what a local sweep records', {
+    timeout: 60_000,
+  }, async () => {
+    // The default executor (src/sweep/execute.ts): a tiny MLP on 400 Fashion-MNIST images.
+    const spec: SweepSpec = {
+      name: 'real',
+      base: {
+        epochs: 2,
+        subset: 400,
+        testSubset: 200,
+        batchSize: 100,
+        model: { kind: 'mlp', hidden: [16] },
+      },
+      grid: {
+        optimizer: ['adamw'],
+        lr: [0.002],
+        weightDecay: [0.05],
+        schedule: ['constant'],
+        seed: [3],
+      },
+    };
+    const w = new Proc([WORKER_MAIN, '--redis', redis.url, '--concurrency', '1', '--name', 'real']);
+    procs.push(w);
+    const [distributed, local] = await Promise.all([
+      runSweep({
+        dir: join(root, 'real-redis'),
+        spec,
+        runner: createRedisRunner({ redis: redis.url, pollIntervalMs: 100 }),
+      }),
+      runSweep({ dir: join(root, 'real-local'), spec, concurrency: 1 }),
+    ]);
+    assert.equal(distributed.recorded, 1);
+    assert.equal(local.recorded, 1);
+    const [viaRedis] = await rawResults(join(root, 'real-redis'));
+    const [viaPool] = await rawResults(join(root, 'real-local'));
+    assert.equal(viaRedis.status, 'ok', viaRedis.error);
+    assert.match(viaRedis.worker ?? '', /^real\//);
+    const numbers = (r: TrialResult) => ({
+      trialId: r.trialId,
+      params: r.params,
+      final: r.final,
+      epochs: r.epochs.map(({ wallTimeMs: _, ...rest }) => rest),
+    });
+    assert.deepEqual(numbers(viaRedis), numbers(viaPool));
+  });
+
   test('a worker killed mid-trial: the trial resumes on another worker and completes once', {
     timeout: 40_000,
   }, async () => {
     const spec = tinySpec('kill', [0.01], 4);
     const dir = join(root, 'kill');
+    // Both wait before the sweep starts, so each takes one of the two trials.
     const a = worker('victim', { epochMs: 300 });
-    await a.waitFor(/waiting for trials/);
+    const b = worker('rescuer', { epochMs: 300 });
+    await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
     const sweep = runSweep({
       dir,
       spec,
@@ -116,7 +165,6 @@ describe('distributed sweeps on Redis', { skip }, () => {
     await a.kill('SIGKILL');
     const killedAfter = (await epochLog(trialDir)).length;
     assert.ok(killedAfter < 4, 'killed before the trial finished');
-    const b = worker('rescuer', { epochMs: 300 });
     const summary = await sweep;
     assert.equal(summary.recorded, 2);
     const records = await rawResults(dir);
