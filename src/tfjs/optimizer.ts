@@ -114,6 +114,8 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   /** The global gradient norm of the last step, before clipping (when clipNorm is set). */
   lastGradNorm: number | null = null;
   protected readonly source: ScalarSource;
+  /** The class's short name ('AdamW', 'AdamWR', …), for error messages. */
+  private readonly label: string;
   private readonly exclusion: TfjsDecayExclusion;
   private entries: Entry[] = [];
   private readonly byVariable = new Map<tf.Variable, Entry>();
@@ -141,6 +143,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
       throw new OptionError('kernels', 'given', 'not given: tfjs runs its backend kernels', where);
     }
     this.kind = kind;
+    this.label = where;
     this.clipNorm =
       clipNorm === undefined ? null : checkNumber('clipNorm', clipNorm, { above: 0 }, where);
     this.exclusion = checkExclusion(excludeFromDecay, where);
@@ -174,7 +177,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     return h.lr * (h.schedule ? h.schedule(this.source.stepCount) : 1);
   }
 
-  /** True if `variable` is excluded from weight decay by this optimizer's rules. */
+  /** True if a variable of this name and shape gets no weight decay under this optimizer's rules. */
   isExcludedFromDecay(name: string, shape: readonly number[]): boolean {
     const ex = this.exclusion;
     const groups = groupParams([[name, { values: new Float32Array(0), shape }]], {
@@ -186,7 +189,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   }
 
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
-    const where = `${this.getClassName()}.applyGradients`;
+    const where = `${this.label}.applyGradients`;
     const items = this.resolve(variableGradients, where);
     // 1. Checks, before any write.
     if (this.nonFinite !== 'ignore') {
@@ -232,7 +235,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   }
 
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const where = `${this.getClassName()}.setWeights`;
+    const where = `${this.label}.setWeights`;
     if (
       !Array.isArray(weightValues) ||
       weightValues.length === 0 ||
@@ -288,7 +291,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
 
   /** The serializable configuration: base lr, schedule config, decay settings, exclusion rules. */
   override getConfig(): tf.serialization.ConfigDict {
-    const where = `${this.getClassName()}.getConfig`;
+    const where = `${this.label}.getConfig`;
     const h = this.source.hyper as unknown as Record<string, unknown>;
     const config: tf.serialization.ConfigDict = {};
     for (const [key, value] of Object.entries(h)) {
@@ -405,7 +408,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
           `restored state '${entry.name}' shape`,
           entry.shape,
           `the shape of variable '${variable.name}' it was matched to, [${variable.shape}]`,
-          `${this.getClassName()}.applyGradients`,
+          `${this.label}.applyGradients`,
         );
       }
       entry.variable = variable;
