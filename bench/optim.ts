@@ -91,7 +91,14 @@ function fillInputs(p: Float32Array, g: Float32Array): void {
   for (let i = 0; i < g.length; i++) g[i] = ((i % 1000) - 500) * 1e-6;
 }
 
-type Row = { name: string; seconds: number | null; note?: string; bytesPerParam?: number };
+type Row = {
+  name: string;
+  seconds: number | null;
+  /** Process CPU seconds per step (1-thread rows measured in the interleaved rounds). */
+  cpuSeconds?: number;
+  note?: string;
+  bytesPerParam?: number;
+};
 
 /** Seconds of a first step whose m and v are fresh (never touched) pages. */
 function benchFirstTouch(n: number): number {
@@ -218,15 +225,19 @@ class LineRunner {
     });
   }
 
-  /** Sends a command and returns the mean of the step times it answers with. */
-  async sample(command: string): Promise<number> {
+  /** Sends a command; returns the mean wall and CPU seconds per step it answers with. */
+  async sample(command: string): Promise<Sample> {
     this.child.stdin.write(`${command}\n`);
     const line = await this.next();
-    const times = line.trim().split(/\s+/).map(Number);
-    if (line === '' || times.some((t) => !Number.isFinite(t))) {
+    const pairs = line
+      .trim()
+      .split(/\s+/)
+      .map((w) => w.split(',').map(Number));
+    if (line === '' || pairs.some((x) => x.length !== 2 || x.some((t) => !Number.isFinite(t)))) {
       throw new Error(`${command}: no answer; stderr: ${this.failure.trim().split('\n').pop()}`);
     }
-    return times.reduce((a, b) => a + b, 0) / times.length;
+    const mean = (k: number) => pairs.reduce((a, x) => a + x[k], 0) / pairs.length;
+    return { wall: mean(0), cpu: mean(1) };
   }
 
   get stderr(): string {
@@ -277,11 +288,20 @@ function stepsPerSample(secondsPerStep: number): number {
   return Math.max(1, Math.min(1000, Math.ceil(0.02 / Math.max(secondsPerStep, 1e-7))));
 }
 
+/** Wall-clock and process CPU seconds per step. */
+interface Sample {
+  wall: number;
+  cpu: number;
+}
+
 /** One sample: seconds per step over `per` steps. */
-function sampleSync(step: () => void, per: number): number {
+function sampleSync(step: () => void, per: number): Sample {
+  const c = process.cpuUsage();
   const a = performance.now();
   for (let k = 0; k < per; k++) step();
-  return (performance.now() - a) / 1000 / per;
+  const wall = (performance.now() - a) / 1000 / per;
+  const used = process.cpuUsage(c);
+  return { wall, cpu: (used.user + used.system) / 1e6 / per };
 }
 
 function fmt(x: number, digits = 0): string {
@@ -290,31 +310,41 @@ function fmt(x: number, digits = 0): string {
 
 function printTable(n: number, rows: Row[]): Map<string, number> {
   const rate = new Map<string, number>();
+  cpuRate.clear();
   console.log(
     `\n### ${n.toLocaleString('en-US')} params (AdamW step, ${BYTES_PER_PARAM} B/param)\n`,
   );
-  console.log('| implementation | Mparam/s | GB/s | ms/step | note |');
-  console.log('|---|---:|---:|---:|---|');
+  console.log('| implementation | Mparam/s | GB/s | ms/step | Mparam/s per CPU-s | note |');
+  console.log('|---|---:|---:|---:|---:|---|');
   for (const r of rows) {
     if (r.seconds === null) {
-      console.log(`| ${r.name} | - | - | - | ${r.note ?? ''} |`);
+      console.log(`| ${r.name} | - | - | - | - | ${r.note ?? ''} |`);
       continue;
     }
     const mps = n / r.seconds / 1e6;
     rate.set(r.name, mps);
     const gbs = (mps * (r.bytesPerParam ?? BYTES_PER_PARAM)) / 1000;
+    const perCpu = r.cpuSeconds === undefined ? '' : fmt(n / r.cpuSeconds / 1e6);
+    if (r.cpuSeconds !== undefined) cpuRate.set(r.name, n / r.cpuSeconds / 1e6);
     console.log(
-      `| ${r.name} | ${fmt(mps)} | ${fmt(gbs, 1)} | ${fmt(r.seconds * 1000, 3)} | ${r.note ?? ''} |`,
+      `| ${r.name} | ${fmt(mps)} | ${fmt(gbs, 1)} | ${fmt(r.seconds * 1000, 3)} | ${perCpu} | ${r.note ?? ''} |`,
     );
   }
   return rate;
 }
 
+/** Per-CPU-second rates of the rows of the last table that have them. */
+const cpuRate = new Map<string, number>();
+
 function ratio(rate: Map<string, number>, a: string, b: string, label: string): void {
   const x = rate.get(a);
   const y = rate.get(b);
   if (x === undefined || y === undefined) return;
-  console.log(`- ${label}: ${(x / y).toFixed(2)}x`);
+  const cx = cpuRate.get(a);
+  const cy = cpuRate.get(b);
+  const byCpu =
+    cx !== undefined && cy !== undefined ? ` (per CPU-second: ${(cx / cy).toFixed(2)}x)` : '';
+  console.log(`- ${label}: ${(x / y).toFixed(2)}x${byCpu}`);
 }
 
 async function main(): Promise<void> {
@@ -361,8 +391,8 @@ async function main(): Promise<void> {
     const torch = await startTorch(n);
     const torchRunner = typeof torch === 'string' ? null : torch.runner;
     const torchPer = n > 1e7 ? 1 : Math.max(1, per >> 3);
-    const samples = new Map<string, number[]>();
-    const add = (name: string, x: number) => samples.set(name, [...(samples.get(name) ?? []), x]);
+    const samples = new Map<string, Sample[]>();
+    const add = (name: string, x: Sample) => samples.set(name, [...(samples.get(name) ?? []), x]);
     // Warm-up round (untimed): tier-up, caches, thread start.
     if (native) await native.sample(`${per} 1`);
     if (native128) await native128.sample(`${per} 1`);
@@ -392,9 +422,13 @@ async function main(): Promise<void> {
     await shutdownKernels();
     const med = (name: string) => {
       const xs = samples.get(name);
-      return xs ? median(xs) : null;
+      return xs ? median(xs.map((x) => x.wall)) : null;
     };
-    rows.push({ name: K1, seconds: med(K1) });
+    const cpu = (name: string) => {
+      const xs = samples.get(name);
+      return xs ? median(xs.map((x) => x.cpu)) : undefined;
+    };
+    rows.push({ name: K1, seconds: med(K1), cpuSeconds: cpu(K1) });
     rows.push({ name: KA, seconds: med(KA), note: 'threads forced at every size' });
     rows.push({ name: KS, seconds: benchStaged(n), note: 'copy in/out through L2-sized chunks' });
     rows.push({
@@ -407,12 +441,17 @@ async function main(): Promise<void> {
     if (n <= 4_000_000) rows.push({ name: TC, seconds: await benchTfjs(n, 'cpu') });
     else rows.push({ name: TC, seconds: null, note: 'skipped above 4M params (minutes per step)' });
     const torchNote = typeof torch === 'string' ? torch : `torch ${torch.version}`;
-    rows.push({ name: PF, seconds: med(PF), note: torchNote });
-    rows.push({ name: PS, seconds: med(PS), note: torchNote });
+    rows.push({ name: PF, seconds: med(PF), cpuSeconds: cpu(PF), note: torchNote });
+    rows.push({ name: PS, seconds: med(PS), cpuSeconds: cpu(PS), note: torchNote });
     const nativeNote = bin ? NATIVE_FLAGS.join(' ') : 'gcc not available';
-    rows.push({ name: N1, seconds: med(N1), note: nativeNote });
+    rows.push({ name: N1, seconds: med(N1), cpuSeconds: cpu(N1), note: nativeNote });
     rows.push({ name: NA, seconds: med(NA), note: 'a pthread_create per step' });
-    rows.push({ name: NC, seconds: med(NC), note: '+ -mprefer-vector-width=128 (wasm width)' });
+    rows.push({
+      name: NC,
+      seconds: med(NC),
+      cpuSeconds: cpu(NC),
+      note: '+ -mprefer-vector-width=128 -mno-avx512f (wasm width)',
+    });
     const scan = benchFiniteScan(n);
     rows.push(
       { name: SC, seconds: scan.simd, note: 'reads g only: 4 B/param', bytesPerParam: 4 },

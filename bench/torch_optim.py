@@ -2,7 +2,7 @@
 N params, foreach on and off, 1 thread. Run with Debian's python3-torch:
   /usr/bin/python3 bench/torch_optim.py N
 then one command per stdin line, "<reps> <foreach|single>", answered with one line of <reps>
-space-separated step times in seconds, so the benchmark can interleave samples with other
+space-separated "wall,cpu" step times in seconds (cpu: process CPU time), so the benchmark can interleave samples with other
 implementations'. The first line printed is the torch version."""
 import sys
 import time
@@ -28,10 +28,10 @@ def main() -> None:
         opt = opts[kind]
         times = []
         for _ in range(int(reps)):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             opt.step()
-            times.append(time.perf_counter() - t0)
-        print(" ".join(f"{t:.9f}" for t in times), flush=True)
+            times.append((time.perf_counter() - t0, time.process_time() - c0))
+        print(" ".join(f"{w:.9f},{c:.9f}" for w, c in times), flush=True)
 
 
 if __name__ == "__main__":
