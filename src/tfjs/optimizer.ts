@@ -13,7 +13,8 @@
  * (src/core/param-groups.ts: rank <= 1, i.e. biases and BatchNorm/LayerNorm gamma and beta), by
  * name patterns, or by a predicate.
  *
- * State: slots are tensors keyed by the Variable object, not by name (tfjs renames variables when
+ * State: slots are non-trainable tf.Variables (so a tensor handed out by getWeights stays valid),
+ * kept per parameter Variable object, not by name (tfjs renames variables when
  * a model is loaded again in the same process, kernel -> kernel_1). getWeights lists the step
  * count ('iter') and then `<variable name>/<slot>` for every variable in first-seen order;
  * setWeights restores them and binds each saved entry to a variable at its first step, by exact
@@ -83,7 +84,7 @@ interface Entry {
   shape: number[];
   /** Excluded from weight decay: uses group 1 (lambda 0). */
   excluded: boolean;
-  slots: Map<string, tf.Tensor>;
+  slots: Map<string, tf.Variable>;
 }
 
 const EXTRA_KEYS = ['clipNorm', 'excludeFromDecay'] as const;
@@ -281,7 +282,8 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
           where,
         );
       }
-      entry.slots.set(slot, tf.keep(tensor.clone()));
+      // Shares the caller's data until the first step makes it private (see ownedSlot).
+      entry.slots.set(slot, tf.variable(tensor, false));
     }
     this.dispose();
     this.entries = restored;
@@ -443,17 +445,15 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     return grads.map((g) => tf.mul(g, c));
   }
 
-  /** Slot `name` of `entry`, created as zeros, and never shared with another tensor. */
-  private ownedSlot(entry: Entry, name: string): tf.Tensor {
+  /** Slot `name` of `entry`, created as zeros, its data never shared with another tensor. */
+  private ownedSlot(entry: Entry, name: string): tf.Variable {
     let t = entry.slots.get(name);
     if (!t) {
-      t = tf.keep(tf.zeros(entry.shape, 'float32'));
+      t = tf.variable(tf.zeros(entry.shape, 'float32'), false);
       entry.slots.set(name, t);
     } else if (sharedData(t)) {
-      const copy = tf.keep(tf.tensor(Float32Array.from(readView(t)), t.shape, 'float32'));
-      t.dispose();
-      entry.slots.set(name, copy);
-      t = copy;
+      // Kernels update slots in place: first give the slot its own copy of the data.
+      t.assign(tf.tensor(Float32Array.from(readView(t)), t.shape, 'float32'));
     }
     return t;
   }
@@ -526,8 +526,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     (entry.variable as tf.Variable).assign(tf.tensor(p, entry.shape, 'float32'));
     for (const [name, values] of slotArrays) {
       if (!values) continue;
-      entry.slots.get(name)?.dispose();
-      entry.slots.set(name, tf.keep(tf.tensor(values, entry.shape, 'float32')));
+      entry.slots.get(name)?.assign(tf.tensor(values, entry.shape, 'float32'));
     }
   }
 }

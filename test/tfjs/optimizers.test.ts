@@ -297,6 +297,43 @@ describe('tfjs optimizers: options and state', () => {
     }
   });
 
+  test('restored state binds by name without the _N suffix, then by order; shapes must agree', async () => {
+    await useBackend('cpu');
+    const a = tf.variable(tf.ones([2, 3]), true, 'bind/dense/kernel');
+    const b = tf.variable(tf.ones([3]), true, 'bind/other');
+    const opt = new SGD({ lr: 0.1, momentum: 0.5 });
+    const gA = tf.fill([2, 3], 2);
+    const gB = tf.fill([3], 4);
+    opt.applyGradients([
+      { name: b.name, tensor: gB },
+      { name: a.name, tensor: gA },
+    ]);
+    const saved = await opt.getWeights();
+    // Renamed as on a reload (kernel -> kernel_1), an unrelated name, and a different order.
+    const a1 = tf.variable(a.clone(), true, 'bind/dense/kernel_1');
+    const b1 = tf.variable(b.clone(), true, 'bind/renamed');
+    const resumed = new SGD({ lr: 0.1, momentum: 0.5 });
+    await resumed.setWeights(saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() })));
+    resumed.applyGradients([
+      { name: a1.name, tensor: gA },
+      { name: b1.name, tensor: gB },
+    ]);
+    opt.applyGradients([
+      { name: a.name, tensor: gA },
+      { name: b.name, tensor: gB },
+    ]);
+    assert.deepEqual(Array.from(a1.dataSync()), Array.from(a.dataSync()));
+    assert.deepEqual(Array.from(b1.dataSync()), Array.from(b.dataSync()));
+    const wrong = new SGD({ lr: 0.1, momentum: 0.5 });
+    await wrong.setWeights(saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() })));
+    const c = tf.variable(tf.ones([4]), true, 'bind/c');
+    assert.throws(
+      () => wrong.applyGradients([{ name: c.name, tensor: tf.ones([4]) }]),
+      /restored state 'bind\/other' shape must be the shape of variable 'bind\/c'/,
+    );
+    tf.dispose([a, b, a1, b1, c, gA, gB]);
+  });
+
   test('minimize updates the trainable variables it is given or finds', async () => {
     await useBackend('cpu');
     const x = tf.variable(tf.tensor([3, -2]), true, 'minimize/x');
