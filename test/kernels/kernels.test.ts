@@ -269,7 +269,7 @@ describe('wasm kernels match the reference loops bit for bit', () => {
     assert.notEqual(wasmKernels.allocateState(new Float32Array(10)).buffer, p.buffer);
   });
 
-  it('rejects mismatched lengths and bad arena requests, naming them', () => {
+  it('rejects mismatched lengths, bad thread options and bad arena requests, naming them', async () => {
     assert.throws(
       () =>
         wasmKernels.sgd(new Float32Array(4), new Float32Array(3), null, {
@@ -284,6 +284,15 @@ describe('wasm kernels match the reference loops bit for bit', () => {
         }),
       /g has length 3; it must have the length of p \(4\)/,
     );
+    await assert.rejects(
+      initKernels({ threads: 0 }),
+      /threads must be an integer >= 1 or 'auto'; received 0/,
+    );
+    await assert.rejects(
+      initKernels({ threads: 2, minParallelLength: 0.5 }),
+      /minParallelLength must be an integer >= 1; received 0.5/,
+    );
+    assert.throws(() => createArena(-1), /capacity must be an integer number of float32 elements/);
     const arena = createArena(16, { prefault: false });
     assert.throws(() => arena.alloc(-1), /length must be a non-negative integer/);
     assert.throws(() => arena.alloc(1e6), /at most the/);
