@@ -1,12 +1,13 @@
 /**
  * decoupled/tfjs in a browser: esbuild bundles the built page script (dist/test/tfjs/browser-page.js,
  * importing dist/src/tfjs) with tfjs; a 127.0.0.1 HTTP server serves it; playwright-core drives
- * Debian's /usr/bin/chromium, which trains a small model with AdamW by model.fit. The page's losses
- * and final weights must equal the same run in Node (same tfjs cpu kernels, same optimizer).
+ * Debian's /usr/bin/chromium, which trains a small model with AdamW by model.fit on the cpu and the
+ * wasm backends (the fused kernel on tfjs-backend-wasm's memory). The page's losses and final
+ * weights must equal the same runs in Node (same tfjs kernels, same optimizer).
  * Skipped only when /usr/bin/chromium is absent (CI installs it).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,8 @@ import { useBackend } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const here = dirname(fileURLToPath(import.meta.url));
+/** tfjs-backend-wasm's .wasm binaries, served to the page under /wasm/. */
+const WASM_DIR = dirname(fileURLToPath(import.meta.resolve('@tensorflow/tfjs-backend-wasm')));
 
 test('Chromium trains a small model with AdamW from the bundle, as Node does', {
   skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent`,
@@ -42,8 +45,12 @@ test('Chromium trains a small model with AdamW from the bundle, as Node does', {
     '<!doctype html><meta charset="utf-8"><title>decoupled/tfjs</title>' +
     '<script type="module" src="/page.js"></script>';
   const server = createServer((req, res) => {
+    const wasm = /^\/wasm\/(tfjs-backend-wasm[a-z-]*\.wasm)$/.exec(req.url ?? '');
     if (req.url === '/page.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    } else if (wasm) {
+      const body = readFileSync(join(WASM_DIR, wasm[1]));
+      res.writeHead(200, { 'content-type': 'application/wasm' }).end(body);
     } else if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(html);
     } else {
@@ -78,18 +85,24 @@ test('Chromium trains a small model with AdamW from the bundle, as Node does', {
       null,
       { timeout: 45_000 },
     );
-    const inPage = (await handle.jsonValue()) as TaskResult & { error?: string };
+    const inPage = (await handle.jsonValue()) as TaskResult[] & { error?: string };
     assert.equal(inPage.error, undefined, inPage.error);
     assert.deepEqual(errors, []);
-    assert.equal(inPage.backend, 'cpu');
-    assert.equal(inPage.iterations, 15 * 8);
-    assert.ok(inPage.losses[14] < inPage.losses[0] / 3, `loss falls: ${inPage.losses}`);
-    assert.ok(inPage.accuracy > 0.9, `training accuracy ${inPage.accuracy}`);
-
-    await useBackend('cpu');
-    const inNode = await trainTask(tf, tfl, AdamW);
-    assert.deepEqual(inPage.losses, inNode.losses);
-    assert.deepEqual(inPage.weights, inNode.weights);
+    assert.deepEqual(
+      inPage.map((r) => r.backend),
+      ['cpu', 'wasm'],
+    );
+    for (const r of inPage) {
+      assert.equal(r.iterations, 15 * 8);
+      assert.ok(r.losses[14] < r.losses[0] / 3, `${r.backend}: loss falls: ${r.losses}`);
+      assert.ok(r.accuracy > 0.9, `${r.backend}: training accuracy ${r.accuracy}`);
+    }
+    for (const [i, backend] of (['cpu', 'wasm'] as const).entries()) {
+      await useBackend(backend);
+      const inNode = await trainTask(tf, tfl, AdamW);
+      assert.deepEqual(inPage[i].losses, inNode.losses, `${backend} losses`);
+      assert.deepEqual(inPage[i].weights, inNode.weights, `${backend} weights`);
+    }
   } finally {
     await context.close();
     server.close();
