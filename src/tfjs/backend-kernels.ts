@@ -9,12 +9,14 @@
  *         default UpdateKernels where WebAssembly SIMD is missing.
  *   wasm  tfjs-backend-wasm's heap: the project's SIMD kernel module (src/kernels/assembly) is
  *         instantiated on the backend's own WebAssembly.Memory, so parameter, gradient and slots
- *         are updated in place with no copy.
+ *         are updated in place with no copy; the backend is then told the parameter changed
+ *         (its XNNPACK operators cache packed weights by tensor id).
  *
  * Kernel inputs: param, grad and the slots (Adam: m, v, [vMax]; SGD: [buf]); attrs: the step's
  * scalars. Slots are always updated in place (the optimizer owns them and keeps them unshared).
  * Outputs: cpu returns the new parameter; wasm returns nothing (the parameter changed in place).
- * Any other backend uses `updateOnAnyBackend`, which reads and writes through dataSync/tensor.
+ * Any other backend (WebGL, WebGPU: no fused kernel) takes the optimizer's fallback, the core's
+ * loops on dataSync() copies written back as new tensors.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamScalars, SgdScalars, UpdateKernels } from '../core/kernels.js';
@@ -233,8 +235,9 @@ export function readView(t: tf.Tensor): Float32Array {
 }
 
 /**
- * Index and value of the first non-finite element of `t`, or null. On wasm this is the kernel
- * module's SIMD scan; elsewhere a JS pass.
+ * Index and value of the first non-finite element of `t`, or null. The scan is the kernel module's
+ * SIMD one (on wasm's heap in place, on cpu staged); a JS pass locates the element, or does it all
+ * where WebAssembly SIMD is missing.
  */
 export function firstNonFinite(t: tf.Tensor): [number, number] | null {
   if (tf.getBackend() === 'wasm') {
