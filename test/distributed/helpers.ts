@@ -1,6 +1,6 @@
 /**
  * Helpers of the distributed-sweep tests: worker processes (the real `decoupled worker` command
- * with the synthetic executor), tiny sweep specs, and raw reads of results.jsonl (raw, so a
+ * with the synthetic executor, or the training one), tiny sweep specs, and raw reads of results.jsonl (raw, so a
  * duplicate record would show).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { SweepSpec, TrialResult } from '../../src/sweep/types.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-export const WORKER_MAIN = join(here, 'fixtures', 'worker-main.js');
-export const COORDINATOR_MAIN = join(here, 'fixtures', 'coordinator-main.js');
+/** The `decoupled` executable, compiled (dist/src/cli/main.js). */
+export const CLI_MAIN = join(here, '..', '..', 'src', 'cli', 'main.js');
 export const SYNTHETIC_EXECUTOR = join(here, 'fixtures', 'synthetic-executor.js');
 
 /** A child process whose stderr+stdout lines are kept and can be awaited. */
@@ -73,21 +73,27 @@ export interface WorkerProcOptions {
   name: string;
   concurrency?: number;
   epochMs?: number;
+  /** Run real training (the default executor) instead of the synthetic one. */
+  realTraining?: boolean;
 }
 
-/** `decoupled worker` with the synthetic executor and short lock/stall timings. */
+/**
+ * `decoupled worker` with the synthetic executor and short lock/stall timings. Every worker of a
+ * test gets the same short stalledInterval: the stalled check takes a Redis lock for the checking
+ * worker's own interval, so one worker on the 30 s default would delay everybody's recovery.
+ */
 export function startWorkerProc(redisUrl: string, options: WorkerProcOptions): Proc {
   return new Proc(
     [
-      WORKER_MAIN,
+      CLI_MAIN,
+      'worker',
       '--redis',
       redisUrl,
       '--concurrency',
       String(options.concurrency ?? 1),
       '--name',
       options.name,
-      '--executor',
-      SYNTHETIC_EXECUTOR,
+      ...(options.realTraining ? [] : ['--executor', SYNTHETIC_EXECUTOR]),
       '--lock-duration',
       '1000',
       '--stalled-interval',
