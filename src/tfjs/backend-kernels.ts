@@ -118,6 +118,8 @@ const f = Math.fround;
  * Conv2D) cache operators with the weights packed, keyed by tensor id, on the premise that tensor
  * data never changes; unregistering the id runs the disposal callbacks that drop those operators,
  * and registering it again (same memory, which the JS side owns) makes it a valid tensor again.
+ * (tfjs-backend-wasm src/cc/backend.cc: dispose_data erases the id's entry and runs its callbacks;
+ * it frees no memory.) tfjs' own optimizers pay the same re-packing: they make new tensors.
  */
 function valuesChanged(backend: unknown, info: tf.TensorInfo | undefined): void {
   if (!info) return;
