@@ -328,30 +328,38 @@ function restoreModel(model: LayersModel, saved: SavedTensor[]): void {
       `checkpoint holds ${saved.length} model tensors, the model has ${weights.length}`,
     );
   }
-  model.setWeights(
-    saved.map((s, i) => {
-      const shape = weights[i].shape as number[];
-      if (s.shape.join(',') !== shape.join(',')) {
-        throw new CheckpointError(
-          `checkpoint tensor ${s.name} has shape [${s.shape}], the model [${shape}]`,
-        );
-      }
-      return tf.tensor(decodeTensor(s), s.shape, s.dtype);
-    }),
-  );
+  const tensors = saved.map((s, i) => {
+    const shape = weights[i].shape as number[];
+    if (s.shape.join(',') !== shape.join(',')) {
+      throw new CheckpointError(
+        `checkpoint tensor ${s.name} has shape [${s.shape}], the model [${shape}]`,
+      );
+    }
+    return tf.tensor(decodeTensor(s), s.shape, s.dtype);
+  });
+  model.setWeights(tensors);
+  for (const t of tensors) t.dispose();
 }
 
 async function saveOptimizer(optimizer: tf.Optimizer): Promise<SavedTensor[]> {
   const named = await optimizer.getWeights();
-  return named.map(({ name, tensor }) =>
+  const saved = named.map(({ name, tensor }) =>
     encodeTensor(name, tensor.shape, tensor.dataSync() as Float32Array | Int32Array),
   );
+  // getWeights returns the live slot tensors plus a new 'iter' scalar (as tfjs' own optimizers
+  // do); only the latter belongs to the caller.
+  for (const { name, tensor } of named) if (name === 'iter') tensor.dispose();
+  return saved;
 }
 
 async function restoreOptimizer(optimizer: tf.Optimizer, saved: SavedTensor[]): Promise<void> {
-  await optimizer.setWeights(
-    saved.map((s) => ({ name: s.name, tensor: tf.tensor(decodeTensor(s), s.shape, s.dtype) })),
-  );
+  const named = saved.map((s) => ({
+    name: s.name,
+    tensor: tf.tensor(decodeTensor(s), s.shape, s.dtype),
+  }));
+  await optimizer.setWeights(named);
+  // Variables share data by reference counting, so the optimizer keeps its copies.
+  for (const { tensor } of named) tensor.dispose();
 }
 
 /** A checkpoint belongs to this run only if every setting but `out` matches. */

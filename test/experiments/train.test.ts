@@ -100,6 +100,7 @@ describe('runTraining', () => {
     const full = tempDir('full');
     const whole = await runTraining({ ...config, out: full });
 
+    const tensors = tf.memory().numTensors;
     const parts = tempDir('parts');
     const first = await runTraining({ ...config, out: parts }, { stopAfterSteps: 3 });
     assert.equal(first.aborted, true);
@@ -115,6 +116,7 @@ describe('runTraining', () => {
     assert.deepEqual([readCheckpoint(parts).state.step, readCheckpoint(parts).state.batch], [7, 2]);
     const third = await runTraining({ ...config, out: parts }, { resume: true });
     assert.equal(third.aborted, false);
+    assert.equal(tf.memory().numTensors, tensors, 'runs leave no tensors behind');
 
     assert.deepEqual(withoutTime(third.epochs), withoutTime(whole.epochs));
     const a = readCheckpoint(full);
