@@ -236,23 +236,27 @@ describe('distributed sweeps on Redis', { skip }, () => {
         log: (l) => lines.push(l),
       }),
     });
+    // A worker started while Redis is down says so too, and waits.
+    const w = startWorkerProc(url, { name: 'late' });
+    procs.push(w);
     await until(async () => lines.some((l) => /unreachable/.test(l)), 'the unreachable line');
     assert.match(
       lines[0],
-      new RegExp(`Redis at ${url} is unreachable \\(ECONNREFUSED\\); retrying with backoff`),
+      new RegExp(
+        `^sweep: Redis at ${url} is unreachable \\(ECONNREFUSED\\); retrying with backoff`,
+      ),
     );
+    await w.waitFor(new RegExp(`worker late: Redis at ${url} is unreachable \\(ECONNREFUSED\\)`));
     const late = await startRedis(port);
     try {
-      const w = startWorkerProc(url, { name: 'late' });
-      procs.push(w);
       const summary = await sweep;
       assert.equal(summary.recorded, 2);
       assert.ok(
         lines.some((l) => /reachable again/.test(l)),
         lines.join('\n'),
       );
+      await w.waitFor(/worker late: Redis at .* is reachable again/);
       assertComplete(spec, await rawResults(dir));
-      await w.kill('SIGTERM');
     } finally {
       await late.stop();
     }

@@ -13,6 +13,7 @@
  * - a pending trial whose job is gone (Redis restarted without persistence, or another coordinator
  *   collected it) is enqueued again and resumes from its checkpoint: nothing is lost.
  */
+import { resolve } from 'node:path';
 import { type Job, Queue } from 'bullmq';
 import { checkNumber } from '../../core/validate.js';
 import type { RunnerContext, Trial, TrialResult, TrialRunner } from '../types.js';
@@ -90,10 +91,11 @@ export async function runDistributedSweep(
   queue.on('error', () => {
     // Reported by the watcher; commands wait in the offline queue until Redis is back.
   });
+  // Absolute: a worker elsewhere finds it on the shared mount, not relative to its own cwd.
   const pending = new Map<string, Pending>(
     trials.map((trial) => [
       trial.id,
-      { trial, data: { trial, dir: ctx.trialDir(trial) }, lastEpoch: 0 },
+      { trial, data: { trial, dir: resolve(ctx.trialDir(trial)) }, lastEpoch: 0 },
     ]),
   );
   const jobOptions = (id: string) => ({

@@ -11,6 +11,7 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { Worker } from 'bullmq';
+import { OptionError } from '../../core/errors.js';
 import { checkNumber } from '../../core/validate.js';
 import type { TrialResult } from '../types.js';
 import { checkQueueName, DEFAULT_QUEUE, type TrialJobData } from './jobs.js';
@@ -42,6 +43,23 @@ export interface RunningWorker {
   close(force?: boolean): Promise<void>;
 }
 
+/** Fails fast (before taking any trial) when a custom executor module cannot serve. */
+async function checkExecutorModule(specifier: string): Promise<void> {
+  let module: { executeTrial?: unknown };
+  try {
+    module = (await import(specifier)) as { executeTrial?: unknown };
+  } catch (error) {
+    throw new OptionError(
+      '--executor',
+      specifier,
+      `a module that loads (${(error as Error).message.split('\n')[0]})`,
+    );
+  }
+  if (typeof module.executeTrial !== 'function') {
+    throw new OptionError('--executor', specifier, 'a module exporting an executeTrial function');
+  }
+}
+
 export async function startWorker(options: SweepWorkerOptions): Promise<RunningWorker> {
   const target = parseRedisUrl(options.redis);
   const queue = checkQueueName(options.queue ?? DEFAULT_QUEUE);
@@ -61,6 +79,7 @@ export async function startWorker(options: SweepWorkerOptions): Promise<RunningW
     integer: true,
     min: 0,
   });
+  if (options.executorModule !== undefined) await checkExecutorModule(options.executorModule);
   const name = options.name ?? `${hostname()}:${process.pid}`;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const watcher = new RedisWatcher(target, { log, role: `worker ${name}` });
