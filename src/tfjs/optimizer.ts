@@ -441,8 +441,18 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     this.lastGradNorm = norm;
     const coefficient = this.clipNorm / (norm + 1e-6);
     if (!Number.isFinite(norm) || coefficient >= 1) return grads;
-    const c = tf.scalar(Math.fround(coefficient));
-    return grads.map((g) => tf.mul(g, c));
+    const c = Math.fround(coefficient);
+    if (tf.getBackend() === 'cpu') {
+      // cpu's generic broadcasting Mul is slow; this loop rounds each product to float32 the same.
+      return grads.map((g) => {
+        const a = readView(g);
+        const out = new Float32Array(a.length);
+        for (let i = 0; i < a.length; i++) out[i] = a[i] * c;
+        return tf.tensor(out, g.shape, 'float32');
+      });
+    }
+    const scale = tf.scalar(c);
+    return grads.map((g) => tf.mul(g, scale));
   }
 
   /** Slot `name` of `entry`, created as zeros, its data never shared with another tensor. */

@@ -219,27 +219,29 @@ describe('tfjs optimizers: options and state', () => {
   });
 
   test('clipNorm scales the gradients as the core clipGradNorm does', async () => {
-    await useBackend('wasm');
-    const rand = prng(3);
-    const init = randomArray(rand, 30);
-    const v = tf.variable(tf.tensor(init, [5, 6]), true, 'clip/kernel');
-    const g = randomArray(rand, 30, 4);
-    const opt = new SGD({ lr: 0.1, clipNorm: 0.5 });
-    const gt = tf.tensor(g, [5, 6]);
-    opt.applyGradients([{ name: v.name, tensor: gt }]);
-    assert.deepEqual(
-      Array.from(gt.dataSync()),
-      Array.from(g),
-      "the caller's gradient is unchanged",
-    );
-    const expected = init.slice();
-    const clipped = g.slice();
-    const norm = clipGradNorm([clipped], 0.5);
-    new CoreSGD([expected], { lr: 0.1 }).step([clipped]);
-    assert.ok(norm > 0.5);
-    assert.equal(opt.lastGradNorm, norm);
-    assert.deepEqual(Array.from(v.dataSync()), Array.from(expected));
-    tf.dispose([v, gt]);
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useBackend(backend);
+      const rand = prng(3);
+      const init = randomArray(rand, 30);
+      const v = tf.variable(tf.tensor(init, [5, 6]), true, `clip/kernel/${backend}`);
+      const g = randomArray(rand, 30, 4);
+      const opt = new SGD({ lr: 0.1, clipNorm: 0.5 });
+      const gt = tf.tensor(g, [5, 6]);
+      opt.applyGradients([{ name: v.name, tensor: gt }]);
+      assert.deepEqual(
+        Array.from(gt.dataSync()),
+        Array.from(g),
+        "the caller's gradient is unchanged",
+      );
+      const expected = init.slice();
+      const clipped = g.slice();
+      const norm = clipGradNorm([clipped], 0.5);
+      new CoreSGD([expected], { lr: 0.1 }).step([clipped]);
+      assert.ok(norm > 0.5);
+      assert.equal(opt.lastGradNorm, norm);
+      assert.deepEqual(Array.from(v.dataSync()), Array.from(expected));
+      tf.dispose([v, gt]);
+    }
   });
 
   test("nonFinite: 'error' changes nothing, 'skip' skips the step", async () => {
