@@ -9,13 +9,17 @@
  * the timed steps after warm-up, as images/s, and ratios against PyTorch, both from wall time and
  * from the process's CPU time (the latter is steadier when other jobs share the machine).
  *
+ * wasm and PyTorch alternate for `--rounds` rounds (fresh model, warm-up, timed steps each), so
+ * that both see the same background load; medians are over all timed steps of all rounds.
+ *
  * Usage: node dist/bench/train.js [--models cnn,resnet] [--batch 128] [--steps 10] [--warmup 3]
- *        [--cpu-steps 1] [--no-cpu] [--no-torch] [--profile]
+ *        [--rounds 3] [--cpu-steps 1] [--no-cpu] [--no-torch] [--profile]
  * --profile prints the wasm time per kernel name for the timed steps.
  */
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-cpu';
@@ -38,6 +42,7 @@ const { values: opts } = parseArgs({
     batch: { type: 'string', default: '128' },
     steps: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
     'cpu-steps': { type: 'string', default: '1' },
     'no-cpu': { type: 'boolean', default: false },
     'no-torch': { type: 'boolean', default: false },
@@ -49,6 +54,7 @@ const batch = Number(opts.batch);
 const steps = Number(opts.steps);
 const warmup = Number(opts.warmup);
 const cpuSteps = Number(opts['cpu-steps']);
+const rounds = Number(opts.rounds);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -92,6 +98,7 @@ function measureTfjs(config: ModelConfig, warmupSteps: number, timedSteps: numbe
   const before = tf.memory().numTensors;
   const times: number[] = [];
   const cpuTimes: number[] = [];
+  profiling = opts.profile === true && tf.getBackend() === 'wasm';
   for (let i = 0; i < timedSteps; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -100,7 +107,9 @@ function measureTfjs(config: ModelConfig, warmupSteps: number, timedSteps: numbe
     times.push(performance.now() - t0);
     cpuTimes.push((c.user + c.system) / 1000);
   }
-  const leakedTensors = tf.memory().numTensors - before;
+  profiling = false;
+  // Without warm-up the first step also creates the optimizer's slots: no leak check then.
+  const leakedTensors = warmupSteps > 0 ? tf.memory().numTensors - before : 0;
   tf.dispose([x, labels, oneHot]);
   optimizer.dispose();
   model.dispose();
@@ -110,6 +119,19 @@ function measureTfjs(config: ModelConfig, warmupSteps: number, timedSteps: numbe
     stepMs: times,
     stepCpuMs: cpuTimes,
     leakedTensors,
+  };
+}
+
+/** Joins rounds: all step times, medians recomputed. */
+function pool(runs: Measured[]): Measured {
+  const stepMs = runs.flatMap((r) => r.stepMs);
+  const stepCpuMs = runs.flatMap((r) => r.stepCpuMs);
+  return {
+    imagesPerSec: batch / (median(stepMs) / 1000),
+    imagesPerCpuSec: batch / (median(stepCpuMs) / 1000),
+    stepMs,
+    stepCpuMs,
+    leakedTensors: Math.max(...runs.map((r) => r.leakedTensors)),
   };
 }
 
@@ -132,6 +154,9 @@ function measureTorch(model: string, warmupSteps: number, timedSteps: number): M
   return { ...out, leakedTensors: 0 };
 }
 
+/** True while timed steps run (the profiler ignores warm-up). */
+let profiling = false;
+
 /** Wraps every wasm kernel so that its wall time accumulates per kernel name. */
 function installProfiler(): Map<string, number> {
   const totals = new Map<string, number>();
@@ -146,7 +171,8 @@ function installProfiler(): Map<string, number> {
       } finally {
         depth--;
         const name = config.kernelName;
-        if (depth === 0) totals.set(name, (totals.get(name) ?? 0) + performance.now() - t0);
+        if (depth === 0 && profiling)
+          totals.set(name, (totals.get(name) ?? 0) + performance.now() - t0);
       }
     };
     tf.unregisterKernel(config.kernelName, 'wasm');
@@ -165,8 +191,9 @@ async function main(): Promise<void> {
   await tf.setBackend('wasm');
   await tf.ready();
   console.log(
-    `training throughput, batch ${batch}, 28x28x1 inputs, Adam; median of ${steps} steps ` +
-      `after ${warmup} warm-up (cpu: ${cpuSteps} step${cpuSteps === 1 ? '' : 's'}); node ${process.version}`,
+    `training throughput, batch ${batch}, 28x28x1 inputs, Adam; median of ${rounds} rounds x ` +
+      `${steps} steps after ${warmup} warm-up each (cpu: ${cpuSteps} step${cpuSteps === 1 ? '' : 's'}); ` +
+      `node ${process.version}; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`,
   );
   const totals = opts.profile ? installProfiler() : undefined;
   for (const name of opts.models.split(',')) {
@@ -174,12 +201,17 @@ async function main(): Promise<void> {
     if (config === undefined)
       throw new Error(`--models: unknown model '${name}'; allowed: cnn, resnet`);
     await tf.setBackend('wasm');
-    if (totals) {
-      measureTfjs(config, 1, 0);
-      totals.clear();
+    totals?.clear();
+    const wasmRuns: Measured[] = [];
+    const torchRuns: Array<Measured | string> = [];
+    for (let r = 0; r < rounds; r++) {
+      await tf.setBackend('wasm');
+      wasmRuns.push(measureTfjs(config, warmup, steps));
+      torchRuns.push(opts['no-torch'] ? 'skipped (--no-torch)' : measureTorch(name, warmup, steps));
     }
-    const wasm = measureTfjs(config, warmup, steps);
-    const torch = opts['no-torch'] ? 'skipped (--no-torch)' : measureTorch(name, warmup, steps);
+    const wasm = pool(wasmRuns);
+    const torchOk = torchRuns.filter((t): t is Measured => typeof t !== 'string');
+    const torch = torchOk.length === rounds ? pool(torchOk) : (torchRuns[0] as string);
     let cpu: Measured | string = 'skipped (--no-cpu)';
     if (!opts['no-cpu']) {
       await tf.setBackend('cpu');
@@ -189,7 +221,7 @@ async function main(): Promise<void> {
     const line = (label: string, m: Measured | string) => {
       if (typeof m === 'string') return `  ${label.padEnd(18)} ${m}`;
       const ratio = (a: number, b: number | undefined) =>
-        b ? ` = ${(a / b).toFixed(2)}x PyTorch` : '';
+        b ? ` = ${(a / b).toPrecision(2)}x PyTorch` : '';
       const leak = m.leakedTensors ? `  LEAK ${m.leakedTensors} tensors per step` : '';
       return (
         `  ${label.padEnd(18)} wall ${fmt(m.imagesPerSec).padStart(6)} img/s` +
@@ -205,9 +237,10 @@ async function main(): Promise<void> {
     if (totals) {
       const all = [...totals.entries()].sort((a, b) => b[1] - a[1]);
       const sum = all.reduce((a, [, v]) => a + v, 0);
-      console.log(`  wasm kernel time per step (${fmt(sum / steps)} ms in kernels):`);
+      const n = steps * rounds;
+      console.log(`  wasm kernel time per step (${fmt(sum / n)} ms in kernels):`);
       for (const [k, v] of all.slice(0, 14)) {
-        console.log(`    ${k.padEnd(36)} ${fmt(v / steps).padStart(7)} ms`);
+        console.log(`    ${k.padEnd(36)} ${fmt(v / n).padStart(7)} ms`);
       }
     }
   }

@@ -40,6 +40,11 @@ export function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo 
   const g = f32(backend, dy);
   const dx = f32(backend, out);
   dx.fill(0);
+  const inBounds = top === 0 && left === 0 && 2 * ho <= h && 2 * wo <= w;
+  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && inBounds) {
+    maxPoolGrad2x2(x, g, dx, n, h, w, c, ho, wo);
+    return out;
+  }
   for (let b = 0; b < n; b++) {
     for (let o = 0; o < ho; o++) {
       const r0 = o * sh - top;
@@ -71,6 +76,49 @@ export function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo 
     }
   }
   return out;
+}
+
+/**
+ * The common 2x2 stride-2 unpadded pool, unrolled: windows are disjoint and always in bounds, so
+ * each window's first maximum (row-major, ties to the earlier) gets dy by assignment.
+ */
+function maxPoolGrad2x2(
+  x: Float32Array,
+  g: Float32Array,
+  dx: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  ho: number,
+  wo: number,
+): void {
+  const rowStride = w * c;
+  for (let b = 0; b < n; b++) {
+    for (let o = 0; o < ho; o++) {
+      for (let q = 0; q < wo; q++) {
+        const p00 = ((b * h + 2 * o) * w + 2 * q) * c;
+        const p01 = p00 + c;
+        const p10 = p00 + rowStride;
+        const p11 = p10 + c;
+        const gBase = ((b * ho + o) * wo + q) * c;
+        for (let d = 0; d < c; d++) {
+          let at = p00 + d;
+          let best = x[at];
+          if (x[p01 + d] > best) {
+            at = p01 + d;
+            best = x[at];
+          }
+          if (x[p10 + d] > best) {
+            at = p10 + d;
+            best = x[at];
+          }
+          if (x[p11 + d] > best) at = p11 + d;
+          dx[at] = g[gBase + d];
+        }
+      }
+    }
+  }
 }
 
 /** AvgPoolGrad: dy [N,Ho,Wo,C], input [N,H,W,C] -> dx [N,H,W,C]. */
