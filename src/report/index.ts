@@ -25,8 +25,10 @@ import {
   describeAlignment,
   describeComparison,
   describeDecayEffect,
+  effectThreshold,
+  estimateNoise,
   groupCells,
-  pooledSd,
+  type Noise,
 } from './metrics.js';
 import { renderSvg } from './render.js';
 
@@ -42,14 +44,14 @@ export interface GroupSummary {
   schedule: string;
   best: Cell | undefined;
   noDecay: Cell | undefined;
-  alignment: Alignment | undefined;
+  alignment: Alignment;
 }
 
 export interface ReportSummary {
   name: string;
   trials: { total: number; ok: number; diverged: number; failed: number; pending: number };
-  /** Pooled seed sd of the final test error (fraction); null with one seed per cell. */
-  seedNoise: number | null;
+  /** Noise of a cell's final test error (fraction): pooled seed sd, or binomial with one seed. */
+  noise: Noise | null;
   groups: GroupSummary[];
   comparisons: Comparison[];
   decayEffects: DecayEffect[];
@@ -66,6 +68,14 @@ export interface ReportOutput {
 
 const pct = (x: number | undefined, digits = 2) =>
   x === undefined || !Number.isFinite(x) ? '–' : `${(x * 100).toFixed(digits)}%`;
+
+function noiseText(noise: Noise | null): string {
+  if (!noise) return 'unknown';
+  const sd = `${(noise.sd * 100).toFixed(2)} points`;
+  return noise.source === 'seeds'
+    ? `${sd} (pooled sd over seeds within a setting)`
+    : `${sd} (one seed per setting, so this is the binomial sd of an error rate measured on the test images, sqrt(p(1-p)/N); seed-to-seed noise may be larger)`;
+}
 
 function cellText(c: Cell | undefined): string {
   if (!c) return '–';
@@ -102,16 +112,21 @@ export function summarize(
   results: TrialResult[],
 ): { summary: ReportSummary; cells: Cell[] } {
   const cells = buildCells(trials, results);
-  const groups = groupCells(cells).map((g) => ({
-    optimizer: g.optimizer,
-    schedule: g.schedule,
-    best: bestCell(g.cells),
-    noDecay: bestCell(g.cells.filter((c) => c.weightDecay === 0)),
-    alignment: axisAlignment(g.cells),
-  }));
-  const comparisons = compareOptimizers(cells);
-  const effects = decayEffects(cells);
-  const noise = pooledSd(cells);
+  // Fashion-MNIST, MNIST and CIFAR-10 all have 10,000 test images.
+  const testSize = Number((spec.base as { testSubset?: number }).testSubset ?? 10000);
+  const noise = estimateNoise(cells, testSize);
+  const groups = groupCells(cells).map((g) => {
+    const seeds = Math.max(1, Math.min(...g.cells.filter((c) => c.n > 0).map((c) => c.n)));
+    return {
+      optimizer: g.optimizer,
+      schedule: g.schedule,
+      best: bestCell(g.cells),
+      noDecay: bestCell(g.cells.filter((c) => c.weightDecay === 0)),
+      alignment: axisAlignment(g.cells, effectThreshold(noise?.sd, seeds) ?? 0),
+    };
+  });
+  const comparisons = compareOptimizers(cells, noise);
+  const effects = decayEffects(cells, noise);
   const ok = results.filter((r) => r.status === 'ok').length;
   const findings: string[] = [];
   const pending = trials.length - results.length;
@@ -143,7 +158,7 @@ export function summarize(
       failed: results.filter((r) => r.status === 'failed').length,
       pending,
     },
-    seedNoise: noise ?? null,
+    noise: noise ?? null,
     groups,
     comparisons,
     decayEffects: effects,
@@ -214,7 +229,7 @@ export async function writeReport(
       await add(
         id,
         `${g.optimizer} (${g.schedule}) heatmap`,
-        `Final test error (%) of ${g.optimizer} with the ${g.schedule} schedule over learning rate x weight decay, mean over seeds († = a seed diverged). Red outlines: the ${options.top ?? 3} best settings, ranked. White dots: the ridge (best nonzero weight decay per learning rate) used for the alignment number. ${describeAlignment(g.optimizer, g.schedule, summaryGroup?.alignment)}`,
+        `Final test error (%) of ${g.optimizer} with the ${g.schedule} schedule over learning rate x weight decay, mean over seeds († = a seed diverged). Red outlines: the ${options.top ?? 3} best settings, ranked. White dots: the ridge (best nonzero weight decay per learning rate) used for the alignment number. ${summaryGroup ? describeAlignment(g.optimizer, g.schedule, summaryGroup.alignment) : ''}`,
         heatmapSpec(g, summaryGroup?.alignment, { top: options.top, domain }),
       ),
     );
@@ -282,8 +297,8 @@ export async function writeReport(
       cellText(g.best),
       g.best && Number.isFinite(g.best.trainLoss) ? g.best.trainLoss.toFixed(3) : '–',
       cellText(g.noDecay),
-      g.alignment ? g.alignment.slope.toFixed(2) : '–',
-      g.alignment ? g.alignment.alignment.toFixed(2) : '–',
+      g.alignment.status === 'measured' ? g.alignment.slope.toFixed(2) : g.alignment.status,
+      g.alignment.status === 'measured' ? g.alignment.alignment.toFixed(2) : '–',
     ]),
   };
   const comparisonTable = {
@@ -333,7 +348,7 @@ export async function writeReport(
       title: 'Setup',
       paragraphs: [
         `${describeBase(spec.base)}.`,
-        `${t.total} trials: ${t.ok} finished (${t.diverged} diverged), ${t.failed} failed, ${t.pending} pending. Seed noise (pooled sd of final test error within a setting): ${summary.seedNoise === null ? 'unknown (one seed per setting)' : `${(summary.seedNoise * 100).toFixed(2)} points`}.`,
+        `${t.total} trials: ${t.ok} finished (${t.diverged} diverged), ${t.failed} failed, ${t.pending} pending. Noise of a setting's final test error: ${noiseText(summary.noise)}.`,
       ],
     },
     { title: 'What the data shows', bullets: summary.findings },
@@ -341,14 +356,14 @@ export async function writeReport(
     {
       title: 'Decoupled over coupled',
       paragraphs: [
-        'Relative improvement = (best coupled - best decoupled) / best coupled, on mean final test error. A difference counts as an effect only if it exceeds 2 x pooled seed sd x sqrt(2 / n) for n seeds; otherwise the verdict is "no measurable effect".',
+        'Relative improvement = (best coupled - best decoupled) / best coupled, on mean final test error. A difference counts as an effect only if it exceeds 2 x s x sqrt(2 / n) for n seeds, where s is the noise given under Setup; otherwise the verdict is "no measurable effect". The same threshold decides whether weight decay helped at all and which heatmap rows are flat.',
       ],
       table: comparisonTable,
     },
     {
       title: 'Learning rate x weight decay',
       paragraphs: [
-        "Axis alignment, defined: for each learning rate, take the nonzero weight decay with the lowest mean test error (the ridge of the basin). Fit log10(wd*) = a + b log10(lr) by least squares. The ridge slope b is 0 when the best decay does not depend on the learning rate (an axis-aligned basin, the paper's claim for AdamW and SGDW) and -1 when only the product lr x wd matters (a diagonal basin, the paper's finding for L2). Alignment = 1 - min(1, |b|). R² is the share of the ridge's variance that lr explains. On a coarse grid the ridge moves in whole grid steps, so read the number together with the heatmap.",
+        "Axis alignment, defined: for each learning rate, take the nonzero weight decay with the lowest mean test error (the ridge of the basin). Fit log10(wd*) = a + b log10(lr) by least squares. The ridge slope b is 0 when the best decay does not depend on the learning rate (an axis-aligned basin, the paper's claim for AdamW and SGDW) and -1 when only the product lr x wd matters (a diagonal basin, the paper's finding for L2). Alignment = 1 - min(1, |b|). R² is the share of the ridge's variance that lr explains. Rows where the nonzero weight decays differ by no more than the effect threshold are flat (their best decay is noise) and are left out; with fewer than 3 rows left the basin is reported as flat. On a coarse grid the ridge moves in whole grid steps, so read the number together with the heatmap.",
       ],
       figures: heatmaps,
     },

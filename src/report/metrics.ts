@@ -7,14 +7,18 @@
  * - Best setting per (optimizer, schedule) = the cell with the lowest mean.
  * - Relative improvement of a decoupled optimizer over its coupled twin:
  *     (best_coupled - best_decoupled) / best_coupled.
- * - Seed noise: the pooled within-cell sd, s_p = sqrt(sum_c (n_c - 1) s_c^2 / sum_c (n_c - 1)); a
- *   difference of two n-seed means is called an effect only if it exceeds 2 * s_p * sqrt(2 / n).
+ * - Noise: the pooled within-cell sd over seeds, s_p = sqrt(sum_c (n_c - 1) s_c^2 / sum_c (n_c - 1));
+ *   with one seed per cell it is approximated by the binomial sd of an error rate p measured on N
+ *   test images, sqrt(p (1 - p) / N) at the median cell error. A difference of two n-seed means is
+ *   called an effect only if it exceeds 2 * s * sqrt(2 / n).
  * - Axis alignment of a basin: for each lr row, the best nonzero weight decay wd*(lr) = the column
  *   with the lowest mean error; a least-squares fit log10 wd* = a + b log10 lr gives the ridge slope
  *   b and R^2 (the share of the ridge's variance explained by lr). b = 0: axis-aligned (the best
  *   decay does not depend on lr, the paper's claim for AdamW/SGDW); b = -1: diagonal (lr * wd is
  *   what matters, the paper's finding for L2). Alignment = 1 - min(1, |b|), so 1 = axis-aligned,
- *   0 = diagonal or steeper.
+ *   0 = diagonal or steeper. A row whose nonzero-decay cells differ by no more than the effect
+ *   threshold is flat (its argmin is noise) and is left out; with fewer than 3 rows left the basin
+ *   is reported as flat, not measured.
  */
 import type { SweepOptimizer, SweepSchedule, Trial, TrialResult } from '../sweep/types.js';
 
@@ -153,35 +157,72 @@ export function pooledSd(cells: Cell[]): number | undefined {
   return dof > 0 ? Math.sqrt(num / dof) : undefined;
 }
 
+export interface Noise {
+  /** sd of a cell's final test error (fraction). */
+  sd: number;
+  source: 'seeds' | 'binomial';
+}
+
+/** Seed noise if any cell has 2+ seeds, else the binomial sd on `testSize` images. */
+export function estimateNoise(cells: Cell[], testSize?: number): Noise | undefined {
+  const pooled = pooledSd(cells);
+  if (pooled !== undefined) return { sd: pooled, source: 'seeds' };
+  const means = cells
+    .filter((c) => c.n > 0 && !c.diverged)
+    .map((c) => c.mean)
+    .sort((a, b) => a - b);
+  if (!testSize || !means.length) return undefined;
+  const p = means[Math.floor((means.length - 1) / 2)];
+  return { sd: Math.sqrt((p * (1 - p)) / testSize), source: 'binomial' };
+}
+
 export interface Alignment {
-  /** Fitted slope b of log10 wd* on log10 lr. */
+  /** 'measured'; 'flat' = too few rows where decay makes a difference; 'too small' = grid. */
+  status: 'measured' | 'flat' | 'too small';
+  /** Fitted slope b of log10 wd* on log10 lr (NaN unless measured). */
   slope: number;
   /** Share of the ridge's variance explained by lr (R^2 of the fit; 0 when the ridge is flat). */
   r2: number;
-  /** 1 - min(1, |slope|): 1 = axis-aligned, 0 = diagonal. */
+  /** 1 - min(1, |slope|): 1 = axis-aligned, 0 = diagonal (NaN unless measured). */
   alignment: number;
-  /** The ridge: best nonzero weight decay per lr row. */
+  /** The ridge: best nonzero weight decay per non-flat lr row. */
   ridge: { lr: number; weightDecay: number; mean: number }[];
+  /** Rows left out because decay made no difference there beyond `threshold`. */
+  flatRows: number[];
 }
 
 /**
  * Axis alignment of one optimizer's basin (see the module comment). Needs at least 3 lr rows and 2
- * nonzero weight decays with data; rows whose best cell is at chance level (all diverged) are left
- * out. Returns undefined, with no guess, when the grid is too small.
+ * nonzero weight decays with data; rows whose best cell is at chance level (all diverged) and flat
+ * rows (spread <= threshold) are left out.
  */
-export function axisAlignment(cells: Cell[]): Alignment | undefined {
+export function axisAlignment(cells: Cell[], threshold = 0): Alignment {
+  const none = (status: Alignment['status'], ridge: Alignment['ridge'], flatRows: number[]) => ({
+    status,
+    slope: Number.NaN,
+    r2: Number.NaN,
+    alignment: Number.NaN,
+    ridge,
+    flatRows,
+  });
   const usable = cells.filter((c) => c.n > 0 && c.weightDecay > 0);
   const wds = new Set(usable.map((c) => c.weightDecay));
-  if (wds.size < 2) return undefined;
   const rows = new Map<number, Cell[]>();
   for (const c of usable) rows.set(c.lr, [...(rows.get(c.lr) ?? []), c]);
+  if (wds.size < 2 || rows.size < 3) return none('too small', [], []);
   const ridge: Alignment['ridge'] = [];
+  const flatRows: number[] = [];
   for (const [lr, row] of [...rows.entries()].sort((a, b) => a[0] - b[0])) {
     const best = bestCell(row);
     if (!best || best.mean >= CHANCE_ERROR - 1e-9) continue;
+    const worst = Math.max(...row.map((c) => c.mean));
+    if (row.length < 2 || worst - best.mean <= threshold) {
+      flatRows.push(lr);
+      continue;
+    }
     ridge.push({ lr, weightDecay: best.weightDecay, mean: best.mean });
   }
-  if (ridge.length < 3) return undefined;
+  if (ridge.length < 3) return none(flatRows.length ? 'flat' : 'too small', ridge, flatRows);
   const xs = ridge.map((r) => Math.log10(r.lr));
   const ys = ridge.map((r) => Math.log10(r.weightDecay));
   const mx = mean(xs);
@@ -196,7 +237,14 @@ export function axisAlignment(cells: Cell[]): Alignment | undefined {
   }
   const slope = sxx > 0 ? sxy / sxx : 0;
   const r2 = syy > 0 && sxx > 0 ? (sxy * sxy) / (sxx * syy) : 0;
-  return { slope, r2, alignment: 1 - Math.min(1, Math.abs(slope)), ridge };
+  return {
+    status: 'measured',
+    slope,
+    r2,
+    alignment: 1 - Math.min(1, Math.abs(slope)),
+    ridge,
+    flatRows,
+  };
 }
 
 export interface Comparison {
@@ -234,8 +282,7 @@ export function effectThreshold(noise: number | undefined, n: number): number | 
 }
 
 /** AdamW vs Adam and SGDW vs SGD, per schedule present for both. */
-export function compareOptimizers(cells: Cell[]): Comparison[] {
-  const noise = pooledSd(cells);
+export function compareOptimizers(cells: Cell[], noise = estimateNoise(cells)): Comparison[] {
   const out: Comparison[] = [];
   const groups = groupCells(cells);
   for (const [coupled, decoupled] of PAIRS) {
@@ -245,7 +292,7 @@ export function compareOptimizers(cells: Cell[]): Comparison[] {
       const db = twin && bestCell(twin.cells);
       if (!cb || !db) continue;
       const difference = cb.mean - db.mean;
-      const threshold = effectThreshold(noise, Math.min(cb.n, db.n));
+      const threshold = effectThreshold(noise?.sd, Math.min(cb.n, db.n));
       const comparison: Comparison = {
         coupled,
         decoupled,
@@ -298,8 +345,7 @@ const TWIN: Record<SweepOptimizer, SweepOptimizer> = {
  * Does weight decay help at all? Best decayed cell vs best weightDecay = 0 cell, per group. A group
  * without a 0 column borrows its twin's (Adam with 0 decay is AdamW with 0 decay).
  */
-export function decayEffects(cells: Cell[]): DecayEffect[] {
-  const noise = pooledSd(cells);
+export function decayEffects(cells: Cell[], noise = estimateNoise(cells)): DecayEffect[] {
   const out: DecayEffect[] = [];
   for (const g of groupCells(cells)) {
     const best = bestCell(g.cells.filter((c) => c.weightDecay > 0));
@@ -313,7 +359,7 @@ export function decayEffects(cells: Cell[]): DecayEffect[] {
     const noDecay = bestCell(zero);
     if (!best || !noDecay) continue;
     const difference = noDecay.mean - best.mean;
-    const threshold = effectThreshold(noise, Math.min(best.n, noDecay.n));
+    const threshold = effectThreshold(noise?.sd, Math.min(best.n, noDecay.n));
     let verdict: DecayEffect['verdict'];
     if (difference <= 0) verdict = 'no measurable effect';
     else if (threshold === undefined) verdict = 'unknown noise';
@@ -343,13 +389,13 @@ export function describeComparison(c: Comparison): string {
     : '';
   switch (c.verdict) {
     case 'unknown noise':
-      return `${base}${paired}. With one seed per setting the seed-to-seed spread is unknown, so this difference cannot be told apart from noise.`;
+      return `${base}${paired}. The noise level is unknown (one seed, unknown test-set size), so this difference cannot be told apart from noise.`;
     case 'no measurable effect':
-      return `${base}${paired}. The difference (${pts(c.difference)}) is within seed noise (threshold ${pts(c.threshold ?? 0)}): no measurable effect in this setting.`;
+      return `${base}${paired}. The difference (${pts(c.difference)}) is within noise (threshold ${pts(c.threshold ?? 0)}): no measurable effect in this setting.`;
     case 'decoupled better':
-      return `${base}${paired}. The difference (${pts(c.difference)}) exceeds the seed-noise threshold (${pts(c.threshold ?? 0)}).`;
+      return `${base}${paired}. The difference (${pts(c.difference)}) exceeds the noise threshold (${pts(c.threshold ?? 0)}).`;
     case 'coupled better':
-      return `${base}${paired}. ${c.coupled} is better here, by more than the seed-noise threshold (${pts(c.threshold ?? 0)}): this setting does not reproduce the paper's claim.`;
+      return `${base}${paired}. ${c.coupled} is better here, by more than the noise threshold (${pts(c.threshold ?? 0)}): this setting does not reproduce the paper's claim.`;
   }
 }
 
@@ -361,19 +407,28 @@ export function describeDecayEffect(e: DecayEffect): string {
   const base = `${what}: best with decay ${pct(e.best.mean)} (wd ${e.best.weightDecay}) vs ${pct(e.noDecay.mean)} without`;
   switch (e.verdict) {
     case 'decay helps':
-      return `${base}; the gain (${pts(e.difference)}) exceeds seed noise.`;
+      return `${base}; the gain (${pts(e.difference)}) exceeds noise.`;
     case 'no measurable effect':
-      return `${base}; the gain (${pts(e.difference)}) is within seed noise: no measurable effect of weight decay here.`;
+      return `${base}; the gain (${pts(e.difference)}) is within noise: no measurable effect of weight decay here.`;
     default:
       return `${base}; with one seed the noise is unknown, so the gain (${pts(e.difference)}) is not established.`;
   }
 }
 
-export function describeAlignment(optimizer: string, schedule: string, a: Alignment | undefined) {
-  if (!a) {
-    return `${optimizer} (${schedule}): the grid is too small to measure alignment (needs 3 learning rates and 2 nonzero weight decays).`;
+export function describeAlignment(optimizer: string, schedule: string, a: Alignment): string {
+  const what = `${optimizer} (${schedule})`;
+  if (a.status === 'too small') {
+    return `${what}: the grid is too small to measure alignment (needs 3 learning rates and 2 nonzero weight decays).`;
+  }
+  if (a.status === 'flat') {
+    const rows = a.flatRows.length + a.ridge.length;
+    if (!a.ridge.length) {
+      return `${what}: at all ${rows} learning rates the nonzero weight decays differ by no more than noise, so the basin has no ridge to measure: the strength of weight decay made no measurable difference.`;
+    }
+    return `${what}: only ${a.ridge.length} of ${rows} learning rates show a difference between nonzero weight decays beyond noise (3 are needed to fit the ridge), so alignment is not measured; at the others the strength of decay made no measurable difference.`;
   }
   const shape =
     a.alignment >= 0.75 ? 'close to axis-aligned' : a.alignment <= 0.25 ? 'diagonal' : 'in between';
-  return `${optimizer} (${schedule}): ridge slope ${a.slope.toFixed(2)}, R² ${a.r2.toFixed(2)}, alignment ${a.alignment.toFixed(2)} (${shape}).`;
+  const flat = a.flatRows.length ? `; ${a.flatRows.length} flat row(s) left out` : '';
+  return `${what}: ridge slope ${a.slope.toFixed(2)}, R² ${a.r2.toFixed(2)}, alignment ${a.alignment.toFixed(2)} (${shape}${flat}).`;
 }

@@ -149,7 +149,7 @@ export function axesFor(spec: SweepSpec, optimizer: SweepOptimizer) {
 }
 
 /**
- * Expands a spec into its trials, in a stable order (optimizer, schedule, lr, weight decay, seed).
+ * Expands a spec into its trials, in a stable run order (see the end of the function).
  * Every trial config is validated here, so a bad `base` fails before any training starts.
  * Duplicate coordinates (e.g. a value listed twice) collapse into one trial.
  */
@@ -158,12 +158,15 @@ export function expandGrid(
 ): Trial[] {
   const trials: Trial[] = [];
   const seen = new Set<string>();
+  const order = new Map<string, [number, number, number]>();
   for (const optimizer of spec.grid.optimizer) {
     const axes = axesFor(spec, optimizer);
+    let cellIndex = 0;
     const baseEpochs = TrainConfigSchema.parse(axes.base).epochs;
     for (const schedule of axes.schedule) {
       for (const lr of axes.lr) {
         for (const weightDecay of axes.weightDecay) {
+          const cell = cellIndex++;
           for (const seed of axes.seed) {
             const params: TrialParams = { optimizer, lr, weightDecay, schedule, seed };
             const parsed = TrainConfigSchema.parse({
@@ -179,10 +182,18 @@ export function expandGrid(
             if (seen.has(id)) continue;
             seen.add(id);
             trials.push({ id, index: trials.length, params, config });
+            order.set(id, [axes.seed.indexOf(seed), cell, spec.grid.optimizer.indexOf(optimizer)]);
           }
         }
       }
     }
   }
-  return trials;
+  // Run order: seed by seed, optimizers interleaved, so a sweep stopped early still has whole
+  // heatmaps of every optimizer for its first seeds.
+  const key = (t: Trial) => order.get(t.id) ?? [0, 0, 0];
+  trials.sort((a, b) => {
+    const [ka, kb] = [key(a), key(b)];
+    return ka[0] - kb[0] || ka[1] - kb[1] || ka[2] - kb[2];
+  });
+  return trials.map((t, index) => ({ ...t, index }));
 }

@@ -1,0 +1,11 @@
+/** Child process for the kill test: runs a sweep with the fake executor (argv: dir, spec, module). */
+import { LocalPoolRunner } from '../../src/sweep/pool.js';
+import { runSweep } from '../../src/sweep/run.js';
+import { parseSweepSpec } from '../../src/sweep/spec.js';
+
+const [dir, specJson, executorModule] = process.argv.slice(2);
+await runSweep({
+  dir,
+  spec: parseSweepSpec(JSON.parse(specJson)),
+  runner: new LocalPoolRunner({ concurrency: 2, executorModule }),
+});
