@@ -266,23 +266,11 @@ function trainStep(
       true,
       variables,
     );
-    if (tf.getBackend() === 'wasm') refreshVariables(variables);
     const loss = (cost as tf.Scalar).dataSync()[0];
     const kept = correct as tf.Scalar | null;
     const right = kept ? kept.dataSync()[0] : 0;
     kept?.dispose();
     return { loss, correct: right };
-  });
-}
-
-/**
- * Gives each variable a fresh copy of its data. The wasm optimizer kernels update variables in
- * place (same data id), but tfjs-backend-wasm caches XNNPACK operators with packed weights by data
- * id, so MatMul and Conv2D would keep using the initial weights. A new data id drops the cache.
- */
-function refreshVariables(variables: tf.Variable[]): void {
-  tf.tidy(() => {
-    for (const v of variables) v.assign(tf.add(v, 0));
   });
 }
 
