@@ -13,7 +13,7 @@ export {
   type AdamParams,
 } from './core/adam.js';
 export { AdamW } from './core/adamw.js';
-export { clipGradNorm } from './core/clip.js';
+export { clipCoefficient, clipGradNorm, globalNorm } from './core/clip.js';
 export { decoupledDecayFactor } from './core/decay.js';
 export { NonFiniteGradientError, OptionError } from './core/errors.js';
 export {

@@ -21,6 +21,7 @@
  * name, then by name without tfjs' `_N` suffix, then by order; the shapes must agree.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { clipCoefficient, globalNorm } from '../core/clip.js';
 import { NonFiniteGradientError, OptionError } from '../core/errors.js';
 import { getDefaultKernels } from '../core/optimizer.js';
 import { type DecayExclusion, groupParams } from '../core/param-groups.js';
@@ -432,16 +433,10 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   /** Gradients scaled to the global norm clipNorm (src/core/clip.ts's rule), or as given. */
   private clip(grads: tf.Tensor[]): tf.Tensor[] {
     if (this.clipNorm === null) return grads;
-    let sumSquares = 0;
-    for (const g of grads) {
-      const a = readView(g);
-      for (let i = 0; i < a.length; i++) sumSquares += a[i] * a[i];
-    }
-    const norm = Math.sqrt(sumSquares);
+    const norm = globalNorm(grads.map(readView));
     this.lastGradNorm = norm;
-    const coefficient = this.clipNorm / (norm + 1e-6);
-    if (!Number.isFinite(norm) || coefficient >= 1) return grads;
-    const c = Math.fround(coefficient);
+    const c = clipCoefficient(norm, this.clipNorm);
+    if (c === null) return grads;
     if (tf.getBackend() === 'cpu') {
       // cpu's generic broadcasting Mul is slow; this loop rounds each product to float32 the same.
       return grads.map((g) => {
