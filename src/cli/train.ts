@@ -424,6 +424,13 @@ async function trainAction(flags: TrainFlags): Promise<void> {
       process.exitCode = signalName === 'SIGINT' ? 130 : 143;
       return;
     }
+    if (result.diverged) {
+      process.stderr.write(
+        `diverged: the training loss became NaN or infinite in epoch ${result.epochs.length}; ` +
+          `the run stopped (results in ${out})\n`,
+      );
+      return;
+    }
     const f = result.final;
     process.stderr.write(
       `done: test error ${(f.testError * 100).toFixed(2)}%, train loss ${f.trainLoss.toFixed(4)}, ` +

@@ -167,6 +167,11 @@ export interface TrainResult {
   };
   /** True when the run stopped early on an abort signal (a checkpoint was written). */
   aborted: boolean;
+  /**
+   * True when the training loss became NaN or infinite (or a gradient did): the run stopped after
+   * recording that epoch, whose trainLoss is NaN (null in JSON).
+   */
+  diverged: boolean;
   /** Number of trainable parameters. */
   params: number;
   /** Total seconds of training across sessions. */

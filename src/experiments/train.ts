@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SingleBar } from 'cli-progress';
+import { NonFiniteGradientError } from '../core/errors.js';
 import { useBackend } from './backend.js';
 import {
   CHECKPOINT_VERSION,
@@ -132,6 +133,7 @@ export async function runTraining(
   const rng = Rng.fromState(state.rng);
   let stepsThisSession = 0;
   let aborted = false;
+  let diverged = false;
   try {
     while (state.epoch < config.epochs) {
       let order: Uint32Array;
@@ -151,7 +153,18 @@ export async function runTraining(
         const from = state.batch * config.batchSize;
         const indices = order.subarray(from, Math.min(from + config.batchSize, train.count));
         const batch = makeBatch(train, indices, data.normalization, config.augment, rng);
-        const { loss, correct } = trainStep(model, optimizer, variables, batch, train);
+        let loss: number;
+        let correct: number;
+        try {
+          ({ loss, correct } = trainStep(model, optimizer, variables, batch, train));
+        } catch (error) {
+          // A NaN or infinite gradient: the optimizer changed nothing; the run has diverged.
+          if (!(error instanceof NonFiniteGradientError)) throw error;
+          diverged = true;
+          state.lossSum = Number.NaN;
+          break;
+        }
+        if (!Number.isFinite(loss)) diverged = true;
         state.lossSum += loss * batch.size;
         state.errors += batch.size - correct;
         state.images += batch.size;
@@ -169,6 +182,7 @@ export async function runTraining(
         state.rng = rng.getState();
         // Yield to the event loop so signals (SIGINT, SIGTERM, abort) are seen between batches.
         await new Promise((resolve) => setImmediate(resolve));
+        if (diverged) break;
       }
       bar?.stop();
       if (aborted) break;
@@ -204,6 +218,7 @@ export async function runTraining(
       state.rng = rng.getState();
       await save();
       options.onEpoch?.(record);
+      if (diverged) break;
     }
     if (aborted) await save();
     const last = records[records.length - 1];
@@ -218,6 +233,7 @@ export async function runTraining(
         testLoss: last?.testLoss ?? Number.NaN,
       },
       aborted,
+      diverged,
       params: countParams(model),
       seconds: state.totalSeconds,
     };

@@ -162,6 +162,30 @@ describe('runTraining', () => {
   });
 });
 
+describe('divergence', () => {
+  it('stops after the epoch in which the loss became NaN and says so', async () => {
+    const records: EpochRecord[] = [];
+    const result = await runTraining(
+      {
+        dataDir,
+        model: { kind: 'mlp', hidden: [16] },
+        optimizer: 'sgd',
+        momentum: 0,
+        lr: 1e30,
+        epochs: 3,
+        subset: 96,
+        testSubset: 10,
+        batchSize: 16,
+      },
+      { onEpoch: (r) => records.push(r) },
+    );
+    assert.equal(result.diverged, true);
+    assert.equal(result.epochs.length, 1);
+    assert.equal(records.length, 1);
+    assert.ok(Number.isNaN(records[0].trainLoss));
+  });
+});
+
 describe('models', () => {
   it('are seeded, output logits, and have the configured depth', async () => {
     await useBackend('wasm');
