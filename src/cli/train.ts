@@ -401,7 +401,11 @@ async function trainAction(flags: TrainFlags): Promise<void> {
   const controller = new AbortController();
   let signalName: NodeJS.Signals | null = null;
   const onSignal = (name: NodeJS.Signals) => {
-    if (signalName) return;
+    if (signalName) {
+      // A second signal: stop now (the last checkpoint on disk is whole; it is written atomically).
+      process.stderr.write(`\n${name} again: exiting without a new checkpoint\n`);
+      process.exit(name === 'SIGINT' ? 130 : 143);
+    }
     signalName = name;
     process.stderr.write(`\n${name}: stopping after this batch and saving a checkpoint...\n`);
     controller.abort();
