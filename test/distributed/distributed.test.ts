@@ -20,7 +20,7 @@ import { runSweep } from '../../src/sweep/run.js';
 import { expandGrid } from '../../src/sweep/spec.js';
 import type { SweepSpec, TrialResult } from '../../src/sweep/types.js';
 import { freePort, haveRedis, startRedis, type TestRedis } from '../helpers/redis.js';
-import { syntheticError } from './fixtures/synthetic-executor.js';
+import { ALWAYS_THROW_LR, CRASH_ONCE_LR, syntheticError } from './fixtures/synthetic-executor.js';
 import {
   CLI_MAIN,
   epochLog,
@@ -181,6 +181,37 @@ describe('distributed sweeps on Redis', { skip }, () => {
     assert.ok(log.slice(killedAfter).every((l) => l.pid === b.child.pid));
     assert.match(b.text, /running/);
     await b.kill('SIGTERM');
+  });
+
+  test('a crashed trial thread is retried; a trial that always throws is recorded failed once', {
+    timeout: 40_000,
+  }, async () => {
+    const spec = tinySpec('faults', [CRASH_ONCE_LR, ALWAYS_THROW_LR], 1);
+    spec.grid.optimizer = ['adamw'];
+    const dir = join(root, 'faults');
+    const w = worker('faulty', { concurrency: 2 });
+    await w.waitFor(/waiting for trials/);
+    const summary = await runSweep({
+      dir,
+      spec,
+      runner: createRedisRunner({
+        redis: redis.url,
+        pollIntervalMs: 100,
+        attempts: 2,
+        retryBackoffMs: 100,
+      }),
+    });
+    assert.equal(summary.recorded, 2);
+    assert.equal(summary.failed, 1);
+    const records = await rawResults(dir);
+    assert.equal(records.length, 2);
+    const crashed = records.find((r) => r.params.lr === CRASH_ONCE_LR)!;
+    assert.equal(crashed.status, 'ok');
+    assert.equal(crashed.attempt, 2);
+    assert.equal(crashed.final?.testError, syntheticError(crashed.params, 1));
+    const broken = records.find((r) => r.params.lr === ALWAYS_THROW_LR)!;
+    assert.equal(broken.status, 'failed');
+    assert.match(broken.error ?? '', /gave up after 2 attempt\(s\): synthetic executor bug/);
   });
 
   test('a coordinator killed and restarted collects the rest, nothing twice or re-run', {
