@@ -82,169 +82,181 @@ export async function runTraining(
   );
   const optimizer = createOptimizer(config, { schedule, weightDecay });
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-
-  const out = config.out;
-  const checkpointPath = out ? join(out, FILES.checkpoint) : null;
-  let state: LoopState;
-  let records: EpochRecord[] = [];
-  const resumed = options.resume && checkpointPath ? loadCheckpoint(checkpointPath) : null;
-  if (resumed) {
-    checkSameRun(resumed.config, config);
-    restoreModel(model, resumed.model);
-    await restoreOptimizer(optimizer, resumed.optimizer);
-    state = resumed.state;
-    records = resumed.records;
-  } else {
-    const rng = new Rng(deriveSeed(config.seed, 'data'));
-    state = {
-      epoch: 0,
-      batch: 0,
-      step: 0,
-      rng: rng.getState(),
-      epochRng: rng.getState(),
-      lossSum: 0,
-      errors: 0,
-      images: 0,
-      epochSeconds: 0,
-      totalSeconds: 0,
-    };
-    if (out) {
-      mkdirSync(out, { recursive: true });
-      rmSync(join(out, FILES.metrics), { force: true });
-      rmSync(join(out, FILES.result), { force: true });
-      writeFileAtomic(join(out, FILES.config), `${JSON.stringify(config, null, 2)}\n`);
-    }
-  }
-
-  const save = async () => {
-    if (!checkpointPath) return;
-    const checkpoint: Checkpoint = {
-      version: CHECKPOINT_VERSION,
-      config,
-      state,
-      records,
-      model: saveModel(model),
-      optimizer: await saveOptimizer(optimizer),
-    };
-    saveCheckpoint(checkpointPath, checkpoint);
-  };
-
-  const bar = options.progress && process.stderr.isTTY ? makeBar(config, spe) : null;
-  const rng = Rng.fromState(state.rng);
-  let stepsThisSession = 0;
-  let aborted = false;
-  let diverged = false;
   try {
-    while (state.epoch < config.epochs) {
-      let order: Uint32Array;
-      if (state.batch === 0) {
-        state.epochRng = rng.getState();
-        order = rng.permutation(train.count);
-      } else {
-        order = Rng.fromState(state.epochRng).permutation(train.count);
-      }
-      bar?.start(spe, state.batch, { epoch: state.epoch + 1, ips: '0' });
-      let sliceStart = Date.now();
-      while (state.batch < spe) {
-        if (options.signal?.aborted || stepsThisSession === options.stopAfterSteps) {
-          aborted = true;
-          break;
-        }
-        const from = state.batch * config.batchSize;
-        const indices = order.subarray(from, Math.min(from + config.batchSize, train.count));
-        const batch = makeBatch(train, indices, data.normalization, config.augment, rng);
-        let loss: number;
-        let correct: number;
-        try {
-          ({ loss, correct } = trainStep(model, optimizer, variables, batch, train));
-        } catch (error) {
-          // A NaN or infinite gradient: the optimizer changed nothing; the run has diverged.
-          if (!(error instanceof NonFiniteGradientError)) throw error;
-          diverged = true;
-          state.lossSum = Number.NaN;
-          break;
-        }
-        if (!Number.isFinite(loss)) diverged = true;
-        state.lossSum += loss * batch.size;
-        state.errors += batch.size - correct;
-        state.images += batch.size;
-        state.batch++;
-        state.step++;
-        stepsThisSession++;
-        const now = Date.now();
-        state.epochSeconds += (now - sliceStart) / 1000;
-        state.totalSeconds += (now - sliceStart) / 1000;
-        sliceStart = now;
-        if (bar) {
-          const rate = state.images / Math.max(state.epochSeconds, 1e-9);
-          bar.update(state.batch, { epoch: state.epoch + 1, ips: rate.toFixed(0) });
-        }
-        state.rng = rng.getState();
-        // Yield to the event loop so signals (SIGINT, SIGTERM, abort) are seen between batches.
-        await new Promise((resolve) => setImmediate(resolve));
-        if (diverged) break;
-      }
-      bar?.stop();
-      if (aborted) break;
-      const evalStart = Date.now();
-      const test = evaluate(model, data.test, data.normalization);
-      const validation = data.validation
-        ? evaluate(model, data.validation, data.normalization)
-        : null;
-      const evalSeconds = (Date.now() - evalStart) / 1000;
-      state.totalSeconds += evalSeconds;
-      const lastStep = state.step - 1;
-      const record: EpochRecord = {
-        epoch: state.epoch + 1,
-        step: state.step,
-        trainLoss: state.lossSum / state.images,
-        trainError: state.errors / state.images,
-        valError: validation ? validation.error : null,
-        testError: test.error,
-        testLoss: test.loss,
-        lrMultiplier: schedule(lastStep),
-        weightDecay: typeof weightDecay === 'number' ? weightDecay : weightDecay(lastStep),
-        seconds: state.epochSeconds + evalSeconds,
-        imagesPerSecond: state.images / Math.max(state.epochSeconds, 1e-9),
-      };
-      records.push(record);
-      if (out) appendFileSync(join(out, FILES.metrics), `${JSON.stringify(record)}\n`);
-      state.epoch++;
-      state.batch = 0;
-      state.lossSum = 0;
-      state.errors = 0;
-      state.images = 0;
-      state.epochSeconds = 0;
-      state.rng = rng.getState();
-      await save();
-      options.onEpoch?.(record);
-      if (diverged) break;
-    }
-    if (aborted) await save();
-    const last = records[records.length - 1];
-    const result: TrainResult = {
-      config,
-      epochs: records,
-      final: {
-        trainLoss: last?.trainLoss ?? Number.NaN,
-        trainError: last?.trainError ?? Number.NaN,
-        valError: last?.valError ?? null,
-        testError: last?.testError ?? Number.NaN,
-        testLoss: last?.testLoss ?? Number.NaN,
-      },
-      aborted,
-      diverged,
-      params: countParams(model),
-      seconds: state.totalSeconds,
-    };
-    if (out && !aborted) {
-      writeFileAtomic(join(out, FILES.result), `${JSON.stringify(result, null, 2)}\n`);
-    }
-    return result;
+    return await trainLoop();
   } finally {
-    bar?.stop();
     optimizer.dispose();
     model.dispose();
+  }
+
+  async function trainLoop(): Promise<TrainResult> {
+    const out = config.out;
+    const checkpointPath = out ? join(out, FILES.checkpoint) : null;
+    let state: LoopState;
+    let records: EpochRecord[] = [];
+    const resumed = options.resume && checkpointPath ? loadCheckpoint(checkpointPath) : null;
+    if (resumed) {
+      checkSameRun(resumed.config, config);
+      restoreModel(model, resumed.model);
+      await restoreOptimizer(optimizer, resumed.optimizer);
+      state = resumed.state;
+      records = resumed.records;
+      if (out) {
+        // The metrics file follows the checkpoint (a kill between the two writes left an extra line).
+        const lines = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+        writeFileAtomic(join(out, FILES.metrics), lines);
+      }
+    } else {
+      const rng = new Rng(deriveSeed(config.seed, 'data'));
+      state = {
+        epoch: 0,
+        batch: 0,
+        step: 0,
+        rng: rng.getState(),
+        epochRng: rng.getState(),
+        lossSum: 0,
+        errors: 0,
+        images: 0,
+        epochSeconds: 0,
+        totalSeconds: 0,
+      };
+      if (out) {
+        mkdirSync(out, { recursive: true });
+        rmSync(join(out, FILES.metrics), { force: true });
+        rmSync(join(out, FILES.checkpoint), { force: true });
+        rmSync(join(out, FILES.result), { force: true });
+        writeFileAtomic(join(out, FILES.config), `${JSON.stringify(config, null, 2)}\n`);
+      }
+    }
+
+    const save = async () => {
+      if (!checkpointPath) return;
+      const checkpoint: Checkpoint = {
+        version: CHECKPOINT_VERSION,
+        config,
+        state,
+        records,
+        model: saveModel(model),
+        optimizer: await saveOptimizer(optimizer),
+      };
+      saveCheckpoint(checkpointPath, checkpoint);
+    };
+
+    const bar = options.progress && process.stderr.isTTY ? makeBar(config, spe) : null;
+    const rng = Rng.fromState(state.rng);
+    let stepsThisSession = 0;
+    let aborted = false;
+    let diverged = false;
+    try {
+      while (state.epoch < config.epochs) {
+        let order: Uint32Array;
+        if (state.batch === 0) {
+          state.epochRng = rng.getState();
+          order = rng.permutation(train.count);
+        } else {
+          order = Rng.fromState(state.epochRng).permutation(train.count);
+        }
+        bar?.start(spe, state.batch, { epoch: state.epoch + 1, ips: '0' });
+        let sliceStart = Date.now();
+        while (state.batch < spe) {
+          if (options.signal?.aborted || stepsThisSession === options.stopAfterSteps) {
+            aborted = true;
+            break;
+          }
+          const from = state.batch * config.batchSize;
+          const indices = order.subarray(from, Math.min(from + config.batchSize, train.count));
+          const batch = makeBatch(train, indices, data.normalization, config.augment, rng);
+          let loss: number;
+          let correct: number;
+          try {
+            ({ loss, correct } = trainStep(model, optimizer, variables, batch, train));
+          } catch (error) {
+            // A NaN or infinite gradient: the optimizer changed nothing; the run has diverged.
+            if (!(error instanceof NonFiniteGradientError)) throw error;
+            diverged = true;
+            state.lossSum = Number.NaN;
+            break;
+          }
+          if (!Number.isFinite(loss)) diverged = true;
+          state.lossSum += loss * batch.size;
+          state.errors += batch.size - correct;
+          state.images += batch.size;
+          state.batch++;
+          state.step++;
+          stepsThisSession++;
+          const now = Date.now();
+          state.epochSeconds += (now - sliceStart) / 1000;
+          state.totalSeconds += (now - sliceStart) / 1000;
+          sliceStart = now;
+          if (bar) {
+            const rate = state.images / Math.max(state.epochSeconds, 1e-9);
+            bar.update(state.batch, { epoch: state.epoch + 1, ips: rate.toFixed(0) });
+          }
+          state.rng = rng.getState();
+          // Yield to the event loop so signals (SIGINT, SIGTERM, abort) are seen between batches.
+          await new Promise((resolve) => setImmediate(resolve));
+          if (diverged) break;
+        }
+        bar?.stop();
+        if (aborted) break;
+        const evalStart = Date.now();
+        const test = evaluate(model, data.test, data.normalization);
+        const validation = data.validation
+          ? evaluate(model, data.validation, data.normalization)
+          : null;
+        const evalSeconds = (Date.now() - evalStart) / 1000;
+        state.totalSeconds += evalSeconds;
+        const lastStep = state.step - 1;
+        const record: EpochRecord = {
+          epoch: state.epoch + 1,
+          step: state.step,
+          trainLoss: state.lossSum / state.images,
+          trainError: state.errors / state.images,
+          valError: validation ? validation.error : null,
+          testError: test.error,
+          testLoss: test.loss,
+          lrMultiplier: schedule(lastStep),
+          weightDecay: typeof weightDecay === 'number' ? weightDecay : weightDecay(lastStep),
+          seconds: state.epochSeconds + evalSeconds,
+          imagesPerSecond: state.images / Math.max(state.epochSeconds, 1e-9),
+        };
+        records.push(record);
+        if (out) appendFileSync(join(out, FILES.metrics), `${JSON.stringify(record)}\n`);
+        state.epoch++;
+        state.batch = 0;
+        state.lossSum = 0;
+        state.errors = 0;
+        state.images = 0;
+        state.epochSeconds = 0;
+        state.rng = rng.getState();
+        await save();
+        options.onEpoch?.(record);
+        if (diverged) break;
+      }
+      if (aborted) await save();
+      const last = records[records.length - 1];
+      const result: TrainResult = {
+        config,
+        epochs: records,
+        final: {
+          trainLoss: last?.trainLoss ?? Number.NaN,
+          trainError: last?.trainError ?? Number.NaN,
+          valError: last?.valError ?? null,
+          testError: last?.testError ?? Number.NaN,
+          testLoss: last?.testLoss ?? Number.NaN,
+        },
+        aborted,
+        diverged,
+        params: countParams(model),
+        seconds: state.totalSeconds,
+      };
+      if (out && !aborted) {
+        writeFileAtomic(join(out, FILES.result), `${JSON.stringify(result, null, 2)}\n`);
+      }
+      return result;
+    } finally {
+      bar?.stop();
+    }
   }
 }
 
