@@ -11,8 +11,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { Queue, Worker } from 'bullmq';
 import {
   createRedisRunner,
+  DEFAULT_QUEUE,
   RedisUnavailableError,
   runDistributedSweep,
 } from '../../src/sweep/distributed/index.js';
@@ -212,6 +214,40 @@ describe('distributed sweeps on Redis', { skip }, () => {
     const broken = records.find((r) => r.params.lr === ALWAYS_THROW_LR)!;
     assert.equal(broken.status, 'failed');
     assert.match(broken.error ?? '', /gave up after 2 attempt\(s\): synthetic executor bug/);
+  });
+
+  test('a failed job left in Redis by an earlier run gets fresh attempts', {
+    timeout: 40_000,
+  }, async () => {
+    const spec = tinySpec('leftover', [0.11], 1);
+    spec.grid.optimizer = ['adamw'];
+    const dir = join(root, 'leftover');
+    const [trial] = expandGrid(spec);
+    // An earlier run's job for this trial, failed for good (e.g. a since-fixed bug).
+    const connection = { host: '127.0.0.1', port: redis.port };
+    const queue = new Queue(DEFAULT_QUEUE, { connection });
+    await queue.add('trial', { trial, dir: join(dir, 'trials', trial.id) }, { jobId: trial.id });
+    const failing = new Worker(
+      DEFAULT_QUEUE,
+      async () => {
+        throw new Error('old failure');
+      },
+      { connection },
+    );
+    await new Promise((resolve) => failing.once('failed', resolve));
+    await failing.close();
+    assert.equal(await queue.getJobState(trial.id), 'failed');
+    await queue.close();
+    worker('fresh');
+    const summary = await runSweep({
+      dir,
+      spec,
+      runner: createRedisRunner({ redis: redis.url, pollIntervalMs: 100 }),
+    });
+    assert.equal(summary.failed, 0);
+    const records = await rawResults(dir);
+    assertComplete(spec, records);
+    assert.equal(records[0].attempt, 1);
   });
 
   test('a coordinator killed and restarted collects the rest, nothing twice or re-run', {

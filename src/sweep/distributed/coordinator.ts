@@ -112,26 +112,32 @@ export async function runDistributedSweep(
     }
   };
 
+  const failedResult = (p: Pending, job: TrialJob, error: string): TrialResult => ({
+    trialId: p.trial.id,
+    params: p.trial.params,
+    status: 'failed',
+    error: error.slice(0, 2000),
+    epochs: [],
+    wallTimeMs: job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0,
+    attempt: Math.max(1, job.attemptsStarted),
+    worker: job.processedBy,
+    finishedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
+  });
+
   /** Hands over a finished job's result, or reports a running job's progress. */
   const collect = async (p: Pending, state: string, job: TrialJob): Promise<void> => {
     if (state === 'completed') {
-      await finish(p, asTrialResult(job.returnvalue, p.trial.id), job);
-    } else if (state === 'failed') {
-      const result: TrialResult = {
-        trialId: p.trial.id,
-        params: p.trial.params,
-        status: 'failed',
-        error: `gave up after ${job.attemptsStarted} attempt(s): ${job.failedReason}`.slice(
-          0,
-          2000,
-        ),
-        epochs: [],
-        wallTimeMs: job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0,
-        attempt: Math.max(1, job.attemptsStarted),
-        worker: job.processedBy,
-        finishedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
-      };
+      let result: TrialResult;
+      try {
+        result = asTrialResult(job.returnvalue, p.trial.id);
+      } catch (error) {
+        // E.g. a worker of another version: record the trial failed rather than stop the sweep.
+        result = failedResult(p, job, (error as Error).message);
+      }
       await finish(p, result, job);
+    } else if (state === 'failed') {
+      const why = `gave up after ${job.attemptsStarted} attempt(s): ${job.failedReason}`;
+      await finish(p, failedResult(p, job, why), job);
     } else if (state === 'active') {
       if (job.processedOn !== p.startedOn) {
         p.startedOn = job.processedOn;
@@ -200,9 +206,27 @@ export async function runDistributedSweep(
       signal?.addEventListener('abort', done, { once: true });
     });
 
+  /**
+   * A pending trial whose job already failed was left by an earlier run (a coordinator that died
+   * before recording it, or a --retry-failed rerun): it gets a fresh set of attempts.
+   */
+  const retryLeftovers = async () => {
+    const items = [...pending.values()];
+    for (let i = 0; i < items.length; i += 200) {
+      const chunk = items.slice(i, i + 200);
+      const states = await Promise.all(chunk.map((p) => queue.getJobState(p.trial.id)));
+      for (let k = 0; k < chunk.length; k++) {
+        if (states[k] !== 'failed') continue;
+        const job = (await queue.getJob(chunk[k].trial.id)) as TrialJob | undefined;
+        await job?.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      }
+    }
+  };
+
   const work = async () => {
     await watcher.ready(signal);
     await enqueue([...pending.values()]);
+    await retryLeftovers();
     log(`sweep: ${pending.size} trial(s) queued on ${target.display} (queue ${queueName})`);
     while (pending.size > 0 && !signal?.aborted) {
       await pollOnce();
