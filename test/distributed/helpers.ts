@@ -37,6 +37,10 @@ export class Proc {
     this.child.stdout?.on('data', onData);
     this.child.stderr?.on('data', onData);
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+    // A test process that dies of an exception must not leave workers retrying forever.
+    const reap = () => this.child.kill('SIGKILL');
+    process.once('exit', reap);
+    this.child.once('exit', () => process.removeListener('exit', reap));
   }
 
   get text(): string {

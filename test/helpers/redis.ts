@@ -92,6 +92,10 @@ export async function startRedis(port?: number): Promise<TestRedis> {
       { stdio: 'ignore' },
     );
     child = proc;
+    // A test process that dies of an exception must not leave its server behind.
+    const reap = () => proc.kill('SIGKILL');
+    process.once('exit', reap);
+    proc.once('exit', () => process.removeListener('exit', reap));
     await waitForPing(chosen, proc);
   };
 
