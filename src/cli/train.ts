@@ -36,6 +36,7 @@ export interface TrainFlags {
   lr?: number;
   weightDecay?: number;
   weightDecayNorm?: boolean;
+  decayAll?: boolean;
   decayScale?: string;
   momentum?: number;
   nesterov?: boolean;
@@ -227,6 +228,7 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     lr: flags.lr,
     weightDecay: flags.weightDecay,
     weightDecayNorm: flags.weightDecayNorm,
+    decayAll: flags.decayAll,
     decayScale: flags.decayScale,
     momentum: flags.momentum,
     nesterov: flags.nesterov,
@@ -334,6 +336,10 @@ export function register(program: Command): void {
     .option(
       '--weight-decay-norm',
       'normalized decay: lambda = value * sqrt(batch / (trainSize * T))',
+    )
+    .option(
+      '--decay-all',
+      'decay biases and BatchNorm gamma/beta too (PyTorch default); default: not',
     )
     .addOption(
       new Option(

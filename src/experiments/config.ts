@@ -99,6 +99,11 @@ export const TrainConfigSchema = z.strictObject({
   weightDecay: nonNegative.default(0),
   /** Treat weightDecay as the normalized lambda_norm. */
   weightDecayNorm: z.boolean().default(false),
+  /**
+   * Decay every weight, as PyTorch does by default. Default false: tensors of rank <= 1 (biases,
+   * BatchNorm gamma and beta) get no decay, the project's default rule.
+   */
+  decayAll: z.boolean().default(false),
   /** Decoupled decay scaled by lr * eta_t ('lr', PyTorch) or by eta_t alone ('schedule', paper). */
   decayScale: z.enum(['lr', 'schedule']).default('lr'),
   /** SGD momentum (sgd, sgdw). */

@@ -14,7 +14,12 @@ export interface OptimizerParts {
 }
 
 export function createOptimizer(config: TrainConfig, parts: OptimizerParts): DecoupledOptimizer {
-  const common = { lr: config.lr, schedule: parts.schedule, weightDecay: parts.weightDecay };
+  const common = {
+    lr: config.lr,
+    schedule: parts.schedule,
+    weightDecay: parts.weightDecay,
+    excludeFromDecay: { useDefaultRule: !config.decayAll },
+  };
   const adam = { ...common, betas: [config.beta1, config.beta2] as const, eps: config.eps };
   const sgd = { ...common, momentum: config.momentum, nesterov: config.nesterov };
   switch (config.optimizer) {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/program.js';
+import { configFromFlags } from '../../src/cli/train.js';
 import type { Checkpoint } from '../../src/experiments/checkpoint.js';
 import type { TrainConfig } from '../../src/experiments/config.js';
 import { runTraining } from '../../src/experiments/train.js';
@@ -64,6 +65,27 @@ describe('decoupled train (CLI)', () => {
     ]) {
       assert.ok(r.stdout.includes(flag), flag);
     }
+  });
+
+  it('merges a --config file with flags, and maps --depth and --augment', () => {
+    const file = join(tempDir('config'), 'run.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ lr: 0.01, epochs: 4, schedule: { kind: 'cosine', min: 0.1 }, out: 'x' }),
+    );
+    const c = configFromFlags({
+      config: file,
+      epochs: 6,
+      model: 'resnet',
+      depth: 14,
+      augment: true,
+    });
+    assert.equal(c.lr, 0.01);
+    assert.equal(c.epochs, 6);
+    assert.deepEqual(c.schedule, { kind: 'cosine', min: 0.1 });
+    assert.deepEqual(c.model, { kind: 'resnet', blocksPerStage: 2, width: 16 });
+    assert.deepEqual(c.augment, { cropPadding: 4, flip: true });
+    assert.equal(configFromFlags({}).out, join('runs', 'fashion-mnist-cnn-adamw-s1'));
   });
 
   const bad: [string[], RegExp][] = [

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseTrainConfig } from '../../src/experiments/config.js';
+import { createOptimizer } from '../../src/experiments/optimizer.js';
 import { buildSchedule, buildWeightDecay, stepsPerEpoch } from '../../src/experiments/schedule.js';
 
 const cos = (x: number) => (1 + Math.cos(Math.PI * x)) / 2;
@@ -53,5 +54,22 @@ describe('run schedules (epochs -> steps)', () => {
     assert.throws(() => parseTrainConfig({ lr: 0 }), /lr/);
     assert.throws(() => parseTrainConfig({ learningRate: 1 }), /learningRate/);
     assert.throws(() => parseTrainConfig({ model: { kind: 'resnet', depth: 8 } }), /depth/);
+  });
+
+  it('builds the optimizer kind and decay exclusion the config names', () => {
+    const parts = { schedule: () => 1, weightDecay: 0.1 };
+    for (const [kind, className] of [
+      ['adamw', 'decoupled.AdamW'],
+      ['adam', 'decoupled.Adam'],
+      ['sgdw', 'decoupled.SGDW'],
+      ['sgd', 'decoupled.SGD'],
+    ] as const) {
+      const o = createOptimizer(parseTrainConfig({ optimizer: kind }), parts);
+      assert.equal(o.getClassName(), className);
+      assert.equal(o.isExcludedFromDecay('dense1/bias', [16]), true);
+      assert.equal(o.isExcludedFromDecay('dense1/kernel', [8, 16]), false);
+    }
+    const all = createOptimizer(parseTrainConfig({ decayAll: true }), parts);
+    assert.equal(all.isExcludedFromDecay('dense1/bias', [16]), false);
   });
 });
