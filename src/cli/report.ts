@@ -3,7 +3,10 @@
  * with server-rendered SVG figures (heatmaps, learning curves, test error vs training loss), a
  * summary table and the measured findings, and prints where it is.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { UsageError } from './errors.js';
 import { parseCount } from './sweep.js';
 
 export interface ReportFlags {
@@ -14,6 +17,11 @@ export interface ReportFlags {
 
 /** Writes the report and prints its path and findings; returns the HTML path. */
 export async function reportCommand(sweepDir: string, flags: ReportFlags = {}): Promise<string> {
+  if (!existsSync(join(sweepDir, 'spec.json'))) {
+    throw new UsageError(
+      `<sweep-dir> must be a directory written by \`decoupled sweep\` (with spec.json); received ${JSON.stringify(sweepDir)}`,
+    );
+  }
   const { writeReport } = await import('../report/index.js');
   const top = flags.top ? parseCount('--top', flags.top) : undefined;
   const report = await writeReport(sweepDir, { out: flags.out, top });

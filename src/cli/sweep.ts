@@ -150,26 +150,10 @@ export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> 
   };
 }
 
-/** Loads the runner for --redis (the distributed module is loaded only when asked for). */
+/** The runner for --redis (the BullMQ module is loaded only when asked for). */
 export async function redisRunner(url: string): Promise<TrialRunner> {
-  let module: {
-    createRedisRunner?: (options: { redis: string; log?: (line: string) => void }) => TrialRunner;
-  };
-  try {
-    // A variable path keeps this optional at compile time.
-    const path = '../sweep/distributed/index.js';
-    module = await import(path);
-  } catch (error) {
-    throw new UsageError(
-      `--redis needs the distributed sweep module, which failed to load (${(error as Error).message})`,
-    );
-  }
-  if (typeof module.createRedisRunner !== 'function') {
-    throw new UsageError(
-      '--redis is not available in this build (no createRedisRunner in src/sweep/distributed)',
-    );
-  }
-  return module.createRedisRunner({ redis: url, log: (line) => process.stderr.write(`${line}\n`) });
+  const { createRedisRunner } = await import('../sweep/distributed/index.js');
+  return createRedisRunner({ redis: url, log: (line) => process.stderr.write(`${line}\n`) });
 }
 
 /**

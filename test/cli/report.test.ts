@@ -1,0 +1,35 @@
+/** `decoupled report` through the real executable. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { writeSyntheticSweep } from '../helpers/report-fixture.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+
+test('report prints its findings and where the page is', async () => {
+  const { dir } = await writeSyntheticSweep();
+  const out = join(mkdtempSync(join(tmpdir(), 'cli-report-')), 'out');
+  const r = run('report', dir, '--out', out, '--top', '2');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /What the data shows:/);
+  assert.match(r.stdout, /adamw vs adam \(cosine\)/);
+  assert.match(
+    r.stdout,
+    new RegExp(`report: ${join(out, 'index.html').replace(/[.]/g, '\\.')}$`, 'm'),
+  );
+  assert.ok(existsSync(join(out, 'figures', 'curves.svg')));
+});
+
+test('report on a directory that is not a sweep exits 2 with a clear line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-report-empty-'));
+  const r = run('report', dir);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /<sweep-dir> must be a directory written by `decoupled sweep`/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});

@@ -1,0 +1,75 @@
+/**
+ * End to end: `decoupled reproduce --preset quick` trains 18 real models on the Fashion-MNIST of
+ * Debian's dataset-fashion-mnist package, then writes the report (about 1-2 minutes on 2 cores).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const DATA = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
+
+test('an unknown preset exits 2', () => {
+  const r = spawnSync(process.execPath, [MAIN, 'reproduce', '--preset', 'tiny'], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--preset must be .*'quick', 'medium', 'full'.*"tiny"/);
+});
+
+test('reproduce --preset quick: sweep, then report, on real data', {
+  skip: existsSync(DATA) ? false : 'dataset-fashion-mnist is not installed',
+  timeout: 400_000,
+}, async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'reproduce-quick-')), 'quick');
+  const child = spawn(process.execPath, [MAIN, 'reproduce', '--preset', 'quick', '--out', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, stderr);
+  // Progress across trials with an ETA, then where the report is.
+  assert.match(stderr, /\[1\/18\] .*ETA/);
+  const html = join(dir, 'report', 'index.html');
+  assert.match(stdout, new RegExp(`^report: ${html.replace(/[.]/g, '\\.')}$`, 'm'));
+  assert.ok(existsSync(html));
+  const records = readFileSync(join(dir, 'results.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(records.length, 18);
+  assert.equal(new Set(records.map((r) => r.trialId)).size, 18);
+  for (const r of records) {
+    assert.equal(r.status, 'ok', r.error);
+    assert.equal(r.epochs.length, 3);
+    // The models learned: far below chance (90%), and better at the end than after epoch 1.
+    assert.ok(r.final.testError < 0.4, `${r.trialId}: ${r.final.testError}`);
+    assert.ok(r.final.trainLoss < r.epochs[0].trainLoss, r.trialId);
+  }
+  const summary = JSON.parse(readFileSync(join(dir, 'report', 'summary.json'), 'utf8'));
+  assert.equal(summary.comparisons.length, 1);
+  assert.equal(summary.findings.length >= 4, true);
+
+  // Running it again skips every finished trial and rewrites the report.
+  const again = spawnSync(
+    process.execPath,
+    [MAIN, 'reproduce', '--preset', 'quick', '--out', dir],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /18 trials, 18 already recorded, 0 to run/);
+  assert.equal(readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').length, 18);
+});

@@ -1,0 +1,69 @@
+/** `decoupled sweep` through the real executable: bad input exits 2 with one clear line; dry runs. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+
+test('bad flags and specs exit with code 2 and name what was wrong', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-sweep-'));
+  writeFileSync(
+    join(dir, 'bad.json'),
+    JSON.stringify({
+      base: { lr: 1 },
+      grid: { optimizer: ['adam'], lr: [1e-3], weightDecay: [0] },
+    }),
+  );
+  const cases: [string[], RegExp][] = [
+    [
+      ['sweep', '--optimizer', 'adam', '--lr', 'abc', '--weight-decay', '0'],
+      /--lr must be .*"abc"/,
+    ],
+    [
+      ['sweep', '--optimizer', 'adamx', '--lr', '1e-3', '--weight-decay', '0'],
+      /--optimizer .*'adamw'.*"adamx"/,
+    ],
+    [['sweep', '--lr', '1e-3'], /--spec .*--preset .*--optimizer/],
+    [['sweep', '--spec', join(dir, 'bad.json'), '--dry-run'], /base\.lr/],
+    [['sweep', '--preset', 'huge', '--dry-run'], /--preset .*'quick'.*"huge"/],
+    [
+      ['sweep', '--preset', 'quick', '--concurrency', '0', '--out', dir],
+      /--concurrency must be an integer >= 1/,
+    ],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('--dry-run lists the trials of a preset with flag overrides', () => {
+  const r = run('sweep', '--preset', 'quick', '--seed', '1,2', '--dry-run');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^36 trials$/m);
+  const flags = run(
+    'sweep',
+    '--optimizer',
+    'sgd,sgdw',
+    '--lr',
+    '0.01:1:3',
+    '--weight-decay',
+    '0,1e-4',
+    '--schedule',
+    'cosine,warm-restarts',
+    '--model',
+    'mlp',
+    '--dry-run',
+  );
+  assert.equal(flags.status, 0, flags.stderr);
+  assert.match(flags.stdout, /^24 trials$/m);
+  assert.match(flags.stdout, /^sgdw_lr0\.1_wd0\.0001_warm-restarts_s1_[0-9a-f]{8}$/m);
+});
