@@ -58,6 +58,10 @@ async function startWorkers(url: string, queue: string, k: number) {
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
   );
+  // However the bench ends, no worker outlives it.
+  process.once('exit', () => {
+    for (const p of procs) p.kill('SIGKILL');
+  });
   await Promise.all(
     procs.map(
       (p) =>
