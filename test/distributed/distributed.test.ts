@@ -286,6 +286,33 @@ describe('distributed sweeps on Redis', { skip }, () => {
     }
   });
 
+  test('an aborted coordinator returns at once and leaves its trials queued', {
+    timeout: 20_000,
+  }, async () => {
+    const trials = expandGrid(tinySpec('abort', [0.12], 1));
+    const lines: string[] = [];
+    const controller = new AbortController();
+    const run = runDistributedSweep(
+      trials,
+      {
+        trialDir: (t) => join(root, 'abort', t.id),
+        onResult: async () => assert.fail('no worker runs, nothing can be recorded'),
+        signal: controller.signal,
+      },
+      { redis: redis.url, queue: 'abort-test', pollIntervalMs: 100, log: (l) => lines.push(l) },
+    );
+    await until(async () => lines.some((l) => /queued/.test(l)), 'the queued line');
+    controller.abort();
+    await run;
+    assert.match(lines.join('\n'), /stopped collecting; 2 trial\(s\) stay queued/);
+    const queue = new Queue('abort-test', { connection: { host: '127.0.0.1', port: redis.port } });
+    try {
+      for (const t of trials) assert.equal(await queue.getJobState(t.id), 'waiting');
+    } finally {
+      await queue.close();
+    }
+  });
+
   test('Redis unreachable: a clear error, retries with backoff, then the sweep goes on', {
     timeout: 40_000,
   }, async () => {
