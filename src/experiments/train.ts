@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SingleBar } from 'cli-progress';
 import { NonFiniteGradientError } from '../core/errors.js';
+import type { Schedule } from '../core/types.js';
 import { useBackend } from './backend.js';
 import {
   CHECKPOINT_VERSION,
@@ -34,7 +35,13 @@ import {
   type TrainConfigInput,
   type TrainResult,
 } from './config.js';
-import { type ImageSet, loadData, makeBatch, type Normalization } from './data/index.js';
+import {
+  type ImageSet,
+  type LoadedData,
+  loadData,
+  makeBatch,
+  type Normalization,
+} from './data/index.js';
 import { buildModel, countParams, forward } from './models.js';
 import { createOptimizer } from './optimizer.js';
 import { deriveSeed, Rng } from './rng.js';
@@ -62,201 +69,256 @@ export const FILES = {
 
 const EVAL_BATCH = 500;
 
-/** Trains one run end to end (or until aborted). */
+/** Trains one run end to end (or until aborted or diverged). */
 export async function runTraining(
   input: TrainConfig | TrainConfigInput,
   options: TrainOptions = {},
 ): Promise<TrainResult> {
   const config = parseTrainConfig(input);
   await useBackend(config.backend);
-  const data = loadData(config);
-  const { train } = data;
-  const spe = stepsPerEpoch(train.count, config.batchSize);
-  const schedule = buildSchedule(config, spe);
-  const weightDecay = buildWeightDecay(config, train.count, spe);
-  const model = buildModel(
-    config.model,
-    [train.height, train.width, train.channels],
-    train.classes,
-    deriveSeed(config.seed, 'init'),
-  );
-  const optimizer = createOptimizer(config, { schedule, weightDecay });
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const run = new Run(config, options);
   try {
-    return await trainLoop();
+    await run.begin();
+    return await run.trainEpochs();
   } finally {
-    optimizer.dispose();
-    model.dispose();
+    run.dispose();
+  }
+}
+
+/** How a pass over the batches of an epoch ended. */
+type EpochEnd = 'complete' | 'aborted' | 'diverged';
+
+/** One run's data, model, optimizer and loop state, and the files it writes. */
+class Run {
+  private readonly data: LoadedData;
+  private readonly train: ImageSet;
+  private readonly spe: number;
+  private readonly schedule: Schedule;
+  private readonly weightDecay: number | Schedule;
+  private readonly model: LayersModel;
+  private readonly optimizer: tf.Optimizer;
+  private readonly variables: tf.Variable[];
+  private readonly out: string | undefined;
+  private state: LoopState;
+  private records: EpochRecord[] = [];
+  private rng: Rng;
+  private stepsThisSession = 0;
+
+  constructor(
+    private readonly config: TrainConfig,
+    private readonly options: TrainOptions,
+  ) {
+    this.data = loadData(config);
+    this.train = this.data.train;
+    this.spe = stepsPerEpoch(this.train.count, config.batchSize);
+    this.schedule = buildSchedule(config, this.spe);
+    this.weightDecay = buildWeightDecay(config, this.train.count, this.spe);
+    const { height, width, channels, classes } = this.train;
+    const seed = deriveSeed(config.seed, 'init');
+    this.model = buildModel(config.model, [height, width, channels], classes, seed);
+    this.optimizer = createOptimizer(config, {
+      schedule: this.schedule,
+      weightDecay: this.weightDecay,
+    });
+    this.variables = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.out = config.out;
+    this.rng = new Rng(deriveSeed(config.seed, 'data'));
+    this.state = {
+      epoch: 0,
+      batch: 0,
+      step: 0,
+      rng: this.rng.getState(),
+      epochRng: this.rng.getState(),
+      lossSum: 0,
+      errors: 0,
+      images: 0,
+      epochSeconds: 0,
+      totalSeconds: 0,
+    };
   }
 
-  async function trainLoop(): Promise<TrainResult> {
-    const out = config.out;
-    const checkpointPath = out ? join(out, FILES.checkpoint) : null;
-    let state: LoopState;
-    let records: EpochRecord[] = [];
-    const resumed = options.resume && checkpointPath ? loadCheckpoint(checkpointPath) : null;
+  private path(file: keyof typeof FILES): string {
+    return join(this.out as string, FILES[file]);
+  }
+
+  /** Restores the checkpoint when resuming (and there is one), else prepares a fresh run dir. */
+  async begin(): Promise<void> {
+    const { out, options } = this;
+    const resumed = options.resume && out ? loadCheckpoint(this.path('checkpoint')) : null;
     if (resumed) {
-      checkSameRun(resumed.config, config);
-      restoreModel(model, resumed.model);
-      await restoreOptimizer(optimizer, resumed.optimizer);
-      state = resumed.state;
-      records = resumed.records;
-      if (out) {
-        // The metrics file follows the checkpoint (a kill between the two writes left an extra line).
-        const lines = records.map((r) => `${JSON.stringify(r)}\n`).join('');
-        writeFileAtomic(join(out, FILES.metrics), lines);
+      checkSameRun(resumed.config, this.config);
+      restoreModel(this.model, resumed.model);
+      await restoreOptimizer(this.optimizer, resumed.optimizer);
+      this.state = resumed.state;
+      this.records = resumed.records;
+      this.rng = Rng.fromState(this.state.rng);
+      // The metrics file follows the checkpoint (a kill between the two writes left an extra line).
+      const lines = this.records.map((r) => `${JSON.stringify(r)}\n`).join('');
+      writeFileAtomic(this.path('metrics'), lines);
+    } else if (out) {
+      mkdirSync(out, { recursive: true });
+      for (const file of ['metrics', 'checkpoint', 'result'] as const) {
+        rmSync(this.path(file), { force: true });
       }
-    } else {
-      const rng = new Rng(deriveSeed(config.seed, 'data'));
-      state = {
-        epoch: 0,
-        batch: 0,
-        step: 0,
-        rng: rng.getState(),
-        epochRng: rng.getState(),
-        lossSum: 0,
-        errors: 0,
-        images: 0,
-        epochSeconds: 0,
-        totalSeconds: 0,
-      };
-      if (out) {
-        mkdirSync(out, { recursive: true });
-        rmSync(join(out, FILES.metrics), { force: true });
-        rmSync(join(out, FILES.checkpoint), { force: true });
-        rmSync(join(out, FILES.result), { force: true });
-        writeFileAtomic(join(out, FILES.config), `${JSON.stringify(config, null, 2)}\n`);
-      }
+      writeFileAtomic(this.path('config'), `${JSON.stringify(this.config, null, 2)}\n`);
     }
+  }
 
-    const save = async () => {
-      if (!checkpointPath) return;
-      const checkpoint: Checkpoint = {
-        version: CHECKPOINT_VERSION,
-        config,
-        state,
-        records,
-        model: saveModel(model),
-        optimizer: await saveOptimizer(optimizer),
-      };
-      saveCheckpoint(checkpointPath, checkpoint);
-    };
-
-    const bar = options.progress && process.stderr.isTTY ? makeBar(config, spe) : null;
-    const rng = Rng.fromState(state.rng);
-    let stepsThisSession = 0;
-    let aborted = false;
-    let diverged = false;
+  async trainEpochs(): Promise<TrainResult> {
+    const { config, options } = this;
+    const bar = options.progress && process.stderr.isTTY ? makeBar(config, this.spe) : null;
+    let end: EpochEnd = 'complete';
     try {
-      while (state.epoch < config.epochs) {
-        let order: Uint32Array;
-        if (state.batch === 0) {
-          state.epochRng = rng.getState();
-          order = rng.permutation(train.count);
-        } else {
-          order = Rng.fromState(state.epochRng).permutation(train.count);
+      while (this.state.epoch < config.epochs) {
+        end = await this.trainBatches(bar);
+        if (end === 'aborted') {
+          await this.save();
+          break;
         }
-        bar?.start(spe, state.batch, { epoch: state.epoch + 1, ips: '0' });
-        let sliceStart = Date.now();
-        while (state.batch < spe) {
-          if (options.signal?.aborted || stepsThisSession === options.stopAfterSteps) {
-            aborted = true;
-            break;
-          }
-          const from = state.batch * config.batchSize;
-          const indices = order.subarray(from, Math.min(from + config.batchSize, train.count));
-          const batch = makeBatch(train, indices, data.normalization, config.augment, rng);
-          let loss: number;
-          let correct: number;
-          try {
-            ({ loss, correct } = trainStep(model, optimizer, variables, batch, train));
-          } catch (error) {
-            // A NaN or infinite gradient: the optimizer changed nothing; the run has diverged.
-            if (!(error instanceof NonFiniteGradientError)) throw error;
-            diverged = true;
-            state.lossSum = Number.NaN;
-            break;
-          }
-          if (!Number.isFinite(loss)) diverged = true;
-          state.lossSum += loss * batch.size;
-          state.errors += batch.size - correct;
-          state.images += batch.size;
-          state.batch++;
-          state.step++;
-          stepsThisSession++;
-          const now = Date.now();
-          state.epochSeconds += (now - sliceStart) / 1000;
-          state.totalSeconds += (now - sliceStart) / 1000;
-          sliceStart = now;
-          if (bar) {
-            const rate = state.images / Math.max(state.epochSeconds, 1e-9);
-            bar.update(state.batch, { epoch: state.epoch + 1, ips: rate.toFixed(0) });
-          }
-          state.rng = rng.getState();
-          // Yield to the event loop so signals (SIGINT, SIGTERM, abort) are seen between batches.
-          await new Promise((resolve) => setImmediate(resolve));
-          if (diverged) break;
-        }
-        bar?.stop();
-        if (aborted) break;
-        const evalStart = Date.now();
-        const test = evaluate(model, data.test, data.normalization);
-        const validation = data.validation
-          ? evaluate(model, data.validation, data.normalization)
-          : null;
-        const evalSeconds = (Date.now() - evalStart) / 1000;
-        state.totalSeconds += evalSeconds;
-        const lastStep = state.step - 1;
-        const record: EpochRecord = {
-          epoch: state.epoch + 1,
-          step: state.step,
-          trainLoss: state.lossSum / state.images,
-          trainError: state.errors / state.images,
-          valError: validation ? validation.error : null,
-          testError: test.error,
-          testLoss: test.loss,
-          lrMultiplier: schedule(lastStep),
-          weightDecay: typeof weightDecay === 'number' ? weightDecay : weightDecay(lastStep),
-          seconds: state.epochSeconds + evalSeconds,
-          imagesPerSecond: state.images / Math.max(state.epochSeconds, 1e-9),
-        };
-        records.push(record);
-        if (out) appendFileSync(join(out, FILES.metrics), `${JSON.stringify(record)}\n`);
-        state.epoch++;
-        state.batch = 0;
-        state.lossSum = 0;
-        state.errors = 0;
-        state.images = 0;
-        state.epochSeconds = 0;
-        state.rng = rng.getState();
-        await save();
+        const record = this.finishEpoch();
+        await this.save();
         options.onEpoch?.(record);
-        if (diverged) break;
+        if (end === 'diverged') break;
       }
-      if (aborted) await save();
-      const last = records[records.length - 1];
-      const result: TrainResult = {
-        config,
-        epochs: records,
-        final: {
-          trainLoss: last?.trainLoss ?? Number.NaN,
-          trainError: last?.trainError ?? Number.NaN,
-          valError: last?.valError ?? null,
-          testError: last?.testError ?? Number.NaN,
-          testLoss: last?.testLoss ?? Number.NaN,
-        },
-        aborted,
-        diverged,
-        params: countParams(model),
-        seconds: state.totalSeconds,
-      };
-      if (out && !aborted) {
-        writeFileAtomic(join(out, FILES.result), `${JSON.stringify(result, null, 2)}\n`);
-      }
-      return result;
     } finally {
       bar?.stop();
     }
+    const result = this.result(end === 'aborted', end === 'diverged');
+    if (this.out && end !== 'aborted') {
+      writeFileAtomic(this.path('result'), `${JSON.stringify(result, null, 2)}\n`);
+    }
+    return result;
+  }
+
+  /**
+   * Takes the remaining batches of the current epoch. Its data order is the permutation drawn
+   * from the RNG at the epoch's start (redrawn from the saved state when resuming mid-epoch); the
+   * same RNG then drives augmentation.
+   */
+  private async trainBatches(bar: SingleBar | null): Promise<EpochEnd> {
+    const { config, options, state, train, rng } = this;
+    let order: Uint32Array;
+    if (state.batch === 0) {
+      state.epochRng = rng.getState();
+      order = rng.permutation(train.count);
+    } else {
+      order = Rng.fromState(state.epochRng).permutation(train.count);
+    }
+    bar?.start(this.spe, state.batch, { epoch: state.epoch + 1, ips: '0' });
+    let sliceStart = Date.now();
+    while (state.batch < this.spe) {
+      if (options.signal?.aborted || this.stepsThisSession === options.stopAfterSteps) {
+        return 'aborted';
+      }
+      const from = state.batch * config.batchSize;
+      const indices = order.subarray(from, Math.min(from + config.batchSize, train.count));
+      const batch = makeBatch(train, indices, this.data.normalization, config.augment, rng);
+      let loss: number;
+      let correct: number;
+      try {
+        ({ loss, correct } = trainStep(this.model, this.optimizer, this.variables, batch, train));
+      } catch (error) {
+        // A NaN or infinite gradient: the optimizer changed nothing; the run has diverged.
+        if (!(error instanceof NonFiniteGradientError)) throw error;
+        state.lossSum = Number.NaN;
+        return 'diverged';
+      }
+      state.lossSum += loss * batch.size;
+      state.errors += batch.size - correct;
+      state.images += batch.size;
+      state.batch++;
+      state.step++;
+      state.rng = rng.getState();
+      this.stepsThisSession++;
+      const now = Date.now();
+      state.epochSeconds += (now - sliceStart) / 1000;
+      state.totalSeconds += (now - sliceStart) / 1000;
+      sliceStart = now;
+      const rate = state.images / Math.max(state.epochSeconds, 1e-9);
+      bar?.update(state.batch, { epoch: state.epoch + 1, ips: rate.toFixed(0) });
+      if (!Number.isFinite(loss)) return 'diverged';
+      // Yield to the event loop so signals (SIGINT, SIGTERM, abort) are seen between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    bar?.stop();
+    return 'complete';
+  }
+
+  /** Evaluates, records the epoch (metrics.jsonl) and resets the epoch sums. */
+  private finishEpoch(): EpochRecord {
+    const { state, data, model } = this;
+    const evalStart = Date.now();
+    const test = evaluate(model, data.test, data.normalization);
+    const validation = data.validation
+      ? evaluate(model, data.validation, data.normalization)
+      : null;
+    const evalSeconds = (Date.now() - evalStart) / 1000;
+    state.totalSeconds += evalSeconds;
+    const lastStep = Math.max(state.step - 1, 0);
+    const record: EpochRecord = {
+      epoch: state.epoch + 1,
+      step: state.step,
+      trainLoss: state.lossSum / state.images,
+      trainError: state.errors / state.images,
+      valError: validation ? validation.error : null,
+      testError: test.error,
+      testLoss: test.loss,
+      lrMultiplier: this.schedule(lastStep),
+      weightDecay:
+        typeof this.weightDecay === 'number' ? this.weightDecay : this.weightDecay(lastStep),
+      seconds: state.epochSeconds + evalSeconds,
+      imagesPerSecond: state.images / Math.max(state.epochSeconds, 1e-9),
+    };
+    this.records.push(record);
+    if (this.out) appendFileSync(this.path('metrics'), `${JSON.stringify(record)}\n`);
+    Object.assign(state, {
+      epoch: state.epoch + 1,
+      batch: 0,
+      lossSum: 0,
+      errors: 0,
+      images: 0,
+      epochSeconds: 0,
+      rng: this.rng.getState(),
+    });
+    return record;
+  }
+
+  /** Writes the checkpoint atomically (nothing without an out dir). */
+  private async save(): Promise<void> {
+    if (!this.out) return;
+    const checkpoint: Checkpoint = {
+      version: CHECKPOINT_VERSION,
+      config: this.config,
+      state: this.state,
+      records: this.records,
+      model: saveModel(this.model),
+      optimizer: await saveOptimizer(this.optimizer),
+    };
+    saveCheckpoint(this.path('checkpoint'), checkpoint);
+  }
+
+  private result(aborted: boolean, diverged: boolean): TrainResult {
+    const last = this.records[this.records.length - 1];
+    return {
+      config: this.config,
+      epochs: this.records,
+      final: {
+        trainLoss: last?.trainLoss ?? Number.NaN,
+        trainError: last?.trainError ?? Number.NaN,
+        valError: last?.valError ?? null,
+        testError: last?.testError ?? Number.NaN,
+        testLoss: last?.testLoss ?? Number.NaN,
+      },
+      aborted,
+      diverged,
+      params: countParams(this.model),
+      seconds: this.state.totalSeconds,
+    };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.model.dispose();
   }
 }
 
