@@ -37,8 +37,9 @@ export function kernelThreads(): number {
 
 /**
  * Returns the kernels to use by default (wasmKernels, or the reference loops without WebAssembly
- * SIMD) after starting `threads` worker threads where possible (Node with shared memory; browsers
- * run on one thread for now). threads: 'auto' (default) uses every available core; 1 stops them.
+ * SIMD) after starting `threads` worker threads where possible: worker_threads on Node, Web Workers
+ * on cross-origin-isolated pages; one thread elsewhere. threads: 'auto' (default) uses every
+ * available core; 1 stops them.
  */
 export async function initKernels(options: KernelThreadOptions = {}): Promise<UpdateKernels> {
   const requested = options.threads ?? 'auto';
@@ -50,15 +51,25 @@ export async function initKernels(options: KernelThreadOptions = {}): Promise<Up
     throw new OptionError('minParallelLength', min, 'an integer >= 1', 'initKernels');
   }
   if (!wasmKernelsSupported()) return referenceKernels;
-  // The Node-only spawner is imported only on Node, so browser bundles never run it.
+  // The Node-only spawner is imported only on Node, so browser bundles never run it; elsewhere Web
+  // Workers are used when the page is cross-origin isolated (shared memory).
   const threadsNode = isNodeRuntime() ? await import('./threads-node.js') : null;
-  let threads = requested === 'auto' ? ((await threadsNode?.availableCores()) ?? 1) : requested;
-  if (!threadsNode || !sharedMemorySupported()) threads = 1;
+  const threadsWeb = threadsNode ? null : await import('./threads-web.js');
+  const web = threadsWeb?.webThreadsSupported() ?? false;
+  const cores = threadsNode ? await threadsNode.availableCores() : web ? threadsWeb!.webCores() : 1;
+  let threads = requested === 'auto' ? cores : requested;
+  if (!sharedMemorySupported() || (!threadsNode && !web)) threads = 1;
   const current = getThreadPool();
   if ((current?.workers ?? 0) + 1 !== threads) {
     setThreadPool(null);
     await current?.close();
-    if (threads > 1 && threadsNode) setThreadPool(await threadsNode.startNodePool(threads - 1));
+    if (threads > 1) {
+      setThreadPool(
+        threadsNode
+          ? await threadsNode.startNodePool(threads - 1)
+          : await threadsWeb!.startWebPool(threads - 1),
+      );
+    }
   }
   setThreadPool(getThreadPool(), min);
   return wasmKernels;

@@ -51,7 +51,10 @@ export async function availableCores(): Promise<number> {
 }
 
 /** Starts `workers` worker threads (resolves once all are ready). */
-export async function startNodePool(workers: number): Promise<KernelThreadPool> {
+export async function startNodePool(
+  workers: number,
+  timeoutMs = 120_000,
+): Promise<KernelThreadPool> {
   const { Worker } = await import('node:worker_threads');
   const done = new Int32Array(new SharedArrayBuffer(8));
   const module = kernelModule(true);
@@ -93,8 +96,13 @@ export async function startNodePool(workers: number): Promise<KernelThreadPool> 
         list[i].postMessage({ type: 'run', id: memoryId, fn, args });
       });
       own();
+      const start = performance.now();
       for (let c = Atomics.load(done, 0); c < calls.length; c = Atomics.load(done, 0)) {
-        Atomics.wait(done, 0, c);
+        // A worker that died would never count: give up after timeoutMs instead of hanging.
+        Atomics.wait(done, 0, c, 1000);
+        if (performance.now() - start > timeoutMs) {
+          throw new Error(`kernel threads did not finish ${fn} within ${timeoutMs} ms`);
+        }
       }
       if (Atomics.load(done, 1) !== 0) throw new Error(`a kernel thread failed running ${fn}`);
     },

@@ -3,7 +3,8 @@
  * a 127.0.0.1 server serves it, and Debian's chromium (driven by playwright-core) runs AdamW steps
  * with the WASM kernels and with the reference loops; the results must be bit-identical. Served
  * twice: plain (no SharedArrayBuffer: the plain-memory module) and cross-origin isolated (the
- * shared-memory module). Skipped only when /usr/bin/chromium is absent.
+ * shared-memory module, plus a step split over 2 Web Worker threads). Skipped only when
+ * /usr/bin/chromium is absent.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +21,7 @@ const distSrc = fileURLToPath(new URL('../../src/', import.meta.url));
 // Runs in the page: AdamW over 3 tensors (odd sizes), 5 steps with a schedule, both kernels.
 const PAGE_SCRIPT = `
 import { AdamW, referenceKernels } from './index.js';
-import { createArena, sharedMemorySupported, wasmKernels } from './kernels/index.js';
+import { createArena, initKernels, kernelThreads, sharedMemorySupported, wasmKernels } from './kernels/index.js';
 function values(n, seed) {
   const out = new Float32Array(n);
   let s = seed;
@@ -38,23 +39,49 @@ function run(kernels, alloc) {
   return params;
 }
 try {
-  const arena = createArena(8 * 72000);
-  const a = run(wasmKernels, (x) => x.slice());
-  const b = run(wasmKernels, (x) => arena.from(x));
+  // Pairs [kernel result, reference result] whose bits must agree.
+  const pairs = [];
   const r = run(referenceKernels, (x) => x.slice());
-  let mismatches = 0;
-  let compared = 0;
-  for (let i = 0; i < r.length; i++) {
-    const ru = new Uint32Array(r[i].buffer, r[i].byteOffset, r[i].length);
-    for (const k of [a[i], b[i]]) {
-      const ku = new Uint32Array(k.buffer, k.byteOffset, k.length);
-      for (let j = 0; j < ru.length; j++) {
-        compared++;
-        if (ku[j] !== ru[j]) mismatches++;
+  const arena = createArena(8 * 72000);
+  run(wasmKernels, (x) => x.slice()).forEach((k, i) => pairs.push([k, r[i]]));
+  run(wasmKernels, (x) => arena.from(x)).forEach((k, i) => pairs.push([k, r[i]]));
+  let threads = 1;
+  if (self.crossOriginIsolated) {
+    // Web Worker threads over a shared arena. The optimizer keeps its state in plain arrays
+    // (staged, one thread), so call the kernel on p, g, m, v that all live in the arena: the
+    // threaded path for tensors of >= minParallelLength elements.
+    await initKernels({ threads: 2, minParallelLength: 1000 });
+    threads = kernelThreads();
+    const arena2 = createArena(6 * 72000);
+    for (const n of [1, 1003, 70001]) {
+      const p = arena2.from(values(n, n));
+      const [m, v] = [arena2.alloc(n), arena2.alloc(n)];
+      const [pr, mr, vr] = [p.slice(), new Float32Array(n), new Float32Array(n)];
+      for (let t = 1; t <= 3; t++) {
+        const g = arena2.from(values(n, 7 * t));
+        const s = {
+          stepSize: 0.01 / (1 - 0.9 ** t), beta1: 0.9, beta2: 0.999, eps: 1e-8,
+          biasCorrection2Sqrt: Math.sqrt(1 - 0.999 ** t), l2: 0, decayFactor: 1 - 0.001 * t,
+          amsgrad: false, maximize: false,
+        };
+        wasmKernels.adam(p, g, m, v, null, s);
+        referenceKernels.adam(pr, g.slice(), mr, vr, null, s);
       }
+      pairs.push([p, pr], [m, mr], [v, vr]);
     }
   }
-  window.__result = { compared, mismatches, shared: sharedMemorySupported(), isolated: self.crossOriginIsolated };
+  let mismatches = 0;
+  let compared = 0;
+  for (const [k, e] of pairs) {
+    const ku = new Uint32Array(k.buffer, k.byteOffset, k.length);
+    const eu = new Uint32Array(e.buffer, e.byteOffset, e.length);
+    if (ku.length !== eu.length) throw new Error('length mismatch');
+    for (let j = 0; j < eu.length; j++) {
+      compared++;
+      if (ku[j] !== eu[j]) mismatches++;
+    }
+  }
+  window.__result = { compared, mismatches, threads, shared: sharedMemorySupported(), isolated: self.crossOriginIsolated };
 } catch (e) {
   window.__result = { error: String(e && e.stack || e) };
 }
@@ -134,15 +161,19 @@ describe('kernels in chromium', () => {
           mismatches?: number;
           shared?: boolean;
           isolated?: boolean;
+          threads?: number;
           error?: string;
         };
+        const isolated = path === '/isolated/';
         assert.deepEqual(errors, []);
         assert.equal(result.error, undefined, result.error);
-        assert.equal(result.compared, 2 * (1 + 1003 + 70001));
+        assert.equal(result.compared, (isolated ? 5 : 2) * (1 + 1003 + 70001));
         assert.equal(result.mismatches, 0);
-        // The isolated page must have taken the shared-memory module, the plain one not.
-        assert.equal(result.shared, path === '/isolated/');
-        assert.equal(result.isolated, path === '/isolated/');
+        // The isolated page must have taken the shared-memory module, the plain one not, and run
+        // a step split over 2 Web Worker threads.
+        assert.equal(result.shared, isolated);
+        assert.equal(result.isolated, isolated);
+        assert.equal(result.threads, isolated ? 2 : 1);
         await page.close();
       }
     } finally {
