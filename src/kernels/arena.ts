@@ -96,9 +96,9 @@ export class KernelArena {
       );
     }
     this.capacity = capacity;
-    // Room for the alignment padding of up to one allocation per 16 floats is not reserved:
-    // alloc() reports exhaustion instead.
-    this.memory = createKernelMemory(capacity * 4 + ALIGN, options.shared ?? true);
+    // 4 KiB of slack absorbs the 64-byte alignment padding of up to 64 allocations, so
+    // `capacity` elements fit in a few arrays; alloc() reports exhaustion beyond that.
+    this.memory = createKernelMemory(capacity * 4 + 4096, options.shared ?? true);
     if (options.prefault ?? true) {
       // Zero pages are mapped lazily; writing one byte per 4 KiB page faults them all in now.
       const bytes = new Uint8Array(this.memory.buffer);
