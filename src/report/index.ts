@@ -8,7 +8,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { expandGrid, type ParsedSweepSpec, parseSweepSpec } from '../sweep/spec.js';
-import { JsonlResultStore, SPEC_FILE, writeFileAtomic } from '../sweep/store.js';
+import { JsonlResultStore, SPEC_FILE, TRIALS_FILE, writeFileAtomic } from '../sweep/store.js';
 import type { Trial, TrialResult } from '../sweep/types.js';
 import { type CurveSeries, curvesSpec, heatmapSpec, lossScatterSpec, numLabel } from './figures.js';
 import { type HtmlFigure, type HtmlSection, renderHtml } from './html.js';
@@ -98,7 +98,13 @@ export async function loadSweep(dir: string): Promise<{
     );
   }
   const spec = parseSweepSpec(JSON.parse(text));
-  const trials = expandGrid(spec);
+  // The trials as the sweep expanded them; re-expanding is the fallback for older directories.
+  let trials: Trial[];
+  try {
+    trials = JSON.parse(await readFile(join(dir, TRIALS_FILE), 'utf8')) as Trial[];
+  } catch {
+    trials = expandGrid(spec);
+  }
   const store = await JsonlResultStore.open(dir);
   const ids = new Set(trials.map((t) => t.id));
   const results = (await store.results()).filter((r) => ids.has(r.trialId));

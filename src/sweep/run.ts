@@ -10,7 +10,13 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalPoolRunner } from './pool.js';
 import { expandGrid, type ParsedSweepSpec } from './spec.js';
-import { acquireSweepLock, JsonlResultStore, SPEC_FILE, writeFileAtomic } from './store.js';
+import {
+  acquireSweepLock,
+  JsonlResultStore,
+  SPEC_FILE,
+  TRIALS_FILE,
+  writeFileAtomic,
+} from './store.js';
 import type { SweepSpec, Trial, TrialEvent, TrialResult, TrialRunner } from './types.js';
 
 export interface RunSweepOptions {
@@ -64,6 +70,10 @@ export function formatDuration(ms: number): string {
   return `${sec}s`;
 }
 
+function trialEpochs(trial: Trial): number {
+  return trial.epochs ?? Number(trial.config.epochs ?? 1);
+}
+
 export function describeParams(trial: Pick<Trial, 'params'>): string {
   const p = trial.params;
   return `${p.optimizer} lr=${p.lr} wd=${p.weightDecay} ${p.schedule} seed=${p.seed}`;
@@ -77,6 +87,8 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepSummary> 
   const release = await acquireSweepLock(dir);
   try {
     await writeFileAtomic(join(dir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
+    // The trials as this version expanded them: reports read these, whatever version they run.
+    await writeFileAtomic(join(dir, TRIALS_FILE), `${JSON.stringify(trials)}\n`);
     const store = await JsonlResultStore.open(dir);
     const recorded = new Map((await store.results()).map((r) => [r.trialId, r]));
     const pending = trials.filter((t) => {
@@ -90,7 +102,7 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepSummary> 
     const progress: SweepProgress = {
       trialsTotal: pending.length,
       trialsDone: 0,
-      epochsTotal: pending.reduce((n, t) => n + Number(t.config.epochs ?? 1), 0),
+      epochsTotal: pending.reduce((n, t) => n + trialEpochs(t), 0),
       epochsDone: 0,
       elapsedMs: 0,
       etaMs: undefined,
@@ -134,7 +146,7 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepSummary> 
           } else if (event.type === 'done') {
             progress.trialsDone += 1;
             // Epochs a trial did not train (resumed, diverged, failed) count as done now.
-            const epochs = Number(event.trial.config.epochs ?? 1);
+            const epochs = trialEpochs(event.trial);
             progress.epochsDone += Math.max(0, epochs - (epochsSeen.get(event.trial.id) ?? 0));
             epochsSeen.set(event.trial.id, epochs);
           }

@@ -5,7 +5,8 @@
  * may replace any axis with its own values (`perOptimizer`), because an L2 factor for Adam and a
  * decoupled lambda (or lambda_norm) for AdamW live on different scales. Each trial's training config
  * is `base` + its coordinates, validated by the experiment harness's TrainConfig schema; its id is a
- * readable prefix plus a hash of that config, so the same spec always yields the same ids.
+ * readable prefix plus a hash of that config as written (defaults not filled in), so the same spec
+ * always yields the same ids, also after the training schema gains new defaulted fields.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -169,19 +170,22 @@ export function expandGrid(
           const cell = cellIndex++;
           for (const seed of axes.seed) {
             const params: TrialParams = { optimizer, lr, weightDecay, schedule, seed };
-            const parsed = TrainConfigSchema.parse({
+            const input = {
               ...axes.base,
               optimizer,
               lr,
               weightDecay,
               seed,
               schedule: scheduleConfig(schedule, baseEpochs, spec.schedules),
-            });
-            const config = JSON.parse(JSON.stringify(parsed)) as Record<string, unknown>;
+            };
+            // Validate now, but keep what the spec says: the executor fills defaults, and ids do
+            // not change when the training schema gains a field with a default.
+            TrainConfigSchema.parse(input);
+            const config = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
             const id = trialId(params, config);
             if (seen.has(id)) continue;
             seen.add(id);
-            trials.push({ id, index: trials.length, params, config });
+            trials.push({ id, index: trials.length, params, config, epochs: baseEpochs });
             order.set(id, [axes.seed.indexOf(seed), cell, spec.grid.optimizer.indexOf(optimizer)]);
           }
         }

@@ -15,6 +15,8 @@ import type { ResultStore, TrialResult } from './types.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const SPEC_FILE = 'spec.json';
+/** The expanded trials of the latest run (id, params, config), for reports. */
+export const TRIALS_FILE = 'trials.json';
 export const LOCK_FILE = 'sweep.lock';
 
 /** Writes a file atomically: temp file in the same directory, fsync, rename, fsync the directory. */

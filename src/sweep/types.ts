@@ -81,13 +81,18 @@ export interface SweepSpec {
 
 /** One training run of a sweep. */
 export interface Trial {
-  /** Deterministic id: a short hash of `config` (same spec, same ids). Safe as a directory name. */
+  /** Deterministic id: readable coordinates + a short hash of `config`. Safe as a directory name. */
   id: string;
   /** Position in the expanded grid (stable order, for display only). */
   index: number;
   params: TrialParams;
-  /** The full training config handed to runTraining (base + params), as plain JSON. */
+  /**
+   * The training config handed to runTraining (base + params, as written in the spec; defaults are
+   * filled in by the executor), as plain JSON.
+   */
   config: Record<string, unknown>;
+  /** Epochs the trial trains (for progress and ETA). */
+  epochs?: number;
 }
 
 /** One epoch of a trial, as recorded in the result (errors are fractions in [0, 1]). */
@@ -126,6 +131,7 @@ export interface TrialResult {
  * The append-only result store of a sweep directory:
  *   <dir>/spec.json         the latest spec run in this directory (written atomically); trials of
  *                           an earlier spec stay recorded, reports use those of the current one
+ *   <dir>/trials.json       the trials of that spec as expanded when it ran (read by reports)
  *   <dir>/results.jsonl     one TrialResult per line, each appended with one write + fsync
  *   <dir>/trials/<id>/      per-trial working directory (checkpoints, epoch log)
  * A torn last line (crash mid-append) is ignored on read and repaired before the next append.
