@@ -3,8 +3,10 @@
  * worker processes, a worker SIGKILLed mid-trial (its trial completes once, through BullMQ's
  * stalled-job handling, resuming from its checkpoint), a coordinator SIGKILLed and restarted
  * (nothing collected twice, nothing re-run), and Redis unreachable or restarted empty (clear
- * error, retry with backoff, nothing lost). Trials are the synthetic executor's busy-waits, whose
- * test error has a closed form (fixtures/synthetic-executor.ts).
+ * error, retry with backoff, nothing lost), plus crashed trial threads, failed jobs left by an
+ * earlier run, and an aborted coordinator. Trials are the synthetic executor's busy-waits, whose
+ * test error has a closed form (fixtures/synthetic-executor.ts), except one real training run that
+ * must match the local worker-thread pool's record of the same trial.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
