@@ -127,12 +127,18 @@ export function summarize(
       optimizer: g.optimizer,
       schedule: g.schedule,
       best: bestCell(g.cells),
-      noDecay: bestCell(g.cells.filter((c) => c.weightDecay === 0)),
+      noDecay: bestCell(g.cells.filter((c) => c.weightDecay === 0)) as Cell | undefined,
       alignment: axisAlignment(g.cells, effectThreshold(noise?.sd, seeds) ?? 0),
     };
   });
   const comparisons = compareOptimizers(cells, noise);
   const effects = decayEffects(cells, noise);
+  for (const g of groups) {
+    // A decoupled grid without a 0 column shows its twin's no-decay baseline (the same algorithm).
+    g.noDecay ??= effects.find(
+      (e) => e.optimizer === g.optimizer && e.schedule === g.schedule,
+    )?.noDecay;
+  }
   const ok = results.filter((r) => r.status === 'ok').length;
   const findings: string[] = [];
   const pending = trials.length - results.length;

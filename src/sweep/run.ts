@@ -19,6 +19,9 @@ import {
 } from './store.js';
 import type { SweepSpec, Trial, TrialEvent, TrialResult, TrialRunner } from './types.js';
 
+/** Quiet time after which an epoch line is printed between trial lines. */
+const HEARTBEAT_MS = 30_000;
+
 export interface RunSweepOptions {
   /** Sweep directory (created if missing). */
   dir: string;
@@ -120,6 +123,7 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepSummary> 
         `${pending.length} to run on runner '${runner.name}' -> ${dir}`,
     );
     let recordedNow = 0;
+    let lastLine = Date.now();
     let failed = 0;
     const epochsSeen = new Map<string, number>();
     if (pending.length) {
@@ -151,15 +155,24 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepSummary> 
             epochsSeen.set(event.trial.id, epochs);
           }
           update();
+          const eta = progress.etaMs === undefined ? '' : `, ETA ${formatDuration(progress.etaMs)}`;
+          if (event.type === 'epoch' && Date.now() - lastLine >= HEARTBEAT_MS) {
+            // Long trials: a line now and then, so a slow sweep is visibly alive.
+            lastLine = Date.now();
+            log(
+              `  ${describeParams(event.trial)}: epoch ${event.point.epoch}/${event.epochs}, ` +
+                `test error ${(event.point.testError * 100).toFixed(2)}% (elapsed ` +
+                `${formatDuration(progress.elapsedMs)}${eta})`,
+            );
+          }
           if (event.type === 'done') {
+            lastLine = Date.now();
             const r = event.result;
             const what =
               r.status === 'failed'
                 ? `FAILED: ${r.error}`
                 : `test error ${((r.final?.testError ?? Number.NaN) * 100).toFixed(2)}%` +
                   `${r.diverged ? ' (diverged)' : ''} in ${formatDuration(r.wallTimeMs)}`;
-            const eta =
-              progress.etaMs === undefined ? '' : `, ETA ${formatDuration(progress.etaMs)}`;
             log(
               `[${progress.trialsDone}/${progress.trialsTotal}] ${describeParams(event.trial)}: ` +
                 `${what} (elapsed ${formatDuration(progress.elapsedMs)}${eta})`,
