@@ -75,6 +75,10 @@ export interface UpdateKernels {
   readonly name: string;
   readonly adam: AdamUpdate;
   readonly sgd: SgdUpdate;
+  /** True if every element is finite: a fast path for the non-finite check (optional). */
+  readonly allFinite?: (a: Float32Array) => boolean;
+  /** A zeroed state array for `param`, placed where the kernel runs fastest (optional). */
+  readonly allocateState?: (param: Float32Array) => Float32Array;
 }
 
 export const adamReferenceUpdate: AdamUpdate = (p, g, m, v, vMax, s) => {

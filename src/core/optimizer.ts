@@ -111,7 +111,7 @@ export abstract class Optimizer<H extends BaseHyper> {
   step(grads: readonly Float32Array[]): boolean {
     this.checkGrads(grads);
     if (this.nonFinite !== 'ignore') {
-      const bad = findNonFinite(grads);
+      const bad = findNonFinite(grads, this.kernels.allFinite);
       if (bad) {
         if (this.nonFinite === 'error') throw new NonFiniteGradientError(bad[0], bad[1], bad[2]);
         this.skippedSteps++;
@@ -249,7 +249,11 @@ export abstract class Optimizer<H extends BaseHyper> {
       (state.slots?.[name] ?? lengths.map(() => null)).forEach((a, i) => {
         if (a === null) current[i] = null;
         else if (current[i]) current[i].set(a);
-        else current[i] = a.slice();
+        else {
+          const slot = this.kernels.allocateState?.(this.params[i]) ?? new Float32Array(a.length);
+          slot.set(a);
+          current[i] = slot;
+        }
       });
       this.slots[name] = current;
     }
@@ -295,7 +299,8 @@ export abstract class Optimizer<H extends BaseHyper> {
     }
     let a = arrays[index];
     if (!a) {
-      a = new Float32Array(this.params[index].length);
+      const param = this.params[index];
+      a = this.kernels.allocateState?.(param) ?? new Float32Array(param.length);
       arrays[index] = a;
     }
     return a;
@@ -343,9 +348,13 @@ function scheduleValue(hyper: BaseHyper, t: number, where: string): number {
 }
 
 /** Index, element and value of the first non-finite gradient entry, if any. */
-function findNonFinite(grads: readonly Float32Array[]): [number, number, number] | null {
+function findNonFinite(
+  grads: readonly Float32Array[],
+  allFinite?: (a: Float32Array) => boolean,
+): [number, number, number] | null {
   for (let i = 0; i < grads.length; i++) {
     const g = grads[i];
+    if (allFinite?.(g)) continue;
     let sum = 0;
     // A sum of x * 0 is NaN exactly when some x is NaN or infinite: one fast pass, then locate.
     for (let j = 0; j < g.length; j++) sum += g[j] * 0;
