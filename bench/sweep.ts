@@ -2,7 +2,7 @@
  * Distributed sweep throughput: trials per minute with 1 and 2 worker processes on this machine,
  * through a real redis-server and BullMQ, and the speed-up between them (goal: >= 1.8x on 2 cores).
  *
- * Each trial is a real, short, CPU-bound training run (MLP 784-64-10 on 1000 Fashion-MNIST images,
+ * Each trial is a real, short, CPU-bound training run (MLP 784-128-10 on 5000 Fashion-MNIST images,
  * 2 epochs, tfjs wasm), so the ratio includes every per-trial cost a sweep pays (data loading,
  * checkpoints, queue round-trips). One pool of k workers per count, each on its own queue, is
  * started and warmed up once (module and wasm start-up, which a long sweep pays once); each run
@@ -32,10 +32,10 @@ function spec(tag: number, n: number): SweepSpec {
     name: `bench-${tag}`,
     base: {
       epochs: 2,
-      subset: 1000,
-      testSubset: 500,
+      subset: 5000,
+      testSubset: 1000,
       batchSize: 100,
-      model: { kind: 'mlp', hidden: [64] },
+      model: { kind: 'mlp', hidden: [128] },
     },
     grid: {
       optimizer: ['adamw'],
@@ -147,7 +147,7 @@ async function main() {
   const stops: (() => Promise<void>)[] = [];
   try {
     console.log(
-      `bench:sweep: ${TRIALS} trials per run (MLP 784-64-10, 1000 images, 2 epochs), ${REPS} runs ` +
+      `bench:sweep: ${TRIALS} trials per run (MLP 784-128-10, 5000 images, 2 epochs), ${REPS} runs ` +
         `per worker count, load average ${loadavg()[0].toFixed(2)}`,
     );
     for (const k of [1, 2]) {
@@ -176,12 +176,16 @@ async function main() {
     console.log('workers | trials/min (median)');
     console.log(`      1 | ${one.toFixed(1)}`);
     console.log(`      2 | ${two.toFixed(1)}`);
+    const verdict =
+      ceiling < 1.5
+        ? `the machine itself only gave ${ceiling.toFixed(2)}x to two busy loops (other load), ` +
+          'too busy to judge the goal; rerun on an idle machine'
+        : `machine ceiling ${ceiling.toFixed(2)}x: the sweep reaches ` +
+          `${((100 * (speedup - 1)) / (ceiling - 1)).toFixed(0)}% of the available parallel gain`;
     console.log(
       `speed-up 2 vs 1 workers: ${speedup.toFixed(2)}x (goal >= 1.8x) ` +
-        `${speedup >= 1.8 ? 'OK' : 'BELOW GOAL'}; machine ceiling ${ceiling.toFixed(2)}x, so the ` +
-        `sweep reaches ${((100 * (speedup - 1)) / Math.max(ceiling - 1, 1e-9)).toFixed(0)}% of ` +
-        `the available parallel gain (load average ${loadavg()[0].toFixed(2)} on ` +
-        `${availableParallelism()} cores)`,
+        `${speedup >= 1.8 ? 'OK' : 'BELOW GOAL'}; ${verdict} (load average ` +
+        `${loadavg()[0].toFixed(2)} on ${availableParallelism()} cores)`,
     );
   } finally {
     await Promise.all(stops.map((stop) => stop()));
