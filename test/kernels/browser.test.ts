@@ -7,15 +7,12 @@
  * /usr/bin/chromium is absent.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { chromiumSkip, withChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const distSrc = fileURLToPath(new URL('../../src/', import.meta.url));
 
 // Runs in the page: AdamW over 3 tensors (odd sizes), 5 steps with a schedule, both kernels.
@@ -122,64 +119,48 @@ function serve(js: string): Promise<Server> {
 }
 
 describe('kernels in chromium', () => {
-  const missing = !existsSync(CHROMIUM);
   it('AdamW with the WASM kernels matches the reference bit for bit in a browser bundle', {
-    skip: missing ? `${CHROMIUM} is not installed (apt-get install chromium)` : false,
+    skip: chromiumSkip(),
     timeout: 60000,
   }, async () => {
     const js = await bundle();
     const server = await serve(js);
     const { port } = server.address() as AddressInfo;
-    const profile = mkdtempSync(join(tmpdir(), 'decoupled-chromium-'));
-    const { chromium } = await import('playwright-core');
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
     try {
-      for (const path of ['/plain/', '/isolated/']) {
-        const page = await context.newPage();
-        const errors: string[] = [];
-        page.on('pageerror', (e) => errors.push(String(e)));
-        await page.goto(`http://127.0.0.1:${port}${path}`);
-        const handle = await page.waitForFunction(
-          () => (window as unknown as { __result?: unknown }).__result,
-          undefined,
-          { timeout: 30000 },
-        );
-        const result = (await handle.jsonValue()) as {
-          compared?: number;
-          mismatches?: number;
-          shared?: boolean;
-          isolated?: boolean;
-          threads?: number;
-          error?: string;
-        };
-        const isolated = path === '/isolated/';
-        assert.deepEqual(errors, []);
-        assert.equal(result.error, undefined, result.error);
-        assert.equal(result.compared, (isolated ? 5 : 2) * (1 + 1003 + 70001));
-        assert.equal(result.mismatches, 0);
-        // The isolated page must have taken the shared-memory module, the plain one not, and run
-        // a step split over 2 Web Worker threads.
-        assert.equal(result.shared, isolated);
-        assert.equal(result.isolated, isolated);
-        assert.equal(result.threads, isolated ? 2 : 1);
-        await page.close();
-      }
+      await withChromium(async (context) => {
+        for (const path of ['/plain/', '/isolated/']) {
+          const page = await context.newPage();
+          const errors: string[] = [];
+          page.on('pageerror', (e) => errors.push(String(e)));
+          await page.goto(`http://127.0.0.1:${port}${path}`);
+          const handle = await page.waitForFunction(
+            () => (window as unknown as { __result?: unknown }).__result,
+            undefined,
+            { timeout: 30000 },
+          );
+          const result = (await handle.jsonValue()) as {
+            compared?: number;
+            mismatches?: number;
+            shared?: boolean;
+            isolated?: boolean;
+            threads?: number;
+            error?: string;
+          };
+          const isolated = path === '/isolated/';
+          assert.deepEqual(errors, []);
+          assert.equal(result.error, undefined, result.error);
+          assert.equal(result.compared, (isolated ? 5 : 2) * (1 + 1003 + 70001));
+          assert.equal(result.mismatches, 0);
+          // The isolated page must have taken the shared-memory module, the plain one not, and run
+          // a step split over 2 Web Worker threads.
+          assert.equal(result.shared, isolated);
+          assert.equal(result.isolated, isolated);
+          assert.equal(result.threads, isolated ? 2 : 1);
+          await page.close();
+        }
+      });
     } finally {
-      await context.close();
       server.close();
-      rmSync(profile, { recursive: true, force: true });
     }
   });
 });

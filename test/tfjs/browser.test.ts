@@ -7,28 +7,26 @@
  * Skipped only when /usr/bin/chromium is absent (CI installs it).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { AdamW } from '../../src/tfjs/index.js';
+import { chromiumSkip, withChromium } from '../helpers/chromium.js';
 import { type TaskResult, trainTask } from './browser-task.js';
 import { useBackend } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const here = dirname(fileURLToPath(import.meta.url));
 /** tfjs-backend-wasm's .wasm binaries, served to the page under /wasm/. */
 const WASM_DIR = dirname(fileURLToPath(import.meta.resolve('@tensorflow/tfjs-backend-wasm')));
 
 test('Chromium trains a small model with AdamW from the bundle, as Node does', {
-  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent`,
+  skip: chromiumSkip(),
   timeout: 60_000,
 }, async () => {
   const bundle = await build({
@@ -59,53 +57,40 @@ test('Chromium trains a small model with AdamW from the bundle, as Node does', {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const profile = mkdtempSync(join(tmpdir(), 'decoupled-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`http://127.0.0.1:${port}/`);
-    const handle = await page.waitForFunction(
-      () => {
-        const w = globalThis as unknown as { __result?: unknown; __error?: string };
-        return w.__result ?? (w.__error ? { error: w.__error } : null);
-      },
-      null,
-      { timeout: 45_000 },
-    );
-    const inPage = (await handle.jsonValue()) as TaskResult[] & { error?: string };
-    assert.equal(inPage.error, undefined, inPage.error);
-    assert.deepEqual(errors, []);
-    assert.deepEqual(
-      inPage.map((r) => r.backend),
-      ['cpu', 'wasm'],
-    );
-    for (const r of inPage) {
-      assert.equal(r.iterations, 15 * 8);
-      assert.ok(r.losses[14] < r.losses[0] / 3, `${r.backend}: loss falls: ${r.losses}`);
-      assert.ok(r.accuracy > 0.9, `${r.backend}: training accuracy ${r.accuracy}`);
-    }
-    for (const [i, backend] of (['cpu', 'wasm'] as const).entries()) {
-      await useBackend(backend);
-      const inNode = await trainTask(tf, tfl, AdamW);
-      assert.deepEqual(inPage[i].losses, inNode.losses, `${backend} losses`);
-      assert.deepEqual(inPage[i].weights, inNode.weights, `${backend} weights`);
-    }
+    await withChromium(async (context) => {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`http://127.0.0.1:${port}/`);
+      const handle = await page.waitForFunction(
+        () => {
+          const w = globalThis as unknown as { __result?: unknown; __error?: string };
+          return w.__result ?? (w.__error ? { error: w.__error } : null);
+        },
+        null,
+        { timeout: 45_000 },
+      );
+      const inPage = (await handle.jsonValue()) as TaskResult[] & { error?: string };
+      assert.equal(inPage.error, undefined, inPage.error);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(
+        inPage.map((r) => r.backend),
+        ['cpu', 'wasm'],
+      );
+      for (const r of inPage) {
+        assert.equal(r.iterations, 15 * 8);
+        assert.ok(r.losses[14] < r.losses[0] / 3, `${r.backend}: loss falls: ${r.losses}`);
+        assert.ok(r.accuracy > 0.9, `${r.backend}: training accuracy ${r.accuracy}`);
+      }
+      for (const [i, backend] of (['cpu', 'wasm'] as const).entries()) {
+        await useBackend(backend);
+        const inNode = await trainTask(tf, tfl, AdamW);
+        assert.deepEqual(inPage[i].losses, inNode.losses, `${backend} losses`);
+        assert.deepEqual(inPage[i].weights, inNode.weights, `${backend} weights`);
+      }
+    });
   } finally {
-    await context.close();
     server.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 });
