@@ -97,9 +97,15 @@ export function warmRestartHyper(settings: WarmRestartSettings, where = 'warmRes
   return hyper;
 }
 
-/** Splits AdamWR / SGDWR options into the paper's settings and the optimizer's own options. */
-function split<O extends object>(options: WarmRestartSettings & O, where: string) {
-  if (options === null || typeof options !== 'object') {
+/**
+ * Splits AdamWR / SGDWR options into the paper's settings and the optimizer's own options, with
+ * the schedule, weight decay and decay scale the settings make. Shared with the tfjs classes.
+ */
+export function splitWarmRestartOptions<O extends object>(
+  options: WarmRestartSettings & O,
+  where: string,
+): { settings: WarmRestartSettings; options: O & WarmRestartHyper } {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new OptionError('options', options, 'an object with lambdaNorm, batchSize, …', where);
   }
   const settings: Record<string, unknown> = {};
@@ -114,11 +120,15 @@ function split<O extends object>(options: WarmRestartSettings & O, where: string
         where,
       );
     }
-    if ((SETTING_KEYS as readonly string[]).includes(key)) settings[key] = value;
-    else rest[key] = value;
+    if ((SETTING_KEYS as readonly string[]).includes(key)) {
+      if (value !== undefined) settings[key] = value;
+    } else rest[key] = value;
   }
   const hyper = warmRestartHyper(settings as unknown as WarmRestartSettings, where);
-  return { ...(rest as O), ...hyper };
+  return {
+    settings: settings as unknown as WarmRestartSettings,
+    options: { ...(rest as O), ...hyper },
+  };
 }
 
 /** Makes an optimizer's error speak of AdamWR / SGDWR, the class the user called. */
@@ -139,7 +149,7 @@ export type AdamWROptions = WarmRestartSettings &
 export class AdamWR extends AdamW {
   constructor(params: AdamParams, options: AdamWROptions) {
     try {
-      super(params, split(options, 'AdamWR'));
+      super(params, splitWarmRestartOptions(options, 'AdamWR').options);
     } catch (error) {
       throw relabel(error, 'AdamW', 'AdamWR');
     }
@@ -153,7 +163,7 @@ export type SGDWROptions = WarmRestartSettings &
 export class SGDWR extends SGDW {
   constructor(params: Float32Array[] | ParamGroupInput<SgdwHyper>[], options: SGDWROptions) {
     try {
-      super(params, split(options, 'SGDWR'));
+      super(params, splitWarmRestartOptions(options, 'SGDWR').options);
     } catch (error) {
       throw relabel(error, 'SGDW', 'SGDWR');
     }

@@ -12,8 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamOptions } from '../core/adam.js';
-import { OptionError } from '../core/errors.js';
-import { type WarmRestartSettings, warmRestartHyper } from '../core/restarts.js';
+import { splitWarmRestartOptions, type WarmRestartSettings } from '../core/restarts.js';
 import type { SGDOptions, SGDWOptions } from '../core/sgd.js';
 import { DecoupledOptimizer, type TfjsExtraOptions } from './optimizer.js';
 
@@ -77,42 +76,6 @@ export class SGD extends DecoupledOptimizer {
   }
 }
 
-const SETTING_KEYS = [
-  'lambdaNorm',
-  'batchSize',
-  'datasetSize',
-  't0',
-  'tMult',
-  'stepsPerEpoch',
-  'min',
-] as const satisfies readonly (keyof WarmRestartSettings)[];
-const FIXED_KEYS = ['schedule', 'weightDecay', 'decayScale'];
-
-/** Splits AdamWR / SGDWR options into the paper's settings and the rest (as the core does). */
-function splitRestarts(options: object, where: string) {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new OptionError('options', options, 'an object with lambdaNorm, batchSize, …', where);
-  }
-  const settings: Record<string, unknown> = {};
-  const rest: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) {
-    if (FIXED_KEYS.includes(key)) {
-      throw new OptionError(
-        key,
-        value,
-        `not given: ${where} sets it (warm restarts, normalized decay, decayScale 'schedule'); ` +
-          'use AdamW / SGDW for other choices',
-        where,
-      );
-    }
-    if ((SETTING_KEYS as readonly string[]).includes(key)) {
-      if (value !== undefined) settings[key] = value;
-    } else rest[key] = value;
-  }
-  const hyper = warmRestartHyper(settings as unknown as WarmRestartSettings, where);
-  return { settings: settings as unknown as WarmRestartSettings, options: { ...rest, ...hyper } };
-}
-
 /** The config of a warm-restart optimizer: its settings instead of the schedule they make. */
 function restartsConfig(base: ConfigDict, settings: WarmRestartSettings): ConfigDict {
   const { schedule: _s, weightDecay: _w, decayScale: _d, ...rest } = base;
@@ -127,7 +90,7 @@ export class AdamWR extends DecoupledOptimizer {
   static override fromConfig = fromConfig;
   readonly settings: WarmRestartSettings;
   constructor(options: AdamWRTfjsOptions) {
-    const split = splitRestarts(options, 'AdamWR');
+    const split = splitWarmRestartOptions(options, 'AdamWR');
     super('AdamW', split.options, 'AdamWR');
     this.settings = split.settings;
   }
@@ -144,7 +107,7 @@ export class SGDWR extends DecoupledOptimizer {
   static override fromConfig = fromConfig;
   readonly settings: WarmRestartSettings;
   constructor(options: SGDWRTfjsOptions) {
-    const split = splitRestarts(options, 'SGDWR');
+    const split = splitWarmRestartOptions(options, 'SGDWR');
     super('SGDW', split.options, 'SGDWR');
     this.settings = split.settings;
   }
