@@ -4,7 +4,7 @@
  * - quick: a demo and CI end-to-end test. Fashion-MNIST subset, a small MLP, 3 epochs, Adam (L2)
  *   vs AdamW (normalized decay, the paper's eta_t * lambda scaling) over 3 lr x 3 weight decays.
  *   PAPER.md measured that such a small, short, unnormalized model shows no decay effect, and the
- *   report says so; its job is to exercise every part in about 2 minutes on 2 cores.
+ *   report says so; its job is to exercise every part (about 20 s on 2 idle cores).
  * - medium: the regime where PAPER.md saw AdamW lead: a BatchNorm ResNet-8 (almost every weight
  *   scale-invariant), 1000 steps on a 4k subset, cosine annealing, Adam (L2) vs AdamW (normalized
  *   decay) over 3 lr x 3 weight decays x 2 seeds. Width 8, because the width-16 network of
@@ -25,7 +25,7 @@ const PAPER_DECOUPLED = { weightDecayNorm: true, decayScale: 'schedule' } as con
 export const PRESETS: Record<PresetName, SweepSpecInput & { description: string }> = {
   quick: {
     description:
-      'Fashion-MNIST, 4k-image subset, MLP 784-128-10, 3 epochs, Adam (L2) vs AdamW (lambda_norm), 3 lr x 3 weight decays, 1 seed (18 trials, ~2 min on 2 cores)',
+      'Fashion-MNIST, 4k-image subset, MLP 784-128-10, 3 epochs, Adam (L2) vs AdamW (lambda_norm), 3 lr x 3 weight decays, 1 seed (18 trials, ~20 s on 2 idle cores)',
     name: 'quick: Adam vs AdamW, MLP on Fashion-MNIST',
     base: {
       dataset: 'fashion-mnist',
