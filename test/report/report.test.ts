@@ -3,16 +3,13 @@
  * (playwright-core + Debian's chromium): no console errors, every chart drawn, not a blank page.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { writeReport } from '../../src/report/index.js';
+import { chromiumSkip, withChromium } from '../helpers/chromium.js';
 import { writeSyntheticSweep } from '../helpers/report-fixture.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 test('the report writes a self-contained page, one SVG per figure and the numbers', async (t) => {
   const { dir } = await writeSyntheticSweep();
@@ -49,89 +46,80 @@ test('the report writes a self-contained page, one SVG per figure and the number
   await t.test(
     'in Chromium: no console errors, charts drawn, screenshot not blank',
     {
-      skip: existsSync(CHROMIUM) ? false : 'Debian chromium is not installed',
+      skip: chromiumSkip(),
     },
     async () => {
-      const profile = mkdtempSync(join(tmpdir(), 'decoupled-report-chromium-'));
-      const context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-        viewport: { width: 1200, height: 900 },
-      });
-      try {
-        const page = context.pages()[0] ?? (await context.newPage());
-        const problems: string[] = [];
-        page.on('console', (m) => {
-          if (m.type() === 'error' || m.type() === 'warning')
-            problems.push(`${m.type()}: ${m.text()}`);
-        });
-        page.on('pageerror', (e) => problems.push(String(e)));
-        page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-        await page.goto(pathToFileURL(report.html).href, { waitUntil: 'load' });
-        const charts = await page.$$eval('figure.chart svg', (svgs) =>
-          svgs.map((s) => {
-            const box = s.getBoundingClientRect();
-            return {
-              width: box.width,
-              height: box.height,
-              marks: s.querySelectorAll('path, rect, text').length,
-            };
-          }),
-        );
-        assert.equal(charts.length, 4);
-        for (const c of charts) {
-          assert.ok(c.width > 150 && c.height > 100, JSON.stringify(c));
-          assert.ok(c.marks > 20, JSON.stringify(c));
-        }
-        assert.equal((await page.locator('table').count()) >= 2, true);
-        const shot = await page.screenshot({ fullPage: true });
-        // Decode the screenshot in the browser itself and measure its pixel variance.
-        const stats = await page.evaluate(async (b64) => {
-          const img = new Image();
-          img.src = `data:image/png;base64,${b64}`;
-          await img.decode();
-          const canvas = document.createElement('canvas');
-          canvas.width = img.width;
-          canvas.height = img.height;
-          const ctx = canvas.getContext('2d');
-          if (!ctx) return null;
-          ctx.drawImage(img, 0, 0);
-          const data = ctx.getImageData(0, 0, img.width, img.height).data;
-          let sum = 0;
-          let sq = 0;
-          let colored = 0;
-          const n = data.length / 4;
-          for (let i = 0; i < data.length; i += 4) {
-            const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
-            sum += y;
-            sq += y * y;
-            if (
-              Math.max(data[i], data[i + 1], data[i + 2]) -
-                Math.min(data[i], data[i + 1], data[i + 2]) >
-              60
-            )
-              colored++;
+      await withChromium(
+        async (context) => {
+          const page = context.pages()[0] ?? (await context.newPage());
+          const problems: string[] = [];
+          page.on('console', (m) => {
+            if (m.type() === 'error' || m.type() === 'warning')
+              problems.push(`${m.type()}: ${m.text()}`);
+          });
+          page.on('pageerror', (e) => problems.push(String(e)));
+          page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+          await page.goto(pathToFileURL(report.html).href, { waitUntil: 'load' });
+          const charts = await page.$$eval('figure.chart svg', (svgs) =>
+            svgs.map((s) => {
+              const box = s.getBoundingClientRect();
+              return {
+                width: box.width,
+                height: box.height,
+                marks: s.querySelectorAll('path, rect, text').length,
+              };
+            }),
+          );
+          assert.equal(charts.length, 4);
+          for (const c of charts) {
+            assert.ok(c.width > 150 && c.height > 100, JSON.stringify(c));
+            assert.ok(c.marks > 20, JSON.stringify(c));
           }
-          const mean = sum / n;
-          return { variance: sq / n - mean * mean, coloredShare: colored / n, height: img.height };
-        }, shot.toString('base64'));
-        assert.ok(stats, 'canvas 2d context');
-        assert.ok(stats.height > 1500, `page height ${stats.height}`);
-        assert.ok(stats.variance > 200, `pixel variance ${stats.variance}`);
-        // Heatmap colours are on the page, not just black text on white.
-        assert.ok(stats.coloredShare > 0.01, `coloured share ${stats.coloredShare}`);
-        assert.deepEqual(problems, []);
-      } finally {
-        await context.close();
-      }
+          assert.equal((await page.locator('table').count()) >= 2, true);
+          const shot = await page.screenshot({ fullPage: true });
+          // Decode the screenshot in the browser itself and measure its pixel variance.
+          const stats = await page.evaluate(async (b64) => {
+            const img = new Image();
+            img.src = `data:image/png;base64,${b64}`;
+            await img.decode();
+            const canvas = document.createElement('canvas');
+            canvas.width = img.width;
+            canvas.height = img.height;
+            const ctx = canvas.getContext('2d');
+            if (!ctx) return null;
+            ctx.drawImage(img, 0, 0);
+            const data = ctx.getImageData(0, 0, img.width, img.height).data;
+            let sum = 0;
+            let sq = 0;
+            let colored = 0;
+            const n = data.length / 4;
+            for (let i = 0; i < data.length; i += 4) {
+              const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+              sum += y;
+              sq += y * y;
+              if (
+                Math.max(data[i], data[i + 1], data[i + 2]) -
+                  Math.min(data[i], data[i + 1], data[i + 2]) >
+                60
+              )
+                colored++;
+            }
+            const mean = sum / n;
+            return {
+              variance: sq / n - mean * mean,
+              coloredShare: colored / n,
+              height: img.height,
+            };
+          }, shot.toString('base64'));
+          assert.ok(stats, 'canvas 2d context');
+          assert.ok(stats.height > 1500, `page height ${stats.height}`);
+          assert.ok(stats.variance > 200, `pixel variance ${stats.variance}`);
+          // Heatmap colours are on the page, not just black text on white.
+          assert.ok(stats.coloredShare > 0.01, `coloured share ${stats.coloredShare}`);
+          assert.deepEqual(problems, []);
+        },
+        { viewport: { width: 1200, height: 900 } },
+      );
     },
   );
 });
