@@ -10,7 +10,9 @@
  *   throughput = TRIALS / wall time * 60 000 ms/min,   speed-up = median(k=2) / median(k=1).
  * Runs alternate k = 1, 2 so background load hits both alike; medians of REPS runs are printed,
  * next to the machine's ceiling for the same ratio (two busy-loop processes versus one, measured
- * in each run): on a busy machine the goal can only be judged against that ceiling.
+ * in each run): on a busy machine the goal can only be judged against that ceiling. A second peer
+ * runs the same trials in bare executor processes (no Redis, no BullMQ): the queue's own cost is
+ * the gap between that peer's ratio and the sweep's.
  * Usage: npm run build && npm run bench:sweep   (needs /usr/bin/redis-server)
  */
 import { spawn } from 'node:child_process';
@@ -126,6 +128,50 @@ async function busyLoops(n: number): Promise<number> {
   return performance.now() - started;
 }
 
+const EXECUTE = new URL('../src/sweep/execute.js', import.meta.url).href;
+
+/**
+ * The executor's own scaling, without Redis or BullMQ: k processes each run one warm-up trial and
+ * then 3 timed trials of the bench's config back to back; throughput = sum over processes of
+ * 60 000 / (ms per trial). The sweep cannot beat this peer's 2-vs-1 ratio.
+ */
+async function bareExecutors(k: number, tag: number): Promise<number> {
+  const config = JSON.stringify(spec(tag, 1).base);
+  const code = (p: number) =>
+    `const { executeTrial } = await import(${JSON.stringify(EXECUTE)});` +
+    `const base = ${config};` +
+    `const trial = (i) => ({ id: 'bare${tag}_${p}_' + i, index: i, params:` +
+    ' { optimizer: "adamw", lr: 1e-3 * (1 + i / 16), weightDecay: 0.01,' +
+    ' schedule: "constant", seed: 1 }, config: { ...base, optimizer: "adamw", lr: 1e-3 * (1 + i / 16),' +
+    ' weightDecay: 0.01, seed: 1 } });' +
+    `const dir = (i) => ${JSON.stringify(root)} + '/bare-${tag}-${p}-' + i;` +
+    'await executeTrial(trial(0), dir(0));' +
+    'const t = performance.now();' +
+    'for (let i = 1; i <= 3; i++) await executeTrial(trial(i), dir(i));' +
+    'process.stdout.write(String((performance.now() - t) / 3));';
+  const perTrial = await Promise.all(
+    Array.from(
+      { length: k },
+      (_, p) =>
+        new Promise<number>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', code(p)], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let out = '';
+          child.stdout?.on('data', (d: Buffer) => {
+            out += d.toString();
+          });
+          child.once('exit', (c) =>
+            c === 0 ? resolve(Number(out)) : reject(new Error(`bare executor exited ${c}`)),
+          );
+        }),
+    ),
+  );
+  return perTrial.reduce((sum, ms) => sum + 60_000 / ms, 0);
+}
+
+let root = '';
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -138,9 +184,10 @@ async function main() {
     return;
   }
   const redis = await startRedis();
-  const root = await mkdtemp(join(tmpdir(), 'decoupled-bench-sweep-'));
+  root = await mkdtemp(join(tmpdir(), 'decoupled-bench-sweep-'));
   const perMinute: Record<1 | 2, number[]> = { 1: [], 2: [] };
   const ceilings: number[] = [];
+  const bare: number[] = [];
   const queue = (k: number) => `bench-sweep-${k}`;
   let tag = 100;
   // One pool of workers per count, each on its own queue, started and warmed up once.
@@ -158,6 +205,11 @@ async function main() {
       const ceiling = (2 * (await busyLoops(1))) / (await busyLoops(2));
       ceilings.push(ceiling);
       console.log(`  run ${rep + 1}, machine ceiling (busy loops, 2 vs 1): ${ceiling.toFixed(2)}x`);
+      const bareRatio = (await bareExecutors(2, tag++)) / (await bareExecutors(1, tag++));
+      bare.push(bareRatio);
+      console.log(
+        `  run ${rep + 1}, bare executor processes (no queue), 2 vs 1: ${bareRatio.toFixed(2)}x`,
+      );
       for (const k of [1, 2] as const) {
         const ms = await timedSweep(redis.url, queue(k), join(root, `run-${tag}`), tag++, TRIALS);
         const rate = (TRIALS / ms) * 60_000;
@@ -182,6 +234,10 @@ async function main() {
           'too busy to judge the goal; rerun on an idle machine'
         : `machine ceiling ${ceiling.toFixed(2)}x: the sweep reaches ` +
           `${((100 * (speedup - 1)) / (ceiling - 1)).toFixed(0)}% of the available parallel gain`;
+    console.log(
+      `peer: the same trials in bare executor processes (no Redis, no BullMQ) scale ` +
+        `${median(bare).toFixed(2)}x from 1 to 2 processes`,
+    );
     console.log(
       `speed-up 2 vs 1 workers: ${speedup.toFixed(2)}x (goal >= 1.8x) ` +
         `${speedup >= 1.8 ? 'OK' : 'BELOW GOAL'}; ${verdict} (load average ` +
