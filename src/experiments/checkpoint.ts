@@ -5,8 +5,9 @@
  * weights (trainable and BN statistics) and the optimizer state. Float32 data is stored as base64 of
  * its bytes, so a restore is bit-exact. Written atomically: temp file, fsync, rename, fsync dir.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file.js';
 import type { EpochRecord, TrainConfig } from './config.js';
 import type { RngState } from './rng.js';
 
@@ -75,28 +76,6 @@ export function decodeTensor(saved: SavedTensor): Float32Array | Int32Array {
 }
 
 /** Writes `text` to `path` so that readers see either the old file or the new one, never a mix. */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  try {
-    const dirFd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename is still atomic.
-  }
-}
-
 export function saveCheckpoint(path: string, checkpoint: Checkpoint): void {
   writeFileAtomic(path, JSON.stringify(checkpoint));
 }

@@ -2,13 +2,10 @@
  * The experiment harness: datasets (IDX, CIFAR-10), models (MLP, CNN, ResNet), the resumable
  * training loop `runTraining` and its plain-JSON `TrainConfig`.
  */
+
+export { writeFileAtomic } from './atomic-file.js';
 export { useBackend } from './backend.js';
-export {
-  type Checkpoint,
-  CheckpointError,
-  loadCheckpoint,
-  writeFileAtomic,
-} from './checkpoint.js';
+export { type Checkpoint, CheckpointError, loadCheckpoint } from './checkpoint.js';
 export * from './config.js';
 export {
   DatasetError,

@@ -15,6 +15,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SingleBar } from 'cli-progress';
 import { NonFiniteGradientError } from '../core/errors.js';
 import type { Schedule } from '../core/types.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { useBackend } from './backend.js';
 import {
   CHECKPOINT_VERSION,
@@ -26,7 +27,6 @@ import {
   loadCheckpoint,
   type SavedTensor,
   saveCheckpoint,
-  writeFileAtomic,
 } from './checkpoint.js';
 import {
   type EpochRecord,

@@ -5,10 +5,12 @@
  * specs as *.vl.json) and <out>/summary.json (the numbers, for scripts and tests).
  * Only trials of the directory's current spec are reported; a partial sweep gives a partial report.
  */
+
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../experiments/atomic-file.js';
 import { expandGrid, type ParsedSweepSpec, parseSweepSpec } from '../sweep/spec.js';
-import { JsonlResultStore, SPEC_FILE, TRIALS_FILE, writeFileAtomic } from '../sweep/store.js';
+import { JsonlResultStore, SPEC_FILE, TRIALS_FILE } from '../sweep/store.js';
 import type { Trial, TrialResult } from '../sweep/types.js';
 import { type CurveSeries, curvesSpec, heatmapSpec, lossScatterSpec, numLabel } from './figures.js';
 import { type HtmlFigure, type HtmlSection, renderHtml } from './html.js';
@@ -215,8 +217,8 @@ export async function writeReport(
   ) => {
     const svg = await renderSvg(vl);
     const file = `${id}.svg`;
-    await writeFileAtomic(join(figuresDir, file), svg);
-    await writeFileAtomic(join(figuresDir, `${id}.vl.json`), `${JSON.stringify(vl, null, 2)}\n`);
+    writeFileAtomic(join(figuresDir, file), svg);
+    writeFileAtomic(join(figuresDir, `${id}.vl.json`), `${JSON.stringify(vl, null, 2)}\n`);
     const figure = { id, title, caption, svg, spec: vl, file };
     figures.push(figure);
     return figure;
@@ -406,8 +408,8 @@ export async function writeReport(
     sections,
   });
   const htmlPath = join(out, 'index.html');
-  await writeFileAtomic(htmlPath, html);
-  await writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileAtomic(htmlPath, html);
+  writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return {
     dir: out,
     html: htmlPath,

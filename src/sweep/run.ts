@@ -6,17 +6,13 @@
  * Running it again on the same directory resumes: finished trials are skipped, interrupted ones
  * restart from their checkpoints.
  */
+
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../experiments/atomic-file.js';
 import { LocalPoolRunner } from './pool.js';
 import { expandGrid, type ParsedSweepSpec } from './spec.js';
-import {
-  acquireSweepLock,
-  JsonlResultStore,
-  SPEC_FILE,
-  TRIALS_FILE,
-  writeFileAtomic,
-} from './store.js';
+import { acquireSweepLock, JsonlResultStore, SPEC_FILE, TRIALS_FILE } from './store.js';
 import type { SweepSpec, Trial, TrialEvent, TrialResult, TrialRunner } from './types.js';
 
 /** Quiet time after which an epoch line is printed between trial lines. */
@@ -89,9 +85,9 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepSummary> 
   const trials = expandGrid(spec);
   const release = await acquireSweepLock(dir);
   try {
-    await writeFileAtomic(join(dir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
+    writeFileAtomic(join(dir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
     // The trials as this version expanded them: reports read these, whatever version they run.
-    await writeFileAtomic(join(dir, TRIALS_FILE), `${JSON.stringify(trials)}\n`);
+    writeFileAtomic(join(dir, TRIALS_FILE), `${JSON.stringify(trials)}\n`);
     const store = await JsonlResultStore.open(dir);
     const recorded = new Map((await store.results()).map((r) => [r.trialId, r]));
     const pending = trials.filter((t) => {

@@ -8,7 +8,7 @@
  * <dir>/sweep.lock (see acquireSweepLock), which a dead holder's successor may take over.
  */
 
-import { mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ResultStore, TrialResult } from './types.js';
@@ -18,33 +18,6 @@ export const SPEC_FILE = 'spec.json';
 /** The expanded trials of the latest run (id, params, config), for reports. */
 export const TRIALS_FILE = 'trials.json';
 export const LOCK_FILE = 'sweep.lock';
-
-/** Writes a file atomically: temp file in the same directory, fsync, rename, fsync the directory. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  await syncDir(join(path, '..'));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename is still atomic there.
-  }
-}
 
 /** Parses results.jsonl text: complete lines only; a torn or garbled line is skipped. */
 export function parseResults(text: string): { records: TrialResult[]; validBytes: number } {

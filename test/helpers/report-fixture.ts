@@ -2,11 +2,13 @@
  * Writes a synthetic, finished sweep directory (spec.json + results.jsonl through the real store)
  * for report and CLI tests: Adam with a diagonal basin, AdamW with an axis-aligned one, 2 seeds.
  */
+
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/experiments/atomic-file.js';
 import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
-import { JsonlResultStore, SPEC_FILE, writeFileAtomic } from '../../src/sweep/store.js';
+import { JsonlResultStore, SPEC_FILE } from '../../src/sweep/store.js';
 import { syntheticResult } from './sweep-fakes.js';
 
 export async function writeSyntheticSweep(): Promise<{ dir: string; trials: number }> {
@@ -21,7 +23,7 @@ export async function writeSyntheticSweep(): Promise<{ dir: string; trials: numb
       seed: [1, 2],
     },
   });
-  await writeFileAtomic(join(dir, SPEC_FILE), JSON.stringify(spec));
+  writeFileAtomic(join(dir, SPEC_FILE), JSON.stringify(spec));
   const store = await JsonlResultStore.open(dir);
   const trials = expandGrid(spec);
   for (const t of trials) {
