@@ -5,9 +5,8 @@
  * shared memory and runs the calls it is posted; completion is counted with Atomics in a small
  * SharedArrayBuffer, on which the caller blocks (Atomics.wait is allowed on Node's main thread).
  */
-import { type KernelMemory, onSharedMemory } from './arena.js';
 import { kernelModule } from './module.js';
-import type { KernelThreadPool } from './threads.js';
+import { type KernelThreadPool, sharedMemoryPool } from './threads.js';
 
 // CommonJS source run with `eval: true`, so no file has to be located next to the bundle.
 const WORKER_SOURCE = `
@@ -72,43 +71,13 @@ export async function startNodePool(
     ),
   );
   for (const w of list) w.unref();
-  const shared = new Set<number>();
-  const stop = onSharedMemory((mem: KernelMemory, added: boolean) => {
-    if (added) shared.add(mem.id);
-    else shared.delete(mem.id);
-    for (const w of list) {
-      w.postMessage(
-        added
-          ? { type: 'memory', id: mem.id, memory: mem.memory }
-          : { type: 'release', id: mem.id },
-      );
-    }
-  });
-  return {
-    workers,
-    has(memoryId) {
-      return shared.has(memoryId);
-    },
-    run(memoryId, fn, calls, own) {
-      Atomics.store(done, 0, 0);
-      Atomics.store(done, 1, 0);
-      calls.forEach((args, i) => {
-        list[i].postMessage({ type: 'run', id: memoryId, fn, args });
-      });
-      own();
-      const start = performance.now();
-      for (let c = Atomics.load(done, 0); c < calls.length; c = Atomics.load(done, 0)) {
-        // A worker that died would never count: give up after timeoutMs instead of hanging.
-        Atomics.wait(done, 0, c, 1000);
-        if (performance.now() - start > timeoutMs) {
-          throw new Error(`kernel threads did not finish ${fn} within ${timeoutMs} ms`);
-        }
-      }
-      if (Atomics.load(done, 1) !== 0) throw new Error(`a kernel thread failed running ${fn}`);
-    },
-    async close() {
-      stop();
+  return sharedMemoryPool(
+    list,
+    done,
+    timeoutMs,
+    (counter, count) => Atomics.wait(counter, 0, count, 1000),
+    async () => {
       await Promise.all(list.map((w) => w.terminate()));
     },
-  };
+  );
 }

@@ -5,9 +5,8 @@
  * thread may not block in Atomics.wait, so the caller spins on the completion counter (a step is
  * threaded only when it takes long enough for that to be cheap).
  */
-import { type KernelMemory, onSharedMemory } from './arena.js';
 import { kernelModule } from './module.js';
-import type { KernelThreadPool } from './threads.js';
+import { type KernelThreadPool, sharedMemoryPool } from './threads.js';
 
 const WORKER_SOURCE = `
 let module, done;
@@ -72,41 +71,14 @@ export async function startWebPool(
         }),
     ),
   );
-  const shared = new Set<number>();
-  const stop = onSharedMemory((mem: KernelMemory, added: boolean) => {
-    if (added) shared.add(mem.id);
-    else shared.delete(mem.id);
-    for (const w of list) {
-      w.postMessage(
-        added
-          ? { type: 'memory', id: mem.id, memory: mem.memory }
-          : { type: 'release', id: mem.id },
-      );
-    }
-  });
-  return {
-    workers,
-    has(memoryId) {
-      return shared.has(memoryId);
-    },
-    run(memoryId, fn, calls, own) {
-      Atomics.store(done, 0, 0);
-      Atomics.store(done, 1, 0);
-      calls.forEach((args, i) => {
-        list[i].postMessage({ type: 'run', id: memoryId, fn, args });
-      });
-      own();
-      const start = performance.now();
-      while (Atomics.load(done, 0) < calls.length) {
-        if (performance.now() - start > timeoutMs) {
-          throw new Error(`kernel threads did not finish ${fn} within ${timeoutMs} ms`);
-        }
-      }
-      if (Atomics.load(done, 1) !== 0) throw new Error(`a kernel thread failed running ${fn}`);
-    },
-    async close() {
-      stop();
+  // The page's main thread may not Atomics.wait: spin on the counter instead.
+  return sharedMemoryPool(
+    list,
+    done,
+    timeoutMs,
+    () => {},
+    async () => {
       for (const w of list) w.terminate();
     },
-  };
+  );
 }
