@@ -157,7 +157,10 @@ function adam(
   checkLength('v', v, n);
   const vm = s.amsgrad && vMax !== null ? vMax : null;
   checkLength('vMax', vm, n);
-  if (n < SMALL) {
+  // The kernel divides by bc2Sqrt through an f64 reciprocal, exact only for bc2Sqrt in
+  // [2^-126, 1] (src/kernels/assembly/index.ts); sqrt(1 - beta2^t) always is, direct callers may not.
+  const bc2f = Math.fround(s.biasCorrection2Sqrt);
+  if (n < SMALL || !(bc2f >= 2 ** -126 && bc2f <= 1)) {
     adamReferenceUpdate(p, g, m, v, vMax, s);
     return;
   }

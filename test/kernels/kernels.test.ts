@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   type AdamScalars,
   adamReferenceUpdate,
@@ -296,5 +297,90 @@ describe('wasm kernels match the reference loops bit for bit', () => {
     const arena = createArena(16, { prefault: false });
     assert.throws(() => arena.alloc(-1), /length must be a non-negative integer/);
     assert.throws(() => arena.alloc(1e6), /at most the/);
+  });
+});
+
+describe('sqrt(v) / bc2Sqrt through an f64 reciprocal gives the float32 quotient', () => {
+  const minNormal = 2 ** -126;
+  const viaReciprocal = (x: number, y: number) => Math.fround(x * (1 / y));
+  // Math.fround(x / y) is the correctly rounded float32 quotient (double rounding is harmless for
+  // division when 53 >= 2 * 24 + 2), i.e. what the reference loop computes.
+  const quotient = (x: number, y: number) => Math.fround(x / y);
+
+  it('for every sqrt result x and y in [2^-126, 1] (property, incl. 0, Infinity, extremes)', () => {
+    fc.assert(
+      fc.property(
+        fc.float({ min: 0, noNaN: true }),
+        fc.float({ min: minNormal, max: 1, noNaN: true }),
+        (v, y) => {
+          const x = Math.fround(Math.sqrt(v));
+          return Object.is(viaReciprocal(x, y), quotient(x, y));
+        },
+      ),
+      { numRuns: 50000 },
+    );
+  });
+
+  it('for quotients next to a float32 rounding midpoint (the hard cases)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 23 - 1 }),
+        fc.float({ min: minNormal, max: 1, noNaN: true }),
+        fc.integer({ min: -1, max: 1 }),
+        (k, y, nudge) => {
+          const midpoint = 1 + (2 * k + 1) * 2 ** -24; // halfway between two floats in [1, 2)
+          const x0 = Math.fround(midpoint * y);
+          const x = new Float32Array([x0]);
+          new Uint32Array(x.buffer)[0] += nudge; // and its neighbours
+          if (!(x[0] >= minNormal)) return true;
+          return Object.is(viaReciprocal(x[0], y), quotient(x[0], y));
+        },
+      ),
+      { numRuns: 50000 },
+    );
+  });
+
+  it('the adam kernel matches the reference for v across the float32 range and extreme bc2Sqrt', () => {
+    const n = 4099;
+    const v = new Float32Array(n);
+    const bits = new Uint32Array(v.buffer);
+    let s = 12345;
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      bits[i] = s & 0x7fffffff; // any non-negative float32, subnormals, Inf and NaN included
+    }
+    // Inside [2^-126, 1] the kernel runs; outside it (and for 0 or NaN) the reference fallback does.
+    for (const bc2 of [
+      2 ** -126,
+      2 ** -70,
+      1e-4,
+      0.0316,
+      Math.SQRT1_2,
+      0.999,
+      1,
+      2,
+      1e-40,
+      0,
+      Number.NaN,
+    ]) {
+      const scalars: AdamScalars = {
+        stepSize: 1e-3,
+        beta1: 0.9,
+        beta2: 1, // v is kept as given: v * 1 + 0 * g * g
+        eps: 1e-8,
+        biasCorrection2Sqrt: bc2,
+        l2: 0,
+        decayFactor: 1,
+        amsgrad: false,
+        maximize: false,
+      };
+      const g = values(n, 9);
+      const ref = { p: values(n, 3), m: values(n, 4), v: v.slice() };
+      const k = { p: ref.p.slice(), m: ref.m.slice(), v: v.slice() };
+      adamReferenceUpdate(ref.p, g, ref.m, ref.v, null, scalars);
+      wasmKernels.adam(k.p, g, k.m, k.v, null, scalars);
+      assertSameFloats(k.p, ref.p, `bc2Sqrt=${bc2} p`);
+      assertSameFloats(k.v, ref.v, `bc2Sqrt=${bc2} v`);
+    }
   });
 });
