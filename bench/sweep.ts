@@ -28,17 +28,36 @@ const TRIALS = Number(process.env.BENCH_SWEEP_TRIALS ?? 6);
 const REPS = Number(process.env.BENCH_SWEEP_REPS ?? 3);
 const WORKER_INDEX = new URL('../src/sweep/distributed/index.js', import.meta.url).href;
 
+/**
+ * The trial: 'mlp' (default) is short and overhead-heavy (MLP 784-128-10, 5000 images, 2 epochs,
+ * ~0.5 s); 'cnn' is compute-heavy like a real sweep's trials (the harness's CNN, 1000 images,
+ * 1 epoch, ~3 s).
+ */
+const WORKLOAD = process.env.BENCH_SWEEP_MODEL === 'cnn' ? 'cnn' : 'mlp';
+const TRIAL_CONFIG =
+  WORKLOAD === 'cnn'
+    ? {
+        epochs: 1,
+        subset: 1000,
+        testSubset: 500,
+        batchSize: 100,
+        model: { kind: 'cnn' as const, width: 1 },
+      }
+    : {
+        epochs: 2,
+        subset: 5000,
+        testSubset: 1000,
+        batchSize: 100,
+        model: { kind: 'mlp' as const, hidden: [128] },
+      };
+const TRIAL_NAME =
+  WORKLOAD === 'cnn' ? 'CNN, 1000 images, 1 epoch' : 'MLP 784-128-10, 5000 images, 2 epochs';
+
 /** A sweep of `n` distinct trials; `tag` keeps every run's trial ids (job ids) fresh. */
 function spec(tag: number, n: number): SweepSpec {
   return {
     name: `bench-${tag}`,
-    base: {
-      epochs: 2,
-      subset: 5000,
-      testSubset: 1000,
-      batchSize: 100,
-      model: { kind: 'mlp', hidden: [128] },
-    },
+    base: TRIAL_CONFIG,
     grid: {
       optimizer: ['adamw'],
       lr: Array.from({ length: n }, (_, i) => 1e-3 * (1 + i / 16)),
@@ -194,7 +213,7 @@ async function main() {
   const stops: (() => Promise<void>)[] = [];
   try {
     console.log(
-      `bench:sweep: ${TRIALS} trials per run (MLP 784-128-10, 5000 images, 2 epochs), ${REPS} runs ` +
+      `bench:sweep: ${TRIALS} trials per run (${TRIAL_NAME}), ${REPS} runs ` +
         `per worker count, load average ${loadavg()[0].toFixed(2)}`,
     );
     for (const k of [1, 2]) {

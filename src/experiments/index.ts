@@ -8,6 +8,7 @@ export { useBackend } from './backend.js';
 export { type Checkpoint, CheckpointError, loadCheckpoint } from './checkpoint.js';
 export * from './config.js';
 export {
+  clearDatasetCache,
   DatasetError,
   DEFAULT_DATA_DIRS,
   type ImageSet,

@@ -36,6 +36,7 @@ import {
   type TrainResult,
 } from './config.js';
 import {
+  batchBuffers,
   type ImageSet,
   type LoadedData,
   loadData,
@@ -206,13 +207,21 @@ class Run {
     }
     bar?.start(this.spe, state.batch, { epoch: state.epoch + 1, ips: '0' });
     let sliceStart = Date.now();
+    const buffers = batchBuffers(train, config.batchSize);
     while (state.batch < this.spe) {
       if (options.signal?.aborted || this.stepsThisSession === options.stopAfterSteps) {
         return 'aborted';
       }
       const from = state.batch * config.batchSize;
       const indices = order.subarray(from, Math.min(from + config.batchSize, train.count));
-      const batch = makeBatch(train, indices, this.data.normalization, config.augment, rng);
+      const batch = makeBatch(
+        train,
+        indices,
+        this.data.normalization,
+        config.augment,
+        rng,
+        buffers,
+      );
       let loss: number;
       let correct: number;
       try {
@@ -372,12 +381,13 @@ export function evaluate(
 ): { loss: number; error: number } {
   let lossSum = 0;
   let wrong = 0;
+  const buffers = batchBuffers(set, EVAL_BATCH);
   for (let start = 0; start < set.count; start += EVAL_BATCH) {
     const indices = Array.from(
       { length: Math.min(EVAL_BATCH, set.count - start) },
       (_, i) => start + i,
     );
-    const batch = makeBatch(set, indices, norm);
+    const batch = makeBatch(set, indices, norm, undefined, undefined, buffers);
     const [l, c] = tf.tidy(() => {
       const x = tf.tensor4d(batch.x, [batch.size, set.height, set.width, set.channels]);
       const labels = tf.tensor1d(batch.labels, 'int32');

@@ -3,13 +3,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
+  batchBuffers,
   channelStats,
+  clearDatasetCache,
   DatasetError,
   encodeIdx,
   type ImageSet,
   loadCifar10Split,
   loadData,
   loadIdxSplit,
+  loadRaw,
   makeBatch,
   splitTraining,
 } from '../../src/experiments/data/index.js';
@@ -187,6 +190,30 @@ describe('split, normalization and augmentation', () => {
     assert.notDeepEqual(a.x, c.x);
   });
 
+  it('builds into reused buffers exactly what it allocates, and refuses too small ones', () => {
+    const set = imageSet(16, 8, 3);
+    const norm = { mean: [0.1, 0.2, 0.3], std: [1, 2, 3] };
+    const augment = { cropPadding: 2, flip: true };
+    const buffers = batchBuffers(set, 10);
+    for (const [from, to] of [
+      [0, 10],
+      [10, 16], // a last, shorter batch
+    ]) {
+      const indices = Array.from({ length: to - from }, (_, i) => from + i);
+      const fresh = makeBatch(set, indices, norm, augment, new Rng(from));
+      const reused = makeBatch(set, indices, norm, augment, new Rng(from), buffers);
+      assert.equal(reused.x.buffer, buffers.x.buffer);
+      assert.equal(reused.size, to - from);
+      assert.deepEqual(reused.x, fresh.x);
+      assert.deepEqual(reused.labels, fresh.labels);
+    }
+    const tooMany = Array.from({ length: 11 }, (_, i) => i);
+    assert.throws(
+      () => makeBatch(set, tooMany, norm, undefined, undefined, buffers),
+      /a batch of 11 images does not fit buffers for 10/,
+    );
+  });
+
   it('crops a shifted window of the zero-padded image, maybe mirrored', () => {
     const side = 6;
     const set = imageSet(24, side, 2);
@@ -252,5 +279,48 @@ describe('Rng', () => {
     for (let i = 0; i < 20000; i++) counts[rng.int(5)]++;
     for (const n of counts)
       assert.ok(Math.abs(n - 4000) < 5 * Math.sqrt(20000 * 0.2 * 0.8), String(n));
+  });
+});
+
+describe('decoded datasets are cached per process', () => {
+  it('decodes a directory once, and again when its files change', () => {
+    clearDatasetCache();
+    const dir = writeIdxDataset({ train: 30, test: 10, side: 8, gzip: true });
+    const first = loadRaw('fashion-mnist', dir);
+    assert.equal(loadRaw('fashion-mnist', dir), first, 'same files: the decoded sets are reused');
+    // Same name, new contents (and size): the cache must notice and decode the new files.
+    const replaced = writeIdxDataset({ train: 40, test: 10, side: 8, gzip: true });
+    for (const name of ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz']) {
+      writeFileSync(join(dir, name), readFileSync(join(replaced, name)));
+    }
+    const second = loadRaw('fashion-mnist', dir);
+    assert.notEqual(second, first);
+    assert.equal(second.train.count, 40);
+    clearDatasetCache();
+    assert.notEqual(loadRaw('fashion-mnist', dir), second, 'clearDatasetCache drops the entries');
+  });
+
+  it('loadData on a cached directory gives the same splits as a fresh decode', () => {
+    clearDatasetCache();
+    const dir = writeIdxDataset({ train: 50, test: 12, side: 8, gzip: false });
+    const options = {
+      dataset: 'fashion-mnist' as const,
+      dataDir: dir,
+      seed: 3,
+      validationSize: 10,
+    };
+    const fresh = loadData({ ...options, subset: 20 });
+    const cached = loadData({ ...options, subset: 20 });
+    assert.deepEqual(cached.train.images, fresh.train.images);
+    assert.deepEqual(cached.validation?.labels, fresh.validation?.labels);
+    assert.deepEqual(cached.normalization, fresh.normalization);
+  });
+
+  it('a missing directory is an error every time, never a cached result', () => {
+    clearDatasetCache();
+    const dir = join(tempDir('gone'), 'nothing-here');
+    for (let i = 0; i < 2; i++) {
+      assert.throws(() => loadRaw('fashion-mnist', dir), DatasetError);
+    }
   });
 });
