@@ -6,18 +6,24 @@ import type { Command } from 'commander';
 import { PRESET_NAMES, PRESETS, type PresetName, presetSpec } from '../sweep/presets.js';
 import { parseSweepSpec } from '../sweep/spec.js';
 import { reportCommand } from './report.js';
-import { parseCount, parseNameList, redisRunner, runSweepWithSignals } from './sweep.js';
+import {
+  parseCount,
+  parseNameList,
+  type RedisFlags,
+  redisOptions,
+  redisRunner,
+  runSweepWithSignals,
+} from './sweep.js';
 
-interface ReproduceFlags {
+interface ReproduceFlags extends RedisFlags {
   preset: string;
   out?: string;
   concurrency?: string;
   dataDir?: string;
-  redis?: string;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('reproduce')
     .description('Run a preset sweep of the paper (Adam vs AdamW, ...) and write its report.')
     .requiredOption(
@@ -26,26 +32,26 @@ export function register(program: Command): void {
     )
     .option('-o, --out <dir>', 'sweep directory (default: runs/reproduce-<preset>)')
     .option('-j, --concurrency <n>', 'local worker threads (default: number of cores)')
-    .option('--data-dir <dir>', 'dataset directory (default: the Debian package directory)')
-    .option('--redis <url>', 'run the trials on BullMQ workers via Redis')
-    .action(async (flags: ReproduceFlags) => {
-      const preset = parseNameList('--preset', flags.preset, PRESET_NAMES)[0] as PresetName;
-      const input = presetSpec(preset);
-      if (flags.dataDir) input.base = { ...(input.base ?? {}), dataDir: flags.dataDir };
-      const spec = parseSweepSpec(input);
-      const dir = flags.out ?? `runs/reproduce-${preset}`;
-      const concurrency = flags.concurrency
-        ? parseCount('--concurrency', flags.concurrency)
-        : undefined;
-      const runner = flags.redis ? await redisRunner(flags.redis) : undefined;
-      process.stderr.write(`reproduce --preset ${preset}: ${PRESETS[preset].description}\n`);
-      const summary = await runSweepWithSignals({ dir, spec, runner, concurrency });
-      if (summary.interrupted) {
-        process.stderr.write(
-          `interrupted: run the same command again to resume; writing a partial report\n`,
-        );
-        process.exitCode = 130;
-      }
-      await reportCommand(dir);
-    });
+    .option('--data-dir <dir>', 'dataset directory (default: the Debian package directory)');
+  redisOptions(command);
+  command.action(async (flags: ReproduceFlags) => {
+    const preset = parseNameList('--preset', flags.preset, PRESET_NAMES)[0] as PresetName;
+    const input = presetSpec(preset);
+    if (flags.dataDir) input.base = { ...(input.base ?? {}), dataDir: flags.dataDir };
+    const spec = parseSweepSpec(input);
+    const dir = flags.out ?? `runs/reproduce-${preset}`;
+    const concurrency = flags.concurrency
+      ? parseCount('--concurrency', flags.concurrency)
+      : undefined;
+    const runner = await redisRunner(flags);
+    process.stderr.write(`reproduce --preset ${preset}: ${PRESETS[preset].description}\n`);
+    const summary = await runSweepWithSignals({ dir, spec, runner, concurrency });
+    if (summary.interrupted) {
+      process.stderr.write(
+        `interrupted: run the same command again to resume; writing a partial report\n`,
+      );
+      process.exitCode = 130;
+    }
+    await reportCommand(dir);
+  });
 }

@@ -60,7 +60,7 @@ export function parseCount(option: string, text: string, min = 1): number {
   return n;
 }
 
-export interface SweepFlags {
+export interface SweepFlags extends RedisFlags {
   spec?: string;
   preset?: string;
   out?: string;
@@ -82,7 +82,6 @@ export interface SweepFlags {
   base?: string;
   concurrency?: string;
   retryFailed?: boolean;
-  redis?: string;
   dryRun?: boolean;
 }
 
@@ -151,9 +150,56 @@ export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> 
 }
 
 /** The runner for --redis (the BullMQ module is loaded only when asked for). */
-export async function redisRunner(url: string): Promise<TrialRunner> {
-  const { createRedisRunner } = await import('../sweep/distributed/index.js');
-  return createRedisRunner({ redis: url, log: (line) => process.stderr.write(`${line}\n`) });
+/** The Redis flags shared by `sweep` and `reproduce`. */
+export interface RedisFlags {
+  redis?: string;
+  queue?: string;
+  attempts?: string;
+  redisTimeout?: string;
+}
+
+/** Adds --redis and its companions to a command. */
+export function redisOptions(command: Command): Command {
+  return command
+    .option(
+      '--redis <url>',
+      'run trials on BullMQ workers via Redis (start them with `decoupled worker`)',
+    )
+    .option('--queue <name>', 'queue shared with the workers (default: decoupled-trials)')
+    .option('--attempts <n>', 'tries of a trial whose run fails on a worker (default 3)')
+    .option(
+      '--redis-timeout <ms>',
+      'give up after Redis was unreachable this long (default 600000)',
+    );
+}
+
+/**
+ * The Redis runner of --redis (undefined without it). Validates every flag before anything is
+ * enqueued; --queue, --attempts and --redis-timeout need --redis.
+ */
+export async function redisRunner(flags: RedisFlags): Promise<TrialRunner | undefined> {
+  if (!flags.redis) {
+    for (const [option, value] of [
+      ['--queue', flags.queue],
+      ['--attempts', flags.attempts],
+      ['--redis-timeout', flags.redisTimeout],
+    ] as const) {
+      if (value !== undefined) throw new UsageError(`${option} needs --redis <url>`);
+    }
+    return undefined;
+  }
+  // Loaded only here: BullMQ and ioredis are not needed by local sweeps.
+  const { createRedisRunner, checkQueueName } = await import('../sweep/distributed/index.js');
+  return createRedisRunner({
+    redis: flags.redis,
+    queue: flags.queue === undefined ? undefined : checkQueueName(flags.queue),
+    attempts: flags.attempts === undefined ? undefined : parseCount('--attempts', flags.attempts),
+    redisTimeoutMs:
+      flags.redisTimeout === undefined
+        ? undefined
+        : parseCount('--redis-timeout', flags.redisTimeout),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
 }
 
 /**
@@ -192,7 +238,7 @@ export async function runSweepWithSignals(
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('sweep')
     .description(
       'Run a grid of trainings (optimizer x lr x weight decay x schedule x seed) into a sweep directory; re-running resumes.',
@@ -224,34 +270,31 @@ export function register(program: Command): void {
     .option('--base <json>', 'extra training settings as a JSON object, merged into the spec base')
     .option('-j, --concurrency <n>', 'local worker threads (default: number of cores)')
     .option('--retry-failed', 'also rerun trials recorded as failed')
-    .option(
-      '--redis <url>',
-      'run trials on BullMQ workers via Redis (start them with `decoupled worker`)',
-    )
-    .option('--dry-run', 'print the trials and exit')
-    .action(async (flags: SweepFlags) => {
-      const { expandGrid } = await import('../sweep/spec.js');
-      const spec = parseSweepSpec(await specFromFlags(flags));
-      const trials = expandGrid(spec);
-      if (flags.dryRun) {
-        for (const t of trials) process.stdout.write(`${t.id}\n`);
-        process.stdout.write(`${trials.length} trials\n`);
-        return;
-      }
-      const concurrency = flags.concurrency
-        ? parseCount('--concurrency', flags.concurrency)
-        : undefined;
-      const runner = flags.redis ? await redisRunner(flags.redis) : undefined;
-      const summary = await runSweepWithSignals({
-        dir: flags.out ?? 'runs/sweep',
-        spec,
-        runner,
-        concurrency,
-        retryFailed: flags.retryFailed,
-      });
-      process.stdout.write(
-        `sweep directory: ${summary.dir} (report: decoupled report ${summary.dir})\n`,
-      );
-      if (summary.interrupted) process.exitCode = 130;
+    .option('--dry-run', 'print the trials and exit');
+  redisOptions(command);
+  command.action(async (flags: SweepFlags) => {
+    const { expandGrid } = await import('../sweep/spec.js');
+    const spec = parseSweepSpec(await specFromFlags(flags));
+    const trials = expandGrid(spec);
+    if (flags.dryRun) {
+      for (const t of trials) process.stdout.write(`${t.id}\n`);
+      process.stdout.write(`${trials.length} trials\n`);
+      return;
+    }
+    const concurrency = flags.concurrency
+      ? parseCount('--concurrency', flags.concurrency)
+      : undefined;
+    const runner = await redisRunner(flags);
+    const summary = await runSweepWithSignals({
+      dir: flags.out ?? 'runs/sweep',
+      spec,
+      runner,
+      concurrency,
+      retryFailed: flags.retryFailed,
     });
+    process.stdout.write(
+      `sweep directory: ${summary.dir} (report: decoupled report ${summary.dir})\n`,
+    );
+    if (summary.interrupted) process.exitCode = 130;
+  });
 }

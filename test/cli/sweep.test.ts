@@ -36,6 +36,54 @@ test('bad flags and specs exit with code 2 and name what was wrong', () => {
       ['sweep', '--preset', 'quick', '--concurrency', '0', '--out', dir],
       /--concurrency must be an integer >= 1/,
     ],
+    [['sweep', '--preset', 'quick', '--queue', 'q', '--out', dir], /--queue needs --redis <url>/],
+    [
+      ['reproduce', '--preset', 'quick', '--attempts', '2', '--out', dir],
+      /--attempts needs --redis/,
+    ],
+    // Checked before anything connects: port 1 has no Redis, and no connection is tried.
+    [
+      [
+        'sweep',
+        '--preset',
+        'quick',
+        '--redis',
+        'redis://127.0.0.1:1',
+        '--queue',
+        'a b',
+        '--out',
+        dir,
+      ],
+      /--queue .*letters, digits/,
+    ],
+    [
+      [
+        'sweep',
+        '--preset',
+        'quick',
+        '--redis',
+        'redis://127.0.0.1:1',
+        '--attempts',
+        '0',
+        '--out',
+        dir,
+      ],
+      /--attempts must be an integer >= 1; received "0"/,
+    ],
+    [
+      [
+        'reproduce',
+        '--preset',
+        'quick',
+        '--redis',
+        'redis://127.0.0.1:1',
+        '--redis-timeout',
+        'soon',
+        '--out',
+        dir,
+      ],
+      /--redis-timeout must be an integer >= 1; received "soon"/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const r = run(...args);

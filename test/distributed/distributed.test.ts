@@ -288,6 +288,39 @@ describe('distributed sweeps on Redis', { skip }, () => {
     }
   });
 
+  test('`decoupled sweep --queue` reaches only the workers of that queue', {
+    timeout: 40_000,
+  }, async () => {
+    const other = worker('other-team', { queue: 'team-a' });
+    const ours = worker('our-team', { queue: 'team-b' });
+    await Promise.all([other.waitFor(/waiting for trials/), ours.waitFor(/waiting for trials/)]);
+    const spec = tinySpec('queues', [0.05], 1);
+    const dir = join(root, 'queues');
+    const specFile = join(root, 'queues.json');
+    await writeFile(specFile, JSON.stringify(spec));
+    const args = ['sweep', '--redis', redis.url, '--queue', 'team-b', '--attempts', '2'];
+    const sweep = new Proc([
+      CLI_MAIN,
+      ...args,
+      '--redis-timeout',
+      '60000',
+      '--spec',
+      specFile,
+      '--out',
+      dir,
+    ]);
+    procs.push(sweep);
+    assert.equal(await sweep.exited, 0, sweep.text);
+    const records = await rawResults(dir);
+    assertComplete(spec, records);
+    assert.deepEqual(
+      [...new Set(records.map((r) => r.worker?.split('/')[0]))],
+      ['our-team'],
+      'only the team-b worker ran trials',
+    );
+    assert.ok(!other.lines.some((l) => /finished|started/.test(l)), other.text);
+  });
+
   test('an aborted coordinator returns at once and leaves its trials queued', {
     timeout: 20_000,
   }, async () => {

@@ -79,6 +79,8 @@ export interface WorkerProcOptions {
   epochMs?: number;
   /** Run real training (the default executor) instead of the synthetic one. */
   realTraining?: boolean;
+  /** --queue (default: the default queue). */
+  queue?: string;
 }
 
 /**
@@ -98,6 +100,7 @@ export function startWorkerProc(redisUrl: string, options: WorkerProcOptions): P
       '--name',
       options.name,
       ...(options.realTraining ? [] : ['--executor', SYNTHETIC_EXECUTOR]),
+      ...(options.queue ? ['--queue', options.queue] : []),
       '--lock-duration',
       '1000',
       '--stalled-interval',

@@ -27,7 +27,12 @@ export {
   type DistributedSweepOptions,
   runDistributedSweep,
 } from './coordinator.js';
-export { DEFAULT_QUEUE, type TrialJobData, type TrialJobProgress } from './jobs.js';
+export {
+  checkQueueName,
+  DEFAULT_QUEUE,
+  type TrialJobData,
+  type TrialJobProgress,
+} from './jobs.js';
 export {
   backoffDelay,
   parseRedisUrl,
