@@ -105,14 +105,16 @@ async function startWorkers(url: string, queue: string, k: number) {
   };
 }
 
+/** Wall time of a sweep of `n` trials, and the coordinator's (this process's) CPU time in it. */
 async function timedSweep(
   url: string,
   queue: string,
   dir: string,
   tag: number,
   n: number,
-): Promise<number> {
+): Promise<{ ms: number; coordinatorCpuMs: number }> {
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   const summary = await runSweep({
     dir,
     spec: spec(tag, n),
@@ -123,7 +125,8 @@ async function timedSweep(
       `bench sweep recorded ${summary.recorded}/${n} trials, ${summary.failed} failed`,
     );
   }
-  return performance.now() - started;
+  const cpu = process.cpuUsage(cpu0);
+  return { ms: performance.now() - started, coordinatorCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /**
@@ -154,7 +157,10 @@ const EXECUTE = new URL('../src/sweep/execute.js', import.meta.url).href;
  * then 3 timed trials of the bench's config back to back; throughput = sum over processes of
  * 60 000 / (ms per trial). The sweep cannot beat this peer's 2-vs-1 ratio.
  */
-async function bareExecutors(k: number, tag: number): Promise<number> {
+async function bareExecutors(
+  k: number,
+  tag: number,
+): Promise<{ perMinute: number; coresPerProcess: number }> {
   const config = JSON.stringify(spec(tag, 1).base);
   const code = (p: number) =>
     `const { executeTrial } = await import(${JSON.stringify(EXECUTE)});` +
@@ -166,13 +172,15 @@ async function bareExecutors(k: number, tag: number): Promise<number> {
     `const dir = (i) => ${JSON.stringify(root)} + '/bare-${tag}-${p}-' + i;` +
     'await executeTrial(trial(0), dir(0));' +
     'const t = performance.now();' +
+    'const c = process.cpuUsage();' +
     'for (let i = 1; i <= 3; i++) await executeTrial(trial(i), dir(i));' +
-    'process.stdout.write(String((performance.now() - t) / 3));';
+    'const u = process.cpuUsage(c);' +
+    "process.stdout.write((performance.now() - t) / 3 + ' ' + (u.user + u.system) / 3000);";
   const perTrial = await Promise.all(
     Array.from(
       { length: k },
       (_, p) =>
-        new Promise<number>((resolve, reject) => {
+        new Promise<{ ms: number; cpuMs: number }>((resolve, reject) => {
           const child = spawn(process.execPath, ['--input-type=module', '-e', code(p)], {
             stdio: ['ignore', 'pipe', 'inherit'],
           });
@@ -181,12 +189,17 @@ async function bareExecutors(k: number, tag: number): Promise<number> {
             out += d.toString();
           });
           child.once('exit', (c) =>
-            c === 0 ? resolve(Number(out)) : reject(new Error(`bare executor exited ${c}`)),
+            c === 0
+              ? resolve({ ms: Number(out.split(' ')[0]), cpuMs: Number(out.split(' ')[1]) })
+              : reject(new Error(`bare executor exited ${c}`)),
           );
         }),
     ),
   );
-  return perTrial.reduce((sum, ms) => sum + 60_000 / ms, 0);
+  return {
+    perMinute: perTrial.reduce((sum, t) => sum + 60_000 / t.ms, 0),
+    coresPerProcess: perTrial.reduce((sum, t) => sum + t.cpuMs / t.ms, 0) / k,
+  };
 }
 
 let root = '';
@@ -207,6 +220,7 @@ async function main() {
   const perMinute: Record<1 | 2, number[]> = { 1: [], 2: [] };
   const ceilings: number[] = [];
   const bare: number[] = [];
+  const cores: number[] = [];
   const queue = (k: number) => `bench-sweep-${k}`;
   let tag = 100;
   // One pool of workers per count, each on its own queue, started and warmed up once.
@@ -224,18 +238,28 @@ async function main() {
       const ceiling = (2 * (await busyLoops(1))) / (await busyLoops(2));
       ceilings.push(ceiling);
       console.log(`  run ${rep + 1}, machine ceiling (busy loops, 2 vs 1): ${ceiling.toFixed(2)}x`);
-      const bareRatio = (await bareExecutors(2, tag++)) / (await bareExecutors(1, tag++));
+      const bareTwo = await bareExecutors(2, tag++);
+      const bareOne = await bareExecutors(1, tag++);
+      const bareRatio = bareTwo.perMinute / bareOne.perMinute;
       bare.push(bareRatio);
+      cores.push(bareOne.coresPerProcess);
       console.log(
-        `  run ${rep + 1}, bare executor processes (no queue), 2 vs 1: ${bareRatio.toFixed(2)}x`,
+        `  run ${rep + 1}, bare executor processes (no queue), 2 vs 1: ${bareRatio.toFixed(2)}x; ` +
+          `one alone keeps ${bareOne.coresPerProcess.toFixed(2)} cores busy`,
       );
       for (const k of [1, 2] as const) {
-        const ms = await timedSweep(redis.url, queue(k), join(root, `run-${tag}`), tag++, TRIALS);
+        const { ms, coordinatorCpuMs } = await timedSweep(
+          redis.url,
+          queue(k),
+          join(root, `run-${tag}`),
+          tag++,
+          TRIALS,
+        );
         const rate = (TRIALS / ms) * 60_000;
         perMinute[k].push(rate);
         console.log(
           `  run ${rep + 1}, ${k} worker${k > 1 ? 's' : ' '}: ${rate.toFixed(1)} trials/min ` +
-            `(${(ms / 1000).toFixed(1)} s)`,
+            `(${(ms / 1000).toFixed(1)} s; coordinator CPU ${((100 * coordinatorCpuMs) / ms).toFixed(0)}% of it)`,
         );
       }
     }
@@ -256,6 +280,14 @@ async function main() {
     console.log(
       `peer: the same trials in bare executor processes (no Redis, no BullMQ) scale ` +
         `${median(bare).toFixed(2)}x from 1 to 2 processes`,
+    );
+    // V8's GC and compiler threads run beside a trial's main thread: a lone process gets them on
+    // the idle core for free, two processes share the cores, which bounds any 2-vs-1 gain.
+    const perProcess = median(cores);
+    console.log(
+      `one trial process alone keeps ${perProcess.toFixed(2)} cores busy (main thread + V8 ` +
+        `helper threads), so 2 processes on ${availableParallelism()} cores can gain at most ` +
+        `${(Math.min(2, availableParallelism()) / perProcess).toFixed(2)}x`,
     );
     console.log(
       `speed-up 2 vs 1 workers: ${speedup.toFixed(2)}x (goal >= 1.8x) ` +
