@@ -5,8 +5,10 @@
  * Each trial is a real, short, CPU-bound training run (MLP 784-128-10 on 5000 Fashion-MNIST images,
  * 2 epochs, tfjs wasm), so the ratio includes every per-trial cost a sweep pays (data loading,
  * checkpoints, queue round-trips). One pool of k workers per count, each on its own queue, is
- * started and warmed up once (module and wasm start-up, which a long sweep pays once); each run
- * then times a sweep of TRIALS trials:
+ * started and warmed up once with WARMUP trials per process: module and wasm start-up, and V8
+ * optimizing tfjs's code, which a worker of a long sweep pays once (after 2 trials a process still
+ * spends ~60-90 ms per trial compiling on helper threads, after 25 about 30). Each run then times
+ * a sweep of TRIALS trials:
  *   throughput = TRIALS / wall time * 60 000 ms/min,   speed-up = median(k=2) / median(k=1).
  * Runs alternate k = 1, 2 so background load hits both alike; medians of REPS runs are printed,
  * next to the machine's ceiling for the same ratio (two busy-loop processes versus one, measured
@@ -26,6 +28,7 @@ import { haveRedis, startRedis } from '../test/helpers/redis.js';
 
 const TRIALS = Number(process.env.BENCH_SWEEP_TRIALS ?? 6);
 const REPS = Number(process.env.BENCH_SWEEP_REPS ?? 3);
+const WARMUP = Number(process.env.BENCH_SWEEP_WARMUP ?? 20);
 const WORKER_INDEX = new URL('../src/sweep/distributed/index.js', import.meta.url).href;
 
 /**
@@ -118,7 +121,7 @@ async function timedSweep(
   const summary = await runSweep({
     dir,
     spec: spec(tag, n),
-    runner: createRedisRunner({ redis: url, queue, pollIntervalMs: 50, log: () => {} }),
+    runner: createRedisRunner({ redis: url, queue, log: () => {} }),
   });
   if (summary.recorded !== n || summary.failed !== 0) {
     throw new Error(
@@ -153,8 +156,8 @@ async function busyLoops(n: number): Promise<number> {
 const EXECUTE = new URL('../src/sweep/execute.js', import.meta.url).href;
 
 /**
- * The executor's own scaling, without Redis or BullMQ: k processes each run one warm-up trial and
- * then 3 timed trials of the bench's config back to back; throughput = sum over processes of
+ * The executor's own scaling, without Redis or BullMQ: k processes each run WARMUP warm-up trials
+ * and then 3 timed trials of the bench's config back to back; throughput = sum over processes of
  * 60 000 / (ms per trial). The sweep cannot beat this peer's 2-vs-1 ratio.
  */
 async function bareExecutors(
@@ -170,7 +173,7 @@ async function bareExecutors(
     ' schedule: "constant", seed: 1 }, config: { ...base, optimizer: "adamw", lr: 1e-3 * (1 + i / 16),' +
     ' weightDecay: 0.01, seed: 1 } });' +
     `const dir = (i) => ${JSON.stringify(root)} + '/bare-${tag}-${p}-' + i;` +
-    'await executeTrial(trial(0), dir(0));' +
+    `for (let i = 10; i < ${10 + WARMUP}; i++) await executeTrial(trial(i), dir(i));` +
     'const t = performance.now();' +
     'const c = process.cpuUsage();' +
     'for (let i = 1; i <= 3; i++) await executeTrial(trial(i), dir(i));' +
@@ -227,12 +230,12 @@ async function main() {
   const stops: (() => Promise<void>)[] = [];
   try {
     console.log(
-      `bench:sweep: ${TRIALS} trials per run (${TRIAL_NAME}), ${REPS} runs ` +
-        `per worker count, load average ${loadavg()[0].toFixed(2)}`,
+      `bench:sweep: ${TRIALS} trials per run (${TRIAL_NAME}), ${REPS} runs per worker count ` +
+        `after ${WARMUP} warm-up trials per process, load average ${loadavg()[0].toFixed(2)}`,
     );
     for (const k of [1, 2]) {
       stops.push(await startWorkers(redis.url, queue(k), k));
-      await timedSweep(redis.url, queue(k), join(root, `warm-${k}`), tag++, 2 * k);
+      await timedSweep(redis.url, queue(k), join(root, `warm-${k}`), tag++, WARMUP * k);
     }
     for (let rep = 0; rep < REPS; rep++) {
       const ceiling = (2 * (await busyLoops(1))) / (await busyLoops(2));

@@ -101,6 +101,30 @@ describe('distributed sweeps on Redis', { skip }, () => {
     await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
   });
 
+  test('finished trials are collected as BullMQ reports them, not at the next poll', {
+    timeout: 40_000,
+  }, async () => {
+    const w = worker('prompt');
+    await w.waitFor(/waiting for trials/);
+    const spec = tinySpec('events', [0.006, 0.007], 1);
+    const dir = join(root, 'events');
+    const started = Date.now();
+    const collectedAt: number[] = [];
+    const summary = await runSweep({
+      dir,
+      spec,
+      // A poll interval far longer than the test: only completion events can finish it in time.
+      runner: createRedisRunner({ redis: redis.url, pollIntervalMs: 600_000 }),
+      onEvent: (event) => {
+        if (event.type === 'done') collectedAt.push(Date.now() - started);
+      },
+    });
+    assert.equal(summary.recorded, 4);
+    assertComplete(spec, await rawResults(dir));
+    assert.equal(collectedAt.length, 4);
+    assert.ok(Math.max(...collectedAt) < 30_000, `collected after ${collectedAt} ms`);
+  });
+
   test('real training through a worker process records what a local sweep records', {
     timeout: 60_000,
   }, async () => {

@@ -8,13 +8,15 @@
  * - the store is the source of truth: a result is handed to ctx.onResult (an atomic, deduplicating
  *   append), and only then is the job removed from Redis; a crash between the two leaves a
  *   finished job that the next coordinator hands over again and the store ignores;
- * - collection polls each pending trial's job (no event stream to miss), so a restarted
- *   coordinator first picks up everything that finished while it was away;
+ * - collection polls each pending trial's job, so a restarted coordinator first picks up
+ *   everything that finished while it was away; BullMQ's completion events (QueueEvents) only
+ *   make it prompt: the job an event names is collected at once, and a missed event (an outage,
+ *   a Redis restart) costs at most one poll interval;
  * - a pending trial whose job is gone (Redis restarted without persistence, or another coordinator
  *   collected it) is enqueued again and resumes from its checkpoint: nothing is lost.
  */
 import { resolve } from 'node:path';
-import { type Job, Queue } from 'bullmq';
+import { type Job, Queue, QueueEvents } from 'bullmq';
 import { checkNumber } from '../../core/validate.js';
 import type { RunnerContext, Trial, TrialResult, TrialRunner } from '../types.js';
 import {
@@ -33,7 +35,10 @@ export interface DistributedSweepOptions {
   redis: string;
   /** Queue name shared with the workers (default 'decoupled-trials'). */
   queue?: string;
-  /** How often pending trials are checked, in ms (default 2000). */
+  /**
+   * How often every pending trial is checked, in ms (default 2000). Finished trials are collected
+   * as soon as BullMQ reports them; this poll is the safety net and the progress report.
+   */
   pollIntervalMs?: number;
   /** Tries of a trial whose executor throws or whose thread dies (default 3). */
   attempts?: number;
@@ -167,8 +172,8 @@ export async function runDistributedSweep(
     await job.remove().catch(() => {});
   };
 
-  const pollOnce = async () => {
-    const items = [...pending.values()];
+  /** Collects whichever of `items` (default: every pending trial) finished, failed or progressed. */
+  const pollOnce = async (items = [...pending.values()]) => {
     for (let i = 0; i < items.length; i += 200) {
       const chunk = items.slice(i, i + 200);
       // State first: completed and failed are final, so the job read next carries its outcome.
@@ -195,14 +200,40 @@ export async function runDistributedSweep(
     }
   };
 
+  // Ids of jobs BullMQ reported finished since the last look; `wake` cuts a wait short.
+  const reported = new Set<string>();
+  let wake: (() => void) | undefined;
+  const onFinished = ({ jobId }: { jobId: string }) => {
+    if (!pending.has(jobId)) return;
+    reported.add(jobId);
+    wake?.();
+  };
+  /**
+   * Created once Redis answers: BullMQ cannot close a QueueEvents whose connection never came up,
+   * and its retries would keep the process alive.
+   */
+  let events: QueueEvents | undefined;
+  const listen = () => {
+    events = new QueueEvents(queueName, { connection: watcher.connection() });
+    events.on('error', () => {
+      // Reported by the watcher; the poll below does not depend on events.
+    });
+    events.on('completed', onFinished);
+    events.on('failed', onFinished);
+  };
+
+  /** Waits `ms`, or less when a job is reported finished or the signal aborts. */
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (reported.size > 0) return resolve();
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
+        wake = undefined;
         signal?.removeEventListener('abort', done);
         resolve();
       }
+      wake = done;
       signal?.addEventListener('abort', done, { once: true });
     });
 
@@ -225,12 +256,20 @@ export async function runDistributedSweep(
 
   const work = async () => {
     await watcher.ready(signal);
+    listen();
     await enqueue([...pending.values()]);
     await retryLeftovers();
     log(`sweep: ${pending.size} trial(s) queued on ${target.display} (queue ${queueName})`);
     while (pending.size > 0 && !signal?.aborted) {
       await pollOnce();
-      if (pending.size > 0) await sleep(pollMs);
+      const nextPoll = Date.now() + pollMs;
+      while (pending.size > 0 && !signal?.aborted && Date.now() < nextPoll) {
+        await sleep(nextPoll - Date.now());
+        const ids = [...reported];
+        reported.clear();
+        const items = ids.flatMap((id) => pending.get(id) ?? []);
+        if (items.length > 0) await pollOnce(items);
+      }
     }
   };
 
@@ -256,7 +295,10 @@ export async function runDistributedSweep(
     // Never return while a result is half-way into the store.
     await recording?.catch(() => {});
     // A queue stuck on a dead Redis would never finish closing.
-    await Promise.race([queue.close(), new Promise((r) => setTimeout(r, 1000))]);
+    await Promise.race([
+      Promise.all([queue.close(), events?.close()]),
+      new Promise((r) => setTimeout(r, 1000)),
+    ]);
     await watcher.close();
   }
 }
