@@ -149,7 +149,6 @@ export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> 
   };
 }
 
-/** The runner for --redis (the BullMQ module is loaded only when asked for). */
 /** The Redis flags shared by `sweep` and `reproduce`. */
 export interface RedisFlags {
   redis?: string;
