@@ -25,7 +25,7 @@ import {
   STAGE_SLOTS,
   stageSlot,
 } from './arena.js';
-import { FLAG } from './module.js';
+import { FLAG, type KernelExports } from './module.js';
 import { type KernelThreadPool, splitRange } from './threads.js';
 
 /** The WASM kernels, plus the extras the optimizer core can use when present. */
@@ -175,71 +175,63 @@ function adam(
   const mem = pickMemory(p, m);
   const buf = mem.buffer;
   const ex = mem.exports;
+  // Pointers (byte offsets) and length first, then the step's scalars, as the export takes them.
+  const args = (
+    pp: number,
+    gp: number,
+    mp: number,
+    vp: number,
+    vmp: number,
+    len: number,
+  ): Parameters<KernelExports['adam']> => [
+    pp,
+    gp,
+    mp,
+    vp,
+    vmp,
+    len,
+    decay,
+    l2,
+    beta1,
+    1 - beta1,
+    beta2,
+    1 - beta2,
+    bc2,
+    eps,
+    negStep,
+    flags,
+  ];
   if (
     g.buffer === buf &&
     m.buffer === buf &&
     v.buffer === buf &&
     (vm === null || vm.buffer === buf)
   ) {
-    const at = (start: number, len: number): number[] => [
-      p.byteOffset + start * 4,
-      g.byteOffset + start * 4,
-      m.byteOffset + start * 4,
-      v.byteOffset + start * 4,
-      vm === null ? 0 : vm.byteOffset + start * 4,
-      len,
-      decay,
-      l2,
-      beta1,
-      1 - beta1,
-      beta2,
-      1 - beta2,
-      bc2,
-      eps,
-      negStep,
-      flags,
-    ];
+    const at = (start: number, len: number) =>
+      args(
+        p.byteOffset + start * 4,
+        g.byteOffset + start * 4,
+        m.byteOffset + start * 4,
+        v.byteOffset + start * 4,
+        vm === null ? 0 : vm.byteOffset + start * 4,
+        len,
+      );
     if (runThreaded(mem, 'adam', n, at)) return;
-    ex.adam(
-      p.byteOffset,
-      g.byteOffset,
-      m.byteOffset,
-      v.byteOffset,
-      vm === null ? 0 : vm.byteOffset,
-      n,
-      decay,
-      l2,
-      beta1,
-      1 - beta1,
-      beta2,
-      1 - beta2,
-      bc2,
-      eps,
-      negStep,
-      flags,
-    );
+    ex.adam(...at(0, n));
     return;
   }
   const st = stagingOf(mem);
   for (let off = 0; off < n; off += STAGE_CHUNK) {
     const len = Math.min(STAGE_CHUNK, n - off);
     ex.adam(
-      stageIn(st, buf, p, 0, off, len),
-      stageIn(st, buf, g, 1, off, len),
-      stageIn(st, buf, m, 2, off, len),
-      stageIn(st, buf, v, 3, off, len),
-      vm === null ? 0 : stageIn(st, buf, vm, 4, off, len),
-      len,
-      decay,
-      l2,
-      beta1,
-      1 - beta1,
-      beta2,
-      1 - beta2,
-      bc2,
-      eps,
-      negStep,
-      flags,
+      ...args(
+        stageIn(st, buf, p, 0, off, len),
+        stageIn(st, buf, g, 1, off, len),
+        stageIn(st, buf, m, 2, off, len),
+        stageIn(st, buf, v, 3, off, len),
+        vm === null ? 0 : stageIn(st, buf, vm, 4, off, len),
+        len,
+      ),
     );
     stageOut(st, buf, p, 0, off, len);
     stageOut(st, buf, m, 2, off, len);
@@ -269,48 +261,34 @@ function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: S
   const mem = pickMemory(p, b);
   const buf = mem.buffer;
   const ex = mem.exports;
+  const args = (
+    pp: number,
+    gp: number,
+    bp: number,
+    len: number,
+  ): Parameters<KernelExports['sgd']> => [pp, gp, bp, len, decay, l2, momentum, omd, negLr, flags];
   if (g.buffer === buf && (b === null || b.buffer === buf)) {
-    const at = (start: number, len: number): number[] => [
-      p.byteOffset + start * 4,
-      g.byteOffset + start * 4,
-      b === null ? 0 : b.byteOffset + start * 4,
-      len,
-      decay,
-      l2,
-      momentum,
-      omd,
-      negLr,
-      flags,
-    ];
+    const at = (start: number, len: number) =>
+      args(
+        p.byteOffset + start * 4,
+        g.byteOffset + start * 4,
+        b === null ? 0 : b.byteOffset + start * 4,
+        len,
+      );
     if (runThreaded(mem, 'sgd', n, at)) return;
-    ex.sgd(
-      p.byteOffset,
-      g.byteOffset,
-      b === null ? 0 : b.byteOffset,
-      n,
-      decay,
-      l2,
-      momentum,
-      omd,
-      negLr,
-      flags,
-    );
+    ex.sgd(...at(0, n));
     return;
   }
   const st = stagingOf(mem);
   for (let off = 0; off < n; off += STAGE_CHUNK) {
     const len = Math.min(STAGE_CHUNK, n - off);
     ex.sgd(
-      stageIn(st, buf, p, 0, off, len),
-      stageIn(st, buf, g, 1, off, len),
-      b === null ? 0 : stageIn(st, buf, b, 2, off, len),
-      len,
-      decay,
-      l2,
-      momentum,
-      omd,
-      negLr,
-      flags,
+      ...args(
+        stageIn(st, buf, p, 0, off, len),
+        stageIn(st, buf, g, 1, off, len),
+        b === null ? 0 : stageIn(st, buf, b, 2, off, len),
+        len,
+      ),
     );
     stageOut(st, buf, p, 0, off, len);
     if (b !== null) stageOut(st, buf, b, 2, off, len);
