@@ -178,6 +178,38 @@ describe('split, normalization and augmentation', () => {
     }
   });
 
+  it('statistics and unaugmented batches are exactly the textbook formulas (1 and 3 channels)', () => {
+    for (const channels of [1, 3]) {
+      const set = imageSet(12, 7, channels);
+      // The textbook loop: sums over i with channel i % c, in index order.
+      const sum = new Float64Array(channels);
+      const sumSq = new Float64Array(channels);
+      for (let i = 0; i < set.images.length; i++) {
+        const v = set.images[i] / 255;
+        sum[i % channels] += v;
+        sumSq[i % channels] += v * v;
+      }
+      const n = set.images.length / channels;
+      const norm = channelStats(set);
+      for (let k = 0; k < channels; k++) {
+        assert.equal(norm.mean[k], sum[k] / n);
+        assert.equal(norm.std[k], Math.sqrt(Math.max(sumSq[k] / n - (sum[k] / n) ** 2, 1e-12)));
+      }
+      const indices = [5, 0, 11, 3];
+      const batch = makeBatch(set, indices, norm);
+      const size = 7 * 7 * channels;
+      indices.forEach((i, k) => {
+        for (let j = 0; j < size; j++) {
+          const ch = j % channels;
+          const want = Math.fround((set.images[i * size + j] / 255 - norm.mean[ch]) / norm.std[ch]);
+          if (batch.x[k * size + j] !== want) {
+            assert.fail(`c=${channels} image ${i} value ${j}: ${batch.x[k * size + j]} vs ${want}`);
+          }
+        }
+      });
+    }
+  });
+
   it('augments deterministically from the RNG state', () => {
     const set = imageSet(16, 8, 3);
     const norm = { mean: [0, 0, 0], std: [1, 1, 1] };

@@ -138,10 +138,26 @@ export function channelStats(set: ImageSet): Normalization {
   const c = set.channels;
   const sum = new Float64Array(c);
   const sumSq = new Float64Array(c);
-  for (let i = 0; i < set.images.length; i++) {
-    const v = set.images[i] / 255;
-    sum[i % c] += v;
-    sumSq[i % c] += v * v;
+  // Same summation order as a plain loop over i with channel i % c (so the same bits), without
+  // the modulo, which dominated this loop.
+  const images = set.images;
+  if (c === 1) {
+    let s = 0;
+    let s2 = 0;
+    for (let i = 0; i < images.length; i++) {
+      const v = images[i] / 255;
+      s += v;
+      s2 += v * v;
+    }
+    sum[0] = s;
+    sumSq[0] = s2;
+  } else {
+    for (let i = 0, k = 0; i < images.length; i++) {
+      const v = images[i] / 255;
+      sum[k] += v;
+      sumSq[k] += v * v;
+      if (++k === c) k = 0;
+    }
   }
   const n = set.images.length / c;
   const mean = Array.from(sum, (s) => s / n);
@@ -253,11 +269,25 @@ export function makeBatch(
   const labels = into ? into.labels.subarray(0, indices.length) : new Int32Array(indices.length);
   const pad = augment && rng ? augment.cropPadding : 0;
   const flipEnabled = Boolean(augment?.flip && rng);
+  const images = set.images;
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k];
     labels[k] = set.labels[i];
     const src = i * size;
     const dst = k * size;
+    if (pad === 0 && !flipEnabled) {
+      // No augmentation: a straight table lookup per value (the common case, and evaluation).
+      if (c === 1) {
+        const table = lut[0];
+        for (let j = 0; j < size; j++) x[dst + j] = table[images[src + j]];
+      } else {
+        for (let j = 0, ch = 0; j < size; j++) {
+          x[dst + j] = lut[ch][images[src + j]];
+          if (++ch === c) ch = 0;
+        }
+      }
+      continue;
+    }
     const dy = pad > 0 && rng ? rng.int(2 * pad + 1) - pad : 0;
     const dx = pad > 0 && rng ? rng.int(2 * pad + 1) - pad : 0;
     const flip = flipEnabled && rng ? rng.next() < 0.5 : false;
@@ -270,7 +300,7 @@ export function makeBatch(
           for (let ch = 0; ch < c; ch++) x[out + ch] = zero[ch];
         } else {
           const from = src + (sr * w + sc) * c;
-          for (let ch = 0; ch < c; ch++) x[out + ch] = lut[ch][set.images[from + ch]];
+          for (let ch = 0; ch < c; ch++) x[out + ch] = lut[ch][images[from + ch]];
         }
       }
     }
