@@ -18,11 +18,13 @@ function workers(queue, k) {
 let tag = 1;
 async function sweep(queue, n) {
   const dir = join(root, 's' + tag);
-  const t = performance.now();
+  const t = performance.now(); const e0 = Date.now();
   await runSweep({ dir, spec: spec(tag++, n), runner: createRedisRunner({ redis: redis.url, queue, pollIntervalMs: 50, log: () => {} }) });
   const ms = performance.now() - t;
   const recs = (await readFile(join(dir, 'results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
   const walls = recs.map((r) => r.wallTimeMs).sort((a, b) => a - b);
+  const starts = recs.map((r) => Date.parse(r.finishedAt) - r.wallTimeMs); const ends = recs.map((r) => Date.parse(r.finishedAt));
+  console.log(`    first trial started +${Math.min(...starts) - e0} ms, last finished +${Math.max(...ends) - e0} ms, sweep returned +${Date.now() - e0} ms`);
   return { ms, medianTrial: walls[walls.length >> 1], workers: [...new Set(recs.map((r) => r.worker))].length };
 }
 const p1 = await workers('q1', 1); const p2 = await workers('q2', 2);

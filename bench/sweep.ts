@@ -26,7 +26,7 @@ import { runSweep } from '../src/sweep/run.js';
 import type { SweepSpec } from '../src/sweep/types.js';
 import { haveRedis, startRedis } from '../test/helpers/redis.js';
 
-const TRIALS = Number(process.env.BENCH_SWEEP_TRIALS ?? 6);
+const TRIALS = Number(process.env.BENCH_SWEEP_TRIALS ?? 24);
 const REPS = Number(process.env.BENCH_SWEEP_REPS ?? 3);
 const WARMUP = Number(process.env.BENCH_SWEEP_WARMUP ?? 20);
 const WORKER_INDEX = new URL('../src/sweep/distributed/index.js', import.meta.url).href;
