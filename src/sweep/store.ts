@@ -60,6 +60,8 @@ export class JsonlResultStore implements ResultStore {
   readonly dir: string;
   private readonly file: string;
   private latest = new Map<string, TrialResult>();
+  /** The file as last read or written here: its size, and the bytes up to its last whole line. */
+  private seen = { size: 0, validBytes: 0 };
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(dir: string) {
@@ -84,11 +86,21 @@ export class JsonlResultStore implements ResultStore {
     }
   }
 
-  private async refresh(): Promise<{ validBytes: number; size: number }> {
+  private async refresh(): Promise<void> {
     const text = await this.readText();
     const { records, validBytes } = parseResults(text);
     this.latest = new Map(latestPerTrial(records).map((r) => [r.trialId, r]));
-    return { validBytes, size: Buffer.byteLength(text) };
+    this.seen = { size: Buffer.byteLength(text), validBytes };
+  }
+
+  /** The file's size now (0 when it does not exist yet). */
+  private async currentSize(): Promise<number> {
+    try {
+      return (await stat(this.file)).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
+    }
   }
 
   async results(): Promise<TrialResult[]> {
@@ -119,10 +131,16 @@ export class JsonlResultStore implements ResultStore {
   }
 
   private async appendNow(result: TrialResult): Promise<boolean> {
-    const { validBytes, size } = await this.refresh();
+    // Re-read only when the file is not as this store left it (a writer that ignored the lock),
+    // so a sweep of n trials reads its results once, not n times.
+    if ((await this.currentSize()) !== this.seen.size) await this.refresh();
     const prev = this.latest.get(result.trialId);
     if (prev && !supersedes(result, prev)) return false;
-    if (validBytes < size) await truncate(this.file, validBytes); // drop a torn tail
+    const { size, validBytes } = this.seen;
+    if (validBytes < size) {
+      await truncate(this.file, validBytes); // drop a torn tail
+      this.seen = { size: validBytes, validBytes };
+    }
     const line = `${JSON.stringify(result)}\n`;
     const handle = await open(this.file, 'a');
     try {
@@ -131,6 +149,8 @@ export class JsonlResultStore implements ResultStore {
     } finally {
       await handle.close();
     }
+    const bytes = Buffer.byteLength(line);
+    this.seen = { size: this.seen.size + bytes, validBytes: this.seen.validBytes + bytes };
     this.latest.set(result.trialId, result);
     return true;
   }

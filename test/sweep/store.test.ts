@@ -71,6 +71,26 @@ test('a torn last line is ignored on read and cut before the next append', async
   );
 });
 
+test("a write behind the store's back is noticed before its next append", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-'));
+  const store = await JsonlResultStore.open(dir);
+  await store.append(result('a'));
+  // Another writer (one that ignored the lock) records 'b' and then dies mid-line writing 'c'.
+  appendFileSync(join(dir, RESULTS_FILE), `${JSON.stringify(result('b'))}\n`);
+  appendFileSync(join(dir, RESULTS_FILE), JSON.stringify(result('c')).slice(0, 40));
+  assert.equal(await store.append(result('b')), false);
+  assert.equal(await store.append(result('c')), true);
+  assert.deepEqual(
+    parseResults(readFileSync(join(dir, RESULTS_FILE), 'utf8')).records.map((r) => r.trialId),
+    ['a', 'b', 'c'],
+  );
+  assert.equal(lines(dir).length, 3);
+  // Many appends in a row stay whole lines in order.
+  for (let i = 0; i < 50; i++) assert.equal(await store.append(result(`n${i}`)), true);
+  const reopened = await JsonlResultStore.open(dir);
+  assert.equal((await reopened.results()).length, 53);
+});
+
 test('a failed trial can be superseded by a later attempt, an ok one never', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'store-'));
   const store = await JsonlResultStore.open(dir);
