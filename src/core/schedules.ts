@@ -165,27 +165,40 @@ export interface RestartPeriod {
 }
 
 /**
+ * Relative slack within which a period boundary counts as reached. t0 and tMult are decimals
+ * (7 and 1.3, or 2.5 epochs) whose floating-point products land an ulp or two beside the step
+ * where the exact boundary is (7 (1.3 - 1) / (1.3 - 1) = 7.000000000000001), and a restart
+ * missed by an ulp would leave eta at its minimum for that step.
+ */
+const BOUNDARY_SLACK = 1e-9;
+
+/** Whether step t has reached a boundary at `start` (exactly, or within BOUNDARY_SLACK of it). */
+function reached(t: number, start: number): boolean {
+  return t >= start - BOUNDARY_SLACK * Math.max(1, start);
+}
+
+/**
  * The restart period containing step t: periods have lengths t0, t0 tMult, t0 tMult^2, ... and
- * period i starts at t0 (1 + tMult + ... + tMult^(i-1)). The one place this rule lives.
+ * period i starts at t0 (1 + tMult + ... + tMult^(i-1)), a boundary being reached when exact
+ * decimal arithmetic reaches it. The one place this rule lives.
  */
 export function restartPeriod(t: number, t0: number, tMult: number): RestartPeriod {
   if (!(t >= 0 && t < Number.POSITIVE_INFINITY)) {
     throw new OptionError('step', t, 'a finite number >= 0', 'restartPeriod');
   }
-  if (tMult === 1) {
-    const index = Math.floor(t / t0);
-    const start = index * t0;
-    return { index, start, length: t0, position: t - start };
-  }
-  // Closed form, O(1) even for tMult near 1, then fix-ups against the same start formula:
-  // start_i = t0 (tMult^i - 1) / (tMult - 1), exact for integer t0 and tMult.
-  const startOf = (i: number) => (t0 * (tMult ** i - 1)) / (tMult - 1);
-  let index = Math.max(0, Math.floor(Math.log1p((t * (tMult - 1)) / t0) / Math.log(tMult)));
-  while (index > 0 && t < startOf(index)) index--;
-  while (t >= startOf(index + 1)) index++;
+  // start_i = i t0 (tMult = 1) or t0 (tMult^i - 1) / (tMult - 1); exact for integer t0 and tMult.
+  const startOf =
+    tMult === 1 ? (i: number) => i * t0 : (i: number) => (t0 * (tMult ** i - 1)) / (tMult - 1);
+  // A closed-form guess, O(1) even for tMult near 1, then fix-ups against startOf.
+  let index =
+    tMult === 1
+      ? Math.floor(t / t0)
+      : Math.max(0, Math.floor(Math.log1p((t * (tMult - 1)) / t0) / Math.log(tMult)));
+  while (index > 0 && !reached(t, startOf(index))) index--;
+  while (reached(t, startOf(index + 1))) index++;
   const start = startOf(index);
   const length = t0 * tMult ** index;
-  return { index, start, length, position: t - start };
+  return { index, start, length, position: Math.max(0, t - start) };
 }
 
 export interface WarmRestartsOptions {

@@ -146,6 +146,58 @@ describe('warmRestarts', () => {
     );
   });
 
+  test('a restart that exact decimal arithmetic puts on a step happens on that step', () => {
+    // Float products miss these boundaries by an ulp: 7 (1.3 - 1) / (1.3 - 1) = 7.000000000000001.
+    for (const [t0, tMult, t] of [
+      [7, 1.3, 7],
+      [10, 1.45, 10],
+      [3, 1.8, 3],
+      [5, 1.45, 5],
+      [15, 1.22, 15],
+      [1.1, 1, 11],
+      [1.1, 1, 55],
+    ]) {
+      const s = warmRestarts({ t0, tMult });
+      assert.equal(s(t), 1, `warmRestarts({ t0: ${t0}, tMult: ${tMult} })(${t})`);
+      const before = restartPeriod(t - 1, t0, tMult);
+      assert.equal(restartPeriod(t, t0, tMult).index, before.index + 1, `a new period at ${t}`);
+    }
+  });
+
+  test('property: period boundaries agree with exact rational arithmetic (decimal t0, tMult)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 5, max: 150 }), // t0 = a / 10
+        fc.integer({ min: 100, max: 300 }), // tMult = b / 100
+        (a, b) => {
+          const t0 = a / 10;
+          const tMult = b / 100;
+          // start_i = (a / 10) sum_{j<i} (b / 100)^j = num_i / (10 * 100^(i-1)), in BigInt.
+          const starts: { num: bigint; den: bigint }[] = [{ num: 0n, den: 1n }];
+          let sum = 0n; // sum_{j<i} b^j 100^(i-1-j)
+          for (let i = 1; i < 200; i++) {
+            sum = sum * 100n + BigInt(b) ** BigInt(i - 1);
+            starts.push({ num: BigInt(a) * sum, den: 10n * 100n ** BigInt(i - 1) });
+            if (starts[i].num > 160n * starts[i].den) break;
+          }
+          for (let t = 0; t < 150; t++) {
+            let index = 0;
+            while (
+              index + 1 < starts.length &&
+              BigInt(t) * starts[index + 1].den >= starts[index + 1].num
+            ) {
+              index++;
+            }
+            const p = restartPeriod(t, t0, tMult);
+            assert.equal(p.index, index, `index of step ${t} (t0 ${t0}, tMult ${tMult})`);
+            assert.ok(p.position >= 0 && p.position < p.length, `position at ${t}`);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   test('restartPeriod rejects a negative or infinite step', () => {
     for (const t of [-1, Number.POSITIVE_INFINITY, Number.NaN]) {
       assert.throws(() => restartPeriod(t, 10, 2), OptionError);
