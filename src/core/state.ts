@@ -2,7 +2,9 @@
  * Optimizer state as plain data, and its two encodings.
  *
  * JSON: `stateDictToJSON` / `stateDictFromJSON`, slot arrays as number lists (float32 values are
- * exact doubles, so the round trip is exact).
+ * exact doubles, so the round trip is exact). JSON has no NaN, Infinity or -0, which a slot can
+ * hold (Adam's v overflows for gradients near 1e19), so those entries are the strings "NaN",
+ * "Infinity", "-Infinity" and "-0".
  *
  * Binary (`encodeStateDict` / `decodeStateDict`), little-endian:
  *   bytes 0..7   magic "DCPLOPT1"
@@ -48,12 +50,45 @@ export interface OptimizerStateDict {
 
 const MAGIC = 'DCPLOPT1';
 
-type JsonSlots = Record<string, (number[] | null)[]>;
+type JsonNumber = number | 'NaN' | 'Infinity' | '-Infinity' | '-0';
+type JsonSlots = Record<string, (JsonNumber[] | null)[]>;
+
+function toJsonNumber(x: number): JsonNumber {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (x === Number.NEGATIVE_INFINITY) return '-Infinity';
+  return Object.is(x, -0) ? '-0' : x;
+}
+
+const SPECIAL: Record<string, number> = {
+  NaN: Number.NaN,
+  Infinity: Number.POSITIVE_INFINITY,
+  '-Infinity': Number.NEGATIVE_INFINITY,
+  '-0': -0,
+};
+
+function fromJsonNumbers(list: unknown, path: string): Float32Array {
+  if (!Array.isArray(list)) throw new OptionError(path, list, 'an array of numbers');
+  const out = new Float32Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const x = list[i];
+    if (typeof x === 'number') out[i] = x;
+    else if (typeof x === 'string' && x in SPECIAL) out[i] = SPECIAL[x];
+    else {
+      throw new OptionError(
+        `${path}[${i}]`,
+        x,
+        'a number or one of "NaN", "Infinity", "-Infinity", "-0"',
+      );
+    }
+  }
+  return out;
+}
 
 export function stateDictToJSON(state: OptimizerStateDict): string {
   const slots: JsonSlots = {};
   for (const [name, arrays] of Object.entries(state.slots)) {
-    slots[name] = arrays.map((a) => (a ? Array.from(a) : null));
+    slots[name] = arrays.map((a) => (a ? Array.from(a, toJsonNumber) : null));
   }
   return JSON.stringify({ ...state, slots });
 }
@@ -64,7 +99,7 @@ export function stateDictFromJSON(text: string): OptimizerStateDict {
   const slots: OptimizerStateDict['slots'] = {};
   for (const [name, arrays] of Object.entries(parsed.slots ?? {})) {
     if (!Array.isArray(arrays)) throw new OptionError(`slots.${name}`, arrays, 'an array');
-    slots[name] = arrays.map((a) => (a ? Float32Array.from(a) : null));
+    slots[name] = arrays.map((a, i) => (a ? fromJsonNumbers(a, `slots.${name}[${i}]`) : null));
   }
   return { ...parsed, slots };
 }

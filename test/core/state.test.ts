@@ -131,6 +131,28 @@ describe('loadStateDict rejects a mismatched state and changes nothing', () => {
     });
   }
 
+  test('JSON keeps NaN, Infinity and -0 in the state (Adam v overflows for huge gradients)', () => {
+    const p = [new Float32Array([0.5, 0.5, 0.5])];
+    const opt = new Adam(p, { lr: 0.01 });
+    opt.step([new Float32Array([1e21, -3e20, 0])]); // v = (1 - beta2) g^2 overflows float32
+    const state = opt.stateDict();
+    const v = state.slots.exp_avg_sq[0] as Float32Array;
+    assert.equal(v[0], Number.POSITIVE_INFINITY);
+    (state.slots.exp_avg[0] as Float32Array).set([Number.NaN, Number.NEGATIVE_INFINITY, -0]);
+    const back = stateDictFromJSON(stateDictToJSON(state));
+    for (const name of ['exp_avg', 'exp_avg_sq']) {
+      assertBitEqual(
+        back.slots[name][0] as Float32Array,
+        state.slots[name][0] as Float32Array,
+        name,
+      );
+    }
+    assert.throws(
+      () => stateDictFromJSON(stateDictToJSON(state).replace('"NaN"', 'null')),
+      (e: unknown) => e instanceof OptionError && /slots\.exp_avg\[0\]\[0\]/.test(e.message),
+    );
+  });
+
   test('a truncated binary state is a clear error', () => {
     const bytes = encodeStateDict(trained().stateDict());
     assert.throws(() => decodeStateDict(bytes.subarray(0, bytes.length - 3)), /truncated/);
