@@ -58,15 +58,24 @@ function validateSgdHyper(h: SgdHyper | SgdwHyper, where: string): void {
   checkNumber('momentum', h.momentum, { min: 0 }, where);
   checkNumber('dampening', h.dampening, {}, where);
   checkBoolean('nesterov', h.nesterov, where);
-  if (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)) {
+  if ('decayScale' in h) checkOneOf('decayScale', h.decayScale, DECAY_SCALES, where);
+}
+
+/**
+ * Nesterov needs momentum > 0 and dampening 0 in the optimizer's options. As in PyTorch, a group
+ * may still override momentum or dampening: a group with momentum 0 takes plain SGD steps.
+ */
+function checkNesterov(options: Partial<SgdHyper>, where: string): void {
+  const momentum = options.momentum ?? 0;
+  const dampening = options.dampening ?? 0;
+  if (options.nesterov === true && (momentum <= 0 || dampening !== 0)) {
     throw new OptionError(
       'nesterov',
       true,
-      `used only with momentum > 0 and dampening 0 (momentum ${h.momentum}, dampening ${h.dampening})`,
+      `used only with momentum > 0 and dampening 0 (momentum ${momentum}, dampening ${dampening})`,
       where,
     );
   }
-  if ('decayScale' in h) checkOneOf('decayScale', h.decayScale, DECAY_SCALES, where);
 }
 
 /** SGD and SGDW: momentum buffer and state; `decoupled` picks the decay rule. */
@@ -84,6 +93,7 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H> {
       defaults: sgdDefaults(decoupled) as H,
       validate: validateSgdHyper,
     });
+    checkNesterov(options ?? {}, kind);
   }
 
   protected groupScalars(

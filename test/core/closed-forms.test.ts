@@ -116,6 +116,40 @@ describe('SGD family closed forms', () => {
     );
   });
 
+  test('nesterov options, groups overriding them as in PyTorch: momentum 0 is plain SGD', () => {
+    const p0 = randomArray(5, 21);
+    const g = randomArray(5, 22);
+    const [plain, damped] = [p0.slice(), p0.slice()];
+    const opt = new SGD(
+      [
+        { params: [plain], momentum: 0 },
+        { params: [damped], dampening: 0.5 },
+      ],
+      { lr: 0.1, momentum: 0.5, nesterov: true },
+    );
+    // Damped nesterov: b_1 = g, b_k = mu b + (1 - d) g; d_k = g + mu b_k.
+    let plainTotal = 0;
+    let dampedTotal = 0;
+    let b = 0;
+    for (let k = 1; k <= 6; k++) {
+      opt.step([g, g]);
+      b = k === 1 ? 1 : 0.5 * b + 0.5;
+      plainTotal += 1;
+      dampedTotal += 1 + 0.5 * b;
+    }
+    const rel = { rtol: 1e-5, atol: 1e-6 };
+    assertClose(
+      plain,
+      p0.map((x, i) => x - 0.1 * g[i] * plainTotal),
+      rel,
+    );
+    assertClose(
+      damped,
+      p0.map((x, i) => x - 0.1 * g[i] * dampedTotal),
+      rel,
+    );
+  });
+
   test('SGDW without momentum: theta_1 = theta_0 (1 - lr lambda) - lr g', () => {
     const p0 = randomArray(64, 13);
     const g = randomArray(64, 14);
