@@ -170,12 +170,13 @@ describe('warmRestarts', () => {
         fc.integer({ min: 5, max: 150 }), // t0 = a / 10
         fc.integer({ min: 100, max: 300 }), // tMult = b / 100
         (a, b) => {
+          // Up to 300 periods in 150 steps (t0 0.5, tMult 1): the loop below covers them all.
           const t0 = a / 10;
           const tMult = b / 100;
           // start_i = (a / 10) sum_{j<i} (b / 100)^j = num_i / (10 * 100^(i-1)), in BigInt.
           const starts: { num: bigint; den: bigint }[] = [{ num: 0n, den: 1n }];
           let sum = 0n; // sum_{j<i} b^j 100^(i-1-j)
-          for (let i = 1; i < 200; i++) {
+          for (let i = 1; i < 1000; i++) {
             sum = sum * 100n + BigInt(b) ** BigInt(i - 1);
             starts.push({ num: BigInt(a) * sum, den: 10n * 100n ** BigInt(i - 1) });
             if (starts[i].num > 160n * starts[i].den) break;
@@ -194,7 +195,15 @@ describe('warmRestarts', () => {
           }
         },
       ),
-      { numRuns: 200 },
+      {
+        numRuns: 200,
+        examples: [
+          [5, 100],
+          [70, 130],
+          [11, 100],
+          [150, 122],
+        ],
+      },
     );
   });
 
