@@ -26,7 +26,7 @@ import { runSweep } from '../src/sweep/run.js';
 import type { SweepSpec } from '../src/sweep/types.js';
 import { haveRedis, startRedis } from '../test/helpers/redis.js';
 
-const TRIALS = Number(process.env.BENCH_SWEEP_TRIALS ?? 24);
+const TRIALS = Number(process.env.BENCH_SWEEP_TRIALS ?? 48);
 const REPS = Number(process.env.BENCH_SWEEP_REPS ?? 3);
 const WARMUP = Number(process.env.BENCH_SWEEP_WARMUP ?? 20);
 const WORKER_INDEX = new URL('../src/sweep/distributed/index.js', import.meta.url).href;
@@ -262,7 +262,8 @@ async function main() {
         perMinute[k].push(rate);
         console.log(
           `  run ${rep + 1}, ${k} worker${k > 1 ? 's' : ' '}: ${rate.toFixed(1)} trials/min ` +
-            `(${(ms / 1000).toFixed(1)} s; coordinator CPU ${((100 * coordinatorCpuMs) / ms).toFixed(0)}% of it)`,
+            `(${(ms / 1000).toFixed(1)} s; coordinator CPU ${((100 * coordinatorCpuMs) / ms).toFixed(0)}% of it)` +
+            (k === 2 ? `; this run's speed-up ${(rate / perMinute[1][rep]).toFixed(2)}x` : ''),
         );
       }
     }
@@ -291,6 +292,10 @@ async function main() {
       `one trial process alone keeps ${perProcess.toFixed(2)} cores busy (main thread + V8 ` +
         `helper threads), so 2 processes on ${availableParallelism()} cores can gain at most ` +
         `${(Math.min(2, availableParallelism()) / perProcess).toFixed(2)}x`,
+    );
+    const perRun = perMinute[2].map((rate, i) => rate / perMinute[1][i]);
+    console.log(
+      `per-run speed-ups: ${perRun.map((r) => r.toFixed(2)).join(', ')} (median ${median(perRun).toFixed(2)}x)`,
     );
     console.log(
       `speed-up 2 vs 1 workers: ${speedup.toFixed(2)}x (goal >= 1.8x) ` +
