@@ -6,16 +6,11 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { UsageError } from './errors.js';
+import { parseCount } from './parse.js';
 
+/** A commander argument parser: an integer >= min, else a UsageError naming `option`. */
 function integerOption(option: string, min: number) {
-  return (text: string): number => {
-    const value = Number(text);
-    if (!/^\d+$/.test(text.trim()) || !Number.isInteger(value) || value < min) {
-      throw new UsageError(`${option} must be an integer >= ${min}; received '${text}'`);
-    }
-    return value;
-  };
+  return (text: string): number => parseCount(option, text, min);
 }
 
 interface WorkerFlags {
@@ -68,16 +63,28 @@ export function register(program: Command): void {
         lockDurationMs: flags.lockDuration,
         stalledIntervalMs: flags.stalledInterval,
       });
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals) => {
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        let stopping: NodeJS.Signals | undefined;
+        const stop = (name: NodeJS.Signals) => {
+          if (stopping) {
+            // Again: quit now; the trials' last checkpoints are whole, and their jobs come back
+            // to the queue when this worker's locks expire.
+            process.exit(name === 'SIGINT' ? 130 : 143);
+          }
+          stopping = name;
           process.stderr.write(
-            `worker ${worker.name}: ${signal}; stopping. Running trials go back to the queue ` +
-              'and resume from their checkpoints on another worker.\n',
+            `worker ${worker.name}: ${name}; stopping. Running trials checkpoint and go back to ` +
+              'the queue, to resume on another worker (again to quit now).\n',
           );
-          worker.close(true).then(resolve, resolve);
+          worker.close(true).then(
+            () => resolve(name),
+            () => resolve(name),
+          );
         };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
       });
+      // The trial threads are done; exit even if a connection is still winding down.
+      process.exit(signal === 'SIGINT' ? 130 : 143);
     });
 }

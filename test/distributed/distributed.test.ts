@@ -211,6 +211,47 @@ describe('distributed sweeps on Redis', { skip }, () => {
     await b.kill('SIGTERM');
   });
 
+  test('a worker stopped with SIGTERM hands its trial back at once; another resumes it', {
+    timeout: 40_000,
+  }, async () => {
+    const spec = tinySpec('sigterm', [0.01], 4);
+    const dir = join(root, 'sigterm');
+    // A 30 s lock: were the trial left to the stalled-job check, the rescue would take 30 s.
+    const a = worker('stopping', { epochMs: 300, lockDurationMs: 30_000 });
+    const b = worker('rescuer', { epochMs: 300 });
+    await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
+    const sweep = runSweep({
+      dir,
+      spec,
+      runner: createRedisRunner({ redis: redis.url, pollIntervalMs: 100 }),
+    });
+    const running = await a.waitFor(/running \S+/);
+    const trialId = /running (\S+)/.exec(running)![1];
+    const trialDir = join(dir, 'trials', trialId);
+    await until(async () => (await epochLog(trialDir)).length >= 1, 'a checkpointed epoch');
+    const stoppedAt = Date.now();
+    a.child.kill('SIGTERM');
+    assert.equal(await a.exited, 143);
+    assert.ok(Date.now() - stoppedAt < 5_000, 'the worker stops within a batch, not a trial');
+    const stoppedAfter = (await epochLog(trialDir)).length;
+    await b.waitFor(new RegExp(`running ${trialId}`), 10_000);
+    assert.ok(Date.now() - stoppedAt < 10_000, 'picked up at once, not after the 30 s lock');
+    const summary = await sweep;
+    assert.equal(summary.recorded, 2);
+    const records = await rawResults(dir);
+    assertComplete(spec, records);
+    assert.match(records.find((r) => r.trialId === trialId)?.worker ?? '', /^rescuer\//);
+    // Resumed from the checkpoint: each finished epoch ran once.
+    const log = await epochLog(trialDir);
+    assert.deepEqual(
+      log.map((l) => l.epoch),
+      [1, 2, 3, 4],
+    );
+    assert.ok(log.slice(0, stoppedAfter).every((l) => l.pid === a.child.pid));
+    assert.ok(log.slice(stoppedAfter).every((l) => l.pid === b.child.pid));
+    await b.kill('SIGTERM');
+  });
+
   test('a crashed trial thread is retried; a trial that always throws is recorded failed once', {
     timeout: 40_000,
   }, async () => {

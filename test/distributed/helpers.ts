@@ -81,6 +81,8 @@ export interface WorkerProcOptions {
   realTraining?: boolean;
   /** --queue (default: the default queue). */
   queue?: string;
+  /** --lock-duration in ms (default 1000). */
+  lockDurationMs?: number;
 }
 
 /**
@@ -102,7 +104,7 @@ export function startWorkerProc(redisUrl: string, options: WorkerProcOptions): P
       ...(options.realTraining ? [] : ['--executor', SYNTHETIC_EXECUTOR]),
       ...(options.queue ? ['--queue', options.queue] : []),
       '--lock-duration',
-      '1000',
+      String(options.lockDurationMs ?? 1000),
       '--stalled-interval',
       '500',
     ],

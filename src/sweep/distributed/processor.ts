@@ -6,7 +6,9 @@
  * It loads the trial executor named by workerData.executorModule (default: the training executor
  * of src/sweep/execute.ts), runs the job's trial in the job's directory (resuming from the
  * checkpoint a killed attempt left there), reports each epoch as job progress, and returns the
- * TrialResult as the job's return value.
+ * TrialResult as the job's return value. A trial cancelled because its worker is stopping
+ * checkpoints, then goes straight back to the waiting list (not counted as a failed attempt), so
+ * another worker resumes it at once instead of after the lock expires.
  */
 import { hostname } from 'node:os';
 import { threadId, workerData } from 'node:worker_threads';
@@ -35,22 +37,30 @@ async function loadExecutor(): Promise<TrialExecutor> {
 
 export default async function processTrialJob(
   job: SandboxedJob<TrialJobData, TrialResult>,
-  _token?: string,
+  token?: string,
   signal?: AbortSignal,
 ): Promise<TrialResult> {
   executor ??= loadExecutor();
   const executeTrial = await executor;
   const { trial, dir } = job.data;
   const worker = `${config.workerName ?? `${hostname()}:${process.pid}`}/${threadId}`;
-  const result = await executeTrial(trial, dir, {
-    signal,
-    worker,
-    attempt: job.attemptsStarted,
-    onEpoch: (point, epochs) => {
-      const progress: TrialJobProgress = { point, epochs };
-      // Progress is advisory (the coordinator's ETA); a lost update must not fail the trial.
-      job.updateProgress(progress).catch(() => {});
-    },
-  });
-  return result;
+  try {
+    return await executeTrial(trial, dir, {
+      signal,
+      worker,
+      attempt: job.attemptsStarted,
+      onEpoch: (point, epochs) => {
+        const progress: TrialJobProgress = { point, epochs };
+        // Progress is advisory (the coordinator's ETA); a lost update must not fail the trial.
+        job.updateProgress(progress).catch(() => {});
+      },
+    });
+  } catch (error) {
+    if (!signal?.aborted || (error as Error).name !== 'AbortError') throw error;
+    await job.moveToWait(token);
+    // BullMQ's signal that the job was moved back, not failed (matched by name across threads).
+    const requeued = new Error(`trial ${trial.id} stopped with its worker; back in the queue`);
+    requeued.name = 'WaitingError';
+    throw requeued;
+  }
 }

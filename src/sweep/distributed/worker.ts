@@ -39,7 +39,10 @@ export interface SweepWorkerOptions {
 
 export interface RunningWorker {
   readonly name: string;
-  /** Stops taking trials. `force`: do not wait for running trials (they go back to the queue). */
+  /**
+   * Stops taking trials and resolves once none is running. Without `force` running trials finish;
+   * with it they stop after their current batch, checkpoint, and go back to the queue at once.
+   */
   close(force?: boolean): Promise<void>;
 }
 
@@ -127,7 +130,8 @@ export async function startWorker(options: SweepWorkerOptions): Promise<RunningW
     close: (force = false) => {
       closing ??= (async () => {
         try {
-          await worker.close(force);
+          if (force) worker.cancelAllJobs('the worker is stopping');
+          await worker.close();
         } finally {
           await watcher.close();
         }
