@@ -3,15 +3,15 @@
  * of the preset (src/sweep/presets.ts) followed by its report. Re-running resumes the sweep.
  */
 import type { Command } from 'commander';
-import { PRESET_NAMES, PRESETS, type PresetName, presetSpec } from '../sweep/presets.js';
+import { PRESET_NAMES, PRESETS, presetSpec } from '../sweep/presets.js';
 import { parseSweepSpec } from '../sweep/spec.js';
+import { parseCount, parseName } from './parse.js';
 import { reportCommand } from './report.js';
 import {
-  parseCount,
-  parseNameList,
   type RedisFlags,
   redisOptions,
   redisRunner,
+  reportFailedTrials,
   runSweepWithSignals,
 } from './sweep.js';
 
@@ -20,6 +20,7 @@ interface ReproduceFlags extends RedisFlags {
   out?: string;
   concurrency?: string;
   dataDir?: string;
+  retryFailed?: boolean;
 }
 
 export function register(program: Command): void {
@@ -32,10 +33,11 @@ export function register(program: Command): void {
     )
     .option('-o, --out <dir>', 'sweep directory (default: runs/reproduce-<preset>)')
     .option('-j, --concurrency <n>', 'local worker threads (default: number of cores)')
-    .option('--data-dir <dir>', 'dataset directory (default: the Debian package directory)');
+    .option('--data-dir <dir>', 'dataset directory (default: the Debian package directory)')
+    .option('--retry-failed', 'also rerun trials recorded as failed');
   redisOptions(command);
   command.action(async (flags: ReproduceFlags) => {
-    const preset = parseNameList('--preset', flags.preset, PRESET_NAMES)[0] as PresetName;
+    const preset = parseName('--preset', flags.preset, PRESET_NAMES);
     const input = presetSpec(preset);
     if (flags.dataDir) input.base = { ...(input.base ?? {}), dataDir: flags.dataDir };
     const spec = parseSweepSpec(input);
@@ -45,7 +47,13 @@ export function register(program: Command): void {
       : undefined;
     const runner = await redisRunner(flags);
     process.stderr.write(`reproduce --preset ${preset}: ${PRESETS[preset].description}\n`);
-    const summary = await runSweepWithSignals({ dir, spec, runner, concurrency });
+    const summary = await runSweepWithSignals({
+      dir,
+      spec,
+      runner,
+      concurrency,
+      retryFailed: flags.retryFailed,
+    });
     if (summary.interrupted) {
       process.stderr.write(
         `interrupted: run the same command again to resume; writing a partial report\n`,
@@ -53,5 +61,6 @@ export function register(program: Command): void {
       process.exitCode = 130;
     }
     await reportCommand(dir);
+    await reportFailedTrials(dir);
   });
 }

@@ -149,14 +149,25 @@ export function summarize(
       `The sweep is incomplete: ${pending} of ${trials.length} trials have no result yet; the numbers below use what finished.`,
     );
   }
-  for (const c of comparisons) findings.push(describeComparison(c));
-  if (!comparisons.length) {
+  const failed = results.filter((r) => r.status === 'failed');
+  if (failed.length > 0) {
+    const first = failed[0];
     findings.push(
-      'The sweep has no coupled/decoupled pair (adam with adamw, or sgd with sgdw) under the same schedule, so no relative improvement is computed.',
+      `${failed.length === results.length ? 'Every trial failed' : `${failed.length} of ${results.length} recorded trials failed`} (the first, ${first.trialId}: ${first.error ?? 'no message'}). Fix the cause, then rerun the sweep with --retry-failed.`,
     );
   }
-  for (const e of effects) findings.push(describeDecayEffect(e));
-  for (const g of groups) findings.push(describeAlignment(g.optimizer, g.schedule, g.alignment));
+  if (ok > 0) {
+    for (const c of comparisons) findings.push(describeComparison(c));
+    if (!comparisons.length) {
+      findings.push(
+        'The sweep has no coupled/decoupled pair (adam with adamw, or sgd with sgdw) under the same schedule, so no relative improvement is computed.',
+      );
+    }
+    for (const e of effects) findings.push(describeDecayEffect(e));
+    for (const g of groups) {
+      findings.push(describeAlignment(g.optimizer, g.schedule, g.alignment));
+    }
+  }
   const validation = Number((spec.base as { validationSize?: number }).validationSize ?? 0);
   if (!validation) {
     findings.push(
@@ -169,7 +180,7 @@ export function summarize(
       total: trials.length,
       ok,
       diverged: results.filter((r) => r.diverged).length,
-      failed: results.filter((r) => r.status === 'failed').length,
+      failed: failed.length,
       pending,
     },
     noise: noise ?? null,

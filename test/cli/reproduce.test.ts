@@ -21,6 +21,29 @@ test('an unknown preset exits 2', () => {
   assert.match(r.stderr, /--preset must be .*'quick', 'medium', 'full'.*"tiny"/);
 });
 
+test('trials that fail (no data set) exit 1, say why once, and are rerun by --retry-failed', () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'reproduce-failed-')), 'r');
+  const args = ['reproduce', '--preset', 'quick', '--data-dir', '/nonexistent', '--out', dir];
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /18 trial\(s\) recorded as failed \(first: \S+: \/nonexistent\/.*not found/,
+  );
+  assert.match(r.stderr, /--retry-failed/);
+  assert.match(r.stdout, /Every trial failed/);
+  assert.doesNotMatch(r.stdout, /no coupled\/decoupled pair/);
+  // Rerun without the flag skips them; with it, they run (and fail) again.
+  const again = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /0 recorded now \(0 failed\), 18 skipped/);
+  const retried = spawnSync(process.execPath, [MAIN, ...args, '--retry-failed'], {
+    encoding: 'utf8',
+  });
+  assert.equal(retried.status, 1);
+  assert.match(retried.stderr, /18 recorded now \(18 failed\), 0 skipped/);
+});
+
 test('reproduce --preset quick: sweep, then report, on real data', {
   skip: existsSync(DATA) ? false : 'dataset-fashion-mnist is not installed',
   timeout: 400_000,
