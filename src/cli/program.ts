@@ -3,7 +3,13 @@
  * its own module and registers itself here; this file only wires them and maps errors to exit codes.
  */
 import { Command, CommanderError } from 'commander';
-import { EXIT_USAGE, formatUsageError, isUsageError } from './errors.js';
+import {
+  describePathError,
+  EXIT_USAGE,
+  formatUsageError,
+  isOperationalError,
+  isUsageError,
+} from './errors.js';
 
 type Register = (program: Command) => void;
 
@@ -42,6 +48,15 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (isUsageError(error)) {
       process.stderr.write(`decoupled: ${formatUsageError(error)}\n`);
       return EXIT_USAGE;
+    }
+    const pathProblem = describePathError(error);
+    if (pathProblem) {
+      process.stderr.write(`decoupled: ${pathProblem}\n`);
+      return EXIT_USAGE;
+    }
+    if (isOperationalError(error)) {
+      process.stderr.write(`decoupled: ${error.message}\n`);
+      return 1;
     }
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     process.stderr.write(`decoupled: unexpected error\n${message}\n`);

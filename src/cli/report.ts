@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from './errors.js';
-import { parseCount } from './sweep.js';
+import { parseCount } from './parse.js';
 
 export interface ReportFlags {
   out?: string;

@@ -5,60 +5,18 @@
  * interrupted ones continue from their checkpoints. Ctrl-C stops after checkpointing.
  */
 import type { Command } from 'commander';
-import { PRESET_NAMES, type PresetName, presetSpec } from '../sweep/presets.js';
+import { PRESET_NAMES, presetSpec } from '../sweep/presets.js';
 import type { RunSweepOptions, SweepSummary } from '../sweep/run.js';
-import { loadSweepSpec, parseSweepSpec, type SweepSpecInput } from '../sweep/spec.js';
+import { expandGrid, loadSweepSpec, parseSweepSpec, type SweepSpecInput } from '../sweep/spec.js';
 import { SWEEP_OPTIMIZERS, SWEEP_SCHEDULES, type TrialRunner } from '../sweep/types.js';
-import { UsageError } from './errors.js';
-
-/** Parses "1e-3,3e-3" or a log-spaced range "1e-4:1e-2:5" (from:to:count). */
-export function parseNumberList(option: string, text: string): number[] {
-  const range = /^([^:,]+):([^:,]+):(\d+)$/.exec(text.trim());
-  if (range) {
-    const [from, to, count] = [Number(range[1]), Number(range[2]), Number(range[3])];
-    if (!(from > 0 && to > 0 && count >= 2 && Number.isFinite(from) && Number.isFinite(to))) {
-      throw new UsageError(
-        `${option} must be a comma list or a log range from:to:count with from, to > 0 and count >= 2; received ${JSON.stringify(text)}`,
-      );
-    }
-    const ratio = (to / from) ** (1 / (count - 1));
-    return Array.from({ length: count }, (_, i) => Number((from * ratio ** i).toPrecision(6)));
-  }
-  const values = text.split(',').map((s) => s.trim());
-  const numbers = values.map(Number);
-  if (!values.length || values.some((s) => s === '') || numbers.some((x) => !Number.isFinite(x))) {
-    throw new UsageError(
-      `${option} must be a comma-separated list of numbers (e.g. 1e-3,3e-3) or a log range from:to:count; received ${JSON.stringify(text)}`,
-    );
-  }
-  return numbers;
-}
-
-export function parseNameList<T extends string>(
-  option: string,
-  text: string,
-  allowed: readonly T[],
-): T[] {
-  const names = text.split(',').map((s) => s.trim());
-  for (const name of names) {
-    if (!allowed.includes(name as T)) {
-      throw new UsageError(
-        `${option} must be a comma-separated list of ${allowed.map((a) => `'${a}'`).join(', ')}; received ${JSON.stringify(name)}`,
-      );
-    }
-  }
-  return names as T[];
-}
-
-export function parseCount(option: string, text: string, min = 1): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UsageError(
-      `${option} must be an integer >= ${min}; received ${JSON.stringify(text)}`,
-    );
-  }
-  return n;
-}
+import { describePathError, formatUsageError, UsageError, valueAt } from './errors.js';
+import {
+  parseCount,
+  parseIntegerList,
+  parseName,
+  parseNameList,
+  parseNumberList,
+} from './parse.js';
 
 export interface SweepFlags extends RedisFlags {
   spec?: string;
@@ -85,16 +43,108 @@ export interface SweepFlags extends RedisFlags {
   dryRun?: boolean;
 }
 
+/** The spec in `path`, with read, YAML/JSON and schema errors naming --spec and the file. */
+async function readSpecFile(path: string): Promise<SweepSpecInput> {
+  try {
+    return await loadSweepSpec(path);
+  } catch (error) {
+    const why = describePathError(error, path) ?? formatUsageError(error as Error).split('\n')[0];
+    throw new UsageError(`--spec ${path}: ${why}`);
+  }
+}
+
+/** Which flag sets each path of a sweep spec, for errors in specs built from flags. */
+const SPEC_FLAG_OF: Record<string, keyof SweepFlags> = {
+  'grid.optimizer': 'optimizer',
+  'grid.lr': 'lr',
+  'grid.weightDecay': 'weightDecay',
+  'grid.schedule': 'schedule',
+  'grid.seed': 'seed',
+  'base.dataset': 'dataset',
+  'base.dataDir': 'dataDir',
+  'base.model': 'model',
+  'base.epochs': 'epochs',
+  'base.batchSize': 'batchSize',
+  'base.subset': 'subset',
+  'base.testSubset': 'testSubset',
+  'base.decayScale': 'decayScale',
+};
+
+const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+type Issue = { path: PropertyKey[]; message: string };
+
+/** Zod's issues of `error`, or null when it is another error. */
+function zodIssues(error: unknown): Issue[] | null {
+  const issues = (error as { issues?: Issue[] }).issues;
+  return (error as Error)?.name === 'ZodError' && Array.isArray(issues) ? issues : null;
+}
+
+const GRID_AXES = ['optimizer', 'lr', 'weightDecay', 'schedule', 'seed'];
+
+/** A training-config path of expandGrid's check (base + coordinates) as a path of the spec. */
+const specPathOfTrialPath = (path: PropertyKey[]): PropertyKey[] =>
+  GRID_AXES.includes(String(path[0])) ? ['grid', path[0]] : ['base', ...path];
+
+/**
+ * A schema error of the spec built from `flags` as a UsageError naming the flag that set the
+ * value (or --spec FILE, or --base) and the value received; other errors as they are.
+ */
+function specError(
+  error: unknown,
+  input: SweepSpecInput,
+  flags: SweepFlags,
+  toSpecPath: (path: PropertyKey[]) => PropertyKey[] = (path) => path,
+): unknown {
+  const issues = zodIssues(error);
+  if (!issues) return error;
+  const lines = issues.map((issue) => {
+    const path = toSpecPath(issue.path);
+    const where = path.map(String).join('.');
+    const key = Object.keys(SPEC_FLAG_OF).find((k) => where === k || where.startsWith(`${k}.`));
+    const flag = key ? SPEC_FLAG_OF[key] : undefined;
+    let source: string;
+    if (flag && flags[flag] !== undefined) source = flagName(flag);
+    else if (where.startsWith('base') && flags.base !== undefined) source = `--base (${where})`;
+    else if (flags.spec) source = `--spec ${flags.spec} (${where || 'the spec'})`;
+    else source = where || 'spec';
+    const received = valueAt(input, path);
+    const shown =
+      received === undefined || typeof received === 'object'
+        ? ''
+        : `; received ${JSON.stringify(received)}`;
+    return `${source}: ${issue.message}${shown}`;
+  });
+  return new UsageError(lines.join('\n'));
+}
+
+/**
+ * Parses the spec built by specFromFlags and expands its trials (which checks every trial's
+ * training config); bad values are reported by the flag that set them.
+ */
+export function trialsFromFlags(input: SweepSpecInput, flags: SweepFlags) {
+  let spec: ReturnType<typeof parseSweepSpec>;
+  try {
+    spec = parseSweepSpec(input);
+  } catch (error) {
+    throw specError(error, input, flags);
+  }
+  try {
+    return { spec, trials: expandGrid(spec) };
+  } catch (error) {
+    throw specError(error, input, flags, specPathOfTrialPath);
+  }
+}
+
 /** Builds the spec from --spec / --preset, then applies flag overrides. */
 export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> {
   let spec: SweepSpecInput;
   if (flags.spec && flags.preset)
     throw new UsageError('--spec and --preset cannot be combined; pick one');
   if (flags.spec) {
-    spec = await loadSweepSpec(flags.spec);
+    spec = await readSpecFile(flags.spec);
   } else if (flags.preset) {
-    const preset = parseNameList('--preset', flags.preset, PRESET_NAMES)[0] as PresetName;
-    spec = presetSpec(preset);
+    spec = presetSpec(parseName('--preset', flags.preset, PRESET_NAMES));
   } else {
     if (!flags.optimizer || !flags.lr || !flags.weightDecay) {
       throw new UsageError(
@@ -109,7 +159,7 @@ export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> 
   if (flags.lr) grid.lr = parseNumberList('--lr', flags.lr);
   if (flags.weightDecay) grid.weightDecay = parseNumberList('--weight-decay', flags.weightDecay);
   if (flags.schedule) grid.schedule = parseNameList('--schedule', flags.schedule, SWEEP_SCHEDULES);
-  if (flags.seed) grid.seed = parseNumberList('--seed', flags.seed);
+  if (flags.seed) grid.seed = parseIntegerList('--seed', flags.seed);
   const base: Record<string, unknown> = { ...(spec.base ?? {}) };
   if (flags.base) {
     try {
@@ -177,7 +227,7 @@ export function redisOptions(command: Command): Command {
  * enqueued; --queue, --attempts and --redis-timeout need --redis.
  */
 export async function redisRunner(flags: RedisFlags): Promise<TrialRunner | undefined> {
-  if (!flags.redis) {
+  if (flags.redis === undefined) {
     for (const [option, value] of [
       ['--queue', flags.queue],
       ['--attempts', flags.attempts],
@@ -236,6 +286,23 @@ export async function runSweepWithSignals(
   }
 }
 
+/**
+ * After a sweep: trials recorded as failed (this run or an earlier one) get one line with the first
+ * error and how to rerun them, and exit code 1 (unless already interrupted, 130).
+ */
+export async function reportFailedTrials(dir: string): Promise<void> {
+  const { JsonlResultStore } = await import('../sweep/store.js');
+  const store = await JsonlResultStore.open(dir);
+  const failed = (await store.results()).filter((r) => r.status === 'failed');
+  if (failed.length === 0) return;
+  const [first] = failed;
+  process.stderr.write(
+    `${failed.length} trial(s) recorded as failed (first: ${first.trialId}: ${first.error ?? 'no message'}); ` +
+      'fix the cause, then rerun the same command with --retry-failed\n',
+  );
+  if (!process.exitCode) process.exitCode = 1;
+}
+
 export function register(program: Command): void {
   const command = program
     .command('sweep')
@@ -253,7 +320,7 @@ export function register(program: Command): void {
       'weight decays (L2 for adam/sgd, decoupled for adamw/sgdw), as --lr',
     )
     .option('--schedule <list>', `schedules: ${SWEEP_SCHEDULES.join(', ')}`)
-    .option('--seed <list>', 'seeds, comma-separated')
+    .option('--seed <list>', 'seeds: comma list (1,2,3) or range (1-5)')
     .option('--dataset <name>', 'fashion-mnist | mnist | cifar10')
     .option('--data-dir <dir>', 'dataset directory (default: the Debian package directory)')
     .option('--model <kind>', 'mlp | cnn | resnet (default options)')
@@ -272,18 +339,16 @@ export function register(program: Command): void {
     .option('--dry-run', 'print the trials and exit');
   redisOptions(command);
   command.action(async (flags: SweepFlags) => {
-    const { expandGrid } = await import('../sweep/spec.js');
-    const spec = parseSweepSpec(await specFromFlags(flags));
-    const trials = expandGrid(spec);
+    const { spec, trials } = trialsFromFlags(await specFromFlags(flags), flags);
+    const concurrency = flags.concurrency
+      ? parseCount('--concurrency', flags.concurrency)
+      : undefined;
+    const runner = await redisRunner(flags);
     if (flags.dryRun) {
       for (const t of trials) process.stdout.write(`${t.id}\n`);
       process.stdout.write(`${trials.length} trials\n`);
       return;
     }
-    const concurrency = flags.concurrency
-      ? parseCount('--concurrency', flags.concurrency)
-      : undefined;
-    const runner = await redisRunner(flags);
     const summary = await runSweepWithSignals({
       dir: flags.out ?? 'runs/sweep',
       spec,
@@ -295,5 +360,6 @@ export function register(program: Command): void {
       `sweep directory: ${summary.dir} (report: decoupled report ${summary.dir})\n`,
     );
     if (summary.interrupted) process.exitCode = 130;
+    await reportFailedTrials(summary.dir);
   });
 }

@@ -17,7 +17,8 @@ import {
   type TrainConfig,
   TrainConfigSchema,
 } from '../experiments/config.js';
-import { UsageError } from './errors.js';
+import { UsageError, valueAt } from './errors.js';
+import { decimal } from './parse.js';
 
 /** The options commander hands the action (all optional: absent means "use the default"). */
 export interface TrainFlags {
@@ -63,9 +64,9 @@ export interface TrainFlags {
 }
 
 function number(text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value)) {
-    throw new InvalidArgumentError(`expected a number, received "${text}".`);
+  const value = decimal(text);
+  if (value === undefined) {
+    throw new InvalidArgumentError(`expected a decimal number (e.g. 3e-4), received "${text}".`);
   }
   return value;
 }
@@ -124,13 +125,13 @@ function merge(base: Record<string, unknown>, overrides: Record<string, unknown>
   return { ...base, ...Object.fromEntries(defined) } as Record<string, unknown>;
 }
 
-/** Reads `--config`, a JSON TrainConfig (possibly partial). */
-function readConfigFile(path: string): Record<string, unknown> {
+/** Reads a JSON TrainConfig (possibly partial): `--config`, or the run dir's for `--resume`. */
+function readConfigFile(path: string, flag: '--config' | '--resume'): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`--config: cannot read ${path} (${(error as Error).message})`);
+    throw new UsageError(`${flag}: cannot read ${path} (${(error as Error).message})`);
   }
   try {
     const parsed: unknown = JSON.parse(text);
@@ -139,7 +140,7 @@ function readConfigFile(path: string): Record<string, unknown> {
     }
     return parsed as Record<string, unknown>;
   } catch (error) {
-    throw new UsageError(`--config: ${path} is not a JSON object (${(error as Error).message})`);
+    throw new UsageError(`${flag}: ${path} is not a JSON object (${(error as Error).message})`);
   }
 }
 
@@ -154,7 +155,7 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
   // --resume --out DIR alone continues the run described by DIR/config.json.
   const saved = flags.out ? join(flags.out, 'config.json') : null;
   const base = flags.config ?? (flags.resume && saved && existsSync(saved) ? saved : undefined);
-  const file = base ? readConfigFile(base) : {};
+  const file = base ? readConfigFile(base, flags.config ? '--config' : '--resume') : {};
   const fileModel = (file.model ?? {}) as Record<string, unknown>;
   const fileSchedule = (file.schedule ?? {}) as Record<string, unknown>;
   const fileAugment = (file.augment ?? {}) as Record<string, unknown>;
@@ -260,15 +261,6 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     `${config.dataset}-${config.model.kind}-${config.optimizer}-s${config.seed}`,
   );
   return config;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let value = root;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
 }
 
 const EXAMPLE = `
@@ -392,6 +384,9 @@ async function trainAction(flags: TrainFlags): Promise<void> {
   const config = configFromFlags(flags);
   const out = config.out as string;
   const checkpoint = join(out, 'checkpoint.json');
+  if (flags.resume && flags.force) {
+    throw new UsageError('--resume continues a run and --force starts it afresh; give one');
+  }
   if (!flags.resume && !flags.force && existsSync(checkpoint)) {
     throw new UsageError(
       `--out ${out} already holds a run (checkpoint.json); pass --resume to continue it, ` +

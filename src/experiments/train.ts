@@ -452,11 +452,24 @@ async function restoreOptimizer(optimizer: tf.Optimizer, saved: SavedTensor[]): 
 
 /** A checkpoint belongs to this run only if every setting but `out` matches. */
 function checkSameRun(saved: TrainConfig, current: TrainConfig): void {
-  const a = canonicalJson({ ...saved, out: undefined });
-  const b = canonicalJson({ ...current, out: undefined });
-  if (a !== b) {
+  const keys = [...new Set([...Object.keys(saved), ...Object.keys(current)])].sort();
+  const differ = keys.filter(
+    (k) =>
+      k !== 'out' &&
+      canonicalJson((saved as Record<string, unknown>)[k]) !==
+        canonicalJson((current as Record<string, unknown>)[k]),
+  );
+  if (differ.length > 0) {
+    const shown = differ
+      .slice(0, 3)
+      .map(
+        (k) =>
+          `${k}: ${canonicalJson((saved as Record<string, unknown>)[k])} in the checkpoint, ` +
+          `${canonicalJson((current as Record<string, unknown>)[k])} now`,
+      );
     throw new CheckpointError(
-      `the checkpoint in ${current.out} was written by a run with a different config; ` +
+      `the checkpoint in ${current.out} was written by a run with a different config ` +
+        `(${shown.join('; ')}${differ.length > 3 ? '; ...' : ''}); ` +
         'use another --out, or delete the checkpoint to start afresh',
     );
   }

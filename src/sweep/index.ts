@@ -16,6 +16,6 @@ export {
   SweepSpecSchema,
   trialId,
 } from './spec.js';
-export { acquireSweepLock, JsonlResultStore, RESULTS_FILE } from './store.js';
+export { acquireSweepLock, JsonlResultStore, RESULTS_FILE, SweepLockedError } from './store.js';
 export type * from './types.js';
 export { SWEEP_OPTIMIZERS, SWEEP_SCHEDULES } from './types.js';

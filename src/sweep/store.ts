@@ -156,6 +156,14 @@ export class JsonlResultStore implements ResultStore {
   }
 }
 
+/** The sweep directory is held by another live driver. */
+export class SweepLockedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SweepLockedError';
+  }
+}
+
 /** Details of the process holding a sweep directory. */
 export interface LockInfo {
   pid: number;
@@ -198,7 +206,7 @@ export async function acquireSweepLock(dir: string): Promise<() => Promise<void>
         ? holder.host === info.host && !alive(holder.pid)
         : Date.now() - (await stat(path)).mtimeMs > 60_000;
       if (!stale) {
-        throw new Error(
+        throw new SweepLockedError(
           `sweep directory ${dir} is in use by pid ${holder?.pid} on ${holder?.host} since ` +
             `${holder?.since}; wait for it or remove ${path} if that process is gone`,
         );

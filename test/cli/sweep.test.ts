@@ -85,6 +85,33 @@ test('bad flags and specs exit with code 2 and name what was wrong', () => {
       /--redis-timeout must be an integer >= 1; received "soon"/,
     ],
   ];
+  writeFileSync(join(dir, 'broken.yaml'), 'grid: [1, 2\nbase: {');
+  writeFileSync(join(dir, 'empty.yaml'), '');
+  writeFileSync(join(dir, 'a-file'), '');
+  const flagSweep = ['sweep', '--optimizer', 'adam', '--lr', '1e-3', '--weight-decay', '0'];
+  cases.push(
+    [
+      ['sweep', '--spec', join(dir, 'missing.yaml')],
+      /--spec .*missing\.yaml: cannot open .*no such file/,
+    ],
+    [['sweep', '--spec', dir], /--spec .*: cannot read .*is a directory/],
+    [['sweep', '--spec', join(dir, 'broken.yaml')], /--spec .*broken\.yaml: .*/],
+    [['sweep', '--spec', join(dir, 'empty.yaml')], /--spec .*empty\.yaml/],
+    [
+      ['sweep', '--optimizer', 'adam', '--lr', '-1e-3', '--weight-decay', '0', '--dry-run'],
+      /--lr: .*received -0\.001/,
+    ],
+    [
+      ['sweep', '--optimizer', 'adam', '--lr', '0x10', '--weight-decay', '0'],
+      /--lr must be .*"0x10"/,
+    ],
+    [[...flagSweep, '--seed', '1:3:3'], /--seed must be .*integers.*"1:3:3"/],
+    [[...flagSweep, '--base', '{"bogus":1}', '--dry-run'], /--base .*bogus/],
+    [[...flagSweep, '--model', 'transformer', '--dry-run'], /--model: .*"transformer"/],
+    [[...flagSweep, '--concurrency', '0', '--dry-run'], /--concurrency must be an integer >= 1/],
+    [[...flagSweep, '--redis', '', '--dry-run'], /redis/i],
+    [[...flagSweep, '--out', join(dir, 'a-file', 'sub')], /cannot mkdir .*a-file.*not a directory/],
+  );
   for (const [args, pattern] of cases) {
     const r = run(...args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -90,6 +90,8 @@ describe('decoupled train (CLI)', () => {
 
   const bad: [string[], RegExp][] = [
     [['--lr', 'abc'], /--lr.*abc/],
+    [['--lr', '0x10'], /--lr.*0x10/],
+    [['--resume', '--force', '--out', '/nonexistent-dir/run'], /--resume .*--force .*give one/],
     [['--lr', '-1'], /--lr: .*received -1/],
     [['--epochs', '2.5'], /--epochs.*2\.5/],
     [['--optimizer', 'lion'], /--optimizer.*lion/],

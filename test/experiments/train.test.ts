@@ -152,7 +152,9 @@ describe('runTraining', () => {
     assert.equal(readCheckpoint(out).state.step, 0);
     await assert.rejects(
       runTraining({ ...config, lr: 0.5 }, { resume: true }),
-      (e: Error) => e instanceof CheckpointError && /different config/.test(e.message),
+      (e: Error) =>
+        e instanceof CheckpointError &&
+        /different config \(lr: 0\.001 in the checkpoint, 0\.5 now\)/.test(e.message),
     );
     writeFileSync(join(out, 'checkpoint.json'), '{"version": 1, "config": ');
     await assert.rejects(

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseNumberList } from '../../src/cli/sweep.js';
+import { parseNumberList } from '../../src/cli/parse.js';
 import { PRESET_NAMES, presetSpec } from '../../src/sweep/presets.js';
 import {
   canonicalJson,
