@@ -23,7 +23,7 @@ export type BackendName = (typeof BACKENDS)[number];
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().finite().nonnegative();
 
-/** Models: an MLP, the small CNN of PAPER.md, and a BatchNorm ResNet (ResNet-8 by default). */
+/** Models: an MLP, the PyTorch pilot's small CNN, and a BatchNorm ResNet (ResNet-8 by default). */
 export const ModelConfigSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('mlp'),

@@ -4,7 +4,7 @@
  *
  *   mlp:    flatten, [dense(h) relu]*, dense(classes)
  *   cnn:    conv3x3(32w)-BN-relu-maxpool2, conv3x3(64w)-BN-relu-maxpool2, dense(128w) relu,
- *           dense(classes)                                   (the small CNN of PAPER.md)
+ *           dense(classes)                                   (the PyTorch pilot's small CNN)
  *   resnet: conv3x3(w)-BN-relu stem; 3 stages of `blocksPerStage` basic blocks (conv3x3-BN-relu-
  *           conv3x3-BN + shortcut, relu), widths w, 2w, 4w, stride 2 at the start of stages 2 and 3
  *           with a 1x1 conv-BN projection shortcut; global average pooling; dense(classes).

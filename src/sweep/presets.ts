@@ -3,12 +3,12 @@
  *
  * - quick: a demo and CI end-to-end test. Fashion-MNIST subset, a small MLP, 3 epochs, Adam (L2)
  *   vs AdamW (normalized decay, the paper's eta_t * lambda scaling) over 3 lr x 3 weight decays.
- *   PAPER.md measured that such a small, short, unnormalized model shows no decay effect, and the
+ *   A PyTorch pilot measured that such a small, short, unnormalized model shows no decay effect, and the
  *   report says so; its job is to exercise every part (about 20 s on 2 idle cores).
- * - medium: the regime where PAPER.md saw AdamW lead: a BatchNorm ResNet-8 (almost every weight
+ * - medium: the regime where the PyTorch pilot saw AdamW lead: a BatchNorm ResNet-8 (almost every weight
  *   scale-invariant), 1000 steps on a 4k subset, cosine annealing, Adam (L2) vs AdamW (normalized
  *   decay) over 3 lr x 3 weight decays x 2 seeds. Width 8, because the width-16 network of
- *   PAPER.md trained at ~40 images per CPU-second on wasm here; a reduced run (2k images, 315
+ *   the pilot trained at ~40 images per CPU-second on wasm here; a reduced run (2k images, 315
  *   steps) measured ~490 training images/s (+ evaluation) with 3 threads on 2 idle cores, which
  *   puts this preset at about 40 minutes.
  * - full: the paper-scale plan for many workers (`--redis`): CIFAR-10 with standard augmentation,
