@@ -19,6 +19,7 @@ import {
   DEFAULT_QUEUE,
   RedisUnavailableError,
   runDistributedSweep,
+  trialJobId,
 } from '../../src/sweep/distributed/index.js';
 import { runSweep } from '../../src/sweep/run.js';
 import { expandGrid } from '../../src/sweep/spec.js';
@@ -98,6 +99,38 @@ describe('distributed sweeps on Redis', { skip }, () => {
     assertComplete(spec, records);
     const workers = new Set(records.map((r) => r.worker?.split('/')[0]));
     assert.deepEqual([...workers].sort(), ['alpha', 'beta'], 'both processes ran trials');
+    await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
+  });
+
+  test('two sweep directories with the same grid on one queue each train their own trials', {
+    timeout: 40_000,
+  }, async () => {
+    const a = worker('one');
+    const b = worker('two');
+    await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
+    const spec = tinySpec('twins', [0.001, 0.002], 2);
+    const dirs = [join(root, 'twin-a'), join(root, 'twin-b')];
+    const summaries = await Promise.all(
+      dirs.map((dir) =>
+        runSweep({
+          dir,
+          spec,
+          runner: createRedisRunner({ redis: redis.url, pollIntervalMs: 100 }),
+        }),
+      ),
+    );
+    for (const [i, dir] of dirs.entries()) {
+      assert.equal(summaries[i].recorded, 4);
+      assertComplete(spec, await rawResults(dir));
+      for (const trial of expandGrid(spec)) {
+        const log = await epochLog(join(dir, 'trials', trial.id));
+        assert.deepEqual(
+          log.map((l) => l.epoch),
+          [1, 2],
+          `${dir}: ${trial.id} trained in its own directory`,
+        );
+      }
+    }
     await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')]);
   });
 
@@ -293,7 +326,9 @@ describe('distributed sweeps on Redis', { skip }, () => {
     // An earlier run's job for this trial, failed for good (e.g. a since-fixed bug).
     const connection = { host: '127.0.0.1', port: redis.port };
     const queue = new Queue(DEFAULT_QUEUE, { connection });
-    await queue.add('trial', { trial, dir: join(dir, 'trials', trial.id) }, { jobId: trial.id });
+    const trialDir = join(dir, 'trials', trial.id);
+    const jobId = trialJobId(trial.id, trialDir);
+    await queue.add('trial', { trial, dir: trialDir }, { jobId });
     const failing = new Worker(
       DEFAULT_QUEUE,
       async () => {
@@ -303,7 +338,7 @@ describe('distributed sweeps on Redis', { skip }, () => {
     );
     await new Promise((resolve) => failing.once('failed', resolve));
     await failing.close();
-    assert.equal(await queue.getJobState(trial.id), 'failed');
+    assert.equal(await queue.getJobState(jobId), 'failed');
     await queue.close();
     worker('fresh');
     const summary = await runSweep({
@@ -407,7 +442,10 @@ describe('distributed sweeps on Redis', { skip }, () => {
     assert.match(lines.join('\n'), /stopped collecting; 2 trial\(s\) stay queued/);
     const queue = new Queue('abort-test', { connection: { host: '127.0.0.1', port: redis.port } });
     try {
-      for (const t of trials) assert.equal(await queue.getJobState(t.id), 'waiting');
+      for (const t of trials) {
+        const jobId = trialJobId(t.id, join(root, 'abort', t.id));
+        assert.equal(await queue.getJobState(jobId), 'waiting');
+      }
     } finally {
       await queue.close();
     }

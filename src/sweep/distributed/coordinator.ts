@@ -4,7 +4,8 @@
  * result store exactly as it does for the local pool.
  *
  * Exactly-once recording without a distributed transaction:
- * - job id = trial id, so enqueueing is idempotent (a job that exists, in any state, is kept);
+ * - job id = trial id + a hash of the trial's directory (trialJobId), so enqueueing is idempotent
+ *   (a job that exists, in any state, is kept) and sweeps in other directories never share jobs;
  * - the store is the source of truth: a result is handed to ctx.onResult (an atomic, deduplicating
  *   append), and only then is the job removed from Redis; a crash between the two leaves a
  *   finished job that the next coordinator hands over again and the store ignores;
@@ -27,6 +28,7 @@ import {
   isTrialJobProgress,
   TRIAL_JOB,
   type TrialJobData,
+  trialJobId,
 } from './jobs.js';
 import { parseRedisUrl, RedisWatcher } from './redis-link.js';
 
@@ -55,6 +57,7 @@ type TrialJob = Job<TrialJobData, TrialResult, string>;
 
 interface Pending {
   trial: Trial;
+  jobId: string;
   data: TrialJobData;
   startedOn?: number;
   lastEpoch: number;
@@ -97,12 +100,13 @@ export async function runDistributedSweep(
   queue.on('error', () => {
     // Reported by the watcher; commands wait in the offline queue until Redis is back.
   });
-  // Absolute: a worker elsewhere finds it on the shared mount, not relative to its own cwd.
+  // Keyed by job id. Absolute dirs: a worker elsewhere finds them on the shared mount.
   const pending = new Map<string, Pending>(
-    trials.map((trial) => [
-      trial.id,
-      { trial, data: { trial, dir: resolve(ctx.trialDir(trial)) }, lastEpoch: 0 },
-    ]),
+    trials.map((trial) => {
+      const dir = resolve(ctx.trialDir(trial));
+      const jobId = trialJobId(trial.id, dir);
+      return [jobId, { trial, jobId, data: { trial, dir }, lastEpoch: 0 }];
+    }),
   );
   const jobOptions = (id: string) => ({
     jobId: id,
@@ -113,7 +117,7 @@ export async function runDistributedSweep(
     for (let i = 0; i < items.length; i += 500) {
       const chunk = items.slice(i, i + 500);
       await queue.addBulk(
-        chunk.map((p) => ({ name: TRIAL_JOB, data: p.data, opts: jobOptions(p.trial.id) })),
+        chunk.map((p) => ({ name: TRIAL_JOB, data: p.data, opts: jobOptions(p.jobId) })),
       );
     }
   };
@@ -167,7 +171,7 @@ export async function runDistributedSweep(
     recording = ctx.onResult(result);
     await recording;
     recording = undefined;
-    pending.delete(p.trial.id);
+    pending.delete(p.jobId);
     ctx.onEvent?.({ type: 'done', trial: p.trial, result });
     // After the store has it: a crash before this line only means a second, ignored hand-over.
     await job.remove().catch(() => {});
@@ -178,12 +182,12 @@ export async function runDistributedSweep(
     for (let i = 0; i < items.length; i += 200) {
       const chunk = items.slice(i, i + 200);
       // State first: completed and failed are final, so the job read next carries its outcome.
-      const states = await Promise.all(chunk.map((p) => queue.getJobState(p.trial.id)));
+      const states = await Promise.all(chunk.map((p) => queue.getJobState(p.jobId)));
       const watched = chunk
         .map((p, k) => ({ p, state: states[k] }))
         .filter(({ state }) => state === 'completed' || state === 'failed' || state === 'active');
       const jobs = await Promise.all(
-        watched.map(({ p }) => queue.getJob(p.trial.id) as Promise<TrialJob | undefined>),
+        watched.map(({ p }) => queue.getJob(p.jobId) as Promise<TrialJob | undefined>),
       );
       for (let k = 0; k < watched.length; k++) {
         if (signal?.aborted) return;
@@ -246,10 +250,10 @@ export async function runDistributedSweep(
     const items = [...pending.values()];
     for (let i = 0; i < items.length; i += 200) {
       const chunk = items.slice(i, i + 200);
-      const states = await Promise.all(chunk.map((p) => queue.getJobState(p.trial.id)));
+      const states = await Promise.all(chunk.map((p) => queue.getJobState(p.jobId)));
       for (let k = 0; k < chunk.length; k++) {
         if (states[k] !== 'failed') continue;
-        const job = (await queue.getJob(chunk[k].trial.id)) as TrialJob | undefined;
+        const job = (await queue.getJob(chunk[k].jobId)) as TrialJob | undefined;
         await job?.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       }
     }
@@ -260,7 +264,10 @@ export async function runDistributedSweep(
     listen();
     await enqueue([...pending.values()]);
     await retryLeftovers();
-    log(`sweep: ${pending.size} trial(s) queued on ${target.display} (queue ${queueName})`);
+    log(
+      `sweep: ${pending.size} trial(s) queued or running on ${target.display} (queue ${queueName}); ` +
+        'results are collected as they finish',
+    );
     while (pending.size > 0 && !signal?.aborted) {
       const pollStarted = Date.now();
       await pollOnce();

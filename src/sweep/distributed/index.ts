@@ -17,7 +17,8 @@
  *   //   options: { redis, concurrency?, queue?, executorModule?, lockDurationMs?,
  *   //              stalledIntervalMs?, maxStalledCount?, name?, log? }
  *
- * Guarantees: job id = trial id (idempotent enqueue); a killed worker's trial is retried through
+ * Guarantees: job id = trial id + a hash of its directory (idempotent enqueue, and sweeps in
+ * other directories never share jobs: trialJobId); a killed worker's trial is retried through
  * BullMQ's stalled-job check and resumes from its checkpoint; a restarted coordinator collects
  * what finished meanwhile; the store deduplicates by trial id, so no trial is lost or recorded
  * twice; Redis outages are reported and retried with backoff. See docs/distributed.md.
@@ -32,6 +33,7 @@ export {
   DEFAULT_QUEUE,
   type TrialJobData,
   type TrialJobProgress,
+  trialJobId,
 } from './jobs.js';
 export {
   backoffDelay,

@@ -1,8 +1,12 @@
 /**
- * What travels through the BullMQ queue: one job per trial, whose id is the trial's deterministic
- * id (so enqueueing the same trial twice is a no-op), whose data is the trial and its directory,
- * whose progress is the last finished epoch, and whose return value is the TrialResult.
+ * What travels through the BullMQ queue: one job per trial of a sweep directory, whose id is the
+ * trial's deterministic id plus a hash of its directory (so enqueueing the same trial of the same
+ * sweep twice is a no-op, while two sweep directories with the same grid get jobs of their own),
+ * whose data is the trial and its directory, whose progress is the last finished epoch, and whose
+ * return value is the TrialResult.
  */
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { OptionError } from '../../core/errors.js';
 import type { EpochPoint, Trial, TrialResult } from '../types.js';
 
@@ -36,6 +40,12 @@ export function checkJobId(id: string): string {
     );
   }
   return id;
+}
+
+/** The job id of the trial whose working directory is `trialDir`: `<trial id>.<8 hex digits>`. */
+export function trialJobId(trialId: string, trialDir: string): string {
+  const hash = createHash('sha256').update(resolve(trialDir)).digest('hex').slice(0, 8);
+  return checkJobId(`${trialId}.${hash}`);
 }
 
 export function checkQueueName(name: string, option = '--queue'): string {

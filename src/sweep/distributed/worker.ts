@@ -113,12 +113,13 @@ export async function startWorker(options: SweepWorkerOptions): Promise<RunningW
     if (error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' || !watcher.reachable) return;
     log(`worker ${name}: ${error.message}`);
   });
+  // Trial ids in the log: they name the trial's directory (a job id adds a hash of it).
   worker.on('active', (job) =>
-    log(`worker ${name}: running ${job.id} (attempt ${job.attemptsStarted})`),
+    log(`worker ${name}: running ${job.data.trial.id} (attempt ${job.attemptsStarted})`),
   );
-  worker.on('completed', (job) => log(`worker ${name}: finished ${job.id}`));
+  worker.on('completed', (job) => log(`worker ${name}: finished ${job.data.trial.id}`));
   worker.on('failed', (job, error) => {
-    if (job) log(`worker ${name}: ${job.id} failed: ${error.message}`);
+    if (job) log(`worker ${name}: ${job.data.trial.id} failed: ${error.message}`);
   });
   log(
     `worker ${name}: waiting for trials on ${target.display} (queue ${queue}, ${concurrency} at once)`,
