@@ -111,6 +111,15 @@ export async function startWorker(options: SweepWorkerOptions): Promise<RunningW
   // Connection errors are reported by the watcher; other errors are worth a line.
   worker.on('error', (error: Error & { code?: string }) => {
     if (error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' || !watcher.reachable) return;
+    // BullMQ's words when a job's keys are gone, as after Redis restarted without persistence.
+    const vanished = /Missing (?:key|lock) for job (\S+)/.exec(error.message);
+    if (vanished) {
+      log(
+        `worker ${name}: job ${vanished[1]} is no longer in Redis (restarted without persistence?); ` +
+          'its coordinator enqueues it again and it resumes from its checkpoint',
+      );
+      return;
+    }
     log(`worker ${name}: ${error.message}`);
   });
   // Trial ids in the log: they name the trial's directory (a job id adds a hash of it).
