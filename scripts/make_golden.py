@@ -208,15 +208,15 @@ HYPER_KEYS = ('lr', 'betas', 'eps', 'amsgrad', 'maximize', 'momentum', 'dampenin
 
 
 def run_case(name, kind, options, seed, groups=None, schedule=None, decay_values=None, extra=None,
-             shrink=0.0):
+             shrink=0.0, sizes=SIZES, steps=STEPS):
     """options: the `decoupled` options (JS names); groups: list of (param indices, overrides).
     shrink > 0 makes gradients decay as exp(-shrink t), so that amsgrad's max(v) matters."""
     rng = np.random.default_rng(seed)
-    params0 = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
+    params0 = [rng.standard_normal(n).astype(np.float32) for n in sizes]
     grads = [[(rng.standard_normal(n) * s * math.exp(-shrink * t)).astype(np.float32)
-              for n, s in zip(SIZES, GRAD_SCALES)] for t in range(STEPS)]
+              for n, s in zip(sizes, GRAD_SCALES)] for t in range(steps)]
     if groups is None:
-        groups = [(list(range(len(SIZES))), {})]
+        groups = [(list(range(len(sizes))), {})]
     hyper = [{**DEFAULTS[kind], **options, **ov} for _, ov in groups]
 
     tensors = [torch.tensor(p.copy()) for p in params0]
@@ -231,11 +231,11 @@ def run_case(name, kind, options, seed, groups=None, schedule=None, decay_values
         opt = (torch.optim.Adam if kind == 'Adam' else torch.optim.AdamW)(torch_groups, foreach=False)
     else:
         opt = torch.optim.SGD(torch_groups, lr=hyper[0]['lr'], foreach=False)
-    etas = schedule['values'][:STEPS] if schedule else [1.0] * STEPS
-    sched = S.LambdaLR(opt, lambda t: etas[min(t, STEPS - 1)]) if schedule else None
+    etas = schedule['values'][:steps] if schedule else [1.0] * steps
+    sched = S.LambdaLR(opt, lambda t: etas[min(t, steps - 1)]) if schedule else None
 
     expected = []
-    for t in range(STEPS):
+    for t in range(steps):
         for (idx, _), h, g in zip(groups, hyper, opt.param_groups):
             manual = kind == 'SGDW' or (kind == 'AdamW' and g['weight_decay'] == 0.0)
             lam = decay_values[t] if decay_values is not None else h['weightDecay']
@@ -350,6 +350,21 @@ def optimizer_cases(schedules):
                                     'decayScale': 'schedule'},
         groups=[([0], {'weightDecay': 0.0}), ([1, 2], {'lr': 0.02, 'nesterov': True})],
         schedule=step_drop)
+
+    # Tensors long enough for the fused SIMD kernels (64 elements and up; 131 and 67 leave a
+    # remainder after the 4-lane loop), so those are checked against PyTorch directly too.
+    simd = {'sizes': [131, 67], 'steps': 15}
+    add('Adam L2 amsgrad maximize, SIMD-sized', 'Adam',
+        {'lr': 1e-2, 'weightDecay': 0.05, 'amsgrad': True, 'maximize': True, 'betas': [0.8, 0.9]},
+        schedule=cos, shrink=0.1, **simd)
+    add('AdamW decayScale schedule amsgrad, SIMD-sized', 'AdamW',
+        {'lr': 3e-2, 'weightDecay': 0.1, 'decayScale': 'schedule', 'amsgrad': True,
+         'eps': 1e-4}, schedule=wr, **simd)
+    add('SGD nesterov L2, SIMD-sized', 'SGD',
+        {'lr': 0.05, 'momentum': 0.8, 'nesterov': True, 'weightDecay': 0.1}, **simd)
+    add('SGDW dampening maximize, SIMD-sized', 'SGDW',
+        {'lr': 0.05, 'momentum': 0.9, 'dampening': 0.3, 'maximize': True, 'weightDecay': 0.1},
+        schedule=step_drop, **simd)
 
     # AdamWR / SGDWR: warm restarts in epochs, normalized decay per period, decayScale 'schedule'.
     wr_settings = {'lambdaNorm': 0.05, 'batchSize': 32, 'datasetSize': 100, 't0': 1, 'tMult': 2}

@@ -2,7 +2,8 @@
  * Replays the PyTorch 1.13 golden trajectories (made by scripts/make_golden.py) through the core
  * optimizers and checks every parameter after every step:
  *  - optimizers.json, from PyTorch's portable kernels (every float32 operation rounded): the
- *    reference loops must match bit for bit;
+ *    reference loops and the fused WASM SIMD kernels must match bit for bit (the SIMD-sized cases
+ *    have tensors long enough for the vector loops);
  *  - optimizers-avx2.json, the same cases on PyTorch's AVX2 kernels, which fuse a*b+c into one
  *    rounding: agreement to float32 rounding.
  */
@@ -16,6 +17,7 @@ import { AdamWR, SGDWR } from '../../src/core/restarts.js';
 import { scheduleFromConfig } from '../../src/core/schedules.js';
 import { SGD } from '../../src/core/sgd.js';
 import { SGDW } from '../../src/core/sgdw.js';
+import { wasmKernels } from '../../src/kernels/wasm.js';
 
 interface StepFunctionFixture {
   config: unknown;
@@ -158,6 +160,26 @@ test(`bit for bit with PyTorch ${fixture.torch}'s portable kernels`, async (t) =
           new CLASSES[name](p as never, { ...wrOptions, kernels: referenceKernels } as never);
         replay(c, make, `${name} ${c.name}`, c.expected, true);
       }
+    });
+  }
+});
+
+test(`the fused WASM SIMD kernels, bit for bit with PyTorch ${fixture.torch}'s portable kernels`, async (t) => {
+  assert.ok(
+    fixture.cases.some((c) => c.params0.some((p) => p.length >= 64)),
+    'some tensors are long enough for the SIMD loops',
+  );
+  for (const c of fixture.cases) {
+    await t.test(c.name, () => {
+      const options = { ...optionsOf(c), kernels: wasmKernels };
+      const Ctor = CLASSES[c.optimizer];
+      replay(
+        c,
+        (p) => new Ctor(buildParams(c, p) as never, options as never),
+        c.name,
+        c.expected,
+        true,
+      );
     });
   }
 });
