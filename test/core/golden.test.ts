@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Adam } from '../../src/core/adam.js';
 import { AdamW } from '../../src/core/adamw.js';
-import { referenceKernels } from '../../src/core/kernels.js';
+import { referenceKernels, type UpdateKernels } from '../../src/core/kernels.js';
 import { AdamWR, SGDWR } from '../../src/core/restarts.js';
 import { scheduleFromConfig } from '../../src/core/schedules.js';
 import { SGD } from '../../src/core/sgd.js';
@@ -128,19 +128,24 @@ function optionsOf(c: OptimizerCase): Record<string, unknown> {
   return options;
 }
 
+/** Replays case `c` through its optimizer with `kernels`, bit for bit against PyTorch. */
+function replayBitwise(c: OptimizerCase, kernels: UpdateKernels): void {
+  const options = { ...optionsOf(c), kernels };
+  const Ctor = CLASSES[c.optimizer];
+  replay(
+    c,
+    (p) => new Ctor(buildParams(c, p) as never, options as never),
+    c.name,
+    c.expected,
+    true,
+  );
+}
+
 test(`bit for bit with PyTorch ${fixture.torch}'s portable kernels`, async (t) => {
   assert.ok(fixture.cases.length >= 40, 'the fixture covers every optimizer and option');
   for (const c of fixture.cases) {
     await t.test(c.name, () => {
-      const options = { ...optionsOf(c), kernels: referenceKernels };
-      const Ctor = CLASSES[c.optimizer];
-      replay(
-        c,
-        (p) => new Ctor(buildParams(c, p) as never, options as never),
-        c.name,
-        c.expected,
-        true,
-      );
+      replayBitwise(c, referenceKernels);
 
       // Our own schedule and lambda_t, rebuilt from their configs, give the same values.
       for (const f of [c.schedule, c.weightDecaySchedule]) {
@@ -170,17 +175,7 @@ test(`the fused WASM SIMD kernels, bit for bit with PyTorch ${fixture.torch}'s p
     'some tensors are long enough for the SIMD loops',
   );
   for (const c of fixture.cases) {
-    await t.test(c.name, () => {
-      const options = { ...optionsOf(c), kernels: wasmKernels };
-      const Ctor = CLASSES[c.optimizer];
-      replay(
-        c,
-        (p) => new Ctor(buildParams(c, p) as never, options as never),
-        c.name,
-        c.expected,
-        true,
-      );
-    });
+    await t.test(c.name, () => replayBitwise(c, wasmKernels));
   }
 });
 

@@ -203,13 +203,15 @@ describe('distributed sweeps on Redis', { skip }, () => {
     assert.deepEqual(numbers(viaRedis), numbers(viaPool));
   });
 
-  test('a worker killed mid-trial: the trial resumes on another worker and completes once', {
-    timeout: 40_000,
-  }, async () => {
-    const spec = tinySpec('kill', [0.01], 4);
-    const dir = join(root, 'kill');
+  /**
+   * Two workers and a sweep of two 4-epoch trials; resolves once the first worker's trial has
+   * checkpointed an epoch, so the test can stop that worker mid-trial.
+   */
+  async function sweepWithTwoWorkers(name: string, first: Omit<WorkerProcOptions, 'name'>) {
+    const spec = tinySpec(name, [0.01], 4);
+    const dir = join(root, name);
     // Both wait before the sweep starts, so each takes one of the two trials.
-    const a = worker('victim', { epochMs: 300 });
+    const a = worker(`${name}-first`, { epochMs: 300, ...first });
     const b = worker('rescuer', { epochMs: 300 });
     await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
     const sweep = runSweep({
@@ -217,72 +219,63 @@ describe('distributed sweeps on Redis', { skip }, () => {
       spec,
       runner: createRedisRunner({ redis: redis.url, pollIntervalMs: 100 }),
     });
-    // Kill the victim once its trial has checkpointed at least one epoch.
     const running = await a.waitFor(/running \S+/);
     const trialId = /running (\S+)/.exec(running)![1];
     const trialDir = join(dir, 'trials', trialId);
     await until(async () => (await epochLog(trialDir)).length >= 1, 'a checkpointed epoch');
-    await a.kill('SIGKILL');
-    const killedAfter = (await epochLog(trialDir)).length;
-    assert.ok(killedAfter < 4, 'killed before the trial finished');
-    const summary = await sweep;
+    return { spec, dir, a, b, sweep, trialId, trialDir };
+  }
+
+  /**
+   * After the first worker stopped with `stoppedAfter` epochs done: both trials are recorded once,
+   * and the rescuer finished the stopped one from its checkpoint (each epoch ran once, except the
+   * one cut short).
+   */
+  async function assertRescued(
+    run: Awaited<ReturnType<typeof sweepWithTwoWorkers>>,
+    stoppedAfter: number,
+  ): Promise<TrialResult> {
+    const summary = await run.sweep;
     assert.equal(summary.recorded, 2);
-    const records = await rawResults(dir);
-    assertComplete(spec, records);
-    const rescued = records.find((r) => r.trialId === trialId)!;
+    const records = await rawResults(run.dir);
+    assertComplete(run.spec, records);
+    const rescued = records.find((r) => r.trialId === run.trialId)!;
     assert.match(rescued.worker ?? '', /^rescuer\//);
-    assert.ok(rescued.attempt >= 2, `attempt ${rescued.attempt} counts the killed one`);
-    // Resumed from the checkpoint: each finished epoch ran once (only the one cut short reran).
-    const log = await epochLog(trialDir);
+    const log = await epochLog(run.trialDir);
     assert.deepEqual(
       log.map((l) => l.epoch),
       [1, 2, 3, 4],
     );
-    assert.ok(log.slice(0, killedAfter).every((l) => l.pid === a.child.pid));
-    assert.ok(log.slice(killedAfter).every((l) => l.pid === b.child.pid));
-    assert.match(b.text, /running/);
-    await b.kill('SIGTERM');
+    assert.ok(log.slice(0, stoppedAfter).every((l) => l.pid === run.a.child.pid));
+    assert.ok(log.slice(stoppedAfter).every((l) => l.pid === run.b.child.pid));
+    await run.b.kill('SIGTERM');
+    return rescued;
+  }
+
+  test('a worker killed mid-trial: the trial resumes on another worker and completes once', {
+    timeout: 40_000,
+  }, async () => {
+    const run = await sweepWithTwoWorkers('kill', {});
+    await run.a.kill('SIGKILL');
+    const killedAfter = (await epochLog(run.trialDir)).length;
+    assert.ok(killedAfter < 4, 'killed before the trial finished');
+    const rescued = await assertRescued(run, killedAfter);
+    assert.ok(rescued.attempt >= 2, `attempt ${rescued.attempt} counts the killed one`);
   });
 
   test('a worker stopped with SIGTERM hands its trial back at once; another resumes it', {
     timeout: 40_000,
   }, async () => {
-    const spec = tinySpec('sigterm', [0.01], 4);
-    const dir = join(root, 'sigterm');
     // A 30 s lock: were the trial left to the stalled-job check, the rescue would take 30 s.
-    const a = worker('stopping', { epochMs: 300, lockDurationMs: 30_000 });
-    const b = worker('rescuer', { epochMs: 300 });
-    await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
-    const sweep = runSweep({
-      dir,
-      spec,
-      runner: createRedisRunner({ redis: redis.url, pollIntervalMs: 100 }),
-    });
-    const running = await a.waitFor(/running \S+/);
-    const trialId = /running (\S+)/.exec(running)![1];
-    const trialDir = join(dir, 'trials', trialId);
-    await until(async () => (await epochLog(trialDir)).length >= 1, 'a checkpointed epoch');
+    const run = await sweepWithTwoWorkers('sigterm', { lockDurationMs: 30_000 });
     const stoppedAt = Date.now();
-    a.child.kill('SIGTERM');
-    assert.equal(await a.exited, 143);
+    run.a.child.kill('SIGTERM');
+    assert.equal(await run.a.exited, 143);
     assert.ok(Date.now() - stoppedAt < 5_000, 'the worker stops within a batch, not a trial');
-    const stoppedAfter = (await epochLog(trialDir)).length;
-    await b.waitFor(new RegExp(`running ${trialId}`), 10_000);
+    const stoppedAfter = (await epochLog(run.trialDir)).length;
+    await run.b.waitFor(new RegExp(`running ${run.trialId}`), 10_000);
     assert.ok(Date.now() - stoppedAt < 10_000, 'picked up at once, not after the 30 s lock');
-    const summary = await sweep;
-    assert.equal(summary.recorded, 2);
-    const records = await rawResults(dir);
-    assertComplete(spec, records);
-    assert.match(records.find((r) => r.trialId === trialId)?.worker ?? '', /^rescuer\//);
-    // Resumed from the checkpoint: each finished epoch ran once.
-    const log = await epochLog(trialDir);
-    assert.deepEqual(
-      log.map((l) => l.epoch),
-      [1, 2, 3, 4],
-    );
-    assert.ok(log.slice(0, stoppedAfter).every((l) => l.pid === a.child.pid));
-    assert.ok(log.slice(stoppedAfter).every((l) => l.pid === b.child.pid));
-    await b.kill('SIGTERM');
+    await assertRescued(run, stoppedAfter);
   });
 
   test('a crashed trial thread is retried; a trial that always throws is recorded failed once', {
