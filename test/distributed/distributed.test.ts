@@ -64,6 +64,9 @@ describe('distributed sweeps on Redis', { skip }, () => {
     procs.push(proc);
     return proc;
   };
+  /** Resolves once every one of `workers` waits for trials. */
+  const ready = (...workers: Proc[]) =>
+    Promise.all(workers.map((w) => w.waitFor(/waiting for trials/)));
 
   before(async () => {
     redis = await startRedis();
@@ -85,7 +88,7 @@ describe('distributed sweeps on Redis', { skip }, () => {
   }, async () => {
     const a = worker('alpha');
     const b = worker('beta');
-    await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
+    await ready(a, b);
     const spec = tinySpec('e2e', [0.001, 0.002, 0.003, 0.004], 2);
     const dir = join(root, 'e2e');
     const summary = await runSweep({
@@ -107,7 +110,7 @@ describe('distributed sweeps on Redis', { skip }, () => {
   }, async () => {
     const a = worker('one');
     const b = worker('two');
-    await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
+    await ready(a, b);
     const spec = tinySpec('twins', [0.001, 0.002], 2);
     const dirs = [join(root, 'twin-a'), join(root, 'twin-b')];
     const summaries = await Promise.all(
@@ -213,7 +216,7 @@ describe('distributed sweeps on Redis', { skip }, () => {
     // Both wait before the sweep starts, so each takes one of the two trials.
     const a = worker(`${name}-first`, { epochMs: 300, ...first });
     const b = worker('rescuer', { epochMs: 300 });
-    await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
+    await ready(a, b);
     const sweep = runSweep({
       dir,
       spec,
@@ -386,7 +389,7 @@ describe('distributed sweeps on Redis', { skip }, () => {
   }, async () => {
     const other = worker('other-team', { queue: 'team-a' });
     const ours = worker('our-team', { queue: 'team-b' });
-    await Promise.all([other.waitFor(/waiting for trials/), ours.waitFor(/waiting for trials/)]);
+    await ready(other, ours);
     const spec = tinySpec('queues', [0.05], 1);
     const dir = join(root, 'queues');
     const specFile = join(root, 'queues.json');
