@@ -62,6 +62,7 @@ export {
   type WarmRestartSettings,
   warmRestartHyper,
 } from './core/restarts.js';
+export { scheduleFromConfig } from './core/schedule-registry.js';
 export {
   type ConfiguredSchedule,
   type CosineOptions,
@@ -77,7 +78,6 @@ export {
   restartPeriod,
   type ScheduleConfig,
   type StepDecayOptions,
-  scheduleFromConfig,
   sequence,
   stepDecay,
   stepsPerEpoch,
