@@ -103,6 +103,12 @@ export {
   stateDictFromJSON,
   stateDictToJSON,
 } from './core/state.js';
+export {
+  type DecayForTimescaleOptions,
+  decayForTimescale,
+  type TimescaleOfOptions,
+  timescaleOf,
+} from './core/timescale.js';
 export type {
   DecayScale,
   NonFinitePolicy,
