@@ -60,7 +60,8 @@ describe('decayForTimescale and timescaleOf', () => {
       const opt = make(params, weightDecay);
       for (let t = 0; t < 50; t++) opt.step([new Float32Array(3)]);
       const factor = (1 - 1 / 50) ** 50;
-      params[0].forEach((x, j) => close(x, [1, -2, 0.5][j] * factor, 1e-5, `${decayScale}`));
+      const initial = [1, -2, 0.5];
+      for (const [j, x] of params[0].entries()) close(x, initial[j] * factor, 1e-5, decayScale);
       close(factor, Math.exp(-1), 0.02, 'about 1/e');
     }
   });
