@@ -30,9 +30,9 @@ import { checkKnownKeys, checkNumber } from './validate.js';
 export interface WarmRestartSettings {
   /** Normalized weight decay (the paper: 0.025 to 0.05 on CIFAR-10), >= 0. */
   lambdaNorm: number;
-  /** Examples per step, b. */
+  /** Examples per step, b: an integer >= 1. */
   batchSize: number;
-  /** Training-set size, B. */
+  /** Training-set size, B: an integer >= 1. */
   datasetSize: number;
   /** Length of the first period in EPOCHS, > 0. */
   t0: number;
