@@ -55,12 +55,15 @@ export function normalizedWeightDecay(options: NormalizedWeightDecayOptions): nu
 }
 
 export interface NormalizedDecayRestartsOptions {
+  /** Normalized weight decay (the paper: 0.025 to 0.05 on CIFAR-10), >= 0. */
   lambdaNorm: number;
+  /** Examples per step, b: an integer >= 1. */
   batchSize: number;
+  /** Training-set size, B: an integer >= 1. */
   datasetSize: number;
   /** Length of the first restart period, in EPOCHS (> 0). */
   t0: number;
-  /** Period growth factor, >= 1 (default 1). */
+  /** Period growth factor, >= 1, may be fractional (default 1). */
   tMult?: number;
   /** Optimizer steps per epoch (default stepsPerEpoch({ datasetSize, batchSize }): the tail kept). */
   stepsPerEpoch?: number;

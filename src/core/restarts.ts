@@ -15,6 +15,7 @@ import { AdamW } from './adamw.js';
 import { OptionError } from './errors.js';
 import {
   checkRestartSettings,
+  type NormalizedDecayRestartsOptions,
   normalizedWeightDecayForRestarts,
   RESTART_DECAY_KEYS,
 } from './normalized-decay.js';
@@ -26,20 +27,8 @@ import type { SGDWOptions, SgdwHyper } from './sgd.js';
 import { SGDW } from './sgdw.js';
 import { checkKnownKeys, checkNumber } from './validate.js';
 
-/** The paper's warm-restart settings, shared by AdamWR and SGDWR. */
-export interface WarmRestartSettings {
-  /** Normalized weight decay (the paper: 0.025 to 0.05 on CIFAR-10), >= 0. */
-  lambdaNorm: number;
-  /** Examples per step, b: an integer >= 1. */
-  batchSize: number;
-  /** Training-set size, B: an integer >= 1. */
-  datasetSize: number;
-  /** Length of the first period in EPOCHS, > 0. */
-  t0: number;
-  /** Period growth factor, >= 1, may be fractional (default 1). */
-  tMult?: number;
-  /** Steps per epoch (default stepsPerEpoch({ datasetSize, batchSize }): the last batch is kept). */
-  stepsPerEpoch?: number;
+/** The paper's warm-restart settings, shared by AdamWR and SGDWR: the decay's, and the cycle's. */
+export interface WarmRestartSettings extends NormalizedDecayRestartsOptions {
   /** eta_min as a fraction of eta_max = 1, in [0, 1] (default 0). */
   min?: number;
   /** Linear warmup at the start of every period, in EPOCHS, inside the period: in [0, t0) (default 0). */

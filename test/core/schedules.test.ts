@@ -26,6 +26,7 @@ import {
   stepsPerEpoch,
   warmRestarts,
 } from '../../src/core/schedules.js';
+import { decayForTimescale, timescaleOf } from '../../src/core/timescale.js';
 import type { Schedule } from '../../src/core/types.js';
 
 const fixture = JSON.parse(
@@ -595,6 +596,61 @@ describe('validation errors name the option, the value and what is allowed', () 
         }),
       'tMult',
       0,
+    ],
+    // The timescale helpers.
+    [
+      'decayForTimescale epochs 0',
+      () => decayForTimescale({ epochs: 0, lr: 1, stepsPerEpoch: 1 }),
+      'epochs',
+      0,
+    ],
+    [
+      'decayForTimescale lr missing',
+      () => decayForTimescale({ epochs: 1, stepsPerEpoch: 1 }),
+      'lr',
+      undefined,
+    ],
+    [
+      'decayForTimescale lr 0',
+      () => decayForTimescale({ epochs: 1, lr: 0, stepsPerEpoch: 1 }),
+      'lr',
+      0,
+    ],
+    [
+      'decayForTimescale stepsPerEpoch negative',
+      () => decayForTimescale({ epochs: 1, lr: 1, stepsPerEpoch: -3 }),
+      'stepsPerEpoch',
+      -3,
+    ],
+    [
+      'decayForTimescale decayScale unknown',
+      () => decayForTimescale({ epochs: 1, lr: 1, stepsPerEpoch: 1, decayScale: 'wd' as never }),
+      'decayScale',
+      'wd',
+    ],
+    [
+      'decayForTimescale unknown key',
+      () => decayForTimescale({ epochs: 1, lr: 1, stepsPerEpoch: 1, tau: 2 } as never),
+      'tau',
+      2,
+    ],
+    [
+      'timescaleOf weightDecay 0',
+      () => timescaleOf({ weightDecay: 0, lr: 1, stepsPerEpoch: 1 }),
+      'weightDecay',
+      0,
+    ],
+    [
+      'timescaleOf weightDecay NaN',
+      () => timescaleOf({ weightDecay: Number.NaN, lr: 1, stepsPerEpoch: 1 }),
+      'weightDecay',
+      Number.NaN,
+    ],
+    [
+      "timescaleOf lr invalid even with 'schedule'",
+      () => timescaleOf({ weightDecay: 1, lr: -1, stepsPerEpoch: 1, decayScale: 'schedule' }),
+      'lr',
+      -1,
     ],
   ];
   for (const [name, fn, option, value] of cases) {

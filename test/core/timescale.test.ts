@@ -1,13 +1,13 @@
 /**
  * The timescale helpers (Wang & Aitchison 2024) against closed forms, the decay the optimizers
  * actually apply (zero gradients: theta shrinks by (1 - 1/tau_iter) per step, to about 1/e after
- * tau_iter steps), the inverse property, the paper's normalized decay, and validation.
+ * tau_iter steps), the inverse property and the paper's normalized decay. Validation errors are
+ * with the schedules' in schedules.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { AdamW } from '../../src/core/adamw.js';
-import { OptionError } from '../../src/core/errors.js';
 import { normalizedWeightDecay } from '../../src/core/normalized-decay.js';
 import { SGDW } from '../../src/core/sgdw.js';
 import { decayForTimescale, timescaleOf } from '../../src/core/timescale.js';
@@ -115,61 +115,4 @@ describe('decayForTimescale and timescaleOf', () => {
       });
     close(at(400) / at(100), 2, 1e-14);
   });
-});
-
-describe('timescale validation names the option, the value and what is allowed', () => {
-  const cases: [string, () => unknown, string, unknown][] = [
-    ['epochs 0', () => decayForTimescale({ epochs: 0, lr: 1, stepsPerEpoch: 1 }), 'epochs', 0],
-    ['lr missing', () => decayForTimescale({ epochs: 1, stepsPerEpoch: 1 }), 'lr', undefined],
-    ['lr 0', () => decayForTimescale({ epochs: 1, lr: 0, stepsPerEpoch: 1 }), 'lr', 0],
-    [
-      'stepsPerEpoch negative',
-      () => decayForTimescale({ epochs: 1, lr: 1, stepsPerEpoch: -3 }),
-      'stepsPerEpoch',
-      -3,
-    ],
-    [
-      'decayScale unknown',
-      () => decayForTimescale({ epochs: 1, lr: 1, stepsPerEpoch: 1, decayScale: 'wd' as never }),
-      'decayScale',
-      'wd',
-    ],
-    [
-      'unknown key',
-      () => decayForTimescale({ epochs: 1, lr: 1, stepsPerEpoch: 1, tau: 2 } as never),
-      'tau',
-      2,
-    ],
-    [
-      'weightDecay 0',
-      () => timescaleOf({ weightDecay: 0, lr: 1, stepsPerEpoch: 1 }),
-      'weightDecay',
-      0,
-    ],
-    [
-      'weightDecay NaN',
-      () => timescaleOf({ weightDecay: Number.NaN, lr: 1, stepsPerEpoch: 1 }),
-      'weightDecay',
-      Number.NaN,
-    ],
-    [
-      "lr invalid even with 'schedule'",
-      () => timescaleOf({ weightDecay: 1, lr: -1, stepsPerEpoch: 1, decayScale: 'schedule' }),
-      'lr',
-      -1,
-    ],
-  ];
-  for (const [name, fn, option, value] of cases) {
-    test(name, () => {
-      assert.throws(fn, (e: unknown) => {
-        assert.ok(e instanceof OptionError, `an OptionError, got ${e}`);
-        assert.equal(e.option, option);
-        assert.deepEqual(e.value, value);
-        assert.ok(e.message.includes(option), e.message);
-        const unknownKey = e.message.includes('unknown option');
-        assert.ok(unknownKey || e.message.includes(e.allowed), e.message);
-        return true;
-      });
-    });
-  }
 });
