@@ -1,7 +1,7 @@
 /**
  * The registry that rebuilds any schedule (or step-dependent weight decay) of this library from its
- * `config`: what a checkpoint or a tfjs config records. It sits above the schedule modules, which
- * never import it, so a new configured schedule is added here by its type and option keys.
+ * `config`, as a checkpoint or a tfjs config records it: config type -> allowed keys and builder.
+ * It imports the schedule modules and none of them imports it, so there is no import circle.
  */
 import { OptionError } from './errors.js';
 import { normalizedWeightDecayForRestarts, RESTART_DECAY_KEYS } from './normalized-decay.js';
