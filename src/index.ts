@@ -62,6 +62,7 @@ export {
   type WarmRestartSettings,
   warmRestartHyper,
 } from './core/restarts.js';
+export { scheduleFromConfig } from './core/schedule-registry.js';
 export {
   type ConfiguredSchedule,
   type CosineOptions,
@@ -77,7 +78,6 @@ export {
   restartPeriod,
   type ScheduleConfig,
   type StepDecayOptions,
-  scheduleFromConfig,
   sequence,
   stepDecay,
   stepsPerEpoch,
@@ -103,6 +103,12 @@ export {
   stateDictFromJSON,
   stateDictToJSON,
 } from './core/state.js';
+export {
+  type DecayForTimescaleOptions,
+  decayForTimescale,
+  type TimescaleOfOptions,
+  timescaleOf,
+} from './core/timescale.js';
 export type {
   DecayScale,
   NonFinitePolicy,

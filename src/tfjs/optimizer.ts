@@ -25,7 +25,7 @@ import { clipCoefficient, globalNorm } from '../core/clip.js';
 import { NonFiniteGradientError, OptionError } from '../core/errors.js';
 import { getDefaultKernels } from '../core/optimizer.js';
 import { type DecayExclusion, groupParams } from '../core/param-groups.js';
-import { scheduleFromConfig } from '../core/schedules.js';
+import { scheduleFromConfig } from '../core/schedule-registry.js';
 import type { OptimizerKind } from '../core/state.js';
 import type { NonFinitePolicy, Schedule, StepValue } from '../core/types.js';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf } from '../core/validate.js';
