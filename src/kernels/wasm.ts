@@ -8,14 +8,17 @@
  *   on the views directly, split over worker threads for large tensors when a pool is started;
  * - staged: otherwise the arrays outside that memory are streamed through its staging area in
  *   chunks that stay in L2 (copy in, update, copy the outputs back), on the calling thread.
+ * The scalar arguments and flags come from the calling convention (./abi.ts).
  */
 import {
-  type AdamScalars,
+  type AdamStepScalars,
   adamReferenceUpdate,
+  firstNonFinite,
   type SgdScalars,
   sgdReferenceUpdate,
   type UpdateKernels,
 } from '../core/kernels.js';
+import { adamArgs, adamKernelExact, sgdArgs } from './abi.js';
 import {
   arenaOf,
   createKernelMemory,
@@ -25,7 +28,7 @@ import {
   STAGE_SLOTS,
   stageSlot,
 } from './arena.js';
-import { FLAG, type KernelExports } from './module.js';
+import type { KernelExports } from './module.js';
 import { type KernelThreadPool, splitRange } from './threads.js';
 
 /** The WASM kernels, plus the extras the optimizer core can use when present. */
@@ -149,7 +152,7 @@ function adam(
   m: Float32Array,
   v: Float32Array,
   vMax: Float32Array | null,
-  s: AdamScalars,
+  s: AdamStepScalars,
 ): void {
   const n = p.length;
   checkLength('g', g, n);
@@ -157,21 +160,11 @@ function adam(
   checkLength('v', v, n);
   const vm = s.amsgrad && vMax !== null ? vMax : null;
   checkLength('vMax', vm, n);
-  // The kernel divides by bc2Sqrt through an f64 reciprocal, exact only for bc2Sqrt in
-  // [2^-126, 1] (src/kernels/assembly/index.ts); sqrt(1 - beta2^t) always is, direct callers may not.
-  const bc2f = Math.fround(s.biasCorrection2Sqrt);
-  if (n < SMALL || !(bc2f >= 2 ** -126 && bc2f <= 1)) {
+  if (n < SMALL || !adamKernelExact(s)) {
     adamReferenceUpdate(p, g, m, v, vMax, s);
     return;
   }
-  // Same conditions as the reference loop (l2 compared after rounding to float32).
-  const flags =
-    (s.maximize ? FLAG.maximize : 0) |
-    (vm !== null ? FLAG.amsgrad : 0) |
-    (Math.fround(s.l2) !== 0 ? FLAG.l2 : 0);
-  // f32 parameters round each scalar with fround, exactly as the reference does.
-  const { decayFactor: decay, l2, beta1, beta2, biasCorrection2Sqrt: bc2, eps } = s;
-  const negStep = -s.stepSize;
+  const scalars = adamArgs(s, vm !== null);
   const mem = pickMemory(p, m);
   const buf = mem.buffer;
   const ex = mem.exports;
@@ -183,24 +176,7 @@ function adam(
     vp: number,
     vmp: number,
     len: number,
-  ): Parameters<KernelExports['adam']> => [
-    pp,
-    gp,
-    mp,
-    vp,
-    vmp,
-    len,
-    decay,
-    l2,
-    beta1,
-    1 - beta1,
-    beta2,
-    1 - beta2,
-    bc2,
-    eps,
-    negStep,
-    flags,
-  ];
+  ): Parameters<KernelExports['adam']> => [pp, gp, mp, vp, vmp, len, ...scalars];
   if (
     g.buffer === buf &&
     m.buffer === buf &&
@@ -249,15 +225,7 @@ function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: S
     sgdReferenceUpdate(p, g, buffer, s);
     return;
   }
-  const flags =
-    (s.maximize ? FLAG.maximize : 0) |
-    (Math.fround(s.l2) !== 0 ? FLAG.l2 : 0) |
-    (b !== null ? FLAG.momentum : 0) |
-    (s.nesterov ? FLAG.nesterov : 0) |
-    (s.firstStep ? FLAG.firstStep : 0);
-  const { decayFactor: decay, l2, momentum } = s;
-  const omd = 1 - s.dampening;
-  const negLr = -s.lr;
+  const scalars = sgdArgs(s, b !== null, s.firstStep);
   const mem = pickMemory(p, b);
   const buf = mem.buffer;
   const ex = mem.exports;
@@ -266,7 +234,7 @@ function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: S
     gp: number,
     bp: number,
     len: number,
-  ): Parameters<KernelExports['sgd']> => [pp, gp, bp, len, decay, l2, momentum, omd, negLr, flags];
+  ): Parameters<KernelExports['sgd']> => [pp, gp, bp, len, ...scalars];
   if (g.buffer === buf && (b === null || b.buffer === buf)) {
     const at = (start: number, len: number) =>
       args(
@@ -297,10 +265,7 @@ function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: S
 
 function allFinite(a: Float32Array): boolean {
   const n = a.length;
-  if (n < SMALL) {
-    for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) return false;
-    return true;
-  }
+  if (n < SMALL) return firstNonFinite(a) === null;
   const mem = memoryOf(a) ?? stagingMemory();
   if (a.buffer === mem.buffer) return mem.exports.allFinite(a.byteOffset, n) === 1;
   const st = stagingOf(mem);
