@@ -28,7 +28,6 @@ import {
   STAGE_SLOTS,
   stageSlot,
 } from './arena.js';
-import type { KernelExports } from './module.js';
 import { type KernelThreadPool, splitRange } from './threads.js';
 
 /** The WASM kernels, plus the extras the optimizer core can use when present. */
@@ -146,6 +145,47 @@ function runThreaded(
   return true;
 }
 
+/**
+ * Runs export `fn` over `arrays` (null: absent, passed as pointer 0) and the step's `scalars`:
+ * in place, split over threads when every array is in the memory, else staged chunk by chunk
+ * (array k through staging slot k; the arrays at `written` are copied back).
+ */
+function dispatch(
+  mem: KernelMemory,
+  fn: 'adam' | 'sgd',
+  arrays: readonly (Float32Array | null)[],
+  written: readonly number[],
+  scalars: readonly number[],
+): void {
+  const n = (arrays[0] as Float32Array).length;
+  const buf = mem.buffer;
+  const exec = mem.exports[fn] as (...a: number[]) => void;
+  if (arrays.every((a) => a === null || a.buffer === buf)) {
+    // Pointers (byte offsets) and length first, then the scalars, as the exports take them.
+    const at = (start: number, len: number) => [
+      ...arrays.map((a) => (a === null ? 0 : a.byteOffset + start * 4)),
+      len,
+      ...scalars,
+    ];
+    if (runThreaded(mem, fn, n, at)) return;
+    exec(...at(0, n));
+    return;
+  }
+  const st = stagingOf(mem);
+  for (let off = 0; off < n; off += STAGE_CHUNK) {
+    const len = Math.min(STAGE_CHUNK, n - off);
+    exec(
+      ...arrays.map((a, k) => (a === null ? 0 : stageIn(st, buf, a, k, off, len))),
+      len,
+      ...scalars,
+    );
+    for (const k of written) {
+      const a = arrays[k];
+      if (a !== null) stageOut(st, buf, a, k, off, len);
+    }
+  }
+}
+
 function adam(
   p: Float32Array,
   g: Float32Array,
@@ -164,56 +204,7 @@ function adam(
     adamReferenceUpdate(p, g, m, v, vMax, s);
     return;
   }
-  const scalars = adamArgs(s, vm !== null);
-  const mem = pickMemory(p, m);
-  const buf = mem.buffer;
-  const ex = mem.exports;
-  // Pointers (byte offsets) and length first, then the step's scalars, as the export takes them.
-  const args = (
-    pp: number,
-    gp: number,
-    mp: number,
-    vp: number,
-    vmp: number,
-    len: number,
-  ): Parameters<KernelExports['adam']> => [pp, gp, mp, vp, vmp, len, ...scalars];
-  if (
-    g.buffer === buf &&
-    m.buffer === buf &&
-    v.buffer === buf &&
-    (vm === null || vm.buffer === buf)
-  ) {
-    const at = (start: number, len: number) =>
-      args(
-        p.byteOffset + start * 4,
-        g.byteOffset + start * 4,
-        m.byteOffset + start * 4,
-        v.byteOffset + start * 4,
-        vm === null ? 0 : vm.byteOffset + start * 4,
-        len,
-      );
-    if (runThreaded(mem, 'adam', n, at)) return;
-    ex.adam(...at(0, n));
-    return;
-  }
-  const st = stagingOf(mem);
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    ex.adam(
-      ...args(
-        stageIn(st, buf, p, 0, off, len),
-        stageIn(st, buf, g, 1, off, len),
-        stageIn(st, buf, m, 2, off, len),
-        stageIn(st, buf, v, 3, off, len),
-        vm === null ? 0 : stageIn(st, buf, vm, 4, off, len),
-        len,
-      ),
-    );
-    stageOut(st, buf, p, 0, off, len);
-    stageOut(st, buf, m, 2, off, len);
-    stageOut(st, buf, v, 3, off, len);
-    if (vm !== null) stageOut(st, buf, vm, 4, off, len);
-  }
+  dispatch(pickMemory(p, m), 'adam', [p, g, m, v, vm], [0, 2, 3, 4], adamArgs(s, vm !== null));
 }
 
 function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: SgdScalars): void {
@@ -225,42 +216,7 @@ function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: S
     sgdReferenceUpdate(p, g, buffer, s);
     return;
   }
-  const scalars = sgdArgs(s, b !== null, s.firstStep);
-  const mem = pickMemory(p, b);
-  const buf = mem.buffer;
-  const ex = mem.exports;
-  const args = (
-    pp: number,
-    gp: number,
-    bp: number,
-    len: number,
-  ): Parameters<KernelExports['sgd']> => [pp, gp, bp, len, ...scalars];
-  if (g.buffer === buf && (b === null || b.buffer === buf)) {
-    const at = (start: number, len: number) =>
-      args(
-        p.byteOffset + start * 4,
-        g.byteOffset + start * 4,
-        b === null ? 0 : b.byteOffset + start * 4,
-        len,
-      );
-    if (runThreaded(mem, 'sgd', n, at)) return;
-    ex.sgd(...at(0, n));
-    return;
-  }
-  const st = stagingOf(mem);
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    ex.sgd(
-      ...args(
-        stageIn(st, buf, p, 0, off, len),
-        stageIn(st, buf, g, 1, off, len),
-        b === null ? 0 : stageIn(st, buf, b, 2, off, len),
-        len,
-      ),
-    );
-    stageOut(st, buf, p, 0, off, len);
-    if (b !== null) stageOut(st, buf, b, 2, off, len);
-  }
+  dispatch(pickMemory(p, b), 'sgd', [p, g, b], [0, 2], sgdArgs(s, b !== null, s.firstStep));
 }
 
 function allFinite(a: Float32Array): boolean {
