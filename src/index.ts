@@ -18,10 +18,13 @@ export { decoupledDecayFactor } from './core/decay.js';
 export { NonFiniteGradientError, OptionError } from './core/errors.js';
 export {
   type AdamScalars,
+  type AdamStepScalars,
   type AdamUpdate,
   adamReferenceUpdate,
+  firstNonFinite,
   referenceKernels,
   type SgdScalars,
+  type SgdStepScalars,
   type SgdUpdate,
   sgdReferenceUpdate,
   type UpdateKernels,
@@ -36,10 +39,12 @@ export {
 export {
   type BaseHyper,
   type GlobalOptions,
+  type GroupPlan,
   getDefaultKernels,
   Optimizer,
   type ParamGroup,
   type ParamGroupInput,
+  type StepPlan,
   setDefaultKernels,
 } from './core/optimizer.js';
 export {
@@ -53,6 +58,13 @@ export {
   orderByGroups,
   type ShapedParam,
 } from './core/param-groups.js';
+export {
+  createOptimizer,
+  type FamilyOptimizer,
+  type OptimizerFamily,
+  optimizerFamily,
+  optimizerOptionNames,
+} from './core/registry.js';
 export {
   AdamWR,
   type AdamWROptions,
@@ -86,6 +98,7 @@ export {
   withConfig,
 } from './core/schedules.js';
 export {
+  firstMomentumStep,
   SGD,
   type SGDOptions,
   type SGDWOptions,
@@ -97,7 +110,6 @@ export { SGDW } from './core/sgdw.js';
 export {
   decodeStateDict,
   encodeStateDict,
-  type OptimizerKind,
   type OptimizerStateDict,
   type SavedGroupHyper,
   stateDictFromJSON,
@@ -109,12 +121,16 @@ export {
   type TimescaleOfOptions,
   timescaleOf,
 } from './core/timescale.js';
-export type {
-  DecayScale,
-  NonFinitePolicy,
-  Schedule,
-  ScheduleConfigLike,
-  StepValue,
+export {
+  DECAY_SCALES,
+  type DecayScale,
+  NON_FINITE_POLICIES,
+  type NonFinitePolicy,
+  OPTIMIZER_KINDS,
+  type OptimizerKind,
+  type Schedule,
+  type ScheduleConfigLike,
+  type StepValue,
 } from './core/types.js';
 export {
   type ArenaOptions,
