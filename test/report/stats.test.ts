@@ -42,14 +42,14 @@ test('t quantiles match the printed table (3 decimals) and the closed forms for 
 
 test('t quantiles match an independent 40-digit reference (mpmath)', () => {
   const reference: [number, number, number][] = [
-    [3, 0.9, 1.6377443536962103],
-    [3, 0.975, 3.1824463052837084],
+    [3, 0.9, 1.6377443536962104],
+    [3, 0.975, 3.182446305283708],
     [4, 0.995, 4.604094871349992],
-    [7, 0.975, 2.3646242515927847],
-    [29, 0.975, 2.0452296421327039],
-    [29, 0.995, 2.7563859036706051],
-    [100, 0.9, 1.2900747613465161],
-    [100, 0.975, 1.9839715185235519],
+    [7, 0.975, 2.364624251592785],
+    [29, 0.975, 2.045229642132704],
+    [29, 0.995, 2.7563859036706053],
+    [100, 0.9, 1.290074761346516],
+    [100, 0.975, 1.9839715185235518],
   ];
   for (const [df, p, t] of reference) close(studentTQuantile(p, df), t, 1e-12, `df ${df} p ${p}`);
   // The CDF inverts the quantile; far in the tail, and towards the normal for large df.
@@ -58,13 +58,13 @@ test('t quantiles match an independent 40-digit reference (mpmath)', () => {
 });
 
 test('the incomplete beta and ln Γ match their reference values', () => {
-  close(regularizedIncompleteBeta(0.3, 2.5, 0.5), 0.018927124071945652, 1e-12, 'I(0.3; 2.5, .5)');
-  close(regularizedIncompleteBeta(0.9, 10, 3), 0.88913002225500006, 1e-12, 'I(0.9; 10, 3)');
+  close(regularizedIncompleteBeta(0.3, 2.5, 0.5), 0.01892712407194565, 1e-12, 'I(0.3; 2.5, .5)');
+  close(regularizedIncompleteBeta(0.9, 10, 3), 0.889130022255, 1e-12, 'I(0.9; 10, 3)');
   // I_x(1, 1) = x and I_x(a, 1) = x^a in closed form.
   close(regularizedIncompleteBeta(0.37, 1, 1), 0.37, 1e-14, 'I(x; 1, 1)');
   close(regularizedIncompleteBeta(0.6, 3.5, 1), 0.6 ** 3.5, 1e-13, 'I(x; a, 1)');
   close(logGamma(0.5), Math.log(Math.sqrt(Math.PI)), 1e-14, 'ln Γ(½)');
-  close(logGamma(14.5), 23.862765841689085, 1e-14, 'ln Γ(14.5)');
+  close(logGamma(14.5), 23.862765841689086, 1e-14, 'ln Γ(14.5)');
   close(logGamma(6), Math.log(120), 1e-14, 'ln Γ(6) = ln 5!');
 });
 
@@ -72,7 +72,7 @@ test('the paired interval is d̄ ± t(0.975, n-1) s/√n, by hand', () => {
   const d = [0.3, 0.1, 0.2, 0.25, 0.15];
   const mean = 0.2;
   const sd = Math.sqrt((0.01 + 0.01 + 0 + 0.0025 + 0.0025) / 4);
-  const half = 2.7764451051977935 * (sd / Math.sqrt(5));
+  const half = 2.7764451051977934 * (sd / Math.sqrt(5));
   const r = pairedDifference(d);
   assert.equal(r.n, 5);
   close(r.mean, mean, 1e-14, 'mean');
