@@ -38,7 +38,7 @@ test('the report writes a self-contained page, one SVG per figure and the number
   assert.match(html, /synthetic &lt;report&gt; &amp; &quot;test&quot;/);
   const summary = JSON.parse(readFileSync(join(dir, 'report', 'summary.json'), 'utf8'));
   assert.equal(summary.trials.ok, 48);
-  assert.equal(summary.comparisons[0].verdict, 'decoupled better');
+  assert.equal(summary.comparisons[0].verdict, 'positive');
   assert.equal(summary.groups[0].alignment.slope, -1);
   assert.equal(summary.groups[1].alignment.slope, 0);
   assert.match(html, /ridge slope -1\.00/);
