@@ -56,8 +56,8 @@ export function describeComparison(c: Comparison): string {
 
 export function describeDecayEffect(e: DecayEffect): string {
   const what = groupName(e.optimizer, e.schedule);
-  const withDecay = `${OPTIMIZER_NAMES[e.optimizer]} with decay ${numLabel(e.best.weightDecay)} (lr ${numLabel(e.best.lr)})`;
-  return `${what}, best with decay against best without: ${pairedSentence('no decay', withDecay, e.paired)} (${pct(e.best.mean)} with, ${pct(e.noDecay.mean)} without.)`;
+  const decay = `decay ${numLabel(e.best.weightDecay)}`;
+  return `${what}, its best decay (${decay} at lr ${numLabel(e.best.lr)}, ${pct(e.best.mean)}) against its best without decay (${pct(e.noDecay.mean)}): ${pairedSentence('no decay', decay, e.paired)}`;
 }
 
 export function describeAlignment(optimizer: string, schedule: string, a: Alignment): string {

@@ -83,8 +83,8 @@ export function describeDecay(config: TrainConfig): { axis: string; sentence: st
   const scaled = config.decayScale === 'schedule' ? 'η_t' : 'lr·η_t';
   const how =
     config.decayScale === 'schedule'
-      ? 'scaled by the schedule multiplier η_t only (the paper; decayScale "schedule")'
-      : 'scaled by the scheduled learning rate lr·η_t (PyTorch; decayScale "lr")';
+      ? "scaled by the schedule multiplier η_t only (the paper; decayScale 'schedule')"
+      : "scaled by the scheduled learning rate lr·η_t (PyTorch; decayScale 'lr')";
   if (config.weightDecayNorm) {
     return {
       axis: `λ_norm (normalized decoupled decay, × ${scaled})`,
