@@ -75,7 +75,10 @@ export function describeAlignment(optimizer: string, schedule: string, a: Alignm
   const shape =
     a.alignment >= 0.75 ? 'close to axis-aligned' : a.alignment <= 0.25 ? 'diagonal' : 'in between';
   const flat = a.flatRows.length ? `; ${a.flatRows.length} flat row(s) left out` : '';
-  return `${what}: ridge slope ${a.slope.toFixed(2)}, R² ${a.r2.toFixed(2)}, alignment ${a.alignment.toFixed(2)} (${shape}${flat}).`;
+  const oneSeed = a.ridge.some((r) => r.n < 2)
+    ? ' With one seed, flat rows cannot be told apart from real ones, so this ridge may be noise.'
+    : '';
+  return `${what}: ridge slope ${a.slope.toFixed(2)}, R² ${a.r2.toFixed(2)}, alignment ${a.alignment.toFixed(2)} (${shape}${flat}).${oneSeed}`;
 }
 
 /** τ with 2 significant digits: "12", "0.35". */

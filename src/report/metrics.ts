@@ -232,7 +232,7 @@ export interface Alignment {
   /** 1 - min(1, |slope|): 1 = axis-aligned, 0 = diagonal (NaN unless measured). */
   alignment: number;
   /** The ridge: best nonzero weight decay per non-flat lr row. */
-  ridge: { lr: number; weightDecay: number; mean: number }[];
+  ridge: { lr: number; weightDecay: number; mean: number; n: number }[];
   /** Rows left out because the paired interval between their best and worst decay contains 0. */
   flatRows: number[];
 }
@@ -292,7 +292,7 @@ export function axisAlignment(
     const best = bestCell(row, on);
     if (!best || best.mean >= CHANCE_ERROR - 1e-9) continue;
     if (isFlatRow(row, best, on)) flatRows.push(lr);
-    else ridge.push({ lr, weightDecay: best.weightDecay, mean: best.mean });
+    else ridge.push({ lr, weightDecay: best.weightDecay, mean: best.mean, n: best.n });
   }
   if (ridge.length < 3) return none(flatRows.length ? 'flat' : 'too small', ridge, flatRows);
   const { slope, r2 } = fitRidge(ridge);
