@@ -210,3 +210,22 @@ test('the record schema reads JSON null (a diverged loss) as NaN', () => {
   assert.ok(Number.isNaN(record.final?.trainLoss));
   assert.ok(Number.isNaN(record.epochs[0].trainLoss));
 });
+
+test('a diverged record (its losses written as null) is reported, not a crash', async () => {
+  const base = await baseSweep();
+  const lines = base.bytes[RESULTS_FILE].toString('utf8').split('\n');
+  const record = JSON.parse(lines[2]);
+  record.diverged = true;
+  record.final.trainLoss = null;
+  record.epochs.at(-1).trainLoss = null;
+  lines[2] = JSON.stringify(record);
+  const dir = damagedCopy(base, RESULTS_FILE, Buffer.from(lines.join('\n')));
+  const loaded = await loadSweep(dir);
+  assert.deepEqual(loaded.warnings, []);
+  const { summary, cells } = summarize(loaded.spec, loaded.trials, loaded.results);
+  assert.equal(summary.trials.diverged, 1);
+  const input = { summary, cells, trials: loaded.trials, results: loaded.results, top: 3 };
+  const { html } = await renderReport(input, dir);
+  assert.match(html, /<td>diverged<\/td>/);
+  rmSync(dir, { recursive: true, force: true });
+});
