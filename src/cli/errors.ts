@@ -4,6 +4,7 @@
  * validation error, a commander usage error, or a UsageError raised by a command) is such input.
  */
 import { OptionError } from '../core/errors.js';
+import { SweepFileError } from '../report/errors.js';
 
 /** Bad input detected by a command: printed as is, exit code 2. */
 export class UsageError extends Error {
@@ -18,6 +19,7 @@ export const EXIT_USAGE = 2;
 /** True for errors caused by what the user passed, as opposed to bugs or I/O failures. */
 export function isUsageError(error: unknown): error is Error {
   if (error instanceof UsageError || error instanceof OptionError) return true;
+  if (error instanceof SweepFileError) return true;
   if (error instanceof Error && error.name === 'ZodError') return true;
   return false;
 }

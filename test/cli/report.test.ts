@@ -18,7 +18,7 @@ test('report prints its findings and where the page is', async () => {
   const r = run('report', dir, '--out', out, '--top', '2');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /What the data shows:/);
-  assert.match(r.stdout, /adamw vs adam \(cosine\)/);
+  assert.match(r.stdout, /AdamW vs Adam\+L2 \(cosine\)/);
   assert.match(
     r.stdout,
     new RegExp(`report: ${join(out, 'index.html').replace(/[.]/g, '\\.')}$`, 'm'),
