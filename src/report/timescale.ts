@@ -14,6 +14,7 @@
  * between the decay columns).
  */
 import { normalizedWeightDecay } from '../core/normalized-decay.js';
+import { timescaleOf } from '../core/timescale.js';
 import { type DatasetName, parseTrainConfig } from '../experiments/config.js';
 import { stepsPerEpoch } from '../experiments/schedule.js';
 import type { Trial } from '../sweep/types.js';
@@ -55,15 +56,19 @@ export function timescaleRate(trial: Trial): TimescaleRate | undefined {
     : 1;
   return {
     decayScale: config.decayScale,
-    iterationsPerEpoch: stepsPerEpoch(trainSize, config.batchSize),
+    iterationsPerEpoch: stepsPerEpoch({ datasetSize: trainSize, batchSize: config.batchSize }),
     decayFactor,
   };
 }
 
 /** τ_epoch at the schedule's peak for base rate `lr` and swept weight decay `wd` (> 0). */
 export function tauEpochs(rate: TimescaleRate, lr: number, wd: number): number {
-  const scale = rate.decayScale === 'lr' ? lr : 1;
-  return 1 / (scale * wd * rate.decayFactor * rate.iterationsPerEpoch);
+  return timescaleOf({
+    weightDecay: wd * rate.decayFactor,
+    lr,
+    stepsPerEpoch: rate.iterationsPerEpoch,
+    decayScale: rate.decayScale,
+  });
 }
 
 /** The swept weight decay on the iso-τ line at `lr`. */
