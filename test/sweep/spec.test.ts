@@ -5,14 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseNumberList } from '../../src/cli/parse.js';
+import { canonicalJson } from '../../src/experiments/config.js';
 import { PRESET_NAMES, presetSpec } from '../../src/sweep/presets.js';
-import {
-  canonicalJson,
-  expandGrid,
-  loadSweepSpec,
-  parseSweepSpec,
-  scheduleConfig,
-} from '../../src/sweep/spec.js';
+import { expandGrid, loadSweepSpec, parseSweepSpec, scheduleConfig } from '../../src/sweep/spec.js';
 
 const base = { model: { kind: 'mlp', hidden: [8] }, epochs: 3 };
 
@@ -74,6 +69,14 @@ test('ids are deterministic, change with the training config, ignore dataDir, an
   const moved = expandGrid(parseSweepSpec({ ...spec, base: { ...base, dataDir: '/elsewhere' } }));
   assert.equal(moved[0].id, a[0].id);
   assert.equal(moved[0].config.dataDir, '/elsewhere');
+  const unset = expandGrid(parseSweepSpec({ ...spec, base: { ...base, subset: undefined } }));
+  assert.equal(unset[0].id, a[0].id, 'an undefined setting is no setting');
+});
+
+test('canonicalJson sorts keys at every depth and drops undefined values, as JSON does', () => {
+  const value = { b: [1, { y: 2, x: undefined }], a: { d: 'd', c: null } };
+  assert.equal(canonicalJson(value), '{"a":{"c":null,"d":"d"},"b":[1,{"y":2}]}');
+  assert.deepEqual(JSON.parse(canonicalJson(value)), JSON.parse(JSON.stringify(value)));
 });
 
 test('bad specs are rejected with the path of the bad field', () => {
