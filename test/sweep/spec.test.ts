@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { z } from 'zod';
 import { parseNumberList } from '../../src/cli/parse.js';
 import { canonicalJson } from '../../src/experiments/config.js';
 import { PRESET_NAMES, presetSpec } from '../../src/sweep/presets.js';
@@ -97,12 +98,9 @@ test('bad specs are rejected with the path of the bad field', () => {
   for (const [input, pattern] of cases) {
     assert.throws(
       () => parseSweepSpec(input),
-      (e: Error) => {
-        assert.equal(e.name, 'ZodError');
-        const issues = (
-          e as unknown as { issues: { path: (string | number)[]; message: string }[] }
-        ).issues;
-        assert.match(issues.map((i) => `${i.path.join('.')} ${i.message}`).join(' '), pattern);
+      (e: unknown) => {
+        assert.ok(e instanceof z.ZodError);
+        assert.match(e.issues.map((i) => `${i.path.join('.')} ${i.message}`).join(' '), pattern);
         return true;
       },
     );
