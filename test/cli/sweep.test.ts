@@ -15,7 +15,17 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
 
-test('bad flags and specs exit with code 2 and name what was wrong', () => {
+/** Runs each case; each must exit 2 with one line matching its pattern and no stack trace. */
+function assertUsageErrors(cases: [string[], RegExp][]) {
+  for (const [args, pattern] of cases) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+}
+
+test('bad flags exit with code 2 and name what was wrong', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-sweep-'));
   writeFileSync(
     join(dir, 'bad.json'),
@@ -24,7 +34,7 @@ test('bad flags and specs exit with code 2 and name what was wrong', () => {
       grid: { optimizer: ['adam'], lr: [1e-3], weightDecay: [0] },
     }),
   );
-  const cases: [string[], RegExp][] = [
+  assertUsageErrors([
     [
       ['sweep', '--optimizer', 'adam', '--lr', 'abc', '--weight-decay', '0'],
       /--lr must be .*"abc"/,
@@ -88,12 +98,16 @@ test('bad flags and specs exit with code 2 and name what was wrong', () => {
       ],
       /--redis-timeout must be an integer >= 1; received "soon"/,
     ],
-  ];
+  ]);
+});
+
+test('bad spec files, values and paths exit with code 2 and name what was wrong', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-sweep-'));
   writeFileSync(join(dir, 'broken.yaml'), 'grid: [1, 2\nbase: {');
   writeFileSync(join(dir, 'empty.yaml'), '');
   writeFileSync(join(dir, 'a-file'), '');
   const flagSweep = ['sweep', '--optimizer', 'adam', '--lr', '1e-3', '--weight-decay', '0'];
-  cases.push(
+  assertUsageErrors([
     [
       ['sweep', '--spec', join(dir, 'missing.yaml')],
       /--spec .*missing\.yaml: cannot open .*no such file/,
@@ -115,13 +129,7 @@ test('bad flags and specs exit with code 2 and name what was wrong', () => {
     [[...flagSweep, '--concurrency', '0', '--dry-run'], /--concurrency must be an integer >= 1/],
     [[...flagSweep, '--redis', '', '--dry-run'], /redis/i],
     [[...flagSweep, '--out', join(dir, 'a-file', 'sub')], /cannot mkdir .*a-file.*not a directory/],
-  );
-  for (const [args, pattern] of cases) {
-    const r = run(...args);
-    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, pattern);
-    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  }
+  ]);
 });
 
 test('--dry-run lists the trials of a preset with flag overrides', () => {
