@@ -615,6 +615,28 @@ describe('distributed sweeps on Redis', { skip }, () => {
     }
   });
 
+  test('with every trial recorded, an unreachable Redis is not waited for', {
+    timeout: 20_000,
+  }, async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const trials = expandGrid(tinySpec('all-recorded', [0.14], 1));
+    const lines: string[] = [];
+    // The default redisTimeoutMs is 10 minutes: only the short cleanup wait ends this in time.
+    await runDistributedSweep(
+      [],
+      {
+        trialDir: (t) => join(root, 'all-recorded', t.id),
+        onResult: async () => assert.fail('nothing is pending'),
+        recorded: trials,
+      },
+      { redis: url, log: (l) => lines.push(l) },
+    );
+    assert.match(
+      lines.join('\n'),
+      /is unreachable; jobs that an earlier coordinator may have left/,
+    );
+  });
+
   test('Redis unreachable for longer than redisTimeoutMs: RedisUnavailableError', {
     timeout: 40_000,
   }, async () => {

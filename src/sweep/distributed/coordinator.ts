@@ -71,6 +71,9 @@ interface Pending {
   lastEpoch: number;
 }
 
+/** How long a coordinator with nothing pending waits for Redis to clean up after a crash. */
+const CLEANUP_WAIT_MS = 5_000;
+
 /** Redis calls in flight at once when the coordinator looks at many jobs. */
 const BATCH = 200;
 
@@ -198,6 +201,16 @@ class Coordinator {
   }
 
   private async work(): Promise<void> {
+    if (this.pending.size === 0) {
+      // Only jobs of recorded trials to remove: not worth waiting through an outage for.
+      if (!(await this.reachableSoon())) {
+        this.log(
+          `sweep: Redis at ${this.settings.target.display} is unreachable; jobs that an earlier ` +
+            'coordinator may have left there are removed by the next run',
+        );
+        return;
+      }
+    }
     await this.watcher.ready(this.signal);
     this.listen();
     await this.reconcile();
@@ -219,6 +232,19 @@ class Coordinator {
         const items = ids.flatMap((id) => this.pending.get(id) ?? []);
         if (items.length > 0) await this.poll(items);
       }
+    }
+  }
+
+  /** True once Redis answers, false if it does not within CLEANUP_WAIT_MS. */
+  private async reachableSoon(): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), CLEANUP_WAIT_MS);
+    });
+    try {
+      return await Promise.race([this.watcher.ready(this.signal).then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
