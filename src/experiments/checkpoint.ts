@@ -75,7 +75,7 @@ export function decodeTensor(saved: SavedTensor): Float32Array | Int32Array {
   return saved.dtype === 'int32' ? new Int32Array(copy.buffer) : new Float32Array(copy.buffer);
 }
 
-/** Writes `text` to `path` so that readers see either the old file or the new one, never a mix. */
+/** Writes `checkpoint` to `path` so that readers see either the old file or the new one. */
 export function saveCheckpoint(path: string, checkpoint: Checkpoint): void {
   writeFileAtomic(path, JSON.stringify(checkpoint));
 }

@@ -22,4 +22,4 @@ export { buildModel, countParams } from './models.js';
 export { createOptimizer } from './optimizer.js';
 export { deriveSeed, Rng, type RngState } from './rng.js';
 export { buildSchedule, buildWeightDecay, stepsPerEpoch } from './schedule.js';
-export { evaluate, FILES, runTraining, type TrainOptions } from './train.js';
+export { evaluate, runTraining, type TrainOptions } from './train.js';

@@ -29,7 +29,9 @@ import {
   saveCheckpoint,
 } from './checkpoint.js';
 import {
+  canonicalJson,
   type EpochRecord,
+  FILES,
   parseTrainConfig,
   type TrainConfig,
   type TrainConfigInput,
@@ -60,13 +62,6 @@ export interface TrainOptions {
   /** Stop (as if aborted) after this many optimizer steps in this session; for tests. */
   stopAfterSteps?: number;
 }
-
-export const FILES = {
-  config: 'config.json',
-  metrics: 'metrics.jsonl',
-  checkpoint: 'checkpoint.json',
-  result: 'result.json',
-} as const;
 
 const EVAL_BATCH = 500;
 
@@ -473,13 +468,4 @@ function checkSameRun(saved: TrainConfig, current: TrainConfig): void {
         'use another --out, or delete the checkpoint to start afresh',
     );
   }
-}
-
-/** JSON with object keys sorted, so key order does not matter when comparing configs. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
-      : v,
-  );
 }

@@ -33,3 +33,18 @@ test('report on a directory that is not a sweep exits 2 with a clear line', () =
   assert.match(r.stderr, /<sweep-dir> must be a directory written by `decoupled sweep`/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
+
+test('report --out where no directory can be made exits 2 with one line (it used to hang)', {
+  timeout: 30_000,
+}, async () => {
+  const { dir } = await writeSyntheticSweep();
+  // Node's recursive mkdir never returns under /proc; /proc/x cannot be created.
+  const r = spawnSync(process.execPath, [MAIN, 'report', dir, '--out', '/proc/x/report'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(r.signal, null, 'finished by itself');
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /^decoupled: --out \/proc\/x\/report: cannot mkdir \/proc\/x: /);
+});
