@@ -102,6 +102,7 @@ export {
   type SavedGroupHyper,
   stateDictFromJSON,
   stateDictToJSON,
+  validateStateDict,
 } from './core/state.js';
 export type {
   DecayScale,

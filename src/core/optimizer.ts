@@ -15,6 +15,7 @@
 import { NonFiniteGradientError, OptionError } from './errors.js';
 import { referenceKernels, type UpdateKernels } from './kernels.js';
 import type { OptimizerKind, OptimizerStateDict, SavedGroupHyper } from './state.js';
+import { validateStateDict } from './state.js';
 import type { NonFinitePolicy, Schedule, StepValue } from './types.js';
 import { checkFunction, checkKnownKeys, checkNumber, checkOneOf } from './validate.js';
 
@@ -172,6 +173,7 @@ export abstract class Optimizer<H extends BaseHyper> {
    * Everything is checked first, so a rejected state changes nothing.
    */
   loadStateDict(state: OptimizerStateDict): void {
+    validateStateDict(state, `${this.kind}.loadStateDict`);
     const where = `${this.kind}.loadStateDict`;
     if (state?.format !== 'decoupled.optimizer' || state.version !== 1) {
       throw new OptionError('state', state?.format, 'a state from stateDict() (format 1)', where);
