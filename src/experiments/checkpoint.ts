@@ -155,9 +155,10 @@ export function parseCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
     throw fail(`not JSON text (${(error as Error).message})`);
   }
   if (!isRecord(parsed)) throw fail('not a JSON object');
-  if (parsed.version === 2 && parsed.format === FORMAT) {
+  if (parsed.version === 2) {
+    if (parsed.format !== FORMAT) throw fail(`format must be "${FORMAT}"`);
     verifyHeader(parsed, text, fail);
-  } else if (parsed.version !== 1 || 'format' in parsed) {
+  } else if (parsed.version !== 1) {
     throw new CheckpointError(
       `${file}: checkpoint version ${JSON.stringify(parsed.version)} is not supported ` +
         `(this build reads versions 1 and ${CHECKPOINT_VERSION}); delete it to start afresh`,
@@ -228,8 +229,9 @@ const LoopStateSchema = z.strictObject({
   lossSum: real,
   errors: count,
   images: count,
-  epochSeconds: z.number().nonnegative(),
-  totalSeconds: z.number().nonnegative(),
+  // Wall-clock sums: a clock stepped back can make them negative, which is no corruption.
+  epochSeconds: z.number(),
+  totalSeconds: z.number(),
 });
 const EpochRecordSchema = z.strictObject({
   epoch: count.min(1),
