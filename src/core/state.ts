@@ -29,10 +29,15 @@
  */
 import { crc32c, crc32cHex } from './crc32c.js';
 import { describe, OptionError } from './errors.js';
-import type { ScheduleConfigLike } from './types.js';
+import {
+  DECAY_SCALES,
+  OPTIMIZER_KINDS,
+  type OptimizerKind,
+  type ScheduleConfigLike,
+} from './types.js';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf } from './validate.js';
 
-export type OptimizerKind = 'Adam' | 'AdamW' | 'SGD' | 'SGDW';
+export type { OptimizerKind };
 
 /** Hyperparameters of one group as saved; functions are saved as null (they cannot be data). */
 export interface SavedGroupHyper {
@@ -75,9 +80,8 @@ const STATE_KEYS = [
   'slots',
 ] as const;
 
-const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['Adam', 'AdamW', 'SGD', 'SGDW'];
 /** The slots the optimizers keep (PyTorch's names); which ones a kind needs is its own check. */
-const SLOT_NAMES = ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'momentum_buffer'] as const;
+export const SLOT_NAMES = ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'momentum_buffer'] as const;
 
 const HYPER_KEYS = [
   'lr',
@@ -167,7 +171,7 @@ function checkHyper(hyper: unknown, path: string, where: string): void {
     throw new OptionError(`${path}.schedule`, hyper.schedule, 'a schedule config or null', where);
   }
   if (hyper.decayScale !== undefined) {
-    checkOneOf(`${path}.decayScale`, hyper.decayScale, ['lr', 'schedule'], where);
+    checkOneOf(`${path}.decayScale`, hyper.decayScale, DECAY_SCALES, where);
   }
   if (hyper.betas !== undefined) {
     const b = hyper.betas;
