@@ -7,7 +7,7 @@
  * (loadStateDict); this is the part that does not depend on which optimizer loads the state.
  *
  * JSON: `stateDictToJSON` / `stateDictFromJSON`, slot arrays as number lists (float32 values are
- * exact doubles, so the round trip is exact). JSON has no NaN, Infinity or -0, which a slot can
+ * exact doubles, so the round trip is exact; a number that is not a float32 value is refused). JSON has no NaN, Infinity or -0, which a slot can
  * hold (Adam's v overflows for gradients near 1e19), so those entries are the strings "NaN",
  * "Infinity", "-Infinity" and "-0". The last field, "crc32c", is the CRC-32C (./crc32c.ts, 8 hex
  * digits) of the UTF-8 text of the same JSON without that field; the text must be exactly what
@@ -69,33 +69,37 @@ export interface OptimizerStateDict {
   slots: Record<string, (Float32Array | null)[]>;
 }
 
-const STATE_KEYS = [
-  'format',
-  'version',
-  'optimizer',
-  'stepCount',
-  'skippedSteps',
-  'paramLengths',
-  'groups',
-  'slots',
-] as const;
+/** Every field of a state; a Record, so the compiler keeps the list complete and exact. */
+const STATE_FIELDS: Record<keyof OptimizerStateDict, true> = {
+  format: true,
+  version: true,
+  optimizer: true,
+  stepCount: true,
+  skippedSteps: true,
+  paramLengths: true,
+  groups: true,
+  slots: true,
+};
+const STATE_KEYS = Object.keys(STATE_FIELDS);
 
 /** The slots the optimizers keep (PyTorch's names); which ones a kind needs is its own check. */
 export const SLOT_NAMES = ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'momentum_buffer'] as const;
 
-const HYPER_KEYS = [
-  'lr',
-  'weightDecay',
-  'maximize',
-  'schedule',
-  'decayScale',
-  'betas',
-  'eps',
-  'amsgrad',
-  'momentum',
-  'dampening',
-  'nesterov',
-] as const;
+/** Every field of SavedGroupHyper (a Record for the same reason). */
+const HYPER_FIELDS: Record<keyof SavedGroupHyper, true> = {
+  lr: true,
+  weightDecay: true,
+  maximize: true,
+  schedule: true,
+  decayScale: true,
+  betas: true,
+  eps: true,
+  amsgrad: true,
+  momentum: true,
+  dampening: true,
+  nesterov: true,
+};
+const HYPER_KEYS = Object.keys(HYPER_FIELDS);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
