@@ -310,6 +310,15 @@ function checkConsistent(c: Checkpoint, fail: (problem: string) => CheckpointErr
     throw fail(`optimizer 'iter' is ${steps}, state.step ${c.state.step}`);
   const slot = slots.find((t) => t.dtype !== 'float32' || !t.name.includes('/'));
   if (slot) throw fail(`optimizer tensor ${slot.name} is not a float32 '<variable>/<slot>'`);
+  // A slot has its variable's shape (checked where the names match; tfjs may rename variables).
+  const shapes = new Map(c.model.map((t) => [t.name, t.shape.join(',')]));
+  for (const t of slots) {
+    const variable = t.name.slice(0, t.name.lastIndexOf('/'));
+    const shape = shapes.get(variable);
+    if (shape !== undefined && shape !== t.shape.join(',')) {
+      throw fail(`optimizer tensor ${t.name} has shape [${t.shape}], model tensor [${shape}]`);
+    }
+  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -100,6 +100,15 @@ describe('checkpoint integrity', async () => {
       /optimizer\.1\.dtype/,
     ],
     [
+      "an optimizer slot of another shape than its variable's (data to match)",
+      (c) => {
+        const slot = c.optimizer[1] as unknown as { shape: number[]; data: string };
+        slot.shape = [slot.shape.reduce((a, b) => a * b, 1)];
+      },
+      /header checksum mismatch/,
+      /optimizer tensor .*\/exp_avg has shape \[\d+\], model tensor \[\d+,\d+\]/,
+    ],
+    [
       'a shape that does not match the data',
       (c) => {
         c.model[0].shape = [c.model[0].shape[0] + 1, ...c.model[0].shape.slice(1)];
