@@ -114,6 +114,7 @@ export {
   type SavedGroupHyper,
   stateDictFromJSON,
   stateDictToJSON,
+  validateStateDict,
 } from './core/state.js';
 export {
   type DecayForTimescaleOptions,

@@ -18,6 +18,7 @@
 import { NonFiniteGradientError, OptionError } from './errors.js';
 import { firstNonFinite, referenceKernels, type UpdateKernels } from './kernels.js';
 import type { OptimizerStateDict, SavedGroupHyper } from './state.js';
+import { validateStateDict } from './state.js';
 import {
   NON_FINITE_POLICIES,
   type NonFinitePolicy,
@@ -239,6 +240,7 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
    * Everything is checked first, so a rejected state changes nothing.
    */
   loadStateDict(state: OptimizerStateDict): void {
+    validateStateDict(state, `${this.kind}.loadStateDict`);
     const where = `${this.kind}.loadStateDict`;
     if (state?.format !== 'decoupled.optimizer' || state.version !== 1) {
       throw new OptionError('state', state?.format, 'a state from stateDict() (format 1)', where);

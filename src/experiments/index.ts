@@ -3,9 +3,14 @@
  * training loop `runTraining` and its plain-JSON `TrainConfig`.
  */
 
-export { writeFileAtomic } from './atomic-file.js';
+export { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 export { useBackend } from './backend.js';
-export { type Checkpoint, CheckpointError, loadCheckpoint } from './checkpoint.js';
+export {
+  type Checkpoint,
+  CheckpointError,
+  loadCheckpoint,
+  parseCheckpoint,
+} from './checkpoint.js';
 export * from './config.js';
 export {
   clearDatasetCache,

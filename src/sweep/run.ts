@@ -8,7 +8,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../experiments/atomic-file.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../experiments/atomic-file.js';
 import { LocalPoolRunner } from './pool.js';
 import { formatDuration, ProgressTracker, type SweepProgress } from './progress.js';
 import { expandGrid, type ParsedSweepSpec } from './spec.js';
@@ -54,6 +54,7 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepSummary> 
   const trials = expandGrid(spec);
   const release = await acquireSweepLock(dir);
   try {
+    removeStaleTempFiles(dir); // left by a driver killed while writing spec.json or trials.json
     writeFileAtomic(join(dir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
     // The trials as this version expanded them: reports read these, whatever version they run.
     writeFileAtomic(join(dir, TRIALS_FILE), `${JSON.stringify(trials)}\n`);
