@@ -125,7 +125,7 @@ export function serializeCheckpoint(checkpoint: Checkpoint): string {
   return JSON.stringify({ ...body, crc32c: crc });
 }
 
-/** Writes `text` to `path` so that readers see either the old file or the new one, never a mix. */
+/** Writes `checkpoint` to `path` so that readers see either the old file or the new one, never a mix. */
 export function saveCheckpoint(path: string, checkpoint: Checkpoint): void {
   writeFileAtomic(path, serializeCheckpoint(checkpoint));
 }
