@@ -1,0 +1,88 @@
+/**
+ * The fused update kernels of the GPU backends, registered under the same kernel names as the cpu
+ * and wasm ones (DecoupledAdamUpdate, DecoupledSgdUpdate) for `webgl` (./webgl-update.ts) and
+ * `webgpu` (./webgpu-update.ts). Inputs: param, grad, the slots (Adam: m, v, [vMax]; SGD: [buf])
+ * and the optional step `control` (./ops-update.ts); attrs: the step's scalars. Outputs: the new
+ * parameter as a new tensor, then the new slots in input order, except where the kernel updates
+ * the slots in place (webgpu; see SLOTS_IN_PLACE). Neither reads data back. The backends are reached through the kernel's `backend` argument, so this module imports
+ * neither backend package.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AdamScalars, SgdScalars } from '../../core/kernels.js';
+import { adamUpdateWebGL, sgdUpdateWebGL, type WebGLBackend } from './webgl-update.js';
+import { adamUpdateWebGPU, sgdUpdateWebGPU, type WebGPUBackend } from './webgpu-update.js';
+
+/** The backends with a fused GPU update kernel. */
+export const DEVICE_KERNEL_BACKENDS = ['webgl', 'webgpu'] as const;
+
+/** The backends whose kernel updates the slots in place (they must not share their data). */
+export const SLOTS_IN_PLACE: readonly string[] = ['webgpu'];
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type Inputs = Record<string, tf.TensorInfo | undefined>;
+
+function adamInputs(inputs: Inputs) {
+  const { param, grad, m, v, vMax, control } = inputs as Inputs & {
+    param: tf.TensorInfo;
+    grad: tf.TensorInfo;
+    m: tf.TensorInfo;
+    v: tf.TensorInfo;
+  };
+  return { param, grad, m, v, vMax, control };
+}
+
+function sgdInputs(inputs: Inputs) {
+  const { param, grad, buf, control } = inputs as Inputs & {
+    param: tf.TensorInfo;
+    grad: tf.TensorInfo;
+  };
+  return { param, grad, buf, control };
+}
+
+const KERNELS: Record<(typeof DEVICE_KERNEL_BACKENDS)[number], [tf.KernelFunc, tf.KernelFunc]> = {
+  webgl: [
+    ({ inputs, backend, attrs }: KernelArgs) =>
+      adamUpdateWebGL(
+        backend as unknown as WebGLBackend,
+        adamInputs(inputs as Inputs),
+        attrs as unknown as AdamScalars,
+      ),
+    ({ inputs, backend, attrs }: KernelArgs) =>
+      sgdUpdateWebGL(
+        backend as unknown as WebGLBackend,
+        sgdInputs(inputs as Inputs),
+        attrs as unknown as SgdScalars,
+      ),
+  ],
+  webgpu: [
+    ({ inputs, backend, attrs }: KernelArgs) =>
+      adamUpdateWebGPU(
+        backend as unknown as WebGPUBackend,
+        adamInputs(inputs as Inputs),
+        attrs as unknown as AdamScalars,
+      ),
+    ({ inputs, backend, attrs }: KernelArgs) =>
+      sgdUpdateWebGPU(
+        backend as unknown as WebGPUBackend,
+        sgdInputs(inputs as Inputs),
+        attrs as unknown as SgdScalars,
+      ),
+  ],
+};
+
+/** Registers the webgl and webgpu update kernels under `adamName` and `sgdName` (idempotent). */
+export function registerGpuKernels(adamName: string, sgdName: string): void {
+  for (const backendName of DEVICE_KERNEL_BACKENDS) {
+    const [adam, sgd] = KERNELS[backendName];
+    for (const [kernelName, kernelFunc] of [
+      [adamName, adam],
+      [sgdName, sgd],
+    ] as const) {
+      if (!tf.getKernel(kernelName, backendName)) {
+        tf.registerKernel({ kernelName, backendName, kernelFunc });
+      }
+    }
+  }
+}
+
+export { adamUpdateOps, type StepControl, sgdUpdateOps, stepControl } from './ops-update.js';

@@ -1,0 +1,118 @@
+/**
+ * The on-device step for backends whose memory the host does not read: the step's global checks
+ * as tf ops, and the core's update (src/core/kernels.ts) composed from tf ops for backends with no
+ * fused kernel (tfjs-node's `tensorflow`, custom backends). Nothing here reads data back.
+ *
+ * The step control: one float32 scalar c that the update multiplies every gradient by,
+ *
+ *   n  = sqrt(sum_i sum(g_i^2))                        (clipNorm only; accumulated in float32)
+ *   c  = clipNorm / (n + 1e-6) if n is finite and that is < 1, else 1   (src/core/clip.ts's rule)
+ *   ok = every element of every g_i is finite           (nonFinite 'skip' / 'error' only)
+ *   control = ok ? c : 0
+ *
+ * control = 0 marks a skipped step: the updates then return the old parameter and slots unchanged
+ * (a select, not arithmetic, so NaN in the gradient cannot leak). Multiplying by c = 1 is exact.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AdamScalars, SgdScalars } from '../../core/kernels.js';
+
+/** The step's device-side scalars (all float32 scalars, owned by the caller's tidy scope). */
+export interface StepControl {
+  /** The gradient multiplier, 0 for a skipped step; null when neither clip nor check applies. */
+  control: tf.Scalar | null;
+  /** The global gradient norm before clipping (clipNorm only). */
+  norm: tf.Scalar | null;
+  /** 1 if every gradient is finite, else 0 (when checked). */
+  finite: tf.Scalar | null;
+}
+
+/** Computes the control scalar of one step; call inside tf.tidy. */
+export function stepControl(
+  grads: readonly tf.Tensor[],
+  options: { clipNorm: number | null; checkFinite: boolean },
+): StepControl {
+  let norm: tf.Scalar | null = null;
+  let scale: tf.Scalar | null = null;
+  if (options.clipNorm !== null) {
+    const squares = grads.map((g) => tf.sum(tf.square(g)));
+    norm = tf.sqrt(squares.length === 1 ? squares[0] : tf.addN(squares)) as tf.Scalar;
+    const coefficient = tf.div(options.clipNorm, tf.add(norm, 1e-6));
+    const clips = tf.logicalAnd(tf.isFinite(norm), tf.less(coefficient, 1));
+    scale = tf.where(clips, coefficient, tf.onesLike(coefficient)) as tf.Scalar;
+  }
+  let finite: tf.Scalar | null = null;
+  if (options.checkFinite) {
+    // Float flags: tfjs-backend-webgpu 4.22 stacks bool scalars wrong (all() of them gives 0).
+    const flags = grads.map((g) => tf.cast(tf.all(tf.isFinite(g)), 'float32'));
+    finite = (flags.length === 1 ? flags[0] : tf.min(tf.stack(flags))) as tf.Scalar;
+  }
+  let control: tf.Scalar | null = scale ?? finite;
+  if (scale && finite) control = tf.where(tf.cast(finite, 'bool'), scale, tf.zerosLike(scale));
+  return { control, norm, finite };
+}
+
+/** Tensors of one Adam-family update: the parameter and its slots (vMax for amsgrad). */
+export interface AdamTensors {
+  param: tf.Tensor;
+  grad: tf.Tensor;
+  m: tf.Tensor;
+  v: tf.Tensor;
+  vMax?: tf.Tensor;
+  control?: tf.Scalar | null;
+}
+
+/** Tensors of one SGD-family update (buf when momentum > 0). */
+export interface SgdTensors {
+  param: tf.Tensor;
+  grad: tf.Tensor;
+  buf?: tf.Tensor;
+  control?: tf.Scalar | null;
+}
+
+/** The effective gradient: (maximize ? -g : g) * control + l2 * theta. */
+function effectiveGrad(
+  grad: tf.Tensor,
+  theta: tf.Tensor,
+  s: { maximize: boolean; l2: number },
+  control: tf.Scalar | null | undefined,
+): tf.Tensor {
+  let g = s.maximize ? tf.neg(grad) : grad;
+  if (control) g = tf.mul(g, control);
+  return s.l2 !== 0 ? tf.add(g, tf.mul(theta, s.l2)) : g;
+}
+
+/** Keeps `old` where the step is skipped (control = 0). */
+function selectStep(control: tf.Scalar | null | undefined, next: tf.Tensor, old: tf.Tensor) {
+  return control ? tf.where(tf.notEqual(control, 0), next, old) : next;
+}
+
+/** Adam family from tf ops; returns [param, m, v, vMax?] as new tensors. Call inside tf.tidy. */
+export function adamUpdateOps(t: AdamTensors, s: AdamScalars): tf.Tensor[] {
+  const theta = s.decayFactor === 1 ? t.param : tf.mul(t.param, s.decayFactor);
+  const g = effectiveGrad(t.grad, theta, s, t.control);
+  const m = tf.add(tf.mul(t.m, s.beta1), tf.mul(g, 1 - s.beta1));
+  const v = tf.add(tf.mul(t.v, s.beta2), tf.mul(tf.mul(g, 1 - s.beta2), g));
+  const vMax = s.amsgrad && t.vMax ? tf.maximum(t.vMax, v) : null;
+  const denom = tf.add(tf.div(tf.sqrt(vMax ?? v), s.biasCorrection2Sqrt), s.eps);
+  const param = tf.add(theta, tf.div(tf.mul(m, -s.stepSize), denom));
+  const out = [
+    selectStep(t.control, param, t.param),
+    selectStep(t.control, m, t.m),
+    selectStep(t.control, v, t.v),
+  ];
+  if (vMax && t.vMax) out.push(selectStep(t.control, vMax, t.vMax));
+  return out;
+}
+
+/** SGD family from tf ops; returns [param, buf?] as new tensors. Call inside tf.tidy. */
+export function sgdUpdateOps(t: SgdTensors, s: SgdScalars): tf.Tensor[] {
+  const theta = s.decayFactor === 1 ? t.param : tf.mul(t.param, s.decayFactor);
+  const g = effectiveGrad(t.grad, theta, s, t.control);
+  if (s.momentum === 0 || !t.buf) {
+    return [selectStep(t.control, tf.add(theta, tf.mul(g, -s.lr)), t.param)];
+  }
+  const buf = s.firstStep ? g : tf.add(tf.mul(t.buf, s.momentum), tf.mul(g, 1 - s.dampening));
+  const direction = s.nesterov ? tf.add(g, tf.mul(buf, s.momentum)) : buf;
+  const param = tf.add(theta, tf.mul(direction, -s.lr));
+  return [selectStep(t.control, param, t.param), selectStep(t.control, buf, t.buf)];
+}
