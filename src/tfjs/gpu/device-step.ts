@@ -81,7 +81,9 @@ export function deviceUpdate(
   }
   param.assign(outputs[0]);
   // Fewer outputs than slots: the kernel updated them in place.
-  if (outputs.length > 1) slots.forEach((s, k) => s.assign(outputs[k + 1]));
+  if (outputs.length > 1) {
+    for (const [k, s] of slots.entries()) s.assign(outputs[k + 1]);
+  }
 }
 
 /** Gives `v` a buffer of its own on the device (a copy, not a readback) if it shares its data. */

@@ -9,6 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamScalars, SgdScalars } from '../../core/kernels.js';
+import { finiteRowsWebGL, finiteRowsWebGPU } from './finite-rows.js';
+import { FINITE_ROWS_KERNEL } from './ops-update.js';
 import { adamUpdateWebGL, sgdUpdateWebGL, type WebGLBackend } from './webgl-update.js';
 import { adamUpdateWebGPU, sgdUpdateWebGPU, type WebGPUBackend } from './webgpu-update.js';
 
@@ -70,13 +72,24 @@ const KERNELS: Record<(typeof DEVICE_KERNEL_BACKENDS)[number], [tf.KernelFunc, t
   ],
 };
 
-/** Registers the webgl and webgpu update kernels under `adamName` and `sgdName` (idempotent). */
+const FINITE_ROWS: Record<(typeof DEVICE_KERNEL_BACKENDS)[number], tf.KernelFunc> = {
+  webgl: ({ inputs, backend }: KernelArgs) =>
+    finiteRowsWebGL(backend as unknown as WebGLBackend, (inputs as Inputs).x as tf.TensorInfo),
+  webgpu: ({ inputs, backend }: KernelArgs) =>
+    finiteRowsWebGPU(backend as unknown as WebGPUBackend, (inputs as Inputs).x as tf.TensorInfo),
+};
+
+/**
+ * Registers the webgl and webgpu update kernels under `adamName` and `sgdName`, and the finite
+ * check (./finite-rows.ts) under FINITE_ROWS_KERNEL (idempotent).
+ */
 export function registerGpuKernels(adamName: string, sgdName: string): void {
   for (const backendName of DEVICE_KERNEL_BACKENDS) {
     const [adam, sgd] = KERNELS[backendName];
     for (const [kernelName, kernelFunc] of [
       [adamName, adam],
       [sgdName, sgd],
+      [FINITE_ROWS_KERNEL, FINITE_ROWS[backendName]],
     ] as const) {
       if (!tf.getKernel(kernelName, backendName)) {
         tf.registerKernel({ kernelName, backendName, kernelFunc });

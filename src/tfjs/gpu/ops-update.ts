@@ -7,7 +7,8 @@
  *
  *   n  = sqrt(sum_i sum(g_i^2))                        (clipNorm only; accumulated in float32)
  *   c  = clipNorm / (n + 1e-6) if n is finite and that is < 1, else 1   (src/core/clip.ts's rule)
- *   ok = every element of every g_i is finite           (nonFinite 'skip' / 'error' only)
+ *   ok = every element of every g_i is finite           (nonFinite 'skip' / 'error' only; on
+ *                                                        webgl/webgpu ./finite-rows.ts's pass)
  *   control = ok ? c : 0
  *
  * control = 0 marks a skipped step: the updates then return the old parameter and slots unchanged
@@ -42,13 +43,28 @@ export function stepControl(
   }
   let finite: tf.Scalar | null = null;
   if (options.checkFinite) {
-    // Float flags: tfjs-backend-webgpu 4.22 stacks bool scalars wrong (all() of them gives 0).
-    const flags = grads.map((g) => tf.cast(tf.all(tf.isFinite(g)), 'float32'));
-    finite = (flags.length === 1 ? flags[0] : tf.min(tf.stack(flags))) as tf.Scalar;
+    finite = allFinite(grads);
   }
   let control: tf.Scalar | null = scale ?? finite;
   if (scale && finite) control = tf.where(tf.cast(finite, 'bool'), scale, tf.zerosLike(scale));
   return { control, norm, finite };
+}
+
+/** The one-pass finite check of the GPU backends (./finite-rows.ts): a tensor to 1/0 per row. */
+export const FINITE_ROWS_KERNEL = 'DecoupledFiniteRows';
+
+/** 1 if every element of every tensor is finite, else 0, as a float32 scalar. */
+function allFinite(grads: readonly tf.Tensor[]): tf.Scalar {
+  let flags: tf.Tensor[];
+  if (tf.getKernel(FINITE_ROWS_KERNEL, tf.getBackend())) {
+    flags = grads.map(
+      (g) => tf.engine().runKernel(FINITE_ROWS_KERNEL, { x: tf.reshape(g, [-1]) }) as tf.Tensor,
+    );
+  } else {
+    // Float flags: tfjs-backend-webgpu 4.22 stacks bool scalars wrong (all() of them gives 0).
+    flags = grads.map((g) => tf.reshape(tf.cast(tf.all(tf.isFinite(g)), 'float32'), [1]));
+  }
+  return tf.min(flags.length === 1 ? flags[0] : tf.concat(flags)) as tf.Scalar;
 }
 
 /** Tensors of one Adam-family update: the parameter and its slots (vMax for amsgrad). */

@@ -61,11 +61,17 @@ const pipelines = new WeakMap<object, Map<string, GpuPipeline>>();
 
 function pipelineFor(device: GpuDevice, code: string): GpuPipeline {
   let cache = pipelines.get(device);
-  if (!cache) pipelines.set(device, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    pipelines.set(device, cache);
+  }
   let pipeline = cache.get(code);
   if (!pipeline) {
     const module = device.createShaderModule({ code });
-    pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    pipeline = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module, entryPoint: 'main' },
+    });
     cache.set(code, pipeline);
   }
   return pipeline;
@@ -114,30 +120,43 @@ function wgsl(shader: Shader): string {
 
 /** Records one dispatch of `shader`; returns the new parameter. */
 function dispatch(backend: WebGPUBackend, shape: number[], shader: Shader): tf.TensorInfo {
-  const size = util.sizeFromShape(shape);
-  const pipeline = pipelineFor(backend.device, wgsl(shader));
   const bound = [...shader.inputs, ...shader.slots].map(([, info]) => info);
-  const outputs = [backend.makeTensorInfo(shape, 'float32')];
-  for (const info of [...bound, ...outputs]) backend.uploadToGPU(info.dataId);
-  const uniforms: Uniform[] = shader.scalars.map(([, value]) => ({
-    type: 'float32',
-    data: [value],
-  }));
+  const output = backend.makeTensorInfo(shape, 'float32');
+  const scalars = shader.scalars.map(([, value]) => value);
+  record(backend, wgsl(shader), scalars, [...bound, output], util.sizeFromShape(shape));
+  return output;
+}
+
+/**
+ * Records one dispatch of the WGSL `code` over `invocations` invocations into the backend's compute
+ * pass: binding 0 the uniforms (`scalars` as f32, then `size` as u32), then `buffers` in order.
+ */
+export function record(
+  backend: WebGPUBackend,
+  code: string,
+  scalars: number[],
+  buffers: tf.TensorInfo[],
+  size: number,
+  invocations = size,
+): void {
+  const pipeline = pipelineFor(backend.device, code);
+  for (const info of buffers) backend.uploadToGPU(info.dataId);
+  const uniforms: Uniform[] = scalars.map((value) => ({ type: 'float32', data: [value] }));
   uniforms.push({ type: 'uint32', data: [size] });
   const resources = [
     backend.makeUniforms(uniforms),
-    ...[...bound, ...outputs].map((info) => backend.tensorToBinding(info)),
+    ...buffers.map((info) => backend.tensorToBinding(info)),
   ];
   const bindGroup = backend.device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries: resources.map((resource, binding) => ({ binding, resource })),
   });
   // Buffers in recorded commands are released only after the submit (the backend's rule).
-  for (const info of [...bound, ...outputs]) backend.commandQueueOwnedIds.add(info.dataId);
+  for (const info of buffers) backend.commandQueueOwnedIds.add(info.dataId);
   backend.ensureCommandEncoderReady();
   backend.computePassEncoder ??= backend.commandEncoder?.beginComputePass({}) ?? null;
   const pass = backend.computePassEncoder as GpuComputePass;
-  const groups = Math.ceil(size / WORKGROUP);
+  const groups = Math.ceil(invocations / WORKGROUP);
   const x = Math.min(groups, MAX_GROUPS_PER_DIM);
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
@@ -147,7 +166,6 @@ function dispatch(backend: WebGPUBackend, shape: number[], shader: Shader): tf.T
     backend.endComputePassEncoder();
     backend.submitQueue();
   }
-  return outputs[0];
 }
 
 /** WGSL computing `theta` (decayed) and `g` (effective gradient) at element i. */

@@ -1,0 +1,66 @@
+/**
+ * Serves a page script to Chromium for the GPU tests, the browser bench and the browser example's
+ * test: esbuild bundles the built entry (with tfjs and decoupled/tfjs), a 127.0.0.1 HTTP server
+ * serves it at /page.js under a minimal HTML page (or `html`), plus any extra static files, and
+ * Chromium opens it with SwiftShader's WebGL2 and WebGPU (test/helpers/chromium.ts).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { build } from 'esbuild';
+import type { Page } from 'playwright-core';
+import { withChromium } from '../helpers/chromium.js';
+
+export interface ServeOptions {
+  /** The built page script to bundle. */
+  entry: string;
+  /** The HTML at '/' (default: an empty page loading /page.js as a module). */
+  html?: string;
+  /** More files by URL path. */
+  files?: Record<string, { type: string; body: Buffer | string }>;
+}
+
+/** Bundles `entry`, serves it and runs `use` with a page opened on it; closes everything after. */
+export async function withGpuPage<T>(
+  options: ServeOptions,
+  use: (page: Page, errors: string[]) => Promise<T>,
+): Promise<T> {
+  const bundle = await build({
+    entryPoints: [options.entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  });
+  const html =
+    options.html ??
+    '<!doctype html><meta charset="utf-8"><title>decoupled</title>' +
+      '<script type="module" src="/page.js"></script>';
+  const files: Record<string, { type: string; body: Buffer | string }> = {
+    '/': { type: 'text/html', body: html },
+    '/page.js': { type: 'text/javascript', body: bundle.outputFiles[0].text },
+    ...options.files,
+  };
+  const server = createServer((req, res) => {
+    const file = files[req.url ?? ''];
+    if (file) res.writeHead(200, { 'content-type': file.type }).end(file.body);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    return await withChromium(
+      async (context) => {
+        const page = context.pages()[0] ?? (await context.newPage());
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.goto(`http://127.0.0.1:${port}/`);
+        return await use(page, errors);
+      },
+      { gpu: true },
+    );
+  } finally {
+    server.close();
+  }
+}
