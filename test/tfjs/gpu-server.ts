@@ -1,8 +1,8 @@
 /**
  * Serves a page script to Chromium for the GPU tests, the browser bench and the browser example's
  * test: esbuild bundles the built entry (with tfjs and decoupled/tfjs), a 127.0.0.1 HTTP server
- * serves it at /page.js under a minimal HTML page (or `html`), plus any extra static files, and
- * Chromium opens it with SwiftShader's WebGL2 and WebGPU (test/helpers/chromium.ts).
+ * serves it at /page.js under a minimal HTML page, plus any other files (which may replace both),
+ * and Chromium opens it with SwiftShader's WebGL2 and WebGPU (test/helpers/chromium.ts).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,11 +11,9 @@ import type { Page } from 'playwright-core';
 import { withChromium } from '../helpers/chromium.js';
 
 export interface ServeOptions {
-  /** The built page script to bundle. */
-  entry: string;
-  /** The HTML at '/' (default: an empty page loading /page.js as a module). */
-  html?: string;
-  /** More files by URL path. */
+  /** The built page script to bundle as /page.js (or give '/page.js' in `files`). */
+  entry?: string;
+  /** Files by URL path ('/' is an empty page loading /page.js unless given). */
   files?: Record<string, { type: string; body: Buffer | string }>;
 }
 
@@ -24,24 +22,25 @@ export async function withGpuPage<T>(
   options: ServeOptions,
   use: (page: Page, errors: string[]) => Promise<T>,
 ): Promise<T> {
-  const bundle = await build({
-    entryPoints: [options.entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  });
   const html =
-    options.html ??
     '<!doctype html><meta charset="utf-8"><title>decoupled</title>' +
-      '<script type="module" src="/page.js"></script>';
+    '<script type="module" src="/page.js"></script>';
   const files: Record<string, { type: string; body: Buffer | string }> = {
     '/': { type: 'text/html', body: html },
-    '/page.js': { type: 'text/javascript', body: bundle.outputFiles[0].text },
-    ...options.files,
   };
+  if (options.entry) {
+    const bundle = await build({
+      entryPoints: [options.entry],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
+    files['/page.js'] = { type: 'text/javascript', body: bundle.outputFiles[0].text };
+  }
+  Object.assign(files, options.files);
   const server = createServer((req, res) => {
     const file = files[req.url ?? ''];
     if (file) res.writeHead(200, { 'content-type': file.type }).end(file.body);
