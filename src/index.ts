@@ -18,10 +18,13 @@ export { decoupledDecayFactor } from './core/decay.js';
 export { NonFiniteGradientError, OptionError } from './core/errors.js';
 export {
   type AdamScalars,
+  type AdamStepScalars,
   type AdamUpdate,
   adamReferenceUpdate,
+  firstNonFinite,
   referenceKernels,
   type SgdScalars,
+  type SgdStepScalars,
   type SgdUpdate,
   sgdReferenceUpdate,
   type UpdateKernels,
@@ -36,10 +39,12 @@ export {
 export {
   type BaseHyper,
   type GlobalOptions,
+  type GroupPlan,
   getDefaultKernels,
   Optimizer,
   type ParamGroup,
   type ParamGroupInput,
+  type StepPlan,
   setDefaultKernels,
 } from './core/optimizer.js';
 export {
@@ -54,6 +59,13 @@ export {
   type ShapedParam,
 } from './core/param-groups.js';
 export {
+  createOptimizer,
+  type FamilyOptimizer,
+  type OptimizerFamily,
+  optimizerFamily,
+  optimizerOptionNames,
+} from './core/registry.js';
+export {
   AdamWR,
   type AdamWROptions,
   SGDWR,
@@ -62,6 +74,7 @@ export {
   type WarmRestartSettings,
   warmRestartHyper,
 } from './core/restarts.js';
+export { scheduleFromConfig } from './core/schedule-registry.js';
 export {
   type ConfiguredSchedule,
   type CosineOptions,
@@ -77,7 +90,6 @@ export {
   restartPeriod,
   type ScheduleConfig,
   type StepDecayOptions,
-  scheduleFromConfig,
   sequence,
   stepDecay,
   stepsPerEpoch,
@@ -86,6 +98,7 @@ export {
   withConfig,
 } from './core/schedules.js';
 export {
+  firstMomentumStep,
   SGD,
   type SGDOptions,
   type SGDWOptions,
@@ -97,18 +110,27 @@ export { SGDW } from './core/sgdw.js';
 export {
   decodeStateDict,
   encodeStateDict,
-  type OptimizerKind,
   type OptimizerStateDict,
   type SavedGroupHyper,
   stateDictFromJSON,
   stateDictToJSON,
 } from './core/state.js';
-export type {
-  DecayScale,
-  NonFinitePolicy,
-  Schedule,
-  ScheduleConfigLike,
-  StepValue,
+export {
+  type DecayForTimescaleOptions,
+  decayForTimescale,
+  type TimescaleOfOptions,
+  timescaleOf,
+} from './core/timescale.js';
+export {
+  DECAY_SCALES,
+  type DecayScale,
+  NON_FINITE_POLICIES,
+  type NonFinitePolicy,
+  OPTIMIZER_KINDS,
+  type OptimizerKind,
+  type Schedule,
+  type ScheduleConfigLike,
+  type StepValue,
 } from './core/types.js';
 export {
   type ArenaOptions,

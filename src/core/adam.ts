@@ -13,7 +13,7 @@
  */
 
 import { decoupledDecayFactor } from './decay.js';
-import type { AdamScalars } from './kernels.js';
+import type { AdamStepScalars } from './kernels.js';
 import {
   type BaseHyper,
   type GlobalOptions,
@@ -23,8 +23,8 @@ import {
   saveBaseHyper,
   validateBaseHyper,
 } from './optimizer.js';
-import type { OptimizerKind, SavedGroupHyper } from './state.js';
-import type { DecayScale } from './types.js';
+import type { SavedGroupHyper } from './state.js';
+import { DECAY_SCALES, type DecayScale, type OptimizerKind } from './types.js';
 import { checkBetas, checkBoolean, checkNumber, checkOneOf } from './validate.js';
 
 export interface AdamHyper extends BaseHyper {
@@ -37,8 +37,6 @@ export interface AdamHyper extends BaseHyper {
 
 export type AdamOptions = Partial<AdamHyper> & GlobalOptions;
 export type AdamParams = Float32Array[] | ParamGroupInput<AdamHyper>[];
-
-const DECAY_SCALES = ['lr', 'schedule'] as const;
 
 export function adamDefaults(weightDecay: number): AdamHyper {
   return {
@@ -60,7 +58,7 @@ function validateAdamHyper(h: AdamHyper, where: string): void {
 }
 
 /** Adam and AdamW: the moments, bias correction and state; `decoupled` picks the decay rule. */
-export abstract class AdamFamily extends Optimizer<AdamHyper> {
+export abstract class AdamFamily extends Optimizer<AdamHyper, AdamStepScalars> {
   protected abstract readonly decoupled: boolean;
 
   protected constructor(
@@ -82,7 +80,7 @@ export abstract class AdamFamily extends Optimizer<AdamHyper> {
     eta: number,
     scheduledLr: number,
     lambda: number,
-  ): AdamScalars {
+  ): AdamStepScalars {
     const step = t + 1;
     const [beta1, beta2] = h.betas;
     return {
@@ -100,8 +98,12 @@ export abstract class AdamFamily extends Optimizer<AdamHyper> {
     };
   }
 
-  protected updateParam(index: number, p: Float32Array, g: Float32Array, s: unknown): void {
-    const scalars = s as AdamScalars;
+  protected updateParam(
+    index: number,
+    p: Float32Array,
+    g: Float32Array,
+    scalars: AdamStepScalars,
+  ): void {
     this.kernels.adam(
       p,
       g,

@@ -8,15 +8,28 @@ export class OptionError extends RangeError {
   readonly option: string;
   readonly value: unknown;
   readonly allowed: string;
+  /** Where the error was raised ('AdamW group 1 at step 3', …), the message's prefix. */
+  readonly where: string | undefined;
+  /** The message without that prefix. */
+  readonly detail: string;
 
   constructor(option: string, value: unknown, allowed: string, where?: string, message?: string) {
-    super(
-      `${where ? `${where}: ` : ''}${message ?? `${option} must be ${allowed}; received ${describe(value)}`}`,
-    );
+    const detail = message ?? `${option} must be ${allowed}; received ${describe(value)}`;
+    super(`${where ? `${where}: ` : ''}${detail}`);
     this.name = 'OptionError';
     this.option = option;
     this.value = value;
     this.allowed = allowed;
+    this.where = where;
+    this.detail = detail;
+  }
+
+  /**
+   * The same error as raised at `where`: how an adapter names the class the user called (AdamWR,
+   * decoupled/tfjs's AdamW) instead of the core optimizer or group it built.
+   */
+  relabeled(where: string): OptionError {
+    return new OptionError(this.option, this.value, this.allowed, where, this.detail);
   }
 }
 

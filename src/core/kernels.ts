@@ -22,32 +22,50 @@
 
 const f = Math.fround;
 
-/** Per-step scalars of an Adam-family update, computed once per parameter group (in float64). */
-export interface AdamScalars {
-  /** lr_t / (1 - beta1^t). */
+/**
+ * The scalars of one Adam-family step for one parameter group, computed by the core's planStep in
+ * float64 (every kernel rounds them to float32 the same way: src/kernels/abi.ts). This is the whole
+ * per-step input of the update besides the arrays; a GPU kernel takes the same values as uniforms.
+ */
+export interface AdamStepScalars {
+  /** lr_t / (1 - beta1^t), with lr_t = lr * eta_t and t the 1-based step. */
   readonly stepSize: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   /** sqrt(1 - beta2^t). */
   readonly biasCorrection2Sqrt: number;
-  /** Coupled L2 factor added to the gradient (Adam); 0 for AdamW. */
+  /** Coupled L2 factor lambda_t added to the gradient (Adam); 0 for AdamW. */
   readonly l2: number;
-  /** Multiplier applied to theta before the update (AdamW); 1 for Adam. */
+  /** Multiplier applied to theta before the update (AdamW: src/core/decay.ts); 1 for Adam. */
   readonly decayFactor: number;
   readonly amsgrad: boolean;
   readonly maximize: boolean;
 }
 
-/** Per-step scalars of an SGD-family update. */
-export interface SgdScalars {
+/** The Adam kernels' scalars (the name the public API has always used). */
+export type AdamScalars = AdamStepScalars;
+
+/**
+ * The scalars of one SGD-family step for one parameter group (planStep; float64, rounded by the
+ * kernels as src/kernels/abi.ts says). Whether it is a parameter's first momentum step is decided
+ * per parameter (firstMomentumStep in ./sgd.ts), so it is not here but in SgdScalars.
+ */
+export interface SgdStepScalars {
+  /** lr_t = lr * eta_t. */
   readonly lr: number;
   readonly momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
+  /** Coupled L2 factor lambda_t (SGD); 0 for SGDW. */
   readonly l2: number;
+  /** Multiplier applied to theta before the update (SGDW); 1 for SGD. */
   readonly decayFactor: number;
   readonly maximize: boolean;
+}
+
+/** The scalars of one SGD kernel call: the group's step scalars and the parameter's first-step bit. */
+export interface SgdScalars extends SgdStepScalars {
   /** True on the first step, when the momentum buffer is set to the gradient. */
   readonly firstStep: boolean;
 }
@@ -131,6 +149,23 @@ export const sgdReferenceUpdate: SgdUpdate = (p, g, buf, s) => {
     p[i] = f(theta + f(negLr * direction));
   }
 };
+
+/**
+ * Index and value of the first NaN or infinite element of `a`, or null: the one non-finite scan of
+ * the core and the tfjs optimizers. `allFinite` is an optional fast check (a SIMD scan) tried first.
+ */
+export function firstNonFinite(
+  a: Float32Array,
+  allFinite?: (a: Float32Array) => boolean,
+): [number, number] | null {
+  if (allFinite?.(a)) return null;
+  let sum = 0;
+  // A sum of x * 0 is NaN exactly when some x is NaN or infinite: one fast pass, then locate.
+  for (let i = 0; i < a.length; i++) sum += a[i] * 0;
+  if (sum === 0) return null;
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return [i, a[i]];
+  return null;
+}
 
 /** The plain JavaScript loops above, usable everywhere. */
 export const referenceKernels: UpdateKernels = {

@@ -8,60 +8,95 @@
  * across budgets. Under warm restarts T is the length in epochs of the CURRENT restart period,
  * T_i = t0 * tMult^i, so lambda changes at every restart.
  */
-import { type ConfiguredSchedule, restartPeriod, withConfig } from './schedules.js';
+import { checkPeriods, restarting } from './restart-periods.js';
+import type { ConfiguredSchedule, NormalizedDecayRestartsConfig } from './schedule-config.js';
+import { epochsToSteps, stepsPerEpoch, withConfig } from './schedules.js';
 import { checkKnownKeys, checkNumber } from './validate.js';
+
+export type { NormalizedDecayRestartsConfig } from './schedule-config.js';
 
 export interface NormalizedWeightDecayOptions {
   /** The normalized decay, >= 0 (the paper found 0.025 to 0.05 good on CIFAR-10). */
   lambdaNorm: number;
-  /** Examples per step, b. */
+  /** Examples per step, b: an integer >= 1. */
   batchSize: number;
-  /** Training-set size, B. */
+  /** Training-set size, B: an integer >= 1. */
   datasetSize: number;
   /** Epochs of training, T (> 0, may be fractional). */
   epochs: number;
 }
 
-function checkCommon(
+/** lambdaNorm >= 0, and batch and dataset sizes that are counts of examples (integers >= 1). */
+function checkSizes(
   options: { lambdaNorm: unknown; batchSize: unknown; datasetSize: unknown },
   where: string,
 ) {
   return {
     lambdaNorm: checkNumber('lambdaNorm', options.lambdaNorm, { min: 0 }, where),
-    batchSize: checkNumber('batchSize', options.batchSize, { above: 0 }, where),
-    datasetSize: checkNumber('datasetSize', options.datasetSize, { above: 0 }, where),
+    batchSize: checkNumber('batchSize', options.batchSize, { min: 1, integer: true }, where),
+    datasetSize: checkNumber('datasetSize', options.datasetSize, { min: 1, integer: true }, where),
   };
+}
+
+/** lambdaNorm * sqrt(batchSize / (datasetSize * epochs)). */
+function lambdaFor(
+  s: { lambdaNorm: number; batchSize: number; datasetSize: number },
+  epochs: number,
+): number {
+  return s.lambdaNorm * Math.sqrt(s.batchSize / (s.datasetSize * epochs));
 }
 
 /** The raw decay lambda = lambdaNorm * sqrt(batchSize / (datasetSize * epochs)). */
 export function normalizedWeightDecay(options: NormalizedWeightDecayOptions): number {
   const where = 'normalizedWeightDecay';
   checkKnownKeys(options, ['lambdaNorm', 'batchSize', 'datasetSize', 'epochs'], where);
-  const { lambdaNorm, batchSize, datasetSize } = checkCommon(options, where);
-  const epochs = checkNumber('epochs', options.epochs, { above: 0 }, where);
-  return lambdaNorm * Math.sqrt(batchSize / (datasetSize * epochs));
+  const sizes = checkSizes(options, where);
+  return lambdaFor(sizes, checkNumber('epochs', options.epochs, { above: 0 }, where));
 }
 
 export interface NormalizedDecayRestartsOptions {
+  /** Normalized weight decay (the paper: 0.025 to 0.05 on CIFAR-10), >= 0. */
   lambdaNorm: number;
+  /** Examples per step, b: an integer >= 1. */
   batchSize: number;
+  /** Training-set size, B: an integer >= 1. */
   datasetSize: number;
   /** Length of the first restart period, in EPOCHS (> 0). */
   t0: number;
-  /** Period growth factor, >= 1 (default 1). */
+  /** Period growth factor, >= 1, may be fractional (default 1). */
   tMult?: number;
-  /** Optimizer steps per epoch (default ceil(datasetSize / batchSize), a loader keeping the tail). */
+  /** Optimizer steps per epoch (default stepsPerEpoch({ datasetSize, batchSize }): the tail kept). */
   stepsPerEpoch?: number;
 }
 
-export interface NormalizedDecayRestartsConfig {
-  readonly type: 'normalizedDecayRestarts';
-  readonly lambdaNorm: number;
-  readonly batchSize: number;
-  readonly datasetSize: number;
-  readonly t0: number;
-  readonly tMult: number;
-  readonly stepsPerEpoch: number;
+/** The options of normalizedWeightDecayForRestarts, and the keys of its config besides `type`. */
+export const RESTART_DECAY_KEYS = [
+  'lambdaNorm',
+  'batchSize',
+  'datasetSize',
+  't0',
+  'tMult',
+  'stepsPerEpoch',
+] as const;
+
+/**
+ * The one validator of the warm-restart settings the decay depends on (AdamWR / SGDWR use it too):
+ * lambdaNorm >= 0, integer sizes >= 1, t0 > 0 epochs, tMult >= 1, stepsPerEpoch > 0.
+ */
+export function checkRestartSettings(
+  options: NormalizedDecayRestartsOptions,
+  where: string,
+): Required<NormalizedDecayRestartsOptions> {
+  const sizes = checkSizes(options, where);
+  const periods = checkPeriods(options, where);
+  const spe = checkNumber(
+    'stepsPerEpoch',
+    options.stepsPerEpoch ??
+      stepsPerEpoch({ datasetSize: sizes.datasetSize, batchSize: sizes.batchSize }),
+    { above: 0 },
+    where,
+  );
+  return { ...sizes, ...periods, stepsPerEpoch: spe };
 }
 
 /**
@@ -73,34 +108,13 @@ export function normalizedWeightDecayForRestarts(
   options: NormalizedDecayRestartsOptions,
 ): ConfiguredSchedule {
   const where = 'normalizedWeightDecayForRestarts';
-  checkKnownKeys(
-    options,
-    ['lambdaNorm', 'batchSize', 'datasetSize', 't0', 'tMult', 'stepsPerEpoch'],
-    where,
-  );
-  const { lambdaNorm, batchSize, datasetSize } = checkCommon(options, where);
-  const t0 = checkNumber('t0', options.t0, { above: 0 }, where);
-  const tMult = checkNumber('tMult', options.tMult ?? 1, { min: 1 }, where);
-  const spe = checkNumber(
-    'stepsPerEpoch',
-    options.stepsPerEpoch ?? Math.ceil(datasetSize / batchSize),
-    { above: 0 },
-    where,
-  );
-  const t0Steps = t0 * spe;
+  checkKnownKeys(options, RESTART_DECAY_KEYS, where);
+  const s = checkRestartSettings(options, where);
+  const config: NormalizedDecayRestartsConfig = { type: 'normalizedDecayRestarts', ...s };
+  // T_i in epochs as t0 tMult^i, not T_i in steps / stepsPerEpoch (which rounds differently).
+  const t0Steps = epochsToSteps(s.t0, s.stepsPerEpoch);
   return withConfig(
-    (t) => {
-      const epochs = t0 * tMult ** restartPeriod(t, t0Steps, tMult).index;
-      return lambdaNorm * Math.sqrt(batchSize / (datasetSize * epochs));
-    },
-    {
-      type: 'normalizedDecayRestarts',
-      lambdaNorm,
-      batchSize,
-      datasetSize,
-      t0,
-      tMult,
-      stepsPerEpoch: spe,
-    },
+    restarting(t0Steps, s.tMult, (p) => lambdaFor(s, s.t0 * s.tMult ** p.index)),
+    config,
   );
 }

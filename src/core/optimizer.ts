@@ -4,18 +4,27 @@
  * per-element math lives in the update kernels (./kernels.ts); subclasses only turn a group's
  * hyperparameters into the kernel's scalars for step t.
  *
- * One step, for step index t (0-based, the number of steps taken so far):
- *   eta_t    = schedule(t)                 (1 without a schedule)
- *   lr_t     = lr * eta_t
- *   lambda_t = weightDecay(t)              (or the constant weightDecay)
- *   then each parameter is updated by the kernel with those scalars.
- * A step either updates every parameter or none: inputs, gradients and the scalars of every group
- * are checked before the first write.
+ * One step, for step index t (0-based, the number of steps taken so far), is plan then apply:
+ *   plan (planStep, public; reads state, writes nothing; every check that can fail is here):
+ *     eta_t    = schedule(t)                 (1 without a schedule; finite and >= 0)
+ *     lr_t     = lr * eta_t
+ *     lambda_t = weightDecay(t)              (or the constant weightDecay; finite and >= 0)
+ *     scalars  = the kernel's scalars of each group (AdamStepScalars, SgdStepScalars: ./kernels.ts)
+ *   apply (applyPlan): each parameter is updated by the kernel with its group's scalars.
+ * `step` checks the gradients and the non-finite policy, plans, applies, and advances t, so a step
+ * either updates every parameter or none. Adapters (decoupled/tfjs) call planStep and run their
+ * own kernels with the planned scalars.
  */
 import { NonFiniteGradientError, OptionError } from './errors.js';
-import { referenceKernels, type UpdateKernels } from './kernels.js';
-import type { OptimizerKind, OptimizerStateDict, SavedGroupHyper } from './state.js';
-import type { NonFinitePolicy, Schedule, StepValue } from './types.js';
+import { firstNonFinite, referenceKernels, type UpdateKernels } from './kernels.js';
+import type { OptimizerStateDict, SavedGroupHyper } from './state.js';
+import {
+  NON_FINITE_POLICIES,
+  type NonFinitePolicy,
+  type OptimizerKind,
+  type Schedule,
+  type StepValue,
+} from './types.js';
 import { checkFunction, checkKnownKeys, checkNumber, checkOneOf } from './validate.js';
 
 let defaultKernels: UpdateKernels = referenceKernels;
@@ -64,10 +73,33 @@ export interface OptimizerSpec<H extends BaseHyper> {
   validate(hyper: H, where: string): void;
 }
 
-const GLOBAL_KEYS = ['nonFinite', 'kernels'] as const;
-const NON_FINITE = ['error', 'skip', 'ignore'] as const;
+/** The options of `GlobalOptions`, which apply to the whole optimizer. */
+export const GLOBAL_OPTION_KEYS = ['nonFinite', 'kernels'] as const;
 
-export abstract class Optimizer<H extends BaseHyper> {
+/** One group's part of a planned step: the step-dependent values and the kernel's scalars. */
+export interface GroupPlan<S> {
+  /** eta_t = schedule(t) (1 without a schedule), checked finite and >= 0. */
+  readonly eta: number;
+  /** lr_t = lr * eta_t. */
+  readonly lr: number;
+  /** lambda_t = weightDecay(t) or the constant weightDecay, checked finite and >= 0. */
+  readonly weightDecay: number;
+  /** What the update kernel takes for this group (AdamStepScalars or SgdStepScalars). */
+  readonly scalars: S;
+}
+
+/** A planned step: one GroupPlan per parameter group, in the order of `paramGroups`. */
+export interface StepPlan<S> {
+  /** The 0-based index t of the planned step (the stepCount it was planned at). */
+  readonly step: number;
+  readonly groups: readonly GroupPlan<S>[];
+}
+
+/**
+ * The base of every core optimizer. `H`: a group's hyperparameters; `S`: the per-group scalars
+ * its kernel takes, as planned by `planStep`.
+ */
+export abstract class Optimizer<H extends BaseHyper, S = unknown> {
   readonly kind: OptimizerKind;
   readonly paramGroups: ParamGroup<H>[];
   readonly nonFinite: NonFinitePolicy;
@@ -92,8 +124,13 @@ export abstract class Optimizer<H extends BaseHyper> {
     if (options === null || typeof options !== 'object') {
       throw new OptionError('options', options, 'an object', where);
     }
-    checkKnownKeys(options, [...hyperKeys, 'schedule', ...GLOBAL_KEYS], where);
-    this.nonFinite = checkOneOf('nonFinite', options.nonFinite ?? 'error', NON_FINITE, where);
+    checkKnownKeys(options, [...hyperKeys, 'schedule', ...GLOBAL_OPTION_KEYS], where);
+    this.nonFinite = checkOneOf(
+      'nonFinite',
+      options.nonFinite ?? 'error',
+      NON_FINITE_POLICIES,
+      where,
+    );
     this.kernels = options.kernels ?? defaultKernels;
     const base = { ...spec.defaults };
     for (const key of [...hyperKeys, 'schedule']) {
@@ -111,24 +148,54 @@ export abstract class Optimizer<H extends BaseHyper> {
   step(grads: readonly Float32Array[]): boolean {
     this.checkGrads(grads);
     if (this.nonFinite !== 'ignore') {
-      const bad = findNonFinite(grads, this.kernels.allFinite);
-      if (bad) {
-        if (this.nonFinite === 'error') throw new NonFiniteGradientError(bad[0], bad[1], bad[2]);
+      for (let i = 0; i < grads.length; i++) {
+        const bad = firstNonFinite(grads[i], this.kernels.allFinite);
+        if (!bad) continue;
+        if (this.nonFinite === 'error') throw new NonFiniteGradientError(i, bad[0], bad[1]);
         this.skippedSteps++;
         return false;
       }
     }
-    const t = this.stepCount;
-    const plans = this.paramGroups.map((group, i) => this.prepareGroup(group, t, i));
-    let index = 0;
-    for (let i = 0; i < this.paramGroups.length; i++) {
-      for (const param of this.paramGroups[i].params) {
-        this.updateParam(index, param, grads[index], plans[i]);
-        index++;
-      }
-    }
+    this.applyPlan(this.planStep(), grads);
     this.stepCount++;
     return true;
+  }
+
+  /**
+   * The scalars of the next step (index stepCount) for every group, checked: eta_t, lr_t,
+   * lambda_t and the kernel's scalars. Changes nothing; throws an OptionError naming the group and
+   * step if schedule(t) or weightDecay(t) is not a finite number >= 0.
+   */
+  planStep(): StepPlan<S> {
+    const t = this.stepCount;
+    const groups = this.paramGroups.map((group, i): GroupPlan<S> => {
+      const where = `${this.kind} group ${i} at step ${t}`;
+      const eta = scheduleValue(group.hyper, t, where);
+      const wd = group.hyper.weightDecay;
+      const lambda =
+        typeof wd === 'function'
+          ? checkNumber('weightDecay(step)', wd(t), { min: 0 }, where)
+          : (wd as number);
+      const lr = group.hyper.lr * eta;
+      return {
+        eta,
+        lr,
+        weightDecay: lambda,
+        scalars: this.groupScalars(group.hyper, t, eta, lr, lambda),
+      };
+    });
+    return { step: t, groups };
+  }
+
+  /** Runs the kernel on every parameter with its group's planned scalars (nothing is re-derived). */
+  protected applyPlan(plan: StepPlan<S>, grads: readonly Float32Array[]): void {
+    let index = 0;
+    plan.groups.forEach((group, i) => {
+      for (const param of this.paramGroups[i].params) {
+        this.updateParam(index, param, grads[index], group.scalars);
+        index++;
+      }
+    });
   }
 
   /** The scheduled learning rate lr * eta_t of each group for the next step. */
@@ -268,14 +335,14 @@ export abstract class Optimizer<H extends BaseHyper> {
     eta: number,
     scheduledLr: number,
     lambda: number,
-  ): unknown;
+  ): S;
 
   /** Updates one parameter with its gradient and the scalars of its group. */
   protected abstract updateParam(
     index: number,
     param: Float32Array,
     grad: Float32Array,
-    scalars: unknown,
+    scalars: S,
   ): void;
 
   /** Saved form of a group's hyperparameters (functions become null). */
@@ -306,17 +373,6 @@ export abstract class Optimizer<H extends BaseHyper> {
     return a;
   }
 
-  private prepareGroup(group: ParamGroup<H>, t: number, groupIndex: number): unknown {
-    const where = `${this.kind} group ${groupIndex} at step ${t}`;
-    const eta = scheduleValue(group.hyper, t, where);
-    const wd = group.hyper.weightDecay;
-    const lambda =
-      typeof wd === 'function'
-        ? checkNumber('weightDecay(step)', wd(t), { min: 0 }, where)
-        : (wd as number);
-    return this.groupScalars(group.hyper, t, eta, group.hyper.lr * eta, lambda);
-  }
-
   private checkGrads(grads: readonly Float32Array[]): void {
     const where = `${this.kind}.step`;
     if (!Array.isArray(grads) || grads.length !== this.params.length) {
@@ -345,24 +401,6 @@ export abstract class Optimizer<H extends BaseHyper> {
 function scheduleValue(hyper: BaseHyper, t: number, where: string): number {
   if (!hyper.schedule) return 1;
   return checkNumber('schedule(step)', hyper.schedule(t), { min: 0 }, where);
-}
-
-/** Index, element and value of the first non-finite gradient entry, if any. */
-function findNonFinite(
-  grads: readonly Float32Array[],
-  allFinite?: (a: Float32Array) => boolean,
-): [number, number, number] | null {
-  for (let i = 0; i < grads.length; i++) {
-    const g = grads[i];
-    if (allFinite?.(g)) continue;
-    let sum = 0;
-    // A sum of x * 0 is NaN exactly when some x is NaN or infinite: one fast pass, then locate.
-    for (let j = 0; j < g.length; j++) sum += g[j] * 0;
-    if (sum !== 0) {
-      for (let j = 0; j < g.length; j++) if (!Number.isFinite(g[j])) return [i, j, g[j]];
-    }
-  }
-  return null;
 }
 
 function normalizeGroups<H extends BaseHyper>(

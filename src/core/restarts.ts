@@ -5,46 +5,39 @@
  *   lambda_t = lambdaNorm sqrt(b / (B T_i))         normalized decay, T_i in epochs of the current period
  *   theta   <- theta (1 - eta_t lambda_t)           decayScale 'schedule': lambda independent of lr
  *
- * with T_0 = t0 epochs and T_{i+1} = T_i tMult. They are the paper's settings packaged: the
- * optimizer returned is an ordinary AdamW / SGDW (instanceof holds; the state dict is theirs).
+ * with T_0 = t0 epochs and T_{i+1} = T_i tMult. Optional, beyond the paper: a linear warmup of
+ * `warmup` epochs at the start of every period (inside T_i, so lambda_t is unchanged) and period i
+ * peaking at peakDecay^i (see warmRestarts). They are the paper's settings packaged: the optimizer
+ * returned is an ordinary AdamW / SGDW (instanceof holds; the state dict is theirs).
  */
 import type { AdamOptions, AdamParams } from './adam.js';
 import { AdamW } from './adamw.js';
 import { OptionError } from './errors.js';
-import { normalizedWeightDecayForRestarts } from './normalized-decay.js';
+import {
+  checkRestartSettings,
+  type NormalizedDecayRestartsOptions,
+  normalizedWeightDecayForRestarts,
+  RESTART_DECAY_KEYS,
+} from './normalized-decay.js';
 import type { ParamGroupInput } from './optimizer.js';
-import { type ConfiguredSchedule, warmRestarts } from './schedules.js';
+import { checkPeriods } from './restart-periods.js';
+import type { ConfiguredSchedule } from './schedule-config.js';
+import { checkCycle, epochsToSteps, warmRestarts } from './schedules.js';
 import type { SGDWOptions, SgdwHyper } from './sgd.js';
 import { SGDW } from './sgdw.js';
 import { checkKnownKeys, checkNumber } from './validate.js';
 
-/** The paper's warm-restart settings, shared by AdamWR and SGDWR. */
-export interface WarmRestartSettings {
-  /** Normalized weight decay (the paper: 0.025 to 0.05 on CIFAR-10), >= 0. */
-  lambdaNorm: number;
-  /** Examples per step, b. */
-  batchSize: number;
-  /** Training-set size, B. */
-  datasetSize: number;
-  /** Length of the first period in EPOCHS, > 0. */
-  t0: number;
-  /** Period growth factor, >= 1, may be fractional (default 1). */
-  tMult?: number;
-  /** Steps per epoch (default ceil(datasetSize / batchSize): the last, smaller batch is kept). */
-  stepsPerEpoch?: number;
+/** The paper's warm-restart settings, shared by AdamWR and SGDWR: the decay's, and the cycle's. */
+export interface WarmRestartSettings extends NormalizedDecayRestartsOptions {
   /** eta_min as a fraction of eta_max = 1, in [0, 1] (default 0). */
   min?: number;
+  /** Linear warmup at the start of every period, in EPOCHS, inside the period: in [0, t0) (default 0). */
+  warmup?: number;
+  /** Period i peaks at max(peakDecay^i, min), in (0, 1] (default 1). */
+  peakDecay?: number;
 }
 
-const SETTING_KEYS = [
-  'lambdaNorm',
-  'batchSize',
-  'datasetSize',
-  't0',
-  'tMult',
-  'stepsPerEpoch',
-  'min',
-] as const;
+const SETTING_KEYS = [...RESTART_DECAY_KEYS, 'min', 'warmup', 'peakDecay'] as const;
 
 /** What the settings fix; passing any of these to AdamWR / SGDWR is an error. */
 const FIXED_KEYS = ['schedule', 'weightDecay', 'decayScale'] as const;
@@ -56,6 +49,29 @@ export interface WarmRestartHyper {
   readonly decayScale: 'schedule';
 }
 
+/** The schedule part of the settings: lengths in epochs, and the steps in one epoch. */
+export type WarmRestartScheduleSettings = Pick<
+  WarmRestartSettings,
+  't0' | 'tMult' | 'min' | 'warmup' | 'peakDecay'
+> & { stepsPerEpoch: number };
+
+/** eta_t of the settings: warmRestarts with t0 and warmup converted from epochs to steps. */
+export function warmRestartSchedule(
+  settings: WarmRestartScheduleSettings,
+  where = 'warmRestartSchedule',
+): ConfiguredSchedule {
+  const { t0, tMult } = checkPeriods(settings, where);
+  const { min, warmup, peakDecay } = checkCycle(settings, t0, where);
+  const spe = checkNumber('stepsPerEpoch', settings.stepsPerEpoch, { above: 0 }, where);
+  return warmRestarts({
+    t0: epochsToSteps(t0, spe),
+    tMult,
+    min,
+    warmup: epochsToSteps(warmup, spe),
+    peakDecay,
+  });
+}
+
 /**
  * Turns the paper's settings into optimizer options: `{ schedule, weightDecay, decayScale }`, so
  * `new AdamW(params, { lr, ...warmRestartHyper(settings) })` is AdamWR (the tfjs adapter uses it too).
@@ -65,25 +81,13 @@ export function warmRestartHyper(settings: WarmRestartSettings, where = 'warmRes
     throw new OptionError('options', settings, 'an object', where);
   }
   checkKnownKeys(settings, SETTING_KEYS, where);
-  const lambdaNorm = checkNumber('lambdaNorm', settings.lambdaNorm, { min: 0 }, where);
-  const batchSize = checkNumber('batchSize', settings.batchSize, { min: 1, integer: true }, where);
-  const datasetSize = checkNumber(
-    'datasetSize',
-    settings.datasetSize,
-    { min: 1, integer: true },
+  const { lambdaNorm, batchSize, datasetSize, t0, tMult, stepsPerEpoch } = checkRestartSettings(
+    settings,
     where,
   );
-  const t0 = checkNumber('t0', settings.t0, { above: 0 }, where);
-  const tMult = checkNumber('tMult', settings.tMult ?? 1, { min: 1 }, where);
-  const stepsPerEpoch = checkNumber(
-    'stepsPerEpoch',
-    settings.stepsPerEpoch ?? Math.ceil(datasetSize / batchSize),
-    { above: 0 },
-    where,
-  );
-  const min = checkNumber('min', settings.min ?? 0, { min: 0, max: 1 }, where);
+  const { min, warmup, peakDecay } = settings;
   const hyper: WarmRestartHyper = {
-    schedule: warmRestarts({ t0: t0 * stepsPerEpoch, tMult, min }),
+    schedule: warmRestartSchedule({ t0, tMult, min, warmup, peakDecay, stepsPerEpoch }, where),
     weightDecay: normalizedWeightDecayForRestarts({
       lambdaNorm,
       batchSize,

@@ -1,57 +1,28 @@
 /**
  * Learning-rate schedules: pure functions from the 0-based index t of the step being taken to the
  * multiplier eta_t (the effective rate is lr_t = lr * eta_t). Each carries a serializable `config`
- * from which {@link scheduleFromConfig} rebuilds it, so a checkpoint can record the schedule.
+ * from which `scheduleFromConfig` (schedule-registry.ts) rebuilds it, so a checkpoint can record it.
  *
  *   constant:     eta_t = value
  *   stepDecay:    eta_t = gamma^k, k = number of milestones <= t (or floor(t / stepSize))
  *   cosine:       eta_t = min + (1 - min) (1 + cos(pi min(t, total) / total)) / 2
- *   warmRestarts: eta_t = min + (1 - min) (1 + cos(pi T_cur / T_i)) / 2          (SGDR)
- *                 T_cur = t - (T_0 + ... + T_{i-1}) advances every step; a restart happens when
- *                 T_cur reaches T_i, and T_{i+1} = T_i * tMult (tMult may be fractional).
+ *   warmRestarts: eta_t = min + (P_i - min) (1 + cos(pi (T_cur - W) / (T_i - W))) / 2   (SGDR)
+ *                       = min + (P_i - min) T_cur / W                  while T_cur < W (warmup)
+ *                 P_i = max(peakDecay^i, min); T_cur, T_i as in restart-periods.ts (T_cur advances
+ *                 every step, T_{i+1} = T_i tMult); W = warmup, 0 by default, inside T_i.
  *   linear:       eta_t = from + (to - from) min(t, steps) / steps                 (PyTorch LinearLR)
  *   linearWarmup: eta_t = (from + (1 - from) t / steps) after(0) for t < steps, else after(t - steps)
  *   sequence:     schedule i runs from boundaries[i-1], restarted at its own step 0 (optax join)
  *   perEpoch:     eta_t = inner(floor(t / stepsPerEpoch)), for schedules stepped once per epoch
  */
 import { OptionError } from './errors.js';
-import {
-  type NormalizedDecayRestartsConfig,
-  normalizedWeightDecayForRestarts,
-} from './normalized-decay.js';
+import { checkPeriods, restarting } from './restart-periods.js';
+import type { ConfiguredSchedule, ScheduleConfig } from './schedule-config.js';
 import type { Schedule } from './types.js';
 import { checkKnownKeys, checkNumber } from './validate.js';
 
-export type ScheduleConfig =
-  | { readonly type: 'constant'; readonly value: number }
-  | { readonly type: 'stepDecay'; readonly milestones: readonly number[]; readonly gamma: number }
-  | { readonly type: 'stepDecay'; readonly stepSize: number; readonly gamma: number }
-  | { readonly type: 'cosine'; readonly total: number; readonly min: number }
-  | {
-      readonly type: 'warmRestarts';
-      readonly t0: number;
-      readonly tMult: number;
-      readonly min: number;
-    }
-  | { readonly type: 'linear'; readonly from: number; readonly to: number; readonly steps: number }
-  | {
-      readonly type: 'linearWarmup';
-      readonly steps: number;
-      readonly from: number;
-      readonly after: ScheduleConfig;
-    }
-  | {
-      readonly type: 'sequence';
-      readonly schedules: readonly ScheduleConfig[];
-      readonly boundaries: readonly number[];
-    }
-  | { readonly type: 'perEpoch'; readonly stepsPerEpoch: number; readonly schedule: ScheduleConfig }
-  | NormalizedDecayRestartsConfig;
-
-/** A schedule made by this module: always has its config. */
-export interface ConfiguredSchedule extends Schedule {
-  readonly config: ScheduleConfig;
-}
+export { type RestartPeriod, restartPeriod } from './restart-periods.js';
+export type { ConfiguredSchedule, ScheduleConfig } from './schedule-config.js';
 
 /** Returns `fn` with a frozen config attached (a wrapper if `fn` already has one). */
 export function withConfig<C extends ScheduleConfig>(
@@ -151,54 +122,14 @@ export function cosine(options: CosineOptions): ConfiguredSchedule {
   });
 }
 
-/** min + (1 - min)(1 + cos(pi x / length)) / 2, in PyTorch's operation order. */
-function cosineAt(x: number, length: number, min: number): number {
-  return min + ((1 - min) * (1 + Math.cos((Math.PI * x) / length))) / 2;
+/** min + (peak - min)(1 + cos(pi x / length)) / 2, in PyTorch's operation order. */
+function cosineAt(x: number, length: number, min: number, peak = 1): number {
+  return min + ((peak - min) * (1 + Math.cos((Math.PI * x) / length))) / 2;
 }
 
-/** Where step t falls in a warm-restart run: period index i, its first step, length T_i, T_cur. */
-export interface RestartPeriod {
-  readonly index: number;
-  readonly start: number;
-  readonly length: number;
-  readonly position: number;
-}
-
-/**
- * Relative slack within which a period boundary counts as reached. t0 and tMult are decimals
- * (7 and 1.3, or 2.5 epochs) whose floating-point products land an ulp or two beside the step
- * where the exact boundary is (7 (1.3 - 1) / (1.3 - 1) = 7.000000000000001), and a restart
- * missed by an ulp would leave eta at its minimum for that step.
- */
-const BOUNDARY_SLACK = 1e-9;
-
-/** Whether step t has reached a boundary at `start` (exactly, or within BOUNDARY_SLACK of it). */
-function reached(t: number, start: number): boolean {
-  return t >= start - BOUNDARY_SLACK * Math.max(1, start);
-}
-
-/**
- * The restart period containing step t: periods have lengths t0, t0 tMult, t0 tMult^2, ... and
- * period i starts at t0 (1 + tMult + ... + tMult^(i-1)), a boundary being reached when exact
- * decimal arithmetic reaches it. The one place this rule lives.
- */
-export function restartPeriod(t: number, t0: number, tMult: number): RestartPeriod {
-  if (!(t >= 0 && t < Number.POSITIVE_INFINITY)) {
-    throw new OptionError('step', t, 'a finite number >= 0', 'restartPeriod');
-  }
-  // start_i = i t0 (tMult = 1) or t0 (tMult^i - 1) / (tMult - 1); exact for integer t0 and tMult.
-  const startOf =
-    tMult === 1 ? (i: number) => i * t0 : (i: number) => (t0 * (tMult ** i - 1)) / (tMult - 1);
-  // A closed-form guess, O(1) even for tMult near 1, then fix-ups against startOf.
-  let index =
-    tMult === 1
-      ? Math.floor(t / t0)
-      : Math.max(0, Math.floor(Math.log1p((t * (tMult - 1)) / t0) / Math.log(tMult)));
-  while (index > 0 && !reached(t, startOf(index))) index--;
-  while (reached(t, startOf(index + 1))) index++;
-  const start = startOf(index);
-  const length = t0 * tMult ** index;
-  return { index, start, length, position: Math.max(0, t - start) };
+/** from + (to - from) min(x, steps) / steps: a linear ramp, then flat at `to`. */
+function rampAt(x: number, steps: number, from: number, to: number): number {
+  return from + ((to - from) * Math.min(x, steps)) / steps;
 }
 
 export interface WarmRestartsOptions {
@@ -206,23 +137,68 @@ export interface WarmRestartsOptions {
   t0: number;
   /** Growth factor of the period length at each restart, >= 1, may be fractional (default 1). */
   tMult?: number;
-  /** The multiplier at the end of each period, in [0, 1] (default 0). */
+  /** The multiplier at the end of each period (and at the start of its warmup), in [0, 1] (default 0). */
   min?: number;
+  /** Steps of linear warmup at the start of every period, inside its length: in [0, t0) (default 0). */
+  warmup?: number;
+  /** Period i peaks at max(peakDecay^i, min): in (0, 1] (default 1, every peak 1). */
+  peakDecay?: number;
 }
 
-/** SGDR cosine annealing with warm restarts (Loshchilov & Hutter 2017), eta_max = 1. */
+/** The options of warmRestarts, and the keys of its config besides `type`. */
+export const WARM_RESTARTS_KEYS = ['t0', 'tMult', 'min', 'warmup', 'peakDecay'] as const;
+
+/**
+ * Checks the shape of a warm-restart cycle, in the unit of `t0` (steps, or AdamWR's epochs): min in
+ * [0, 1], warmup in [0, t0) so the first (shortest) period still anneals, peakDecay in (0, 1].
+ */
+export function checkCycle(
+  options: { min?: unknown; warmup?: unknown; peakDecay?: unknown },
+  t0: number,
+  where: string,
+): { min: number; warmup: number; peakDecay: number } {
+  const min = checkNumber('min', options.min ?? 0, FRACTION, where);
+  const warmup = checkNumber('warmup', options.warmup ?? 0, { min: 0 }, where);
+  if (warmup >= t0) {
+    throw new OptionError('warmup', warmup, `< t0 (${t0}), the length of the first period`, where);
+  }
+  const peakDecay = checkNumber('peakDecay', options.peakDecay ?? 1, { above: 0, max: 1 }, where);
+  return { min, warmup, peakDecay };
+}
+
+/**
+ * One SGDR cycle of `length` steps peaking at `peak` (optax's warmup_cosine_decay_schedule): a
+ * linear rise from min to peak over the first `warmup` steps, then a cosine from peak down to min
+ * over the remaining length - warmup.
+ */
+function warmupCosineAt(
+  x: number,
+  length: number,
+  { warmup, min, peak }: { warmup: number; min: number; peak: number },
+): number {
+  return x < warmup
+    ? rampAt(x, warmup, min, peak)
+    : cosineAt(x - warmup, length - warmup, min, peak);
+}
+
+/**
+ * SGDR cosine annealing with warm restarts (Loshchilov & Hutter 2017), eta_max = 1: each restart
+ * period runs one warmup-then-cosine cycle, period i peaking at max(peakDecay^i, min).
+ */
 export function warmRestarts(options: WarmRestartsOptions): ConfiguredSchedule {
   const where = 'warmRestarts';
-  checkKnownKeys(options, ['t0', 'tMult', 'min'], where);
-  const t0 = checkNumber('t0', options.t0, { above: 0 }, where);
-  const tMult = checkNumber('tMult', options.tMult ?? 1, { min: 1 }, where);
-  const min = checkNumber('min', options.min ?? 0, FRACTION, where);
+  checkKnownKeys(options, WARM_RESTARTS_KEYS, where);
+  const { t0, tMult } = checkPeriods(options, where);
+  const { min, warmup, peakDecay } = checkCycle(options, t0, where);
   return withConfig(
-    (t) => {
-      const p = restartPeriod(t, t0, tMult);
-      return cosineAt(p.position, p.length, min);
-    },
-    { type: 'warmRestarts', t0, tMult, min },
+    restarting(t0, tMult, (p) =>
+      warmupCosineAt(p.position, p.length, {
+        warmup,
+        min,
+        peak: Math.max(peakDecay ** p.index, min),
+      }),
+    ),
+    { type: 'warmRestarts', t0, tMult, min, warmup, peakDecay },
   );
 }
 
@@ -242,7 +218,7 @@ export function linear(options: LinearOptions): ConfiguredSchedule {
   const from = checkNumber('from', options.from ?? 0, { min: 0 }, where);
   const to = checkNumber('to', options.to ?? 1, { min: 0 }, where);
   const steps = checkNumber('steps', options.steps, { above: 0 }, where);
-  return withConfig((t) => from + ((to - from) * Math.min(t, steps)) / steps, {
+  return withConfig((t) => rampAt(t, steps, from, to), {
     type: 'linear',
     from,
     to,
@@ -352,76 +328,4 @@ export function epochsToSteps(epochs: number, stepsPerEpochValue: number): numbe
   checkNumber('epochs', epochs, { min: 0 }, 'epochsToSteps');
   checkNumber('stepsPerEpoch', stepsPerEpochValue, { above: 0 }, 'epochsToSteps');
   return epochs * stepsPerEpochValue;
-}
-
-const CONFIG_KEYS: Record<ScheduleConfig['type'], readonly string[]> = {
-  constant: ['type', 'value'],
-  stepDecay: ['type', 'milestones', 'stepSize', 'gamma'],
-  cosine: ['type', 'total', 'min'],
-  warmRestarts: ['type', 't0', 'tMult', 'min'],
-  linear: ['type', 'from', 'to', 'steps'],
-  linearWarmup: ['type', 'steps', 'from', 'after'],
-  sequence: ['type', 'schedules', 'boundaries'],
-  perEpoch: ['type', 'stepsPerEpoch', 'schedule'],
-  normalizedDecayRestarts: [
-    'type',
-    'lambdaNorm',
-    'batchSize',
-    'datasetSize',
-    't0',
-    'tMult',
-    'stepsPerEpoch',
-  ],
-};
-
-/** Rebuilds a schedule (or a step-dependent weight decay) from its config, validating it. */
-export function scheduleFromConfig(config: unknown): ConfiguredSchedule {
-  const where = 'scheduleFromConfig';
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new OptionError('config', config, 'a schedule config object with a type', where);
-  }
-  const c = config as Record<string, unknown> & { type: unknown };
-  const type = c.type;
-  if (typeof type !== 'string' || !Object.hasOwn(CONFIG_KEYS, type)) {
-    throw new OptionError(
-      'config.type',
-      type,
-      `one of ${Object.keys(CONFIG_KEYS)
-        .map((k) => `'${k}'`)
-        .join(', ')}`,
-      where,
-    );
-  }
-  checkKnownKeys(c, CONFIG_KEYS[type as ScheduleConfig['type']], where, 'config.');
-  const { type: _drop, ...rest } = c;
-  const opts = rest as never;
-  const nested = (key: string) => scheduleFromConfig(c[key]);
-  switch (type as ScheduleConfig['type']) {
-    case 'constant':
-      return constant(c.value as number);
-    case 'stepDecay':
-      return stepDecay(opts);
-    case 'cosine':
-      return cosine(opts);
-    case 'warmRestarts':
-      return warmRestarts(opts);
-    case 'linear':
-      return linear(opts);
-    case 'linearWarmup':
-      return linearWarmup(
-        { steps: c.steps as number, from: c.from as number },
-        nested('after'),
-      ) as ConfiguredSchedule;
-    case 'sequence': {
-      if (!Array.isArray(c.schedules)) {
-        throw new OptionError('config.schedules', c.schedules, 'an array of configs', where);
-      }
-      const children = c.schedules.map((s) => scheduleFromConfig(s));
-      return sequence(children, c.boundaries as number[]) as ConfiguredSchedule;
-    }
-    case 'perEpoch':
-      return perEpoch(nested('schedule'), c.stepsPerEpoch as number) as ConfiguredSchedule;
-    case 'normalizedDecayRestarts':
-      return normalizedWeightDecayForRestarts(opts);
-  }
 }

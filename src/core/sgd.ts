@@ -13,7 +13,7 @@
  */
 import { decoupledDecayFactor } from './decay.js';
 import { OptionError } from './errors.js';
-import type { SgdScalars } from './kernels.js';
+import type { SgdStepScalars } from './kernels.js';
 import {
   type BaseHyper,
   type GlobalOptions,
@@ -23,8 +23,8 @@ import {
   saveBaseHyper,
   validateBaseHyper,
 } from './optimizer.js';
-import type { OptimizerKind, SavedGroupHyper } from './state.js';
-import type { DecayScale } from './types.js';
+import type { SavedGroupHyper } from './state.js';
+import { DECAY_SCALES, type DecayScale, type OptimizerKind } from './types.js';
 import { checkBoolean, checkNumber, checkOneOf } from './validate.js';
 
 export interface SgdHyper extends BaseHyper {
@@ -40,9 +40,16 @@ export interface SgdwHyper extends SgdHyper {
 export type SGDOptions = Partial<SgdHyper> & GlobalOptions;
 export type SGDWOptions = Partial<SgdwHyper> & GlobalOptions;
 
-const DECAY_SCALES = ['lr', 'schedule'] as const;
+/**
+ * SGD's first-step rule (PyTorch): a parameter's momentum buffer starts as its first gradient, so
+ * the step is a first momentum step when momentum is on and the parameter has no buffer yet.
+ */
+export function firstMomentumStep(momentum: number, hasBuffer: boolean): boolean {
+  return momentum !== 0 && !hasBuffer;
+}
 
-function sgdDefaults(decoupled: boolean): SgdHyper | SgdwHyper {
+/** The default hyperparameters of SGD (and, with `decoupled`, of SGDW). */
+export function sgdDefaults(decoupled: boolean): SgdHyper | SgdwHyper {
   const base: SgdHyper = {
     lr: 1e-3,
     momentum: 0,
@@ -79,7 +86,7 @@ function checkNesterov(options: Partial<SgdHyper>, where: string): void {
 }
 
 /** SGD and SGDW: momentum buffer and state; `decoupled` picks the decay rule. */
-export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H> {
+export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H, SgdStepScalars> {
   protected abstract readonly decoupled: boolean;
 
   protected constructor(
@@ -102,7 +109,7 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H> {
     eta: number,
     scheduledLr: number,
     lambda: number,
-  ): Omit<SgdScalars, 'firstStep'> {
+  ): SgdStepScalars {
     const scale = (h as unknown as SgdwHyper).decayScale;
     return {
       lr: scheduledLr,
@@ -115,15 +122,15 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H> {
     };
   }
 
-  protected updateParam(index: number, p: Float32Array, g: Float32Array, s: unknown): void {
-    const scalars = s as Omit<SgdScalars, 'firstStep'>;
-    if (scalars.momentum === 0) {
-      this.kernels.sgd(p, g, null, { ...scalars, firstStep: false });
-      return;
-    }
-    // The buffer starts as the first gradient (PyTorch): its absence marks the first step.
-    const firstStep = !this.slots.momentum_buffer?.[index];
-    this.kernels.sgd(p, g, this.slot('momentum_buffer', index), { ...scalars, firstStep });
+  protected updateParam(
+    index: number,
+    p: Float32Array,
+    g: Float32Array,
+    scalars: SgdStepScalars,
+  ): void {
+    const firstStep = firstMomentumStep(scalars.momentum, !!this.slots.momentum_buffer?.[index]);
+    const buffer = scalars.momentum === 0 ? null : this.slot('momentum_buffer', index);
+    this.kernels.sgd(p, g, buffer, { ...scalars, firstStep });
   }
 
   protected saveHyper(h: H): SavedGroupHyper {

@@ -14,9 +14,9 @@
  *   then zero padding to a multiple of 4 bytes, then the float32 payload.
  */
 import { OptionError } from './errors.js';
-import type { ScheduleConfigLike } from './types.js';
+import type { OptimizerKind, ScheduleConfigLike } from './types.js';
 
-export type OptimizerKind = 'Adam' | 'AdamW' | 'SGD' | 'SGDW';
+export type { OptimizerKind };
 
 /** Hyperparameters of one group as saved; functions are saved as null (they cannot be data). */
 export interface SavedGroupHyper {

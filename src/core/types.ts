@@ -19,7 +19,13 @@ export interface ScheduleConfigLike {
 export type StepValue = number | ((step: number) => number);
 
 /** How decoupled decay is scaled: by the scheduled lr (PyTorch) or by the multiplier (the paper). */
-export type DecayScale = 'lr' | 'schedule';
+export const DECAY_SCALES = ['lr', 'schedule'] as const;
+export type DecayScale = (typeof DECAY_SCALES)[number];
 
-/** What a step does with a NaN or infinite gradient. */
-export type NonFinitePolicy = 'error' | 'skip' | 'ignore';
+/** What a step does with a NaN or infinite gradient: throw, skip the step, or update anyway. */
+export const NON_FINITE_POLICIES = ['error', 'skip', 'ignore'] as const;
+export type NonFinitePolicy = (typeof NON_FINITE_POLICIES)[number];
+
+/** The core optimizers, by the name their class, state dicts and errors use. */
+export const OPTIMIZER_KINDS = ['Adam', 'AdamW', 'SGD', 'SGDW'] as const;
+export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];

@@ -15,7 +15,7 @@ export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
 export const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'sgdw'] as const;
-export type OptimizerKind = (typeof OPTIMIZERS)[number];
+export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 export const BACKENDS = ['wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];

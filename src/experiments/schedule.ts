@@ -1,23 +1,20 @@
 /**
  * Turns the run config's schedule (lengths in epochs) and weight decay into the core's per-step
- * functions. Steps per epoch = ceil(trainSize / batchSize) (the last, smaller batch is kept).
+ * functions. Steps per epoch: the core's stepsPerEpoch (ceil(trainSize / batchSize), the last,
+ * smaller batch kept).
  *   cosine:        cosine({ total: epochs * spe, min })
- *   warm-restarts: warmRestarts({ t0: t0 * spe, tMult, min })
+ *   warm-restarts: the paper's AdamWR settings (warmRestartSchedule: t0 epochs * spe, tMult, min)
  *   step:          stepDecay({ milestones: milestone_epochs * spe, gamma })
  * Normalized decay: lambda = lambdaNorm * sqrt(batchSize / (trainSize * T)), T = epochs, or under
- * warm restarts the current period's length in epochs (lambda changes at each restart).
+ * warm restarts AdamWR's lambda_t, T = the current period's length in epochs.
  */
-import {
-  normalizedWeightDecay,
-  normalizedWeightDecayForRestarts,
-} from '../core/normalized-decay.js';
-import { constant, cosine, stepDecay, warmRestarts } from '../core/schedules.js';
+import { normalizedWeightDecay } from '../core/normalized-decay.js';
+import { warmRestartHyper, warmRestartSchedule } from '../core/restarts.js';
+import { constant, cosine, stepDecay } from '../core/schedules.js';
 import type { Schedule } from '../core/types.js';
 import type { TrainConfig } from './config.js';
 
-export function stepsPerEpoch(trainSize: number, batchSize: number): number {
-  return Math.ceil(trainSize / batchSize);
-}
+export { stepsPerEpoch } from '../core/schedules.js';
 
 export function buildSchedule(config: TrainConfig, spe: number): Schedule {
   const s = config.schedule;
@@ -27,7 +24,7 @@ export function buildSchedule(config: TrainConfig, spe: number): Schedule {
     case 'cosine':
       return cosine({ total: config.epochs * spe, min: s.min });
     case 'warm-restarts':
-      return warmRestarts({ t0: s.t0 * spe, tMult: s.tMult, min: s.min });
+      return warmRestartSchedule({ t0: s.t0, tMult: s.tMult, min: s.min, stepsPerEpoch: spe });
     case 'step':
       return stepDecay({
         milestones: s.milestones.map((m) => Math.round(m * spe)),
@@ -48,9 +45,10 @@ export function buildWeightDecay(
     batchSize: config.batchSize,
     datasetSize: trainSize,
   };
-  if (config.schedule.kind === 'warm-restarts') {
-    const { t0, tMult } = config.schedule;
-    return normalizedWeightDecayForRestarts({ ...common, t0, tMult, stepsPerEpoch: spe });
+  const s = config.schedule;
+  if (s.kind === 'warm-restarts') {
+    const settings = { ...common, t0: s.t0, tMult: s.tMult, min: s.min, stepsPerEpoch: spe };
+    return warmRestartHyper(settings).weightDecay;
   }
   return normalizedWeightDecay({ ...common, epochs: config.epochs });
 }

@@ -111,7 +111,7 @@ class Run {
   ) {
     this.data = loadData(config);
     this.train = this.data.train;
-    this.spe = stepsPerEpoch(this.train.count, config.batchSize);
+    this.spe = stepsPerEpoch({ datasetSize: this.train.count, batchSize: config.batchSize });
     this.schedule = buildSchedule(config, this.spe);
     this.weightDecay = buildWeightDecay(config, this.train.count, this.spe);
     const { height, width, channels, classes } = this.train;

@@ -8,6 +8,7 @@
 import { OptionError } from '../core/errors.js';
 import { referenceKernels, type UpdateKernels } from '../core/kernels.js';
 import { sharedMemorySupported } from './module.js';
+import { isNode } from './threads.js';
 import {
   getThreadPool,
   type KernelThreadOptions,
@@ -16,6 +17,14 @@ import {
   wasmKernelsSupported,
 } from './wasm.js';
 
+export {
+  type AdamKernelArgs,
+  adamArgs,
+  adamKernelExact,
+  FLAG,
+  type SgdKernelArgs,
+  sgdArgs,
+} from './abi.js';
 export {
   type ArenaOptions,
   arenaOf,
@@ -53,7 +62,7 @@ export async function initKernels(options: KernelThreadOptions = {}): Promise<Up
   if (!wasmKernelsSupported()) return referenceKernels;
   // The Node-only spawner is imported only on Node, so browser bundles never run it; elsewhere Web
   // Workers are used when the page is cross-origin isolated (shared memory).
-  const threadsNode = isNodeRuntime() ? await import('./threads-node.js') : null;
+  const threadsNode = isNode() ? await import('./threads-node.js') : null;
   const threadsWeb = threadsNode ? null : await import('./threads-web.js');
   const web = threadsWeb?.webThreadsSupported() ?? false;
   const cores = threadsNode ? await threadsNode.availableCores() : web ? threadsWeb!.webCores() : 1;
@@ -73,11 +82,6 @@ export async function initKernels(options: KernelThreadOptions = {}): Promise<Up
   }
   setThreadPool(getThreadPool(), min);
   return wasmKernels;
-}
-
-function isNodeRuntime(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof p?.versions?.node === 'string';
 }
 
 /** Stops the kernel threads (steps then run on the calling thread). */

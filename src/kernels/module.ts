@@ -5,9 +5,13 @@
  * importing a plain memory (everywhere else). Compilation is synchronous: the module is a few KiB,
  * well below the size browsers allow to compile on the main thread.
  */
+import type { AdamKernelArgs, SgdKernelArgs } from './abi.js';
 import { plainWasmBase64, sharedWasmBase64 } from './generated/wasm.js';
 
-/** The raw exports of src/kernels/assembly/index.ts; pointers are byte offsets. */
+/**
+ * The raw exports of src/kernels/assembly/index.ts; pointers are byte offsets, and the scalar
+ * arguments after the length are the calling convention's (./abi.ts).
+ */
 export interface KernelExports {
   adam(
     p: number,
@@ -16,41 +20,11 @@ export interface KernelExports {
     v: number,
     vmax: number,
     n: number,
-    decay: number,
-    l2: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    bc2Sqrt: number,
-    eps: number,
-    negStepSize: number,
-    flags: number,
+    ...s: AdamKernelArgs
   ): void;
-  sgd(
-    p: number,
-    g: number,
-    buf: number,
-    n: number,
-    decay: number,
-    l2: number,
-    momentum: number,
-    oneMinusDampening: number,
-    negLr: number,
-    flags: number,
-  ): void;
+  sgd(p: number, g: number, buf: number, n: number, ...s: SgdKernelArgs): void;
   allFinite(ptr: number, n: number): number;
 }
-
-/** Flag bits of the kernels (same values as in the AssemblyScript source). */
-export const FLAG = {
-  maximize: 1,
-  amsgrad: 2,
-  l2: 4,
-  momentum: 8,
-  nesterov: 16,
-  firstStep: 32,
-} as const;
 
 export const PAGE_BYTES = 65536;
 /** The wasm32 limit: 65536 pages = 4 GiB. */

@@ -6,7 +6,7 @@
  * SharedArrayBuffer, on which the caller blocks (Atomics.wait is allowed on Node's main thread).
  */
 import { kernelModule } from './module.js';
-import { type KernelThreadPool, sharedMemoryPool } from './threads.js';
+import { isNode, type KernelThreadPool, sharedMemoryPool } from './threads.js';
 
 // CommonJS source run with `eval: true`, so no file has to be located next to the bundle.
 const WORKER_SOURCE = `
@@ -33,12 +33,6 @@ parentPort.on('message', (msg) => {
 });
 parentPort.postMessage('ready');
 `;
-
-/** True when running on Node (where worker_threads exists). */
-export function isNode(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof p?.versions?.node === 'string';
-}
 
 /** Cores available to this process on Node, 1 elsewhere. */
 export async function availableCores(): Promise<number> {

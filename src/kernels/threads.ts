@@ -7,6 +7,12 @@
 
 import { type KernelMemory, onSharedMemory } from './arena.js';
 
+/** True when running on Node (where worker_threads exists). */
+export function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
 /** Worker threads that run kernels over registered shared memories. */
 export interface KernelThreadPool {
   /** Number of workers (the calling thread is one more). */

@@ -8,14 +8,17 @@
  *   on the views directly, split over worker threads for large tensors when a pool is started;
  * - staged: otherwise the arrays outside that memory are streamed through its staging area in
  *   chunks that stay in L2 (copy in, update, copy the outputs back), on the calling thread.
+ * The scalar arguments and flags come from the calling convention (./abi.ts).
  */
 import {
-  type AdamScalars,
+  type AdamStepScalars,
   adamReferenceUpdate,
+  firstNonFinite,
   type SgdScalars,
   sgdReferenceUpdate,
   type UpdateKernels,
 } from '../core/kernels.js';
+import { adamArgs, adamKernelExact, sgdArgs } from './abi.js';
 import {
   arenaOf,
   createKernelMemory,
@@ -25,7 +28,6 @@ import {
   STAGE_SLOTS,
   stageSlot,
 } from './arena.js';
-import { FLAG, type KernelExports } from './module.js';
 import { type KernelThreadPool, splitRange } from './threads.js';
 
 /** The WASM kernels, plus the extras the optimizer core can use when present. */
@@ -143,13 +145,54 @@ function runThreaded(
   return true;
 }
 
+/**
+ * Runs export `fn` over `arrays` (null: absent, passed as pointer 0) and the step's `scalars`:
+ * in place, split over threads when every array is in the memory, else staged chunk by chunk
+ * (array k through staging slot k; the arrays at `written` are copied back).
+ */
+function dispatch(
+  mem: KernelMemory,
+  fn: 'adam' | 'sgd',
+  arrays: readonly (Float32Array | null)[],
+  written: readonly number[],
+  scalars: readonly number[],
+): void {
+  const n = (arrays[0] as Float32Array).length;
+  const buf = mem.buffer;
+  const exec = mem.exports[fn] as (...a: number[]) => void;
+  if (arrays.every((a) => a === null || a.buffer === buf)) {
+    // Pointers (byte offsets) and length first, then the scalars, as the exports take them.
+    const at = (start: number, len: number) => [
+      ...arrays.map((a) => (a === null ? 0 : a.byteOffset + start * 4)),
+      len,
+      ...scalars,
+    ];
+    if (runThreaded(mem, fn, n, at)) return;
+    exec(...at(0, n));
+    return;
+  }
+  const st = stagingOf(mem);
+  for (let off = 0; off < n; off += STAGE_CHUNK) {
+    const len = Math.min(STAGE_CHUNK, n - off);
+    exec(
+      ...arrays.map((a, k) => (a === null ? 0 : stageIn(st, buf, a, k, off, len))),
+      len,
+      ...scalars,
+    );
+    for (const k of written) {
+      const a = arrays[k];
+      if (a !== null) stageOut(st, buf, a, k, off, len);
+    }
+  }
+}
+
 function adam(
   p: Float32Array,
   g: Float32Array,
   m: Float32Array,
   v: Float32Array,
   vMax: Float32Array | null,
-  s: AdamScalars,
+  s: AdamStepScalars,
 ): void {
   const n = p.length;
   checkLength('g', g, n);
@@ -157,87 +200,11 @@ function adam(
   checkLength('v', v, n);
   const vm = s.amsgrad && vMax !== null ? vMax : null;
   checkLength('vMax', vm, n);
-  // The kernel divides by bc2Sqrt through an f64 reciprocal, exact only for bc2Sqrt in
-  // [2^-126, 1] (src/kernels/assembly/index.ts); sqrt(1 - beta2^t) always is, direct callers may not.
-  const bc2f = Math.fround(s.biasCorrection2Sqrt);
-  if (n < SMALL || !(bc2f >= 2 ** -126 && bc2f <= 1)) {
+  if (n < SMALL || !adamKernelExact(s)) {
     adamReferenceUpdate(p, g, m, v, vMax, s);
     return;
   }
-  // Same conditions as the reference loop (l2 compared after rounding to float32).
-  const flags =
-    (s.maximize ? FLAG.maximize : 0) |
-    (vm !== null ? FLAG.amsgrad : 0) |
-    (Math.fround(s.l2) !== 0 ? FLAG.l2 : 0);
-  // f32 parameters round each scalar with fround, exactly as the reference does.
-  const { decayFactor: decay, l2, beta1, beta2, biasCorrection2Sqrt: bc2, eps } = s;
-  const negStep = -s.stepSize;
-  const mem = pickMemory(p, m);
-  const buf = mem.buffer;
-  const ex = mem.exports;
-  // Pointers (byte offsets) and length first, then the step's scalars, as the export takes them.
-  const args = (
-    pp: number,
-    gp: number,
-    mp: number,
-    vp: number,
-    vmp: number,
-    len: number,
-  ): Parameters<KernelExports['adam']> => [
-    pp,
-    gp,
-    mp,
-    vp,
-    vmp,
-    len,
-    decay,
-    l2,
-    beta1,
-    1 - beta1,
-    beta2,
-    1 - beta2,
-    bc2,
-    eps,
-    negStep,
-    flags,
-  ];
-  if (
-    g.buffer === buf &&
-    m.buffer === buf &&
-    v.buffer === buf &&
-    (vm === null || vm.buffer === buf)
-  ) {
-    const at = (start: number, len: number) =>
-      args(
-        p.byteOffset + start * 4,
-        g.byteOffset + start * 4,
-        m.byteOffset + start * 4,
-        v.byteOffset + start * 4,
-        vm === null ? 0 : vm.byteOffset + start * 4,
-        len,
-      );
-    if (runThreaded(mem, 'adam', n, at)) return;
-    ex.adam(...at(0, n));
-    return;
-  }
-  const st = stagingOf(mem);
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    ex.adam(
-      ...args(
-        stageIn(st, buf, p, 0, off, len),
-        stageIn(st, buf, g, 1, off, len),
-        stageIn(st, buf, m, 2, off, len),
-        stageIn(st, buf, v, 3, off, len),
-        vm === null ? 0 : stageIn(st, buf, vm, 4, off, len),
-        len,
-      ),
-    );
-    stageOut(st, buf, p, 0, off, len);
-    stageOut(st, buf, m, 2, off, len);
-    stageOut(st, buf, v, 3, off, len);
-    if (vm !== null) stageOut(st, buf, vm, 4, off, len);
-  }
+  dispatch(pickMemory(p, m), 'adam', [p, g, m, v, vm], [0, 2, 3, 4], adamArgs(s, vm !== null));
 }
 
 function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: SgdScalars): void {
@@ -249,58 +216,12 @@ function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: S
     sgdReferenceUpdate(p, g, buffer, s);
     return;
   }
-  const flags =
-    (s.maximize ? FLAG.maximize : 0) |
-    (Math.fround(s.l2) !== 0 ? FLAG.l2 : 0) |
-    (b !== null ? FLAG.momentum : 0) |
-    (s.nesterov ? FLAG.nesterov : 0) |
-    (s.firstStep ? FLAG.firstStep : 0);
-  const { decayFactor: decay, l2, momentum } = s;
-  const omd = 1 - s.dampening;
-  const negLr = -s.lr;
-  const mem = pickMemory(p, b);
-  const buf = mem.buffer;
-  const ex = mem.exports;
-  const args = (
-    pp: number,
-    gp: number,
-    bp: number,
-    len: number,
-  ): Parameters<KernelExports['sgd']> => [pp, gp, bp, len, decay, l2, momentum, omd, negLr, flags];
-  if (g.buffer === buf && (b === null || b.buffer === buf)) {
-    const at = (start: number, len: number) =>
-      args(
-        p.byteOffset + start * 4,
-        g.byteOffset + start * 4,
-        b === null ? 0 : b.byteOffset + start * 4,
-        len,
-      );
-    if (runThreaded(mem, 'sgd', n, at)) return;
-    ex.sgd(...at(0, n));
-    return;
-  }
-  const st = stagingOf(mem);
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    ex.sgd(
-      ...args(
-        stageIn(st, buf, p, 0, off, len),
-        stageIn(st, buf, g, 1, off, len),
-        b === null ? 0 : stageIn(st, buf, b, 2, off, len),
-        len,
-      ),
-    );
-    stageOut(st, buf, p, 0, off, len);
-    if (b !== null) stageOut(st, buf, b, 2, off, len);
-  }
+  dispatch(pickMemory(p, b), 'sgd', [p, g, b], [0, 2], sgdArgs(s, b !== null, s.firstStep));
 }
 
 function allFinite(a: Float32Array): boolean {
   const n = a.length;
-  if (n < SMALL) {
-    for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) return false;
-    return true;
-  }
+  if (n < SMALL) return firstNonFinite(a) === null;
   const mem = memoryOf(a) ?? stagingMemory();
   if (a.buffer === mem.buffer) return mem.exports.allFinite(a.byteOffset, n) === 1;
   const st = stagingOf(mem);

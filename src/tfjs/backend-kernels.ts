@@ -12,6 +12,8 @@
  *         are updated in place with no copy; the backend is then told the parameter changed
  *         (its XNNPACK operators cache packed weights by tensor id).
  *
+ * Both take the step's scalars through the one calling convention (src/kernels/abi.ts).
+ *
  * Kernel inputs: param, grad and the slots (Adam: m, v, [vMax]; SGD: [buf]); attrs: the step's
  * scalars. Slots are always updated in place (the optimizer owns them and keeps them unshared).
  * Outputs: cpu returns the new parameter; wasm returns nothing (the parameter changed in place).
@@ -19,9 +21,16 @@
  * loops on dataSync() copies written back as new tensors.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdamScalars, SgdScalars, UpdateKernels } from '../core/kernels.js';
+import {
+  type AdamScalars,
+  adamReferenceUpdate,
+  firstNonFinite as firstNonFiniteIn,
+  type SgdScalars,
+  type UpdateKernels,
+} from '../core/kernels.js';
 import { getDefaultKernels } from '../core/optimizer.js';
-import { FLAG, type KernelExports, kernelModule } from '../kernels/module.js';
+import { adamArgs, adamKernelExact, sgdArgs } from '../kernels/abi.js';
+import { type KernelExports, kernelModule } from '../kernels/module.js';
 import { wasmKernels, wasmKernelsSupported } from '../kernels/wasm.js';
 import { registerWasmTrainingKernels } from './training-kernels/index.js';
 
@@ -111,8 +120,6 @@ function wasmPtr(backend: unknown, info: tf.TensorInfo | undefined): number {
   return info ? (backend as WasmBackend).dataIdMap.get(info.dataId).memoryOffset : 0;
 }
 
-const f = Math.fround;
-
 /**
  * Tells tfjs-backend-wasm that a tensor's values changed in place. Its XNNPACK kernels (MatMul,
  * Conv2D) cache operators with the weights packed, keyed by tensor id, on the premise that tensor
@@ -129,32 +136,35 @@ function valuesChanged(backend: unknown, info: tf.TensorInfo | undefined): void 
   b.wasm.tfjs.registerTensor(id, tf.util.sizeFromShape(info.shape), memoryOffset);
 }
 
+/** A view of a tensor's n floats on the wasm heap (valid until the next allocation). */
+function wasmView(
+  backend: unknown,
+  info: tf.TensorInfo | undefined,
+  n: number,
+): Float32Array | null {
+  const heap = (backend as WasmBackend).wasm.HEAPF32.buffer;
+  return info ? new Float32Array(heap, wasmPtr(backend, info), n) : null;
+}
+
 function wasmAdam({ inputs, backend, attrs }: KernelArgs) {
   const ins = inputs as Inputs;
   const s = attrs as unknown as AdamScalars;
   const n = tf.util.sizeFromShape(ins.param?.shape as number[]);
-  const flags =
-    (s.maximize ? FLAG.maximize : 0) |
-    (s.amsgrad && ins.vMax ? FLAG.amsgrad : 0) |
-    (s.l2 !== 0 ? FLAG.l2 : 0);
-  wasmKernelsOn(backend).adam(
-    wasmPtr(backend, ins.param),
-    wasmPtr(backend, ins.grad),
-    wasmPtr(backend, ins.m),
-    wasmPtr(backend, ins.v),
-    wasmPtr(backend, ins.vMax),
-    n,
-    f(s.decayFactor),
-    f(s.l2),
-    f(s.beta1),
-    f(1 - s.beta1),
-    f(s.beta2),
-    f(1 - s.beta2),
-    f(s.biasCorrection2Sqrt),
-    f(s.eps),
-    f(-s.stepSize),
-    flags,
-  );
+  if (adamKernelExact(s)) {
+    wasmKernelsOn(backend).adam(
+      wasmPtr(backend, ins.param),
+      wasmPtr(backend, ins.grad),
+      wasmPtr(backend, ins.m),
+      wasmPtr(backend, ins.v),
+      wasmPtr(backend, ins.vMax),
+      n,
+      ...adamArgs(s, ins.vMax !== undefined),
+    );
+  } else {
+    const view = (info: tf.TensorInfo | undefined) => wasmView(backend, info, n) as Float32Array;
+    const vMax = wasmView(backend, ins.vMax, n);
+    adamReferenceUpdate(view(ins.param), view(ins.grad), view(ins.m), view(ins.v), vMax, s);
+  }
   valuesChanged(backend, ins.param);
   return [];
 }
@@ -163,24 +173,12 @@ function wasmSgd({ inputs, backend, attrs }: KernelArgs) {
   const ins = inputs as Inputs;
   const s = attrs as unknown as SgdScalars;
   const n = tf.util.sizeFromShape(ins.param?.shape as number[]);
-  const useMomentum = s.momentum !== 0 && ins.buf !== undefined;
-  const flags =
-    (s.maximize ? FLAG.maximize : 0) |
-    (s.l2 !== 0 ? FLAG.l2 : 0) |
-    (useMomentum ? FLAG.momentum : 0) |
-    (useMomentum && s.nesterov ? FLAG.nesterov : 0) |
-    (useMomentum && s.firstStep ? FLAG.firstStep : 0);
   wasmKernelsOn(backend).sgd(
     wasmPtr(backend, ins.param),
     wasmPtr(backend, ins.grad),
     wasmPtr(backend, ins.buf),
     n,
-    f(s.decayFactor),
-    f(s.l2),
-    f(s.momentum),
-    f(1 - s.dampening),
-    f(-s.lr),
-    flags,
+    ...sgdArgs(s, ins.buf !== undefined, s.firstStep),
   );
   valuesChanged(backend, ins.param);
   return [];
@@ -237,9 +235,9 @@ export function readView(t: tf.Tensor): Float32Array {
 }
 
 /**
- * Index and value of the first non-finite element of `t`, or null. The scan is the kernel module's
- * SIMD one (on wasm's heap in place, on cpu staged); a JS pass locates the element, or does it all
- * where WebAssembly SIMD is missing.
+ * Index and value of the first non-finite element of `t`, or null: the core's scan
+ * (src/core/kernels.ts), with the kernel module's SIMD check first (on wasm's heap in place, on
+ * cpu staged) where WebAssembly SIMD is available.
  */
 export function firstNonFinite(t: tf.Tensor): [number, number] | null {
   if (tf.getBackend() === 'wasm') {
@@ -247,15 +245,8 @@ export function firstNonFinite(t: tf.Tensor): [number, number] | null {
     const ptr = (backend as WasmBackend).dataIdMap.get(t.dataId).memoryOffset;
     if (wasmKernelsOn(backend).allFinite(ptr, t.size) === 1) return null;
   }
-  const a = readView(t);
   simd ??= wasmKernelsSupported();
-  if (simd && wasmKernels.allFinite(a)) return null;
-  let sum = 0;
-  // x * 0 is NaN exactly when x is NaN or infinite: one fast pass, then locate.
-  for (let i = 0; i < a.length; i++) sum += a[i] * 0;
-  if (sum === 0) return null;
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return [i, a[i]];
-  return null;
+  return firstNonFiniteIn(readView(t), simd ? wasmKernels.allFinite : undefined);
 }
 
 /** The backend's reference count of `t`'s data: > 1 means another tensor shares it. */

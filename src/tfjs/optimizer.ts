@@ -4,12 +4,15 @@
  *
  *   1. gradients are checked (shape, dtype, the nonFinite policy) before anything is written;
  *   2. clipNorm: n = sqrt(sum ||g_i||^2); if n > clipNorm, g_i <- g_i * clipNorm / (n + 1e-6);
- *   3. the core computes each decay group's scalars for step t (eta_t = schedule(t), lr_t,
- *      lambda_t, bias corrections, decay factor) and advances t: the schedule moves per batch,
- *      no callback needed;
- *   4. each variable is updated by the fused kernel of the active backend (./backend-kernels.ts).
+ *   3. the core plans step t (its planStep: eta_t = schedule(t), lr_t, lambda_t, bias corrections,
+ *      decay factor, all checked) for its two decay groups, before anything is written;
+ *   4. each variable is updated by the fused kernel of the active backend (./backend-kernels.ts)
+ *      with its group's planned scalars, then the core's t advances: the schedule moves per
+ *      batch, no callback needed.
  *
- * Decay groups: a variable is excluded from weight decay (lambda = 0) by the core's rule
+ * The core optimizer (src/core/registry.ts) holds the options, the defaults, the validation and t;
+ * it has no params, only two empty groups: 0 decayed (the configured weightDecay), 1 excluded
+ * (weightDecay 0). A variable is excluded from weight decay (lambda = 0) by the core's rule
  * (src/core/param-groups.ts: rank <= 1, i.e. biases and BatchNorm/LayerNorm gamma and beta), by
  * name patterns, or by a predicate.
  *
@@ -23,12 +26,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { clipCoefficient, globalNorm } from '../core/clip.js';
 import { NonFiniteGradientError, OptionError } from '../core/errors.js';
+import type { AdamStepScalars, SgdStepScalars } from '../core/kernels.js';
 import { getDefaultKernels } from '../core/optimizer.js';
 import { type DecayExclusion, groupParams } from '../core/param-groups.js';
-import { scheduleFromConfig } from '../core/schedules.js';
-import type { OptimizerKind } from '../core/state.js';
-import type { NonFinitePolicy, Schedule, StepValue } from '../core/types.js';
-import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf } from '../core/validate.js';
+import { createOptimizer, type FamilyOptimizer, optimizerOptionNames } from '../core/registry.js';
+import { scheduleFromConfig } from '../core/schedule-registry.js';
+import { firstMomentumStep } from '../core/sgd.js';
+import type { NonFinitePolicy, OptimizerKind, Schedule, StepValue } from '../core/types.js';
+import { checkBoolean, checkKnownKeys, checkNumber } from '../core/validate.js';
 import {
   ADAM_KERNEL,
   firstNonFinite,
@@ -39,7 +44,6 @@ import {
   sharedData,
   updatesInPlace,
 } from './backend-kernels.js';
-import { type GroupScalars, type ScalarSource, scalarSource } from './core-bridge.js';
 
 /** Decay exclusion for tfjs variables (the core's DecayExclusion, with tfjs' name and shape). */
 export interface TfjsDecayExclusion {
@@ -73,6 +77,11 @@ export interface NamedTensor {
   name: string;
   tensor: tf.Tensor;
 }
+
+/** One decay group's planned scalars, tagged with the kernel family that takes them. */
+type GroupScalars =
+  | { readonly family: 'adam'; readonly scalars: AdamStepScalars }
+  | { readonly family: 'sgd'; readonly scalars: SgdStepScalars };
 
 /** The saved form of a StepValue or Schedule: a number, a schedule config, or null (none). */
 type SavedStep = number | tf.serialization.ConfigDict | null;
@@ -115,7 +124,8 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   skippedSteps = 0;
   /** The global gradient norm of the last step, before clipping (when clipNorm is set). */
   lastGradNorm: number | null = null;
-  protected readonly source: ScalarSource;
+  /** The core optimizer whose planStep gives each step's scalars (two empty decay groups). */
+  protected readonly core: FamilyOptimizer;
   /** The class's short name ('AdamW', 'AdamWR', …), for error messages. */
   private readonly label: string;
   private readonly exclusion: TfjsDecayExclusion;
@@ -149,34 +159,29 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     this.clipNorm =
       clipNorm === undefined ? null : checkNumber('clipNorm', clipNorm, { above: 0 }, where);
     this.exclusion = checkExclusion(excludeFromDecay, where);
-    // Unknown keys first, against the core's keys (from its defaults) and ours.
-    const coreKeys = [...Object.keys(scalarSource(kind, {}).hyper), 'schedule', 'nonFinite'];
-    checkKnownKeys(options, [...new Set([...coreKeys, ...EXTRA_KEYS])], where);
+    // Unknown keys first, against the core's option names and ours.
+    const coreKeys = optimizerOptionNames(kind).filter((key) => key !== 'kernels');
+    checkKnownKeys(options, [...coreKeys, ...EXTRA_KEYS], where);
     // The core checks every other option and owns the step count.
+    const groups = [{ params: [] }, { params: [], weightDecay: 0 }];
     try {
-      this.source = scalarSource(kind, coreOptions);
+      this.core = createOptimizer(kind, groups, coreOptions);
     } catch (error) {
-      throw reissued(error, where);
+      throw error instanceof OptionError ? error.relabeled(where) : error;
     }
-    this.nonFinite = checkOneOf(
-      'nonFinite',
-      options.nonFinite ?? 'error',
-      ['error', 'skip', 'ignore'] as const,
-      where,
-    );
+    this.nonFinite = this.core.optimizer.nonFinite;
     this.iterations_ = 0;
     registerOptimizerKernels();
   }
 
   /** Steps taken so far; the 0-based schedule index of the next step. */
   get stepCount(): number {
-    return this.source.stepCount;
+    return this.core.optimizer.stepCount;
   }
 
-  /** The scheduled learning rate lr * eta_t of the next step. */
+  /** The scheduled learning rate lr * eta_t of the next step (eta_t checked by the core). */
   get currentLearningRate(): number {
-    const h = this.source.hyper;
-    return h.lr * (h.schedule ? h.schedule(this.source.stepCount) : 1);
+    return this.core.optimizer.currentLearningRates()[0];
   }
 
   /** True if a variable of this name and shape gets no weight decay under this optimizer's rules. */
@@ -203,18 +208,19 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
         return;
       }
     }
+    // 3. The core's plan for this step (checks schedule(t), weightDecay(t)); nothing written yet.
+    const planned = this.planStep();
     const entries = items.map((it) => this.entryFor(it.variable));
     tf.tidy(() => {
       // 2. Clipping (new gradient tensors; the caller's are not changed).
       const grads = this.clip(items.map((it) => it.grad));
-      // 3. The core's scalars for this step (validates schedule(t), weightDecay(t)).
-      const scalars = this.source.nextStep();
-      // 4. The updates.
+      // 4. The updates, then the step count.
       entries.forEach((entry, i) => {
-        this.update(entry, grads[i], scalars[entry.excluded ? 1 : 0]);
+        this.update(entry, grads[i], planned[entry.excluded ? 1 : 0]);
       });
     });
-    this.iterations_ = this.source.stepCount;
+    this.core.optimizer.stepCount++;
+    this.iterations_ = this.core.optimizer.stepCount;
   }
 
   override dispose(): void {
@@ -225,7 +231,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
 
   override async getWeights(): Promise<NamedTensor[]> {
     const weights: NamedTensor[] = [
-      { name: 'iter', tensor: tf.scalar(this.source.stepCount, 'int32') },
+      { name: 'iter', tensor: tf.scalar(this.core.optimizer.stepCount, 'int32') },
     ];
     for (const e of this.entries) {
       for (const slot of SLOT_NAMES) {
@@ -288,14 +294,14 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     }
     this.dispose();
     this.entries = restored;
-    this.source.stepCount = iter;
+    this.core.optimizer.stepCount = iter;
     this.iterations_ = iter;
   }
 
   /** The serializable configuration: base lr, schedule config, decay settings, exclusion rules. */
   override getConfig(): tf.serialization.ConfigDict {
     const where = `${this.label}.getConfig`;
-    const h = this.source.hyper as unknown as Record<string, unknown>;
+    const h = this.core.optimizer.paramGroups[0].hyper as unknown as Record<string, unknown>;
     const config: tf.serialization.ConfigDict = {};
     for (const [key, value] of Object.entries(h)) {
       if (key === 'schedule' || key === 'weightDecay') continue;
@@ -349,6 +355,15 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /** The core's scalars of the next step for the decayed (0) and the excluded (1) group. */
+  private planStep(): GroupScalars[] {
+    const core = this.core;
+    if (core.family === 'adam') {
+      return core.optimizer.planStep().groups.map((g) => ({ family: 'adam', scalars: g.scalars }));
+    }
+    return core.optimizer.planStep().groups.map((g) => ({ family: 'sgd', scalars: g.scalars }));
+  }
 
   private resolve(
     variableGradients: tf.NamedTensorMap | NamedTensor[],
@@ -482,11 +497,10 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
       if (group.scalars.amsgrad) inputs.vMax = this.ownedSlot(entry, 'max_exp_avg_sq');
     } else {
       kernel = SGD_KERNEL;
-      const useMomentum = group.scalars.momentum !== 0;
-      // The buffer starts as the first gradient (PyTorch): its absence marks the first step.
-      const firstStep = useMomentum && !entry.slots.has('momentum_buffer');
+      const m = group.scalars.momentum;
+      const firstStep = firstMomentumStep(m, entry.slots.has('momentum_buffer'));
       attrs = { ...group.scalars, firstStep };
-      if (useMomentum) inputs.buf = this.ownedSlot(entry, 'momentum_buffer');
+      if (m !== 0) inputs.buf = this.ownedSlot(entry, 'momentum_buffer');
     }
     if (hasKernel(kernel)) {
       const out = tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor | undefined;
@@ -571,12 +585,6 @@ function checkExclusion(value: unknown, where: string): TfjsDecayExclusion {
   if (ex.useDefaultRule !== undefined)
     checkBoolean('excludeFromDecay.useDefaultRule', ex.useDefaultRule, where);
   return { ...ex, patterns: ex.patterns ? [...ex.patterns] : undefined };
-}
-
-/** A core OptionError re-issued under this optimizer's name (the core names its placeholder group). */
-function reissued(error: unknown, where: string): unknown {
-  if (!(error instanceof OptionError)) return error;
-  return new OptionError(error.option, error.value, error.allowed, where);
 }
 
 function saveStep(

@@ -14,7 +14,7 @@ import { Adam } from '../../src/core/adam.js';
 import { AdamW } from '../../src/core/adamw.js';
 import { referenceKernels, type UpdateKernels } from '../../src/core/kernels.js';
 import { AdamWR, SGDWR } from '../../src/core/restarts.js';
-import { scheduleFromConfig } from '../../src/core/schedules.js';
+import { scheduleFromConfig } from '../../src/core/schedule-registry.js';
 import { SGD } from '../../src/core/sgd.js';
 import { SGDW } from '../../src/core/sgdw.js';
 import { wasmKernels } from '../../src/kernels/wasm.js';

@@ -93,6 +93,43 @@ describe('AdamWR and SGDWR are AdamW and SGDW with the paper settings', () => {
     );
   });
 
+  test('warmup (epochs) and peakDecay: eta_t warms up in each period, lambda_t is unchanged', () => {
+    // Half an epoch (2 steps) of warmup in periods of 4, 8, 16 steps starting at 0, 4, 12, 28.
+    const extras = { warmup: 0.5, peakDecay: 0.5 };
+    for (const opt of [
+      new AdamWR(randomArrays(1, [3]), { lr: 1e-3, ...SETTINGS, ...extras }),
+      new SGDWR(randomArrays(1, [3]), { lr: 0.1, ...SETTINGS, ...extras }),
+    ]) {
+      const h = opt.paramGroups[0].hyper;
+      assert.deepEqual(
+        h.schedule?.config,
+        warmRestarts({ t0: 4, tMult: 2, warmup: 2, peakDecay: 0.5 }).config,
+      );
+      const lambda = normalizedWeightDecayForRestarts({ ...SETTINGS, stepsPerEpoch: 4 });
+      assert.ok(typeof h.weightDecay === 'function');
+      for (let t = 0; t < 70; t++) assert.equal(h.weightDecay(t), lambda(t));
+      for (const [i, start] of [0, 4, 12, 28].entries()) {
+        assert.equal(h.schedule?.(start), 0, `period ${i} starts its warmup at min`);
+        assert.equal(h.schedule?.(start + 1), 0.5 ** i / 2, `period ${i} warmup midpoint`);
+        assert.equal(h.schedule?.(start + 2), 0.5 ** i, `period ${i} peak`);
+      }
+    }
+  });
+
+  test('with warmup and peakDecay, zero gradients still give theta_0 prod (1 - eta_k lambda_k)', () => {
+    const settings = { ...SETTINGS, t0: 2, warmup: 0.75, peakDecay: 0.7 };
+    const { schedule, weightDecay } = warmRestartHyper(settings);
+    const params = randomArrays(11, [5, 2]);
+    const expected = params.map((p) => p.slice());
+    const opt = new AdamWR(params, { lr: 0.01, ...settings });
+    for (let t = 0; t < 40; t++) {
+      opt.step(zeros(params));
+      const factor = f(1 - schedule(t) * weightDecay(t));
+      for (const e of expected) for (let j = 0; j < e.length; j++) e[j] = f(e[j] * factor);
+    }
+    assert.deepEqual(params, expected);
+  });
+
   test('groups: an excluded group (weightDecay 0) is not decayed', () => {
     const [w, b] = randomArrays(7, [4, 2]);
     const w0 = w.slice();
@@ -142,6 +179,10 @@ describe('AdamWR / SGDWR validation', () => {
     ['batchSize not an integer', { ...base, batchSize: 2.5 }, 'batchSize', 2.5],
     ['datasetSize missing', { ...base, datasetSize: undefined }, 'datasetSize', undefined],
     ['stepsPerEpoch 0', { ...base, stepsPerEpoch: 0 }, 'stepsPerEpoch', 0],
+    ['warmup = t0 (epochs)', { ...base, warmup: 1 }, 'warmup', 1],
+    ['warmup < 0', { ...base, warmup: -0.5 }, 'warmup', -0.5],
+    ['peakDecay 0', { ...base, peakDecay: 0 }, 'peakDecay', 0],
+    ['peakDecay > 1', { ...base, peakDecay: 2 }, 'peakDecay', 2],
     ['weightDecay given', { ...base, weightDecay: 0.1 }, 'weightDecay', 0.1],
     ['decayScale given', { ...base, decayScale: 'lr' }, 'decayScale', 'lr'],
     ['schedule given', { ...base, schedule: () => 1 }, 'schedule', null],

@@ -11,6 +11,7 @@ import {
   normalizedWeightDecay,
   normalizedWeightDecayForRestarts,
 } from '../../src/core/normalized-decay.js';
+import { scheduleFromConfig } from '../../src/core/schedule-registry.js';
 import {
   constant,
   cosine,
@@ -20,12 +21,12 @@ import {
   perEpoch,
   restartPeriod,
   type ScheduleConfig,
-  scheduleFromConfig,
   sequence,
   stepDecay,
   stepsPerEpoch,
   warmRestarts,
 } from '../../src/core/schedules.js';
+import { decayForTimescale, timescaleOf } from '../../src/core/timescale.js';
 import type { Schedule } from '../../src/core/types.js';
 
 const fixture = JSON.parse(
@@ -238,6 +239,131 @@ describe('warmRestarts', () => {
   });
 });
 
+describe('warmRestarts with a warmup per period and a decaying peak', () => {
+  // Periods of 10, 20, 40, 80 steps start at 0, 10, 30, 70; each begins with 4 warmup steps.
+  const options = { t0: 10, tMult: 2, min: 0.1, warmup: 4, peakDecay: 0.5 };
+  const starts = [0, 10, 30, 70];
+  const lengths = [10, 20, 40, 80];
+  // Peaks 1, 0.5, 0.25, then 0.125; a fifth period would peak at max(0.0625, min) = min.
+  const peaks = [1, 0.5, 0.25, 0.125];
+
+  test('closed forms: period starts, warmup midpoints, peaks, cosine midpoints, period ends', () => {
+    const s = warmRestarts(options);
+    starts.forEach((start, i) => {
+      const [peak, length] = [peaks[i], lengths[i]];
+      close(s(start), 0.1, 1e-15, `period ${i} starts at min`);
+      close(s(start + 2), (0.1 + peak) / 2, 1e-15, `period ${i} warmup midpoint`);
+      close(s(start + 4), peak, 1e-15, `period ${i} peaks when the warmup ends`);
+      const mid = start + 4 + (length - 4) / 2;
+      close(s(mid), (0.1 + peak) / 2, 1e-15, `period ${i} cosine midpoint`);
+      const last = start + length - 1;
+      const cos = (1 + Math.cos((Math.PI * (length - 5)) / (length - 4))) / 2;
+      close(s(last), 0.1 + (peak - 0.1) * cos, 1e-15, `period ${i} last step`);
+    });
+    for (const t of [150, 152, 154, 200, 309]) assert.equal(s(t), 0.1, `flat at min from ${t}`);
+  });
+
+  test('the warmup lies inside the period: restarts stay at t0 (1 + tMult + ...)', () => {
+    const s = warmRestarts(options);
+    for (const start of starts.slice(1)) {
+      assert.ok(s(start - 1) < s(start + 1), `a new warmup begins at ${start}`);
+      assert.equal(restartPeriod(start, 10, 2).position, 0);
+    }
+  });
+
+  test('defaults (warmup 0, peakDecay 1) give the plain SGDR schedule bit for bit', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.5, max: 40, noNaN: true }),
+        fc.double({ min: 1, max: 3, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (t0, tMult, min) => {
+          const plain = warmRestarts({ t0, tMult, min });
+          const explicit = warmRestarts({ t0, tMult, min, warmup: 0, peakDecay: 1 });
+          for (let t = 0; t < 200; t++) {
+            // SGDR's closed form, in PyTorch's operation order.
+            const p = restartPeriod(t, t0, tMult);
+            const sgdr = min + ((1 - min) * (1 + Math.cos((Math.PI * p.position) / p.length))) / 2;
+            assert.equal(plain(t), sgdr, `step ${t}`);
+            assert.equal(explicit(t), sgdr, `step ${t}`);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  test('property: with min 0, period i is the undecayed period times peakDecay^i', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 30 }),
+        fc.double({ min: 1, max: 2.5, noNaN: true }),
+        fc.double({ min: 0, max: 0.99, noNaN: true }),
+        fc.double({ min: 0.05, max: 1, noNaN: true }),
+        (t0, tMult, warmupFraction, peakDecay) => {
+          const warmup = warmupFraction * t0;
+          const decayed = warmRestarts({ t0, tMult, warmup, peakDecay });
+          const undecayed = warmRestarts({ t0, tMult, warmup });
+          for (let t = 0; t < 250; t++) {
+            const i = restartPeriod(t, t0, tMult).index;
+            close(decayed(t), peakDecay ** i * undecayed(t), 1e-14, `step ${t}`);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test('property: each period rises linearly over the warmup to its peak, then falls to min', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 1.5, max: 30, noNaN: true }),
+        fc.double({ min: 1, max: 3, noNaN: true }),
+        fc.double({ min: 0, max: 0.5, noNaN: true }),
+        fc.double({ min: 0, max: 0.95, noNaN: true }),
+        fc.double({ min: 0.1, max: 1, noNaN: true }),
+        (t0, tMult, min, warmupFraction, peakDecay) => {
+          const warmup = warmupFraction * t0;
+          const s = warmRestarts({ t0, tMult, min, warmup, peakDecay });
+          let previous = { index: -1, eta: 0 };
+          for (let t = 0; t < 300; t++) {
+            const p = restartPeriod(t, t0, tMult);
+            const peak = Math.max(peakDecay ** p.index, min);
+            const eta = s(t);
+            assert.ok(eta >= min - 1e-15 && eta <= peak + 1e-15, `eta(${t}) = ${eta}`);
+            if (p.position < warmup) {
+              close(eta, min + ((peak - min) * p.position) / warmup, 1e-12, `warmup at ${t}`);
+            } else if (p.index === previous.index && p.position - 1 >= warmup) {
+              assert.ok(eta <= previous.eta + 1e-15, `eta rises after the warmup at ${t}`);
+            }
+            previous = { index: p.index, eta };
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test('warmup and peakDecay are in the config and rebuild the same schedule', () => {
+    const s = warmRestarts({ t0: 7, tMult: 1.3, min: 0.05, warmup: 2.5, peakDecay: 0.8 });
+    assert.deepEqual(s.config, {
+      type: 'warmRestarts',
+      t0: 7,
+      tMult: 1.3,
+      min: 0.05,
+      warmup: 2.5,
+      peakDecay: 0.8,
+    });
+    const rebuilt = scheduleFromConfig(JSON.parse(JSON.stringify(s.config)));
+    assert.deepEqual(rebuilt.config, s.config);
+    for (let t = 0; t < 120; t++) assert.equal(rebuilt(t), s(t));
+    // A config saved before the options existed rebuilds with their defaults.
+    const old = scheduleFromConfig({ type: 'warmRestarts', t0: 10, tMult: 2, min: 0 });
+    assert.deepEqual(old.config, { ...old.config, warmup: 0, peakDecay: 1 });
+    for (let t = 0; t < 80; t++) assert.equal(old(t), warmRestarts({ t0: 10, tMult: 2 })(t));
+  });
+});
+
 describe('other schedules (closed forms)', () => {
   test('constant, stepDecay, cosine, linear', () => {
     assert.equal(constant()(123), 1);
@@ -358,6 +484,35 @@ describe('validation errors name the option, the value and what is allowed', () 
     ['warmRestarts min < 0', () => warmRestarts({ t0: 10, min: -0.1 }), 'min', -0.1],
     ['warmRestarts min > 1', () => warmRestarts({ t0: 10, min: 1.5 }), 'min', 1.5],
     ['warmRestarts unknown key', () => warmRestarts({ t0: 10, T_mult: 2 } as never), 'T_mult', 2],
+    ['warmRestarts warmup < 0', () => warmRestarts({ t0: 10, warmup: -1 }), 'warmup', -1],
+    ['warmRestarts warmup = t0', () => warmRestarts({ t0: 10, warmup: 10 }), 'warmup', 10],
+    [
+      'warmRestarts warmup NaN',
+      () => warmRestarts({ t0: 10, warmup: Number.NaN }),
+      'warmup',
+      Number.NaN,
+    ],
+    ['warmRestarts peakDecay 0', () => warmRestarts({ t0: 10, peakDecay: 0 }), 'peakDecay', 0],
+    [
+      'warmRestarts peakDecay > 1',
+      () => warmRestarts({ t0: 10, peakDecay: 1.5 }),
+      'peakDecay',
+      1.5,
+    ],
+    [
+      'scheduleFromConfig warmRestarts warmup beyond t0',
+      () =>
+        scheduleFromConfig({
+          type: 'warmRestarts',
+          t0: 4,
+          tMult: 1,
+          min: 0,
+          warmup: 6,
+          peakDecay: 1,
+        }),
+      'warmup',
+      6,
+    ],
     ['constant < 0', () => constant(-1), 'value', -1],
     [
       'stepDecay milestones not increasing',
@@ -441,6 +596,61 @@ describe('validation errors name the option, the value and what is allowed', () 
         }),
       'tMult',
       0,
+    ],
+    // The timescale helpers.
+    [
+      'decayForTimescale epochs 0',
+      () => decayForTimescale({ epochs: 0, lr: 1, stepsPerEpoch: 1 }),
+      'epochs',
+      0,
+    ],
+    [
+      'decayForTimescale lr missing',
+      () => decayForTimescale({ epochs: 1, stepsPerEpoch: 1 }),
+      'lr',
+      undefined,
+    ],
+    [
+      'decayForTimescale lr 0',
+      () => decayForTimescale({ epochs: 1, lr: 0, stepsPerEpoch: 1 }),
+      'lr',
+      0,
+    ],
+    [
+      'decayForTimescale stepsPerEpoch negative',
+      () => decayForTimescale({ epochs: 1, lr: 1, stepsPerEpoch: -3 }),
+      'stepsPerEpoch',
+      -3,
+    ],
+    [
+      'decayForTimescale decayScale unknown',
+      () => decayForTimescale({ epochs: 1, lr: 1, stepsPerEpoch: 1, decayScale: 'wd' as never }),
+      'decayScale',
+      'wd',
+    ],
+    [
+      'decayForTimescale unknown key',
+      () => decayForTimescale({ epochs: 1, lr: 1, stepsPerEpoch: 1, tau: 2 } as never),
+      'tau',
+      2,
+    ],
+    [
+      'timescaleOf weightDecay 0',
+      () => timescaleOf({ weightDecay: 0, lr: 1, stepsPerEpoch: 1 }),
+      'weightDecay',
+      0,
+    ],
+    [
+      'timescaleOf weightDecay NaN',
+      () => timescaleOf({ weightDecay: Number.NaN, lr: 1, stepsPerEpoch: 1 }),
+      'weightDecay',
+      Number.NaN,
+    ],
+    [
+      "timescaleOf lr invalid even with 'schedule'",
+      () => timescaleOf({ weightDecay: 1, lr: -1, stepsPerEpoch: 1, decayScale: 'schedule' }),
+      'lr',
+      -1,
     ],
   ];
   for (const [name, fn, option, value] of cases) {

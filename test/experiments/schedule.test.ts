@@ -8,8 +8,8 @@ const cos = (x: number) => (1 + Math.cos(Math.PI * x)) / 2;
 
 describe('run schedules (epochs -> steps)', () => {
   it('counts the last, smaller batch as a step', () => {
-    assert.equal(stepsPerEpoch(1000, 128), 8);
-    assert.equal(stepsPerEpoch(1024, 128), 8);
+    assert.equal(stepsPerEpoch({ datasetSize: 1000, batchSize: 128 }), 8);
+    assert.equal(stepsPerEpoch({ datasetSize: 1024, batchSize: 128 }), 8);
   });
 
   it('anneals by cosine over the whole run, per batch', () => {

@@ -9,11 +9,18 @@ import { Adam as CoreAdam } from '../../src/core/adam.js';
 import { AdamW as CoreAdamW } from '../../src/core/adamw.js';
 import { clipGradNorm } from '../../src/core/clip.js';
 import { NonFiniteGradientError, OptionError } from '../../src/core/errors.js';
+import {
+  type AdamStepScalars,
+  adamReferenceUpdate,
+  type SgdScalars,
+  sgdReferenceUpdate,
+} from '../../src/core/kernels.js';
 import { groupParams, orderByGroups } from '../../src/core/param-groups.js';
 import { AdamWR as CoreAdamWR, SGDWR as CoreSGDWR } from '../../src/core/restarts.js';
 import { cosine, stepDecay } from '../../src/core/schedules.js';
 import { SGD as CoreSGD } from '../../src/core/sgd.js';
 import { SGDW as CoreSGDW } from '../../src/core/sgdw.js';
+import { wasmKernels } from '../../src/kernels/wasm.js';
 import {
   ADAM_KERNEL,
   Adam,
@@ -399,4 +406,114 @@ describe('tfjs optimizers: options and state', () => {
     assert.equal(opt.iterations, 0);
     tf.dispose([a, b]);
   });
+});
+
+/**
+ * The calling convention (src/kernels/abi.ts) on its edge cases: the tfjs kernels on cpu and wasm
+ * and the core's WASM kernels give the reference loop's bits. Before the convention was one
+ * module, the tfjs wasm kernel set the L2 flag for an l2 that rounds to 0 in float32 (0 * Infinity
+ * then made m and v NaN) and had no bc2Sqrt range guard.
+ */
+describe('one calling convention: tfjs kernels and core kernels agree on its edge cases', () => {
+  const n = 100; // above the length below which the core's WASM path runs the reference loop
+  const edgeArrays = () => {
+    const rand = prng(5);
+    const p = randomArray(rand, n);
+    const g = randomArray(rand, n);
+    p.set([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0]);
+    g.set([-0, 0.5, -0, 0.25], 4);
+    return { p, g, m: randomArray(rand, n, 0.1), v: randomArray(rand, n, 0.1).map(Math.abs) };
+  };
+  const adamBase = {
+    stepSize: 1e-3,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    biasCorrection2Sqrt: 0.05,
+    l2: 0,
+    decayFactor: 1,
+    amsgrad: false,
+    maximize: false,
+  };
+  const adamCases: [string, AdamStepScalars][] = [
+    ['l2 that rounds to 0 in float32', { ...adamBase, l2: 1e-50 }],
+    ['bc2Sqrt below 2^-126 (subnormal)', { ...adamBase, biasCorrection2Sqrt: 1e-39 }],
+    ['bc2Sqrt above 1', { ...adamBase, biasCorrection2Sqrt: 3.7, maximize: true }],
+    ['amsgrad with l2 and decay', { ...adamBase, l2: 0.01, decayFactor: 0.999, amsgrad: true }],
+  ];
+  const sgdBase = {
+    lr: 0.01,
+    momentum: 0.9,
+    dampening: 0.1,
+    nesterov: true,
+    l2: 0,
+    decayFactor: 1,
+    maximize: false,
+  };
+  const sgdCases: [string, SgdScalars][] = [
+    ['l2 that rounds to 0 in float32', { ...sgdBase, l2: 1e-50, firstStep: false }],
+    ['first step, l2 that rounds to 0', { ...sgdBase, l2: 1e-50, firstStep: true }],
+    ['no momentum, nesterov and firstStep set', { ...sgdBase, momentum: 0, firstStep: true }],
+  ];
+  const bits = (a: Float32Array | tf.Tensor) =>
+    Array.from(a instanceof tf.Tensor ? a.dataSync() : a);
+
+  for (const backend of ['cpu', 'wasm'] as const) {
+    for (const [name, s] of adamCases) {
+      test(`Adam on ${backend}: ${name}`, async () => {
+        await useBackend(backend);
+        const a = edgeArrays();
+        const vMax = a.v.map((x) => x * 2);
+        const ref = { p: a.p.slice(), m: a.m.slice(), v: a.v.slice(), vMax: vMax.slice() };
+        adamReferenceUpdate(ref.p, a.g, ref.m, ref.v, ref.vMax, s);
+        const core = { p: a.p.slice(), m: a.m.slice(), v: a.v.slice(), vMax: vMax.slice() };
+        wasmKernels.adam(core.p, a.g, core.m, core.v, core.vMax, s);
+        const t = {
+          param: tf.tensor(a.p),
+          grad: tf.tensor(a.g),
+          m: tf.tensor(a.m),
+          v: tf.tensor(a.v),
+          vMax: tf.tensor(vMax),
+        };
+        const { vMax: vMaxTensor, ...withoutVMax } = t;
+        const inputs = s.amsgrad ? { ...withoutVMax, vMax: vMaxTensor } : withoutVMax;
+        const out = tf.engine().runKernel(ADAM_KERNEL, inputs as never, { ...s }) as
+          | tf.Tensor
+          | tf.Tensor[];
+        const param = out instanceof tf.Tensor ? out : t.param;
+        for (const [slot, expected] of Object.entries(ref)) {
+          const got = slot === 'p' ? param : t[slot as 'm' | 'v' | 'vMax'];
+          if (slot === 'vMax' && !s.amsgrad) continue;
+          assert.deepEqual(bits(got), bits(expected), `tfjs ${backend} ${slot}`);
+          assert.deepEqual(bits(core[slot as keyof typeof core]), bits(expected), `core ${slot}`);
+        }
+        assert.ok(!ref.m.some(Number.isNaN), 'the reference keeps m finite');
+        tf.dispose([...Object.values(t), param]);
+      });
+    }
+    for (const [name, s] of sgdCases) {
+      test(`SGD on ${backend}: ${name}`, async () => {
+        await useBackend(backend);
+        const a = edgeArrays();
+        const buf = s.momentum !== 0 ? a.m : null;
+        const ref = { p: a.p.slice(), buf: buf?.slice() ?? null };
+        sgdReferenceUpdate(ref.p, a.g, ref.buf, s);
+        const core = { p: a.p.slice(), buf: buf?.slice() ?? null };
+        wasmKernels.sgd(core.p, a.g, core.buf, s);
+        const t = { param: tf.tensor(a.p), grad: tf.tensor(a.g), buf: buf && tf.tensor(buf) };
+        const inputs = t.buf ? t : { param: t.param, grad: t.grad };
+        const out = tf.engine().runKernel(SGD_KERNEL, inputs as never, { ...s }) as
+          | tf.Tensor
+          | tf.Tensor[];
+        const param = out instanceof tf.Tensor ? out : t.param;
+        assert.deepEqual(bits(param), bits(ref.p), `tfjs ${backend} param`);
+        assert.deepEqual(bits(core.p), bits(ref.p), 'core param');
+        if (t.buf && ref.buf && core.buf) {
+          assert.deepEqual(bits(t.buf), bits(ref.buf), `tfjs ${backend} buf`);
+          assert.deepEqual(bits(core.buf), bits(ref.buf), 'core buf');
+        }
+        tf.dispose([t.param, t.grad, param, ...(t.buf ? [t.buf] : [])]);
+      });
+    }
+  }
 });

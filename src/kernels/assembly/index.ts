@@ -13,8 +13,8 @@
  * (X, Y integers in [2^23, 2^24)) the exact x / y lies at least 2^-50 (relative) from any float32
  * rounding midpoint, because X 2^25 - (2K + 1) Y is a nonzero integer; the two f64 roundings move it
  * by at most 2^-52. sqrt(v) is 0, NaN, Inf or normal (sqrt of the smallest subnormal is 2^-74.5),
- * and the caller (src/kernels/wasm.ts) only passes bc2Sqrt in [2^-126, 1], so the quotient is
- * normal or overflows at the same midpoint. test/kernels/kernels.test.ts checks it property-based.
+ * and every caller passes only bc2Sqrt in [2^-126, 1] (adamKernelExact, src/kernels/abi.ts), so
+ * the quotient is normal or overflows at the same midpoint. test/kernels/kernels.test.ts checks it property-based.
  * Pointers are byte offsets into the (imported) memory; a kernel touches [ptr, ptr + 4n) only, so
  * threads may run disjoint ranges of the same tensors at once.
  */

@@ -39,12 +39,6 @@ const fastPaths: ReadonlyArray<[string, WrappedKernel]> = [
   ['Identity', identity],
 ];
 
-/** Names of the kernels this module registers for the 'wasm' backend. */
-export const wasmTrainingKernelNames: readonly string[] = [
-  ...replacements.map(([name]) => name),
-  ...fastPaths.map(([name]) => name),
-];
-
 const ours = new Set<KernelFunc>();
 
 function install(config: KernelConfig): void {
