@@ -14,7 +14,8 @@
  * anything is written (a GPU pipeline stall; 'skip' does not read).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdamScalars, SgdScalars } from '../../core/kernels.js';
+import type { AdamStepScalars, SgdScalars } from '../../core/kernels.js';
+import { adamParts, sgdParts } from './args.js';
 import { SLOTS_IN_PLACE } from './index.js';
 import { adamUpdateOps, type StepControl, sgdUpdateOps, stepControl } from './ops-update.js';
 
@@ -29,7 +30,7 @@ export type DeviceUpdate =
         v: tf.Variable;
         vMax?: tf.Variable;
       };
-      scalars: AdamScalars;
+      scalars: AdamStepScalars;
     }
   | {
       family: 'sgd';
@@ -74,16 +75,23 @@ export function deviceUpdate(
     const attrs = { ...update.scalars } as unknown as tf.NamedAttrMap;
     outputs = tf.engine().runKernel(kernelName, inputs, attrs) as tf.Tensor[];
   } else {
-    outputs =
-      update.family === 'adam'
-        ? adamUpdateOps({ ...update.inputs, control }, update.scalars)
-        : sgdUpdateOps({ ...update.inputs, control }, update.scalars);
+    outputs = updateFromOps(update, control);
   }
   param.assign(outputs[0]);
   // Fewer outputs than slots: the kernel updated them in place.
   if (outputs.length > 1) {
     for (const [k, s] of slots.entries()) s.assign(outputs[k + 1]);
   }
+}
+
+/** The update from tf ops, with the scalars through the calling convention (./args.ts). */
+function updateFromOps(update: DeviceUpdate, control: tf.Scalar | null): tf.Tensor[] {
+  if (update.family === 'adam') {
+    const t = update.inputs;
+    return adamUpdateOps({ ...t, control }, adamParts(update.scalars, t.vMax !== undefined));
+  }
+  const t = update.inputs;
+  return sgdUpdateOps({ ...t, control }, sgdParts(update.scalars, t.buf !== undefined));
 }
 
 /** Gives `v` a buffer of its own on the device (a copy, not a readback) if it shares its data. */

@@ -8,7 +8,8 @@
  * neither backend package.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdamScalars, SgdScalars } from '../../core/kernels.js';
+import type { AdamStepScalars, SgdScalars } from '../../core/kernels.js';
+import { adamParts, sgdParts } from './args.js';
 import { finiteRowsWebGL, finiteRowsWebGPU } from './finite-rows.js';
 import { FINITE_ROWS_KERNEL } from './ops-update.js';
 import { adamUpdateWebGL, sgdUpdateWebGL, type WebGLBackend } from './webgl-update.js';
@@ -23,52 +24,40 @@ export const SLOTS_IN_PLACE: readonly string[] = ['webgpu'];
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type Inputs = Record<string, tf.TensorInfo | undefined>;
 
-function adamInputs(inputs: Inputs) {
+/** An Adam kernel call's tensors, and its scalars (attrs) through the calling convention. */
+function adam(inputs: KernelArgs['inputs'], attrs: KernelArgs['attrs']) {
   const { param, grad, m, v, vMax, control } = inputs as Inputs & {
     param: tf.TensorInfo;
     grad: tf.TensorInfo;
     m: tf.TensorInfo;
     v: tf.TensorInfo;
   };
-  return { param, grad, m, v, vMax, control };
+  const parts = adamParts(attrs as unknown as AdamStepScalars, vMax !== undefined);
+  return [{ param, grad, m, v, vMax, control }, parts] as const;
 }
 
-function sgdInputs(inputs: Inputs) {
+/** An SGD kernel call's tensors and scalars (attrs: SgdScalars, with the first-step bit). */
+function sgd(inputs: KernelArgs['inputs'], attrs: KernelArgs['attrs']) {
   const { param, grad, buf, control } = inputs as Inputs & {
     param: tf.TensorInfo;
     grad: tf.TensorInfo;
   };
-  return { param, grad, buf, control };
+  const parts = sgdParts(attrs as unknown as SgdScalars, buf !== undefined);
+  return [{ param, grad, buf, control }, parts] as const;
 }
 
 const KERNELS: Record<(typeof DEVICE_KERNEL_BACKENDS)[number], [tf.KernelFunc, tf.KernelFunc]> = {
   webgl: [
     ({ inputs, backend, attrs }: KernelArgs) =>
-      adamUpdateWebGL(
-        backend as unknown as WebGLBackend,
-        adamInputs(inputs as Inputs),
-        attrs as unknown as AdamScalars,
-      ),
+      adamUpdateWebGL(backend as unknown as WebGLBackend, ...adam(inputs, attrs)),
     ({ inputs, backend, attrs }: KernelArgs) =>
-      sgdUpdateWebGL(
-        backend as unknown as WebGLBackend,
-        sgdInputs(inputs as Inputs),
-        attrs as unknown as SgdScalars,
-      ),
+      sgdUpdateWebGL(backend as unknown as WebGLBackend, ...sgd(inputs, attrs)),
   ],
   webgpu: [
     ({ inputs, backend, attrs }: KernelArgs) =>
-      adamUpdateWebGPU(
-        backend as unknown as WebGPUBackend,
-        adamInputs(inputs as Inputs),
-        attrs as unknown as AdamScalars,
-      ),
+      adamUpdateWebGPU(backend as unknown as WebGPUBackend, ...adam(inputs, attrs)),
     ({ inputs, backend, attrs }: KernelArgs) =>
-      sgdUpdateWebGPU(
-        backend as unknown as WebGPUBackend,
-        sgdInputs(inputs as Inputs),
-        attrs as unknown as SgdScalars,
-      ),
+      sgdUpdateWebGPU(backend as unknown as WebGPUBackend, ...sgd(inputs, attrs)),
   ],
 };
 

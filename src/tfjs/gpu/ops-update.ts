@@ -13,9 +13,10 @@
  *
  * control = 0 marks a skipped step: the updates then return the old parameter and slots unchanged
  * (a select, not arithmetic, so NaN in the gradient cannot leak). Multiplying by c = 1 is exact.
+ * The updates take the step's scalars through the kernel calling convention (./args.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdamScalars, SgdScalars } from '../../core/kernels.js';
+import type { AdamParts, SgdParts } from './args.js';
 
 /** The step's device-side scalars (all float32 scalars, owned by the caller's tidy scope). */
 export interface StepControl {
@@ -89,12 +90,12 @@ export interface SgdTensors {
 function effectiveGrad(
   grad: tf.Tensor,
   theta: tf.Tensor,
-  s: { maximize: boolean; l2: number },
+  p: { maximize: boolean; useL2: boolean; uniforms: { l2: number } },
   control: tf.Scalar | null | undefined,
 ): tf.Tensor {
-  let g = s.maximize ? tf.neg(grad) : grad;
+  let g = p.maximize ? tf.neg(grad) : grad;
   if (control) g = tf.mul(g, control);
-  return s.l2 !== 0 ? tf.add(g, tf.mul(theta, s.l2)) : g;
+  return p.useL2 ? tf.add(g, tf.mul(theta, p.uniforms.l2)) : g;
 }
 
 /** Keeps `old` where the step is skipped (control = 0). */
@@ -103,14 +104,15 @@ function selectStep(control: tf.Scalar | null | undefined, next: tf.Tensor, old:
 }
 
 /** Adam family from tf ops; returns [param, m, v, vMax?] as new tensors. Call inside tf.tidy. */
-export function adamUpdateOps(t: AdamTensors, s: AdamScalars): tf.Tensor[] {
-  const theta = s.decayFactor === 1 ? t.param : tf.mul(t.param, s.decayFactor);
-  const g = effectiveGrad(t.grad, theta, s, t.control);
-  const m = tf.add(tf.mul(t.m, s.beta1), tf.mul(g, 1 - s.beta1));
-  const v = tf.add(tf.mul(t.v, s.beta2), tf.mul(tf.mul(g, 1 - s.beta2), g));
-  const vMax = s.amsgrad && t.vMax ? tf.maximum(t.vMax, v) : null;
-  const denom = tf.add(tf.div(tf.sqrt(vMax ?? v), s.biasCorrection2Sqrt), s.eps);
-  const param = tf.add(theta, tf.div(tf.mul(m, -s.stepSize), denom));
+export function adamUpdateOps(t: AdamTensors, p: AdamParts): tf.Tensor[] {
+  const u = p.uniforms;
+  const theta = p.useDecay ? tf.mul(t.param, u.decay) : t.param;
+  const g = effectiveGrad(t.grad, theta, p, t.control);
+  const m = tf.add(tf.mul(t.m, u.beta1), tf.mul(g, u.oneMinusBeta1));
+  const v = tf.add(tf.mul(t.v, u.beta2), tf.mul(tf.mul(g, u.oneMinusBeta2), g));
+  const vMax = p.amsgrad && t.vMax ? tf.maximum(t.vMax, v) : null;
+  const denom = tf.add(tf.div(tf.sqrt(vMax ?? v), u.bc2Sqrt), u.eps);
+  const param = tf.add(theta, tf.div(tf.mul(m, u.negStepSize), denom));
   const out = [
     selectStep(t.control, param, t.param),
     selectStep(t.control, m, t.m),
@@ -121,14 +123,15 @@ export function adamUpdateOps(t: AdamTensors, s: AdamScalars): tf.Tensor[] {
 }
 
 /** SGD family from tf ops; returns [param, buf?] as new tensors. Call inside tf.tidy. */
-export function sgdUpdateOps(t: SgdTensors, s: SgdScalars): tf.Tensor[] {
-  const theta = s.decayFactor === 1 ? t.param : tf.mul(t.param, s.decayFactor);
-  const g = effectiveGrad(t.grad, theta, s, t.control);
-  if (s.momentum === 0 || !t.buf) {
-    return [selectStep(t.control, tf.add(theta, tf.mul(g, -s.lr)), t.param)];
+export function sgdUpdateOps(t: SgdTensors, p: SgdParts): tf.Tensor[] {
+  const u = p.uniforms;
+  const theta = p.useDecay ? tf.mul(t.param, u.decay) : t.param;
+  const g = effectiveGrad(t.grad, theta, p, t.control);
+  if (!p.momentum || !t.buf) {
+    return [selectStep(t.control, tf.add(theta, tf.mul(g, u.negLr)), t.param)];
   }
-  const buf = s.firstStep ? g : tf.add(tf.mul(t.buf, s.momentum), tf.mul(g, 1 - s.dampening));
-  const direction = s.nesterov ? tf.add(g, tf.mul(buf, s.momentum)) : buf;
-  const param = tf.add(theta, tf.mul(direction, -s.lr));
+  const buf = p.firstStep ? g : tf.add(tf.mul(t.buf, u.momentum), tf.mul(g, u.oneMinusDampening));
+  const direction = p.nesterov ? tf.add(g, tf.mul(buf, u.momentum)) : buf;
+  const param = tf.add(theta, tf.mul(direction, u.negLr));
   return [selectStep(t.control, param, t.param), selectStep(t.control, buf, t.buf)];
 }

@@ -18,13 +18,14 @@
  * call but render k times the texels, each redoing the whole update: the same work, plus a slice.
  * tf.train.adam runs about ten programs per variable for the same step.
  *
- * The flags (maximize, l2, decay, amsgrad, momentum, nesterov, first step, control) select the
- * shader source, so each variant compiles once; the step's scalars are uniforms. The optional
+ * The step's scalars come through the kernel calling convention (src/kernels/abi.ts, ./args.ts):
+ * its flags (maximize, l2, amsgrad, momentum, nesterov, first step; and decay, control) select the
+ * shader source, so each variant compiles once; its float32 arguments are the uniforms. The optional
  * `control` input is the step control of ./ops-update.ts: g is multiplied by it, and 0 keeps the
  * old values (a skipped step).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { AdamScalars, SgdScalars } from '../../core/kernels.js';
+import type { AdamParts, SgdParts } from './args.js';
 
 /** The part of tfjs-backend-webgl's GPGPUProgram this module fills in. */
 interface GpgpuProgram {
@@ -72,22 +73,29 @@ function run(backend: WebGLBackend, shape: number[], pass: Pass, keep: string): 
 }
 
 /** GLSL computing `float theta` (decayed) and `float g` (effective gradient). */
-function gradientCode(s: { decayFactor: number; l2: number; maximize: boolean }, control: boolean) {
+function gradientCode(
+  p: { useDecay: boolean; useL2: boolean; maximize: boolean },
+  control: boolean,
+): string {
   const lines = [
-    s.decayFactor === 1
-      ? 'float theta = getParamAtOutCoords();'
-      : 'float theta = getParamAtOutCoords() * decayFactor;',
-    `float g = ${s.maximize ? '-' : ''}getGradAtOutCoords();`,
+    p.useDecay
+      ? 'float theta = getParamAtOutCoords() * decay;'
+      : 'float theta = getParamAtOutCoords();',
+    `float g = ${p.maximize ? '-' : ''}getGradAtOutCoords();`,
   ];
   if (control) lines.push('g = g * getControl();');
-  if (s.l2 !== 0) lines.push('g = g + l2 * theta;');
+  if (p.useL2) lines.push('g = g + l2 * theta;');
   return lines.join('\n  ');
 }
 
-function gradientUniforms(s: { decayFactor: number; l2: number }): [string, number][] {
+function gradientUniforms(p: {
+  useDecay: boolean;
+  useL2: boolean;
+  uniforms: { decay: number; l2: number };
+}): [string, number][] {
   const u: [string, number][] = [];
-  if (s.decayFactor !== 1) u.push(['decayFactor', s.decayFactor]);
-  if (s.l2 !== 0) u.push(['l2', s.l2]);
+  if (p.useDecay) u.push(['decay', p.uniforms.decay]);
+  if (p.useL2) u.push(['l2', p.uniforms.l2]);
   return u;
 }
 
@@ -106,11 +114,11 @@ function withControl(inputs: [string, tf.TensorInfo][], t: Named): [string, tf.T
 export function adamUpdateWebGL(
   backend: WebGLBackend,
   t: Named & { m: tf.TensorInfo; v: tf.TensorInfo; vMax?: tf.TensorInfo },
-  s: AdamScalars,
+  p: AdamParts,
 ): tf.TensorInfo[] {
   const shape = t.param.shape;
-  const control = t.control !== undefined;
-  const grad = gradientCode(s, control);
+  const u = p.uniforms;
+  const grad = gradientCode(p, t.control !== undefined);
   const base = withControl(
     [
       ['param', t.param],
@@ -123,7 +131,7 @@ export function adamUpdateWebGL(
     shape,
     {
       inputs: [...base, ['m', t.m]],
-      uniforms: [...gradientUniforms(s), ['beta1', s.beta1], ['oneMinusBeta1', 1 - s.beta1]],
+      uniforms: [...gradientUniforms(p), ['beta1', u.beta1], ['oneMinusBeta1', u.oneMinusBeta1]],
       body: `${grad}\n  result = getMAtOutCoords() * beta1 + oneMinusBeta1 * g;`,
     },
     'M',
@@ -133,14 +141,14 @@ export function adamUpdateWebGL(
     shape,
     {
       inputs: [...base, ['v', t.v]],
-      uniforms: [...gradientUniforms(s), ['beta2', s.beta2], ['oneMinusBeta2', 1 - s.beta2]],
+      uniforms: [...gradientUniforms(p), ['beta2', u.beta2], ['oneMinusBeta2', u.oneMinusBeta2]],
       body: `${grad}\n  result = getVAtOutCoords() * beta2 + (oneMinusBeta2 * g) * g;`,
     },
     'V',
   );
   const outputs = [m, v];
   let second = v;
-  if (s.amsgrad && t.vMax) {
+  if (p.amsgrad && t.vMax) {
     second = run(
       backend,
       shape,
@@ -172,16 +180,16 @@ export function adamUpdateWebGL(
         t,
       ),
       uniforms: [
-        ...(s.decayFactor === 1 ? [] : ([['decayFactor', s.decayFactor]] as [string, number][])),
-        ['biasCorrection2Sqrt', s.biasCorrection2Sqrt],
-        ['eps', s.eps],
-        ['negStepSize', -s.stepSize],
+        ...(p.useDecay ? ([['decay', u.decay]] as [string, number][]) : []),
+        ['bc2Sqrt', u.bc2Sqrt],
+        ['eps', u.eps],
+        ['negStepSize', u.negStepSize],
       ],
       body: [
-        s.decayFactor === 1
-          ? 'float theta = getParamAtOutCoords();'
-          : 'float theta = getParamAtOutCoords() * decayFactor;',
-        'float denom = sqrt(getSecondAtOutCoords()) / biasCorrection2Sqrt + eps;',
+        p.useDecay
+          ? 'float theta = getParamAtOutCoords() * decay;'
+          : 'float theta = getParamAtOutCoords();',
+        'float denom = sqrt(getSecondAtOutCoords()) / bc2Sqrt + eps;',
         'result = theta + (negStepSize * getMNewAtOutCoords()) / denom;',
       ].join('\n  '),
     },
@@ -194,10 +202,11 @@ export function adamUpdateWebGL(
 export function sgdUpdateWebGL(
   backend: WebGLBackend,
   t: Named & { buf?: tf.TensorInfo },
-  s: SgdScalars,
+  p: SgdParts,
 ): tf.TensorInfo[] {
   const shape = t.param.shape;
-  const grad = gradientCode(s, t.control !== undefined);
+  const u = p.uniforms;
+  const grad = gradientCode(p, t.control !== undefined);
   const base = withControl(
     [
       ['param', t.param],
@@ -205,8 +214,8 @@ export function sgdUpdateWebGL(
     ],
     t,
   );
-  const lrUniforms: [string, number][] = [...gradientUniforms(s), ['negLr', -s.lr]];
-  if (s.momentum === 0 || !t.buf) {
+  const lrUniforms: [string, number][] = [...gradientUniforms(p), ['negLr', u.negLr]];
+  if (!p.momentum || !t.buf) {
     const theta = run(
       backend,
       shape,
@@ -220,25 +229,25 @@ export function sgdUpdateWebGL(
     shape,
     {
       // A first step reads no buffer, except to keep it when the step is skipped.
-      inputs: s.firstStep && !t.control ? base : [...base, ['buf', t.buf]],
+      inputs: p.firstStep && !t.control ? base : [...base, ['buf', t.buf]],
       uniforms: [
-        ...gradientUniforms(s),
-        ['momentum', s.momentum],
-        ['oneMinusDampening', 1 - s.dampening],
+        ...gradientUniforms(p),
+        ['momentum', u.momentum],
+        ['oneMinusDampening', u.oneMinusDampening],
       ],
-      body: s.firstStep
+      body: p.firstStep
         ? `${grad}\n  result = g;`
         : `${grad}\n  result = getBufAtOutCoords() * momentum + oneMinusDampening * g;`,
     },
     'Buf',
   );
-  const direction = s.nesterov ? 'g + momentum * getBufNewAtOutCoords()' : 'getBufNewAtOutCoords()';
+  const direction = p.nesterov ? 'g + momentum * getBufNewAtOutCoords()' : 'getBufNewAtOutCoords()';
   const theta = run(
     backend,
     shape,
     {
       inputs: [...base, ['bufNew', buf]],
-      uniforms: s.nesterov ? [...lrUniforms, ['momentum', s.momentum]] : lrUniforms,
+      uniforms: p.nesterov ? [...lrUniforms, ['momentum', u.momentum]] : lrUniforms,
       body: `${grad}\n  result = theta + negLr * (${direction});`,
     },
     'Param',

@@ -10,12 +10,14 @@
  * tensor a caller holds that shares the parameter's data never changes under it. In place is also
  * what fits WebGPU's default limit of 8 storage buffers per stage: Adam with amsgrad and the step
  * control binds 7 (param, grad, m, v, vMax, control, new param).
- * The flags select the shader source (each variant compiles once per device); the step's scalars
- * go in a uniform buffer. The optional `control` input is ./ops-update.ts's step control.
+ * The step's scalars come through the kernel calling convention (src/kernels/abi.ts, ./args.ts):
+ * its flags select the shader source (each variant compiles once per device), its float32
+ * arguments go to the uniform buffer as they are. The optional `control` input is
+ * ./ops-update.ts's step control.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { env, util } from '@tensorflow/tfjs-core';
-import type { AdamScalars, SgdScalars } from '../../core/kernels.js';
+import type { AdamParts, SgdParts } from './args.js';
 
 /** The parts of the WebGPU API this module calls (lib.dom has no WebGPU types yet). */
 interface GpuPipeline {
@@ -169,20 +171,16 @@ export function record(
 }
 
 /** WGSL computing `theta` (decayed) and `g` (effective gradient) at element i. */
-function gradientCode(s: { decayFactor: number; l2: number; maximize: boolean }, control: boolean) {
+function gradientCode(
+  p: { useDecay: boolean; useL2: boolean; maximize: boolean },
+  control: boolean,
+): string {
   return [
-    s.decayFactor === 1 ? 'let theta = param[i];' : 'let theta = param[i] * s.decayFactor;',
-    `var g = ${s.maximize ? '-' : ''}grad[i];`,
+    p.useDecay ? 'let theta = param[i] * s.decay;' : 'let theta = param[i];',
+    `var g = ${p.maximize ? '-' : ''}grad[i];`,
     control ? 'g = g * control[0];' : '',
-    s.l2 !== 0 ? 'g = g + s.l2 * theta;' : '',
+    p.useL2 ? 'g = g + s.l2 * theta;' : '',
   ].join('\n  ');
-}
-
-function gradientScalars(s: { decayFactor: number; l2: number }): [string, number][] {
-  const out: [string, number][] = [];
-  if (s.decayFactor !== 1) out.push(['decayFactor', s.decayFactor]);
-  if (s.l2 !== 0) out.push(['l2', s.l2]);
-  return out;
 }
 
 interface Named {
@@ -204,35 +202,26 @@ function inputsOf(t: Named): [string, tf.TensorInfo][] {
 export function adamUpdateWebGPU(
   backend: WebGPUBackend,
   t: Named & { m: tf.TensorInfo; v: tf.TensorInfo; vMax?: tf.TensorInfo },
-  s: AdamScalars,
+  p: AdamParts,
 ): tf.TensorInfo[] {
-  const amsgrad = s.amsgrad && t.vMax !== undefined;
+  const amsgrad = p.amsgrad && t.vMax !== undefined;
   const slots: [string, tf.TensorInfo][] = [
     ['m', t.m],
     ['v', t.v],
   ];
   if (amsgrad && t.vMax) slots.push(['vMax', t.vMax]);
   const body = [
-    gradientCode(s, t.control !== undefined),
+    gradientCode(p, t.control !== undefined),
     'let mNew = m[i] * s.beta1 + s.oneMinusBeta1 * g;',
     'let vNew = v[i] * s.beta2 + (s.oneMinusBeta2 * g) * g;',
     amsgrad ? 'let vMaxNew = max(vMax[i], vNew);' : '',
-    `let denom = sqrt(${amsgrad ? 'vMaxNew' : 'vNew'}) / s.biasCorrection2Sqrt + s.eps;`,
+    `let denom = sqrt(${amsgrad ? 'vMaxNew' : 'vNew'}) / s.bc2Sqrt + s.eps;`,
     'let paramNew = theta + (s.negStepSize * mNew) / denom;',
   ].join('\n  ');
   const param = dispatch(backend, t.param.shape, {
     inputs: inputsOf(t),
     slots,
-    scalars: [
-      ...gradientScalars(s),
-      ['beta1', s.beta1],
-      ['oneMinusBeta1', 1 - s.beta1],
-      ['beta2', s.beta2],
-      ['oneMinusBeta2', 1 - s.beta2],
-      ['biasCorrection2Sqrt', s.biasCorrection2Sqrt],
-      ['eps', s.eps],
-      ['negStepSize', -s.stepSize],
-    ],
+    scalars: Object.entries(p.uniforms),
     body,
   });
   return [param];
@@ -242,12 +231,11 @@ export function adamUpdateWebGPU(
 export function sgdUpdateWebGPU(
   backend: WebGPUBackend,
   t: Named & { buf?: tf.TensorInfo },
-  s: SgdScalars,
+  p: SgdParts,
 ): tf.TensorInfo[] {
-  const useMomentum = s.momentum !== 0 && t.buf !== undefined;
-  const grad = gradientCode(s, t.control !== undefined);
-  const scalars: [string, number][] = [...gradientScalars(s), ['negLr', -s.lr]];
-  if (!useMomentum || !t.buf) {
+  const grad = gradientCode(p, t.control !== undefined);
+  const scalars = Object.entries(p.uniforms);
+  if (!p.momentum || !t.buf) {
     const param = dispatch(backend, t.param.shape, {
       inputs: inputsOf(t),
       slots: [],
@@ -256,11 +244,10 @@ export function sgdUpdateWebGPU(
     });
     return [param];
   }
-  scalars.push(['momentum', s.momentum], ['oneMinusDampening', 1 - s.dampening]);
   const body = [
     grad,
-    s.firstStep ? 'let bufNew = g;' : 'let bufNew = buf[i] * s.momentum + s.oneMinusDampening * g;',
-    `let paramNew = theta + s.negLr * (${s.nesterov ? 'g + s.momentum * bufNew' : 'bufNew'});`,
+    p.firstStep ? 'let bufNew = g;' : 'let bufNew = buf[i] * s.momentum + s.oneMinusDampening * g;',
+    `let paramNew = theta + s.negLr * (${p.nesterov ? 'g + s.momentum * bufNew' : 'bufNew'});`,
   ].join('\n  ');
   const param = dispatch(backend, t.param.shape, {
     inputs: inputsOf(t),
