@@ -155,9 +155,17 @@ function randomArray(rand: () => number, n: number): Float32Array {
   return a;
 }
 
-/** Wraps the active backend's read and readSync to count calls; returns the count and an undo. */
-export function countReads(tf: typeof tfc): { count: () => number; restore: () => void } {
-  const backend = tf.backend() as unknown as Record<string, (...args: unknown[]) => unknown>;
+/**
+ * Wraps the read and readSync of `target` (default: the active backend) to count calls; returns
+ * the count and an undo. A backend that keeps its data on the host (cpu) reads its own data in
+ * its kernels; there the engine's read and readSync, which every download goes through, are the
+ * ones to count.
+ */
+export function countReads(
+  tf: typeof tfc,
+  target: object = tf.backend(),
+): { count: () => number; restore: () => void } {
+  const backend = target as unknown as Record<string, (...args: unknown[]) => unknown>;
   let reads = 0;
   const originals = { read: backend.read, readSync: backend.readSync };
   for (const key of ['read', 'readSync'] as const) {
@@ -187,7 +195,12 @@ function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Runs `c` for STEPS steps on the active backend and on the core. */
-export async function runCase(tf: typeof tfc, c: GpuCase, seed: number): Promise<CaseResult> {
+export async function runCase(
+  tf: typeof tfc,
+  c: GpuCase,
+  seed: number,
+  readsOf: object = tf.backend(),
+): Promise<CaseResult> {
   const rand = prng(seed);
   const init: Record<string, Float32Array> = {};
   const vars: Record<string, tfc.Variable> = {};
@@ -215,7 +228,7 @@ export async function runCase(tf: typeof tfc, c: GpuCase, seed: number): Promise
       name: vars[name].name,
       tensor: tf.tensor(g, SHAPES[name]),
     }));
-    const counter = countReads(tf);
+    const counter = countReads(tf, readsOf);
     try {
       opt.applyGradients(tensors);
     } finally {
