@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { AdamW } from '../src/tfjs/index.js';
 import { countReads } from '../test/tfjs/gpu-cases.js';
+import { median, problem } from './tfjs-problem.js';
 
 const VARIABLES = 16;
 const SHAPE: [number, number] = [256, 256];
@@ -17,24 +18,6 @@ export interface BenchRow {
   optimizer: string;
   msPerStep: number;
   readsPerStep: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-/** Variables and gradients for one optimizer (each has its own, so none shares state). */
-function problem(seed: number) {
-  const vars = Array.from({ length: VARIABLES }, (_, i) =>
-    tf.variable(tf.randomUniform(SHAPE, -1, 1, 'float32', seed + i)),
-  );
-  const grads = vars.map((v, i) => ({
-    name: v.name,
-    tensor: tf.randomUniform(SHAPE, -1e-2, 1e-2, 'float32', seed + 100 + i),
-  }));
-  return { vars, grads };
 }
 
 /** Runs `steps` steps and waits for the device to finish them (one read, outside the count). */
@@ -62,7 +45,7 @@ async function bench(backend: string, rounds: number, steps: number): Promise<Be
     ["AdamW (nonFinite 'skip')", new AdamW({ lr: 1e-3, nonFinite: 'skip' })],
     ["AdamW (nonFinite 'ignore')", new AdamW({ lr: 1e-3, nonFinite: 'ignore' })],
   ];
-  const problems = opts.map((_, i) => problem(1000 * (i + 1)));
+  const problems = opts.map((_, i) => problem(tf, VARIABLES, SHAPE, 1000 * (i + 1)));
   const times: number[][] = opts.map(() => []);
   const reads: number[] = opts.map(() => 0);
   for (let r = 0; r < rounds + 1; r++) {

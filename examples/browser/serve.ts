@@ -19,10 +19,10 @@ export const EXAMPLE_DIR = join(
   '../../../examples/browser',
 );
 
-/** Every file of the example by URL path: the page, its bundle and the sample. */
-export async function exampleFiles(dataDir?: string, count = DEFAULT_SAMPLE_SIZE) {
+/** `entry` and everything it imports (tfjs, decoupled) as one ES module for the browser. */
+export async function bundlePage(entry: string): Promise<string> {
   const bundle = await build({
-    entryPoints: [join(EXAMPLE_DIR, 'main.ts')],
+    entryPoints: [entry],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -30,9 +30,14 @@ export async function exampleFiles(dataDir?: string, count = DEFAULT_SAMPLE_SIZE
     write: false,
     logLevel: 'silent',
   });
+  return bundle.outputFiles[0].text;
+}
+
+/** Every file of the example by URL path: the page, its bundle and the sample. */
+export async function exampleFiles(dataDir?: string, count = DEFAULT_SAMPLE_SIZE) {
   return {
     '/': { type: 'text/html', body: readFileSync(join(EXAMPLE_DIR, 'index.html'), 'utf8') },
-    '/page.js': { type: 'text/javascript', body: bundle.outputFiles[0].text },
+    '/page.js': { type: 'text/javascript', body: await bundlePage(join(EXAMPLE_DIR, 'main.ts')) },
     ...fashionSample(dataDir, count),
   };
 }

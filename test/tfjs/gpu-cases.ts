@@ -15,6 +15,7 @@ import { SGD as CoreSGD } from '../../src/core/sgd.js';
 import { SGDW as CoreSGDW } from '../../src/core/sgdw.js';
 import type { DecoupledOptimizer } from '../../src/tfjs/index.js';
 import * as decoupled from '../../src/tfjs/index.js';
+import { prng } from './browser-task.js';
 
 interface CoreLike {
   stepCount: number;
@@ -136,18 +137,6 @@ export const SHAPES: Record<string, number[]> = {
   'big/kernel': [64, 33],
 };
 export const STEPS = 20;
-
-/** mulberry32 (as test/tfjs/helpers.ts; repeated so the page bundle needs no Node helper). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomArray(rand: () => number, n: number): Float32Array {
   const a = new Float32Array(n);

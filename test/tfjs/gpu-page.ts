@@ -11,7 +11,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { NonFiniteGradientError } from '../../src/core/errors.js';
 import { cosine } from '../../src/core/schedules.js';
 import { AdamW, registerOptimizerKernels } from '../../src/tfjs/index.js';
-import { CASES, type CaseResult, countReads, prng, runCase } from './gpu-cases.js';
+import { prng } from './browser-task.js';
+import { CASES, type CaseResult, countReads, runCase } from './gpu-cases.js';
 
 async function use(backend: string): Promise<void> {
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialize`);

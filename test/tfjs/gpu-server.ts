@@ -6,8 +6,8 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
+import { bundlePage } from '../../examples/browser/serve.js';
 import { withChromium } from '../helpers/chromium.js';
 
 export interface ServeOptions {
@@ -29,16 +29,7 @@ export async function withGpuPage<T>(
     '/': { type: 'text/html', body: html },
   };
   if (options.entry) {
-    const bundle = await build({
-      entryPoints: [options.entry],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      write: false,
-      logLevel: 'silent',
-    });
-    files['/page.js'] = { type: 'text/javascript', body: bundle.outputFiles[0].text };
+    files['/page.js'] = { type: 'text/javascript', body: await bundlePage(options.entry) };
   }
   Object.assign(files, options.files);
   const server = createServer((req, res) => {

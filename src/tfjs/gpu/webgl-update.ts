@@ -106,6 +106,13 @@ interface Named {
   control?: tf.TensorInfo;
 }
 
+function paramAndGrad(t: Named): [string, tf.TensorInfo][] {
+  return [
+    ['param', t.param],
+    ['grad', t.grad],
+  ];
+}
+
 function withControl(inputs: [string, tf.TensorInfo][], t: Named): [string, tf.TensorInfo][] {
   return t.control ? [...inputs, ['control', t.control]] : inputs;
 }
@@ -119,13 +126,7 @@ export function adamUpdateWebGL(
   const shape = t.param.shape;
   const u = p.uniforms;
   const grad = gradientCode(p, t.control !== undefined);
-  const base = withControl(
-    [
-      ['param', t.param],
-      ['grad', t.grad],
-    ],
-    t,
-  );
+  const base = withControl(paramAndGrad(t), t);
   const m = run(
     backend,
     shape,
@@ -207,13 +208,7 @@ export function sgdUpdateWebGL(
   const shape = t.param.shape;
   const u = p.uniforms;
   const grad = gradientCode(p, t.control !== undefined);
-  const base = withControl(
-    [
-      ['param', t.param],
-      ['grad', t.grad],
-    ],
-    t,
-  );
+  const base = withControl(paramAndGrad(t), t);
   const lrUniforms: [string, number][] = [...gradientUniforms(p), ['negLr', u.negLr]];
   if (!p.momentum || !t.buf) {
     const theta = run(
