@@ -10,8 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamStepScalars, SgdScalars } from '../../core/kernels.js';
 import { adamParts, sgdParts } from './args.js';
-import { finiteRowsWebGL, finiteRowsWebGPU } from './finite-rows.js';
-import { FINITE_ROWS_KERNEL } from './ops-update.js';
+import { finiteRowsWebGL } from './finite-rows.js';
+import { FINITE_FLAGS_KERNEL } from './ops-update.js';
 import { adamUpdateWebGL, sgdUpdateWebGL, type WebGLBackend } from './webgl-update.js';
 import { adamUpdateWebGPU, sgdUpdateWebGPU, type WebGPUBackend } from './webgpu-update.js';
 
@@ -61,24 +61,35 @@ const KERNELS: Record<(typeof DEVICE_KERNEL_BACKENDS)[number], [tf.KernelFunc, t
   ],
 };
 
-const FINITE_ROWS: Record<(typeof DEVICE_KERNEL_BACKENDS)[number], tf.KernelFunc> = {
-  webgl: ({ inputs, backend }: KernelArgs) =>
-    finiteRowsWebGL(backend as unknown as WebGLBackend, (inputs as Inputs).x as tf.TensorInfo),
-  webgpu: ({ inputs, backend }: KernelArgs) =>
-    finiteRowsWebGPU(backend as unknown as WebGPUBackend, (inputs as Inputs).x as tf.TensorInfo),
-};
+/** The inputs of the finite check, x0, x1, ..., in order. */
+function finiteInputs(inputs: KernelArgs['inputs']): tf.TensorInfo[] {
+  const all = inputs as Inputs;
+  return Object.keys(all)
+    .map((_, i) => all[`x${i}`])
+    .filter((x): x is tf.TensorInfo => x !== undefined);
+}
+
+/** webgl's finite check (./finite-rows.ts): one row-flag tensor per input. */
+const finiteFlagsWebGL: tf.KernelFunc = ({ inputs, backend }: KernelArgs) =>
+  finiteInputs(inputs).map((x) => finiteRowsWebGL(backend as unknown as WebGLBackend, x));
 
 /**
- * Registers the webgl and webgpu update kernels under `adamName` and `sgdName`, and the finite
- * check (./finite-rows.ts) under FINITE_ROWS_KERNEL (idempotent).
+ * Registers the webgl and webgpu update kernels under `adamName` and `sgdName`, and webgl's finite
+ * check (./finite-rows.ts) under FINITE_FLAGS_KERNEL (idempotent).
  */
 export function registerGpuKernels(adamName: string, sgdName: string): void {
+  if (!tf.getKernel(FINITE_FLAGS_KERNEL, 'webgl')) {
+    tf.registerKernel({
+      kernelName: FINITE_FLAGS_KERNEL,
+      backendName: 'webgl',
+      kernelFunc: finiteFlagsWebGL,
+    });
+  }
   for (const backendName of DEVICE_KERNEL_BACKENDS) {
     const [adam, sgd] = KERNELS[backendName];
     for (const [kernelName, kernelFunc] of [
       [adamName, adam],
       [sgdName, sgd],
-      [FINITE_ROWS_KERNEL, FINITE_ROWS[backendName]],
     ] as const) {
       if (!tf.getKernel(kernelName, backendName)) {
         tf.registerKernel({ kernelName, backendName, kernelFunc });

@@ -7,8 +7,8 @@
  *
  *   n  = sqrt(sum_i sum(g_i^2))                        (clipNorm only; accumulated in float32)
  *   c  = clipNorm / (n + 1e-6) if n is finite and that is < 1, else 1   (src/core/clip.ts's rule)
- *   ok = every element of every g_i is finite           (nonFinite 'skip' / 'error' only; on
- *                                                        webgl/webgpu ./finite-rows.ts's pass)
+ *   ok = every element of every g_i is finite           (nonFinite 'skip' / 'error' only;
+ *                                                        webgl: ./finite-rows.ts's pass)
  *   control = ok ? c : 0
  *
  * control = 0 marks a skipped step: the updates then return the old parameter and slots unchanged
@@ -47,25 +47,34 @@ export function stepControl(
     finite = allFinite(grads);
   }
   let control: tf.Scalar | null = scale ?? finite;
-  if (scale && finite) control = tf.where(tf.cast(finite, 'bool'), scale, tf.zerosLike(scale));
+  if (scale && finite) control = tf.where(tf.notEqual(finite, 0), scale, tf.zerosLike(scale));
   return { control, norm, finite };
 }
 
-/** The one-pass finite check of the GPU backends (./finite-rows.ts): a tensor to 1/0 per row. */
-export const FINITE_ROWS_KERNEL = 'DecoupledFiniteRows';
+/**
+ * The one-pass finite check of the GPU backends (./finite-rows.ts): inputs x0, x1, ... (the
+ * gradients, flat); outputs float32 tensors whose min is 1 if every element is finite, else 0.
+ */
+export const FINITE_FLAGS_KERNEL = 'DecoupledFiniteFlags';
+
+const SCALE_DOWN = 2 ** -100;
 
 /** 1 if every element of every tensor is finite, else 0, as a float32 scalar. */
 function allFinite(grads: readonly tf.Tensor[]): tf.Scalar {
   let flags: tf.Tensor[];
-  if (tf.getKernel(FINITE_ROWS_KERNEL, tf.getBackend())) {
-    flags = grads.map(
-      (g) => tf.engine().runKernel(FINITE_ROWS_KERNEL, { x: tf.reshape(g, [-1]) }) as tf.Tensor,
-    );
-  } else {
-    // Float flags: tfjs-backend-webgpu 4.22 stacks bool scalars wrong (all() of them gives 0).
-    flags = grads.map((g) => tf.reshape(tf.cast(tf.all(tf.isFinite(g)), 'float32'), [1]));
+  if (tf.getKernel(FINITE_FLAGS_KERNEL, tf.getBackend())) {
+    const inputs: tf.NamedTensorMap = {};
+    for (const [i, g] of grads.entries()) inputs[`x${i}`] = tf.reshape(g, [-1]);
+    flags = tf.engine().runKernel(FINITE_FLAGS_KERNEL, inputs) as tf.Tensor[];
+    return tf.min(flags.length === 1 ? flags[0] : tf.concat(flags)) as tf.Scalar;
   }
-  return tf.min(flags.length === 1 ? flags[0] : tf.concat(flags)) as tf.Scalar;
+  // sum_i sum(g_i * 2^-100) is finite exactly when every element is: a finite element scaled so
+  // cannot overflow the sum (n < 2^100), and Inf and NaN propagate through the products and sums.
+  const sums = grads.map((g) => tf.sum(tf.mul(g, SCALE_DOWN)));
+  const total = sums.length === 1 ? sums[0] : tf.addN(sums);
+  // A select, not a cast: tfjs-backend-webgpu 4.22 casts bool to float32 by relabeling the int32
+  // buffer, whose bits a shader reading f32 would misread.
+  return tf.where(tf.isFinite(total), tf.onesLike(total), tf.zerosLike(total)) as tf.Scalar;
 }
 
 /** Tensors of one Adam-family update: the parameter and its slots (vMax for amsgrad). */

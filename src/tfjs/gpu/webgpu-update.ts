@@ -58,6 +58,11 @@ export interface WebGPUBackend {
 }
 
 const WORKGROUP = 64;
+/**
+ * Elements per shader invocation. Fewer, longer invocations: SwiftShader (a CPU) pays per
+ * workgroup, and GPUs lose nothing at this count.
+ */
+const ELEMENTS_PER_INVOCATION = 8;
 const MAX_GROUPS_PER_DIM = 65535;
 const pipelines = new WeakMap<object, Map<string, GpuPipeline>>();
 
@@ -109,12 +114,14 @@ function wgsl(shader: Shader): string {
     `@compute @workgroup_size(${WORKGROUP})`,
     'fn main(@builtin(global_invocation_id) gid: vec3<u32>,',
     '        @builtin(num_workgroups) groups: vec3<u32>) {',
-    `  let i = gid.y * groups.x * ${WORKGROUP}u + gid.x;`,
-    '  if (i >= s.size) { return; }',
-    hasControl ? '  if (control[0] == 0.0) { paramOut[i] = param[i]; return; }' : '',
+    // Grid-stride: each invocation takes ELEMENTS_PER_INVOCATION elements, `stride` apart.
+    `  let stride = groups.x * groups.y * ${WORKGROUP}u;`,
+    `  for (var i = gid.y * groups.x * ${WORKGROUP}u + gid.x; i < s.size; i += stride) {`,
+    hasControl ? '  if (control[0] == 0.0) { paramOut[i] = param[i]; continue; }' : '',
     `  ${shader.body}`,
     `  ${store}`,
     '  paramOut[i] = paramNew;',
+    '  }',
     '}',
   );
   return lines.join('\n');
@@ -125,7 +132,9 @@ function dispatch(backend: WebGPUBackend, shape: number[], shader: Shader): tf.T
   const bound = [...shader.inputs, ...shader.slots].map(([, info]) => info);
   const output = backend.makeTensorInfo(shape, 'float32');
   const scalars = shader.scalars.map(([, value]) => value);
-  record(backend, wgsl(shader), scalars, [...bound, output], util.sizeFromShape(shape));
+  const size = util.sizeFromShape(shape);
+  const invocations = Math.ceil(size / ELEMENTS_PER_INVOCATION);
+  record(backend, wgsl(shader), scalars, [...bound, output], size, invocations);
   return output;
 }
 
