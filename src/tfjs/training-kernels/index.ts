@@ -14,6 +14,13 @@
 
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import {
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+  batchNormTraining,
+  batchNormTrainingGrad,
+} from './batchnorm.js';
+import { installFusedBatchNorm } from './batchnorm-layer.js';
 import { conv2dBackpropFilter, conv2dBackpropInput } from './conv2d.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise.js';
 import { avgPoolGrad, maxPoolGrad } from './pool.js';
@@ -29,6 +36,8 @@ const replacements: ReadonlyArray<[string, unknown]> = [
   ['MaxPoolGrad', maxPoolGrad],
   ['AvgPoolGrad', avgPoolGrad],
   ['UnsortedSegmentSum', unsortedSegmentSum],
+  [BATCH_NORM_TRAINING, batchNormTraining],
+  [BATCH_NORM_TRAINING_GRAD, batchNormTrainingGrad],
 ];
 
 const fastPaths: ReadonlyArray<[string, WrappedKernel]> = [
@@ -73,4 +82,7 @@ export function registerWasmTrainingKernels(): void {
     // The shipped setup (cwrap of its wasm function) still runs when the backend initializes.
     install({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: shipped.setupFunc });
   }
+  installFusedBatchNorm();
 }
+
+export { batchNormTraining as batchNormTrainingOp, setFusedBatchNorm } from './batchnorm-layer.js';

@@ -1,0 +1,41 @@
+/**
+ * The SIMD loops of src/tfjs/training-kernels/assembly, instantiated once per wasm backend on that
+ * backend's own memory, so they read and write tensors in place by their byte offsets.
+ */
+
+import { trainingWasmBase64 } from './generated/wasm.js';
+import type { WasmBackend } from './wasm-backend.js';
+
+/** Exports of the module; see assembly/index.ts for the math. */
+export interface TrainingSimd {
+  channelSums(a: number, b: number, shift: number, m: number, c: number, acc: number): void;
+  centredAffine(
+    out: number,
+    x: number,
+    mean: number,
+    u: number,
+    dy: number,
+    v: number,
+    w: number,
+    m: number,
+    c: number,
+  ): void;
+}
+
+let compiled: WebAssembly.Module | undefined;
+const instances = new WeakMap<object, TrainingSimd>();
+
+/** The SIMD loops over `backend`'s memory. */
+export function simdOn(backend: WasmBackend): TrainingSimd {
+  let simd = instances.get(backend);
+  if (simd === undefined) {
+    compiled ??= new WebAssembly.Module(
+      Uint8Array.from(atob(trainingWasmBase64), (ch) => ch.charCodeAt(0)),
+    );
+    const memory = backend.wasm.asm.memory;
+    simd = new WebAssembly.Instance(compiled, { env: { memory } })
+      .exports as unknown as TrainingSimd;
+    instances.set(backend, simd);
+  }
+  return simd;
+}
