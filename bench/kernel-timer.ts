@@ -2,7 +2,8 @@
  * Per-kernel timing for the wasm backend: every kernel registered for 'wasm' is re-registered
  * wrapped in a timer that adds its wall time and one call to the current phase's row for that
  * kernel name. Kernels called by kernels (the training kernels run XNNPACK Conv2D, Transpose, ...)
- * count toward the outermost one only, so the rows add up to the time spent in kernels.
+ * count toward the outermost one only, so the rows add up to the time spent in kernels. With
+ * `nested`, they also get rows of their own named 'Outer > Inner' (not part of those sums).
  *
  * Install after the backend has initialized: the wrappers drop `setupFunc` (already run).
  */
@@ -19,7 +20,9 @@ export class KernelTimer {
   /** phase -> kernel name -> totals; nothing is recorded while `phase` is null. */
   readonly rows = new Map<string, Map<string, KernelRow>>();
   phase: string | null = null;
-  private depth = 0;
+  private readonly stack: string[] = [];
+
+  constructor(readonly nested = false) {}
 
   /** Wraps every kernel currently registered for `backendName`. */
   install(backendName = 'wasm'): void {
@@ -27,12 +30,14 @@ export class KernelTimer {
       const inner = config.kernelFunc;
       const timed: KernelFunc = (args) => {
         const t0 = performance.now();
-        this.depth++;
+        this.stack.push(config.kernelName);
         try {
           return inner(args);
         } finally {
-          this.depth--;
-          if (this.depth === 0) this.add(config.kernelName, performance.now() - t0);
+          this.stack.pop();
+          const ms = performance.now() - t0;
+          if (this.stack.length === 0) this.add(config.kernelName, ms);
+          else if (this.nested) this.add(`${this.stack[0]} > ${config.kernelName}`, ms);
         }
       };
       tf.unregisterKernel(config.kernelName, backendName);
@@ -59,6 +64,11 @@ export class KernelTimer {
     return [...(this.rows.get(phase) ?? new Map<string, KernelRow>()).entries()].sort(
       (a, b) => b[1].ms - a[1].ms,
     );
+  }
+
+  /** Rows of outermost kernels only (those that add up to the kernel time). */
+  outer(phase: string): Array<[string, KernelRow]> {
+    return this.sorted(phase).filter(([name]) => !name.includes(' > '));
   }
 
   clear(): void {

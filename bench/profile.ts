@@ -5,7 +5,9 @@
  * and its kernel time is tfjs engine overhead (tape, tidy, tensor bookkeeping).
  *
  * Usage: node dist/bench/profile.js [--model resnet|cnn] [--batch 128] [--steps 5] [--warmup 2]
- *        [--top 25]
+ *        [--top 25] [--nested] [--unfused]
+ * --nested adds rows for kernels that kernels call ('Conv2DBackpropFilter > Transpose', not summed).
+ * --unfused runs without the fused BatchNorm op (tfjs-layers' own moments + batchNorm graph).
  */
 
 import os from 'node:os';
@@ -14,7 +16,10 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../src/experiments/config.js';
 import { buildModel } from '../src/experiments/models.js';
-import { registerWasmTrainingKernels } from '../src/tfjs/training-kernels/index.js';
+import {
+  registerWasmTrainingKernels,
+  setFusedBatchNorm,
+} from '../src/tfjs/training-kernels/index.js';
 import { KernelTimer } from './kernel-timer.js';
 
 const MODELS: Record<string, ModelConfig> = {
@@ -29,6 +34,8 @@ const { values: opts } = parseArgs({
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     top: { type: 'string', default: '25' },
+    nested: { type: 'boolean', default: false },
+    unfused: { type: 'boolean', default: false },
   },
 });
 
@@ -51,9 +58,10 @@ async function main(): Promise<void> {
   const steps = Number(opts.steps);
   const warmup = Number(opts.warmup);
   registerWasmTrainingKernels();
+  setFusedBatchNorm(!opts.unfused);
   await tf.setBackend('wasm');
   await tf.ready();
-  const timer = new KernelTimer();
+  const timer = new KernelTimer(opts.nested);
   timer.install('wasm');
 
   const model = buildModel(config, [28, 28, 1], 10, 1);
@@ -92,7 +100,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < steps; i++) step(true);
 
   console.log(
-    `bench:profile ${opts.model}, batch ${batch}, 28x28x1, Adam; ` +
+    `bench:profile ${opts.model}, batch ${batch}, 28x28x1, Adam, ${opts.unfused ? 'unfused' : 'fused'} BatchNorm; ` +
       `per step, mean of ${steps} steps after ${warmup} warm-up; ${cpuModel()}, node ${process.version}, ` +
       `load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`,
   );
@@ -100,7 +108,7 @@ async function main(): Promise<void> {
   let totalKernels = 0;
   let totalCalls = 0;
   for (const phase of PHASES) {
-    const rows = timer.sorted(phase);
+    const rows = timer.outer(phase);
     const ms = rows.reduce((a, [, r]) => a + r.ms, 0) / steps;
     const calls = rows.reduce((a, [, r]) => a + r.calls, 0) / steps;
     const phaseWall = (wall.get(phase) ?? 0) / steps;
@@ -112,7 +120,7 @@ async function main(): Promise<void> {
         `(${fmt(phaseWall - ms)} ms outside kernels)`,
     );
     console.log(`  ${'kernel'.padEnd(36)} ${'ms'.padStart(8)} ${'calls'.padStart(6)}`);
-    for (const [name, r] of rows.slice(0, Number(opts.top))) {
+    for (const [name, r] of timer.sorted(phase).slice(0, Number(opts.top))) {
       console.log(
         `  ${name.padEnd(36)} ${fmt(r.ms / steps).padStart(8)} ${String(r.calls / steps).padStart(6)}`,
       );

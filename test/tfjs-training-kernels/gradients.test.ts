@@ -56,16 +56,19 @@ function convGrads(
   };
 }
 
-for (const [route, patch] of [
-  ['im2col/col2im route', Number.POSITIVE_INFINITY],
-  ['forward-conv route', 0],
+for (const [route, patch, directFilter] of [
+  ['SIMD filter gradient', defaultPatch, true],
+  ['im2col/col2im route', Number.POSITIVE_INFINITY, false],
+  ['forward-conv route', 0, false],
 ] as const) {
   describe(`conv2d gradients on wasm match cpu (${route})`, () => {
     before(() => {
       convGradientTuning.matmulMaxPatch = patch;
+      convGradientTuning.directFilter = directFilter;
     });
     after(() => {
       convGradientTuning.matmulMaxPatch = defaultPatch;
+      convGradientTuning.directFilter = true;
     });
     convGrid();
   });
@@ -103,6 +106,15 @@ function convGrid(): void {
     [
       [3, 6, 6, 1],
       [5, 5, 1, 3],
+    ],
+    // Output channels a multiple of 4 (the SIMD filter gradient): 4x8 tiles, ci and co remainders.
+    [
+      [2, 7, 6, 5],
+      [3, 3, 5, 12],
+    ],
+    [
+      [1, 9, 9, 8],
+      [3, 3, 8, 16],
     ],
   ];
   let seed = 1;

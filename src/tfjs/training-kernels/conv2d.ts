@@ -20,11 +20,13 @@ import type {
   TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
+import { simdOn } from './simd.js';
 import {
   f32,
   type KernelArgs,
   NCHW_TO_NHWC,
   NHWC_TO_NCHW,
+  ptr,
   reshaped,
   type Scratch,
   transpose,
@@ -81,6 +83,28 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
     const { top, left } = info.padInfo;
+    if (info.outChannels % 4 === 0 && convGradientTuning.directFilter) {
+      const dw = s.alloc(filterShape);
+      simdOn(backend).convFilterGrad(
+        ptr(backend, x),
+        ptr(backend, dy),
+        ptr(backend, dw),
+        info.batchSize,
+        h,
+        w,
+        info.inChannels,
+        ho,
+        wo,
+        info.outChannels,
+        kh,
+        kw,
+        sh,
+        sw,
+        top,
+        left,
+      );
+      return dw;
+    }
     if (useMatmulPath(info.inChannels, kh, kw)) {
       const cols = im2colT(s, x, info);
       const k = kh * kw * info.inChannels;
@@ -132,7 +156,7 @@ function useMatmulPath(inChannels: number, kh: number, kw: number): boolean {
  * Largest patch size kh*kw*Ci that takes the im2col/col2im route (measured: faster up to ~32,
  * slower from ~144 on). Exposed so tests can force either route.
  */
-export const convGradientTuning = { matmulMaxPatch: 32 };
+export const convGradientTuning = { matmulMaxPatch: 32, directFilter: true };
 
 type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
 

@@ -20,6 +20,25 @@ export interface TrainingSimd {
     m: number,
     c: number,
   ): void;
+  /** Conv2D filter gradient, NHWC; dw is overwritten. Needs co % 4 == 0. */
+  convFilterGrad(
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    ho: number,
+    wo: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+  ): void;
 }
 
 let compiled: WebAssembly.Module | undefined;

@@ -101,3 +101,131 @@ export function centredAffine(
   if (dy === 0) affineLoop(out, x, mean, u, 0, 0, w, m, c, false);
   else affineLoop(out, x, mean, u, dy, v, w, m, c, true);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conv2D filter gradient, NHWC, no transposes and no im2col:
+//   dw[i, j, a, c] = sum_{b, o, q} x[b, o*sh - top + i, q*sw - left + j, a] dy[b, o, q, c]
+// Output row by output row (b, o), so the few input rows a row touches stay in L1; for each tap
+// (i, j) a register tile of 4 input channels x 8 output channels accumulates over the row's
+// in-bounds pixels q and is added to dw (float32, as XNNPACK). Requires co % 4 == 0; a ci or co
+// remainder runs 1 x 4 tiles.
+
+@inline
+function splatAt(p: usize): v128 {
+  return f32x4.splat(load<f32>(p));
+}
+
+/** dw[a0..a0+4, c0..c0+8] += sum over q of x[q, a0..a0+4]^T dy[q, c0..c0+8]. */
+@inline
+function tile4x8(xp: usize, dp: usize, xStep: usize, dStep: usize, count: i32, out: usize, outRow: usize): void {
+  let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+  let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+  for (let q = 0; q < count; q++) {
+    const d0 = v128.load(dp);
+    const d1 = v128.load(dp, 16);
+    const x0 = splatAt(xp);
+    const x1 = splatAt(xp + 4);
+    const x2 = splatAt(xp + 8);
+    const x3 = splatAt(xp + 12);
+    s00 = f32x4.add(s00, f32x4.mul(x0, d0));
+    s01 = f32x4.add(s01, f32x4.mul(x0, d1));
+    s10 = f32x4.add(s10, f32x4.mul(x1, d0));
+    s11 = f32x4.add(s11, f32x4.mul(x1, d1));
+    s20 = f32x4.add(s20, f32x4.mul(x2, d0));
+    s21 = f32x4.add(s21, f32x4.mul(x2, d1));
+    s30 = f32x4.add(s30, f32x4.mul(x3, d0));
+    s31 = f32x4.add(s31, f32x4.mul(x3, d1));
+    xp += xStep;
+    dp += dStep;
+  }
+  v128.store(out, f32x4.add(v128.load(out), s00));
+  v128.store(out, f32x4.add(v128.load(out, 16), s01), 16);
+  out += outRow;
+  v128.store(out, f32x4.add(v128.load(out), s10));
+  v128.store(out, f32x4.add(v128.load(out, 16), s11), 16);
+  out += outRow;
+  v128.store(out, f32x4.add(v128.load(out), s20));
+  v128.store(out, f32x4.add(v128.load(out, 16), s21), 16);
+  out += outRow;
+  v128.store(out, f32x4.add(v128.load(out), s30));
+  v128.store(out, f32x4.add(v128.load(out, 16), s31), 16);
+}
+
+/** dw[a, c0..c0+4] += sum over q of x[q, a] dy[q, c0..c0+4]. */
+@inline
+function tile1x4(xp: usize, dp: usize, xStep: usize, dStep: usize, count: i32, out: usize): void {
+  let s = f32x4.splat(0);
+  for (let q = 0; q < count; q++) {
+    s = f32x4.add(s, f32x4.mul(splatAt(xp), v128.load(dp)));
+    xp += xStep;
+    dp += dStep;
+  }
+  v128.store(out, f32x4.add(v128.load(out), s));
+}
+
+export function convFilterGrad(
+  x: usize,
+  dy: usize,
+  dw: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  ci: i32,
+  ho: i32,
+  wo: i32,
+  co: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  top: i32,
+  left: i32,
+): void {
+  memory.fill(dw, 0, <usize>(kh * kw * ci * co) << 2);
+  const ci4 = ci & ~3;
+  const co8 = co & ~7;
+  const xStep = <usize>(sw * ci) << 2;
+  const dStep = <usize>co << 2;
+  const outRow = <usize>co << 2;
+  for (let b = 0; b < n; b++) {
+    for (let o = 0; o < ho; o++) {
+      const dRow = dy + (<usize>((b * ho + o) * wo * co) << 2);
+      for (let i = 0; i < kh; i++) {
+        const r = o * sh - top + i;
+        if (r < 0 || r >= h) continue;
+        const xRow = x + (<usize>((b * h + r) * w * ci) << 2);
+        for (let j = 0; j < kw; j++) {
+          // In-bounds q: 0 <= q*sw - left + j < w.
+          const lo = j >= left ? 0 : (left - j + sw - 1) / sw;
+          let hi = (w - 1 + left - j) / sw + 1;
+          if (w - 1 + left - j < 0) hi = 0;
+          if (hi > wo) hi = wo;
+          const count = hi - lo;
+          if (count <= 0) continue;
+          const xp0 = xRow + (<usize>((lo * sw - left + j) * ci) << 2);
+          const dp0 = dRow + (<usize>(lo * co) << 2);
+          const tap = dw + (<usize>((i * kw + j) * ci * co) << 2);
+          let a = 0;
+          for (; a < ci4; a += 4) {
+            const out = tap + (<usize>(a * co) << 2);
+            let c = 0;
+            for (; c < co8; c += 8) {
+              tile4x8(xp0 + (<usize>a << 2), dp0 + (<usize>c << 2), xStep, dStep, count, out + (<usize>c << 2), outRow);
+            }
+            for (; c < co; c += 4) {
+              for (let k = 0; k < 4; k++) {
+                tile1x4(xp0 + (<usize>(a + k) << 2), dp0 + (<usize>c << 2), xStep, dStep, count, out + (<usize>(k * co + c) << 2));
+              }
+            }
+          }
+          for (; a < ci; a++) {
+            const out = tap + (<usize>(a * co) << 2);
+            for (let c = 0; c < co; c += 4) {
+              tile1x4(xp0 + (<usize>a << 2), dp0 + (<usize>c << 2), xStep, dStep, count, out + (<usize>c << 2));
+            }
+          }
+        }
+      }
+    }
+  }
+}
