@@ -21,8 +21,9 @@ import {
   batchNormTrainingGrad,
 } from './batchnorm.js';
 import { installFusedBatchNorm } from './batchnorm-layer.js';
-import { conv2dBackpropFilter, conv2dBackpropInput } from './conv2d.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, directConv2d } from './conv2d.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise.js';
+import { installFusedGradients, MEAN_GRAD, meanGrad, RELU_GRAD, reluGrad } from './gradients.js';
 import { avgPoolGrad, maxPoolGrad } from './pool.js';
 import { unsortedSegmentSum } from './segment.js';
 import type { KernelArgs } from './wasm-backend.js';
@@ -38,6 +39,8 @@ const replacements: ReadonlyArray<[string, unknown]> = [
   ['UnsortedSegmentSum', unsortedSegmentSum],
   [BATCH_NORM_TRAINING, batchNormTraining],
   [BATCH_NORM_TRAINING_GRAD, batchNormTrainingGrad],
+  [RELU_GRAD, reluGrad],
+  [MEAN_GRAD, meanGrad],
 ];
 
 const fastPaths: ReadonlyArray<[string, WrappedKernel]> = [
@@ -46,6 +49,8 @@ const fastPaths: ReadonlyArray<[string, WrappedKernel]> = [
   ['Sum', sum],
   ['Mean', mean],
   ['Identity', identity],
+  ['Conv2D', directConv2d],
+  ['FusedConv2D', directConv2d],
 ];
 
 /** Names of the kernels this module registers for the 'wasm' backend. */
@@ -83,6 +88,7 @@ export function registerWasmTrainingKernels(): void {
     install({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: shipped.setupFunc });
   }
   installFusedBatchNorm();
+  installFusedGradients();
 }
 
 export { batchNormTraining as batchNormTrainingOp, setFusedBatchNorm } from './batchnorm-layer.js';

@@ -20,6 +20,44 @@ export interface TrainingSimd {
     m: number,
     c: number,
   ): void;
+  /** Conv2D forward, NHWC, dilation 1; y is overwritten. Needs co % 4 == 0. */
+  conv2d(
+    x: number,
+    w: number,
+    y: number,
+    n: number,
+    h: number,
+    wIn: number,
+    ci: number,
+    ho: number,
+    wo: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+  ): void;
+  /** dx (overwritten) = sum of the patch rows of cols [N*Ho*Wo, kh*kw*Ci] at their pixels. */
+  col2im(
+    cols: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    ho: number,
+    wo: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+  ): void;
+  /** dx = x > 0 ? dy : 0 over n floats. */
+  reluGrad(dy: number, x: number, dx: number, n: number): void;
   /** Conv2D filter gradient, NHWC; dw is overwritten. Needs co % 4 == 0. */
   convFilterGrad(
     x: number,

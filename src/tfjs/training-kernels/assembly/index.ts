@@ -229,3 +229,222 @@ export function convFilterGrad(
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conv2D forward, NHWC, dilation 1 (also the stride-1 input gradient: a conv of dy with the
+// flipped filter):
+//   y[b, o, q, c] = sum_{i, j, a} x[b, o*sh - top + i, q*sw - left + j, a] w[i, j, a, c]
+// Register tiles of 4 output pixels x 8 output channels over every tap and input channel; pixels
+// whose window crosses the left or right border run one at a time with per-tap bounds checks.
+// Requires co % 4 == 0.
+
+let gH: i32 = 0;
+let gW: i32 = 0;
+let gCi: i32 = 0;
+let gCo: i32 = 0;
+let gKh: i32 = 0;
+let gKw: i32 = 0;
+let gSw: i32 = 0;
+let gLeft: i32 = 0;
+
+/** Four adjacent output pixels (all taps in bounds horizontally), channels c0..c0+4*(1|2). */
+@inline
+function convTile4(xRow: usize, wTap: usize, iLo: i32, iHi: i32, out: usize, two: bool): void {
+  let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+  let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+  const pix = <usize>(gSw * gCi) << 2;
+  const wStep = <usize>gCo << 2;
+  const xRowBytes = <usize>(gW * gCi) << 2;
+  const wRowBytes = <usize>(gKw * gCi * gCo) << 2;
+  for (let i = iLo; i < iHi; i++) {
+    let xp = xRow + <usize>i * xRowBytes;
+    let wp = wTap + <usize>i * wRowBytes;
+    const n = gKw * gCi; // taps j and channels a are contiguous in both x (one row) and w
+    for (let k = 0; k < n; k++) {
+      const d0 = v128.load(wp);
+      const x0 = splatAt(xp);
+      const x1 = splatAt(xp + pix);
+      const x2 = splatAt(xp + 2 * pix);
+      const x3 = splatAt(xp + 3 * pix);
+      s00 = f32x4.add(s00, f32x4.mul(x0, d0));
+      s10 = f32x4.add(s10, f32x4.mul(x1, d0));
+      s20 = f32x4.add(s20, f32x4.mul(x2, d0));
+      s30 = f32x4.add(s30, f32x4.mul(x3, d0));
+      if (two) {
+        const d1 = v128.load(wp, 16);
+        s01 = f32x4.add(s01, f32x4.mul(x0, d1));
+        s11 = f32x4.add(s11, f32x4.mul(x1, d1));
+        s21 = f32x4.add(s21, f32x4.mul(x2, d1));
+        s31 = f32x4.add(s31, f32x4.mul(x3, d1));
+      }
+      xp += 4;
+      wp += wStep;
+    }
+  }
+  const outPix = <usize>gCo << 2;
+  v128.store(out, s00);
+  v128.store(out + outPix, s10);
+  v128.store(out + 2 * outPix, s20);
+  v128.store(out + 3 * outPix, s30);
+  if (two) {
+    v128.store(out, s01, 16);
+    v128.store(out + outPix, s11, 16);
+    v128.store(out + 2 * outPix, s21, 16);
+    v128.store(out + 3 * outPix, s31, 16);
+  }
+}
+
+/** One output pixel whose first tap column is col0 (may be out of bounds), bounds-checked. */
+@inline
+function convTile1(xRow: usize, wTap: usize, iLo: i32, iHi: i32, col0: i32, out: usize, two: bool): void {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+  const wStep = <usize>gCo << 2;
+  const xRowBytes = <usize>(gW * gCi) << 2;
+  const wRowBytes = <usize>(gKw * gCi * gCo) << 2;
+  const jLo = col0 < 0 ? -col0 : 0;
+  const jHi = gW - col0 < gKw ? gW - col0 : gKw;
+  for (let i = iLo; i < iHi; i++) {
+    for (let j = jLo; j < jHi; j++) {
+      let xp = xRow + <usize>i * xRowBytes + (<usize>((col0 + gLeft + j) * gCi) << 2);
+      let wp = wTap + <usize>i * wRowBytes + (<usize>(j * gCi * gCo) << 2);
+      for (let a = 0; a < gCi; a++) {
+        const xv = splatAt(xp);
+        s0 = f32x4.add(s0, f32x4.mul(xv, v128.load(wp)));
+        if (two) s1 = f32x4.add(s1, f32x4.mul(xv, v128.load(wp, 16)));
+        xp += 4;
+        wp += wStep;
+      }
+    }
+  }
+  v128.store(out, s0);
+  if (two) v128.store(out, s1, 16);
+}
+
+@inline
+function convRow(y: usize, x: usize, w: usize, b: i32, o: i32, ho: i32, wo: i32, sh: i32, top: i32, c: i32, two: bool): void {
+  const r0 = o * sh - top;
+  const iLo = r0 < 0 ? -r0 : 0;
+  const iHi = gH - r0 < gKh ? gH - r0 : gKh;
+  // x row r0 (possibly out of bounds: only rows iLo..iHi are read), first tap column -left.
+  const xRow = x + (<usize>(((b * gH + r0) * gW - gLeft) * gCi) << 2);
+  const wTap = w + (<usize>c << 2);
+  const yRow = y + (<usize>(((b * ho + o) * wo) * gCo + c) << 2);
+  // Pixels q with all taps in bounds: q*sw >= left and q*sw - left + kw <= w.
+  let qIn = (gLeft + gSw - 1) / gSw;
+  let qEnd = gW - gKw + gLeft < 0 ? 0 : (gW - gKw + gLeft) / gSw + 1;
+  if (qEnd > wo) qEnd = wo;
+  if (qIn > qEnd) qIn = qEnd;
+  const outPix = <usize>gCo << 2;
+  const pix = <usize>(gSw * gCi) << 2;
+  let q = 0;
+  for (; q < qIn; q++) {
+    convTile1(xRow, wTap, iLo, iHi, q * gSw - gLeft, yRow + <usize>q * outPix, two);
+  }
+  for (; q + 4 <= qEnd; q += 4) {
+    convTile4(xRow + <usize>q * pix, wTap, iLo, iHi, yRow + <usize>q * outPix, two);
+  }
+  for (; q < wo; q++) {
+    convTile1(xRow, wTap, iLo, iHi, q * gSw - gLeft, yRow + <usize>q * outPix, two);
+  }
+}
+
+export function conv2d(
+  x: usize,
+  w: usize,
+  y: usize,
+  n: i32,
+  h: i32,
+  wIn: i32,
+  ci: i32,
+  ho: i32,
+  wo: i32,
+  co: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  top: i32,
+  left: i32,
+): void {
+  gH = h;
+  gW = wIn;
+  gCi = ci;
+  gCo = co;
+  gKh = kh;
+  gKw = kw;
+  gSw = sw;
+  gLeft = left;
+  const co8 = co & ~7;
+  for (let b = 0; b < n; b++) {
+    for (let o = 0; o < ho; o++) {
+      let c = 0;
+      for (; c < co8; c += 8) convRow(y, x, w, b, o, ho, wo, sh, top, c, true);
+      for (; c < co; c += 4) convRow(y, x, w, b, o, ho, wo, sh, top, c, false);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// col2im for the input gradient (NHWC): dx[b, o*sh - top + i, q*sw - left + j, a] +=
+// cols[(b, o, q), (i*kw + j)*ci + a], summed over every pixel and in-bounds tap; dx is overwritten.
+
+export function col2im(
+  cols: usize,
+  dx: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  ci: i32,
+  ho: i32,
+  wo: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  top: i32,
+  left: i32,
+): void {
+  memory.fill(dx, 0, <usize>(n * h * w * ci) << 2);
+  const ci4 = ci & ~3;
+  const k = kh * kw * ci;
+  for (let b = 0; b < n; b++) {
+    for (let o = 0; o < ho; o++) {
+      for (let q = 0; q < wo; q++) {
+        const src = cols + (<usize>(((b * ho + o) * wo + q) * k) << 2);
+        for (let i = 0; i < kh; i++) {
+          const r = o * sh - top + i;
+          if (r < 0 || r >= h) continue;
+          for (let j = 0; j < kw; j++) {
+            const col = q * sw - left + j;
+            if (col < 0 || col >= w) continue;
+            const dst = dx + (<usize>(((b * h + r) * w + col) * ci) << 2);
+            const from = src + (<usize>((i * kw + j) * ci) << 2);
+            let a = 0;
+            for (; a < ci4; a += 4) {
+              const o4 = <usize>a << 2;
+              v128.store(dst + o4, f32x4.add(v128.load(dst + o4), v128.load(from + o4)));
+            }
+            for (; a < ci; a++) {
+              const o1 = <usize>a << 2;
+              store<f32>(dst + o1, load<f32>(dst + o1) + load<f32>(from + o1));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ReLU gradient in one pass: dx = x > 0 ? dy : 0 (tfjs: dy * step(x)).
+
+export function reluGrad(dy: usize, x: usize, dx: usize, n: i32): void {
+  const end4 = <usize>(n & ~3) << 2;
+  const zero = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < end4; o += 16) {
+    v128.store(dx + o, v128.and(v128.load(dy + o), f32x4.gt(v128.load(x + o), zero)));
+  }
+  const end = <usize>n << 2;
+  for (; o < end; o += 4) store<f32>(dx + o, load<f32>(x + o) > 0 ? load<f32>(dy + o) : 0);
+}
