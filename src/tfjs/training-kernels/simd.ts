@@ -1,9 +1,10 @@
 /**
  * The SIMD loops of src/tfjs/training-kernels/assembly, instantiated once per wasm backend on that
- * backend's own memory, so they read and write tensors in place by their byte offsets.
+ * backend's own memory (the shared-memory variant when the backend runs threaded), so they read
+ * and write tensors in place by their byte offsets.
  */
 
-import { trainingWasmBase64 } from './generated/wasm.js';
+import { plainTrainingWasmBase64, sharedTrainingWasmBase64 } from './generated/wasm.js';
 import type { WasmBackend } from './wasm-backend.js';
 
 /** Exports of the module; see assembly/index.ts for the math. */
@@ -79,19 +80,27 @@ export interface TrainingSimd {
   ): void;
 }
 
-let compiled: WebAssembly.Module | undefined;
+const compiled: { plain?: WebAssembly.Module; shared?: WebAssembly.Module } = {};
+
+function compile(base64: string): WebAssembly.Module {
+  return new WebAssembly.Module(Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0)));
+}
 const instances = new WeakMap<object, TrainingSimd>();
 
 /** The SIMD loops over `backend`'s memory. */
 export function simdOn(backend: WasmBackend): TrainingSimd {
   let simd = instances.get(backend);
   if (simd === undefined) {
-    compiled ??= new WebAssembly.Module(
-      Uint8Array.from(atob(trainingWasmBase64), (ch) => ch.charCodeAt(0)),
-    );
-    const memory = backend.wasm.asm.memory;
-    simd = new WebAssembly.Instance(compiled, { env: { memory } })
-      .exports as unknown as TrainingSimd;
+    const memory = backend.wasm.wasmMemory ?? backend.wasm.asm.memory;
+    if (memory === undefined)
+      throw new Error('wasm training kernels: no wasm memory on the backend');
+    // tfjs-backend-wasm's threaded build (see threads-node.ts) runs on a shared memory.
+    const shared = memory.buffer instanceof SharedArrayBuffer;
+    const key = shared ? 'shared' : 'plain';
+    const mod =
+      compiled[key] ?? compile(shared ? sharedTrainingWasmBase64 : plainTrainingWasmBase64);
+    compiled[key] = mod;
+    simd = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as TrainingSimd;
     instances.set(backend, simd);
   }
   return simd;

@@ -18,7 +18,8 @@ export interface WasmBackend {
   incRef(dataId: DataId): void;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
   dataIdMap: { get(dataId: DataId): { memoryOffset: number } };
-  wasm: { asm: { memory: WebAssembly.Memory } };
+  /** The threaded build imports its memory (wasmMemory); the others export it (asm.memory). */
+  wasm: { asm: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
 }
 
 /** Byte offset of a tensor's data in the backend's wasm memory. */
