@@ -276,6 +276,7 @@ describe('pool gradients on wasm', () => {
   for (const kind of ['max', 'avg'] as const) {
     for (const [xs, size] of [
       [[1, 8, 8, 3], 2],
+      [[2, 9, 7, 6], 2], // the SIMD 2x2 route: 4 lanes + 2, odd h and w (last row/column unused)
       [[3, 9, 9, 4], 3],
       [[3, 7, 10, 2], 3],
     ] as Array<[number[], number]>) {
@@ -295,6 +296,17 @@ describe('pool gradients on wasm', () => {
     }
   }
 
+  it('2x2 stride-2 max pool with ties and NaN: the first maximum gets dy, as on cpu', () => {
+    // Values from {-1, 0, 1, NaN}: most windows hold equal maxima.
+    const f = () => {
+      const v = randomArray(2 * 6 * 6 * 8, 3).map((u) => (u > 0.9 ? Number.NaN : Math.round(u)));
+      const x = tf.tensor4d(v, [2, 6, 6, 8]);
+      const r = tf.tensor4d(randomArray(2 * 3 * 3 * 8, 5), [2, 3, 3, 8]);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(pool('max', a, 2, 2, 'valid'), r)))(x)];
+    };
+    const [wasm, cpu] = both(f);
+    assertClose(wasm, cpu, 0, 'ties');
+  });
   it('3x3 stride-2 same max pool on [2,9,9,4] (the shipped kernel returned 0) matches a numeric gradient', () => {
     const xs = [2, 9, 9, 4];
     const analytic = onBackend('wasm', poolGrad('max', xs, 3, 2, 'same', 7))[0];

@@ -57,6 +57,18 @@ export interface TrainingSimd {
     top: number,
     left: number,
   ): void;
+  /** MaxPoolGrad of the unpadded 2x2 stride-2 pool (NHWC); dx is overwritten. */
+  maxPoolGrad2x2(
+    x: number,
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    ho: number,
+    wo: number,
+  ): void;
   /** dx = x > 0 ? dy : 0 over n floats. */
   reluGrad(dy: number, x: number, dx: number, n: number): void;
   /** Conv2D filter gradient, NHWC; dw is overwritten. Needs co % 4 == 0. */

@@ -448,3 +448,67 @@ export function reluGrad(dy: usize, x: usize, dx: usize, n: i32): void {
   const end = <usize>n << 2;
   for (; o < end; o += 4) store<f32>(dx + o, load<f32>(x + o) > 0 ? load<f32>(dy + o) : 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// MaxPoolGrad for the unpadded 2x2 stride-2 pool, NHWC: each window's first maximum in row-major
+// order gets dy, the others 0; as in tfjs's cpu backend the running maximum starts at -Infinity and
+// an element wins only if strictly greater, so NaN never wins (an all-NaN window gets nothing). Windows are disjoint; dx rows and columns outside every window (odd h or w) are zeroed.
+
+export function maxPoolGrad2x2(x: usize, dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32): void {
+  memory.fill(dx, 0, <usize>(n * h * w * c) << 2);
+  const c4 = c & ~3;
+  const colStep = <usize>c << 2;
+  const rowStep = <usize>(w * c) << 2;
+  const negInf = f32x4.splat(-Infinity);
+  for (let b = 0; b < n; b++) {
+    for (let o = 0; o < ho; o++) {
+      for (let q = 0; q < wo; q++) {
+        const p00 = <usize>(((b * h + 2 * o) * w + 2 * q) * c) << 2;
+        const g = dy + (<usize>(((b * ho + o) * wo + q) * c) << 2);
+        let k = 0;
+        for (; k < c4; k += 4) {
+          const off = p00 + (<usize>k << 2);
+          const v00 = v128.load(x + off);
+          const v01 = v128.load(x + off + colStep);
+          const v10 = v128.load(x + off + rowStep);
+          const v11 = v128.load(x + off + rowStep + colStep);
+          const s00 = f32x4.gt(v00, negInf);
+          let best = v128.bitselect(v00, negInf, s00);
+          const s01 = f32x4.gt(v01, best);
+          best = v128.bitselect(v01, best, s01);
+          const s10 = f32x4.gt(v10, best);
+          best = v128.bitselect(v10, best, s10);
+          const s11 = f32x4.gt(v11, best);
+          const gv = v128.load(g + (<usize>k << 2));
+          const w11 = s11;
+          const w10 = v128.andnot(s10, s11);
+          const w01 = v128.andnot(v128.andnot(s01, s10), s11);
+          const w00 = v128.andnot(s00, v128.or(v128.or(s01, s10), s11));
+          v128.store(dx + off, v128.and(gv, w00));
+          v128.store(dx + off + colStep, v128.and(gv, w01));
+          v128.store(dx + off + rowStep, v128.and(gv, w10));
+          v128.store(dx + off + rowStep + colStep, v128.and(gv, w11));
+        }
+        for (; k < c; k++) {
+          const off = p00 + (<usize>k << 2);
+          let at: usize = -1;
+          let best = -Infinity;
+          if (load<f32>(x + off) > best) {
+            at = off;
+            best = load<f32>(x + at);
+          }
+          if (load<f32>(x + off + colStep) > best) {
+            at = off + colStep;
+            best = load<f32>(x + at);
+          }
+          if (load<f32>(x + off + rowStep) > best) {
+            at = off + rowStep;
+            best = load<f32>(x + at);
+          }
+          if (load<f32>(x + off + rowStep + colStep) > best) at = off + rowStep + colStep;
+          if (at !== <usize>-1) store<f32>(dx + at, load<f32>(g + (<usize>k << 2)));
+        }
+      }
+    }
+  }
+}
