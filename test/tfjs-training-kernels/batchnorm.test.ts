@@ -10,10 +10,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { ModelConfig } from '../../src/experiments/config.js';
-import { buildModel } from '../../src/experiments/models.js';
 import { batchNormTrainingOp, setFusedBatchNorm } from '../../src/tfjs/training-kernels/index.js';
-import { maxRelDiff, onBackend, randomArray, setup } from './helpers.js';
+import { maxRelDiff, onBackend, randomArray, resnetLosses, setup } from './helpers.js';
 
 before(setup);
 
@@ -163,33 +161,11 @@ describe('tf.layers.batchNormalization on wasm (fused) matches the layer on cpu'
   });
 });
 
-function resnetLosses(fusedOn: boolean, steps: number): number[] {
+function resnetLossesWith(fusedOn: boolean, steps: number): number[] {
   setFusedBatchNorm(fusedOn);
   try {
     tf.setBackend('wasm');
-    const config: ModelConfig = { kind: 'resnet', blocksPerStage: 1, width: 4 };
-    const model = buildModel(config, [12, 12, 1], 3, 9);
-    const optimizer = tf.train.sgd(0.05);
-    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const x = tf.tensor4d(randomArray(5 * 12 * 12, 47), [5, 12, 12, 1]);
-    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1], 'int32'), 3);
-    const losses: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      const cost = optimizer.minimize(
-        () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor),
-        true,
-        variables,
-      ) as tf.Scalar;
-      losses.push(cost.dataSync()[0]);
-      cost.dispose();
-    }
-    // Inference mode reads the moving statistics the steps left behind.
-    const eval_ = tf.tidy(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor));
-    losses.push(eval_.dataSync()[0]);
-    tf.dispose([x, y, eval_]);
-    optimizer.dispose();
-    model.dispose();
-    return losses;
+    return resnetLosses(steps);
   } finally {
     setFusedBatchNorm(true);
   }
@@ -197,8 +173,8 @@ function resnetLosses(fusedOn: boolean, steps: number): number[] {
 
 describe('a ResNet trains the same with and without the fused BatchNorm', () => {
   it('losses of 6 SGD steps and the inference loss agree', () => {
-    const withFused = resnetLosses(true, 6);
-    const without = resnetLosses(false, 6);
+    const withFused = resnetLossesWith(true, 6);
+    const without = resnetLossesWith(false, 6);
     assert.ok(withFused[5] < withFused[0], `loss did not fall: ${withFused}`);
     for (let i = 0; i < without.length; i++) {
       assert.ok(

@@ -21,7 +21,7 @@ import type {
   TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
-import { simdOn } from './simd.js';
+import { isThreaded, simdOn } from './simd.js';
 import {
   f32,
   type KernelArgs,
@@ -329,9 +329,10 @@ export function conv2dBackpropInput({ inputs, backend, attrs }: KernelArgs): Ten
 /**
  * Conv2D and FusedConv2D without bias or activation (the harness's convs: useBias false, BN after)
  * as the SIMD loop of assembly/index.ts (4 pixels x 8 channels register tiles, no packing), when
- * NHWC, dilation 1 and Co % 4 == 0; anything else goes to the shipped XNNPACK kernel. Measured on
- * the ResNet-8 shapes it is faster than XNNPACK, whose operator is re-created and the filter
- * re-packed whenever the filter tensor is new, i.e. on every training step.
+ * NHWC, dilation 1 and Co % 4 == 0, on the single-threaded backend; anything else goes to the
+ * shipped XNNPACK kernel. On the ResNet-8 shapes it is about as fast as XNNPACK (0.9-1.0x of its
+ * CPU time per call), whose operator is re-created and the filter re-packed whenever the filter
+ * tensor is new, i.e. on every training step.
  */
 export const directConv2d: WrappedKernel = (args, fallback) => {
   const { x, filter, bias, preluActivationWeights } = args.inputs;
@@ -339,6 +340,7 @@ export const directConv2d: WrappedKernel = (args, fallback) => {
   const activation = attrs.activation ?? 'linear';
   if (
     !convGradientTuning.directForward ||
+    isThreaded(args.backend) || // XNNPACK's conv uses the threads; this loop would not
     bias !== undefined ||
     preluActivationWeights !== undefined ||
     activation !== 'linear' ||

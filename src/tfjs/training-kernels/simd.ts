@@ -99,6 +99,11 @@ function compile(base64: string): WebAssembly.Module {
 }
 const instances = new WeakMap<object, TrainingSimd>();
 
+/** True when `backend` is tfjs-backend-wasm's threaded build (its memory is shared). */
+export function isThreaded(backend: WasmBackend): boolean {
+  return backend.wasm.wasmMemory?.buffer instanceof SharedArrayBuffer;
+}
+
 /** The SIMD loops over `backend`'s memory. */
 export function simdOn(backend: WasmBackend): TrainingSimd {
   let simd = instances.get(backend);
