@@ -101,7 +101,13 @@ const instances = new WeakMap<object, TrainingSimd>();
 
 /** True when `backend` is tfjs-backend-wasm's threaded build (its memory is shared). */
 export function isThreaded(backend: WasmBackend): boolean {
-  return backend.wasm.wasmMemory?.buffer instanceof SharedArrayBuffer;
+  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm.memory;
+  return memory !== undefined && isShared(memory);
+}
+
+/** SharedArrayBuffer does not exist on pages that are not cross-origin isolated. */
+function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
 }
 
 /** The SIMD loops over `backend`'s memory. */
@@ -112,7 +118,7 @@ export function simdOn(backend: WasmBackend): TrainingSimd {
     if (memory === undefined)
       throw new Error('wasm training kernels: no wasm memory on the backend');
     // tfjs-backend-wasm's threaded build (see threads-node.ts) runs on a shared memory.
-    const shared = memory.buffer instanceof SharedArrayBuffer;
+    const shared = isShared(memory);
     const key = shared ? 'shared' : 'plain';
     const mod =
       compiled[key] ?? compile(shared ? sharedTrainingWasmBase64 : plainTrainingWasmBase64);
