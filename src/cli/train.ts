@@ -11,9 +11,11 @@ import {
   BACKENDS,
   DATASETS,
   type EpochRecord,
+  INITS,
   MODEL_KINDS,
   OPTIMIZERS,
   SCHEDULE_KINDS,
+  STRIDE_PADDINGS,
   type TrainConfig,
   TrainConfigSchema,
 } from '../experiments/config.js';
@@ -28,7 +30,10 @@ export interface TrainFlags {
   subset?: number;
   testSubset?: number;
   validationSize?: number;
+  dataSeed?: number;
   model?: string;
+  init?: string;
+  stridePadding?: string;
   hidden?: number[];
   width?: number;
   depth?: number;
@@ -53,6 +58,8 @@ export interface TrainFlags {
   epochs?: number;
   batchSize?: number;
   seed?: number;
+  divergeLoss?: number;
+  divergeAfter?: number;
   augment?: boolean;
   cropPadding?: number;
   flip?: boolean;
@@ -95,6 +102,7 @@ const FLAG_OF: Record<string, string> = {
   subset: '--subset',
   testSubset: '--test-subset',
   validationSize: '--validation-size',
+  dataSeed: '--data-seed',
   'model.hidden': '--hidden',
   'model.width': '--width',
   'model.blocksPerStage': '--blocks (or --depth)',
@@ -114,6 +122,8 @@ const FLAG_OF: Record<string, string> = {
   epochs: '--epochs',
   batchSize: '--batch-size',
   seed: '--seed',
+  divergeLoss: '--diverge-loss',
+  divergeAfter: '--diverge-after',
   'augment.cropPadding': '--crop-padding',
   out: '--out',
   backend: '--backend',
@@ -170,6 +180,7 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
   requireKind('--width', modelKind, ['cnn', 'resnet'], flags.width);
   requireKind('--depth', modelKind, ['resnet'], flags.depth);
   requireKind('--blocks', modelKind, ['resnet'], flags.blocks);
+  requireKind('--stride-padding', modelKind, ['resnet'], flags.stridePadding);
   let blocks = flags.blocks;
   if (flags.depth !== undefined) {
     if (flags.blocks !== undefined) throw new UsageError('give --depth or --blocks, not both');
@@ -184,6 +195,7 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     hidden: flags.hidden,
     width: flags.width,
     blocksPerStage: blocks,
+    stridePadding: flags.stridePadding,
   });
 
   const scheduleKind = flags.schedule ?? (fileSchedule.kind as string | undefined) ?? 'constant';
@@ -224,7 +236,9 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     subset: flags.subset,
     testSubset: flags.testSubset,
     validationSize: flags.validationSize,
+    dataSeed: flags.dataSeed,
     model,
+    init: flags.init,
     optimizer: flags.optimizer,
     lr: flags.lr,
     weightDecay: flags.weightDecay,
@@ -240,6 +254,8 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     epochs: flags.epochs,
     batchSize: flags.batchSize,
     seed: flags.seed,
+    divergeLoss: flags.divergeLoss,
+    divergeAfter: flags.divergeAfter,
     augment,
     out: flags.out,
     backend: flags.backend,
@@ -296,7 +312,24 @@ export function register(program: Command): void {
       'hold out N training images for validation error (default 0)',
       integer,
     )
+    .option(
+      '--data-seed <n>',
+      'seed of the subset and validation split, apart from --seed (default: --seed)',
+      integer,
+    )
     .addOption(new Option('--model <kind>', 'model (default cnn)').choices(MODEL_KINDS))
+    .addOption(
+      new Option(
+        '--init <kind>',
+        "initial weights: 'torch' (PyTorch's Conv2d/Linear defaults) or 'keras' (default)",
+      ).choices(INITS),
+    )
+    .addOption(
+      new Option(
+        '--stride-padding <mode>',
+        "resnet: stride-2 convs padded 'symmetric' (PyTorch padding=1) or 'same' (tfjs, default)",
+      ).choices(STRIDE_PADDINGS),
+    )
     .option(
       '--hidden <widths>',
       'mlp: hidden layer widths, comma-separated (default 256,256)',
@@ -366,6 +399,12 @@ export function register(program: Command): void {
       'seed of data split, order, augmentation and initial weights (default 1)',
       integer,
     )
+    .option(
+      '--diverge-loss <bound>',
+      "stop as diverged when an epoch's training loss exceeds this (default: only NaN/inf)",
+      number,
+    )
+    .option('--diverge-after <k>', 'check --diverge-loss from epoch k on (default 1)', integer)
     .option('--augment', 'standard augmentation: --crop-padding 4 and --flip')
     .option('--crop-padding <px>', 'random crop of the zero-padded image (default 0: off)', integer)
     .option('--flip', 'random horizontal flips')
