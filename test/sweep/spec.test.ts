@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseNumberList } from '../../src/cli/parse.js';
-import { PRESET_NAMES, presetSpec } from '../../src/sweep/presets.js';
+import { bestOnValidation, PRESET_NAMES, PRESETS, presetSpec } from '../../src/sweep/presets.js';
 import {
   canonicalJson,
   expandGrid,
@@ -13,6 +13,7 @@ import {
   parseSweepSpec,
   scheduleConfig,
 } from '../../src/sweep/spec.js';
+import type { TrialResult } from '../../src/sweep/types.js';
 
 const base = { model: { kind: 'mlp', hidden: [8] }, epochs: 3 };
 
@@ -168,4 +169,79 @@ test('every preset expands to valid trials', () => {
     assert.ok(trials.length > 0, name);
   }
   assert.equal(expandGrid(parseSweepSpec(presetSpec('quick'))).length, 18);
+});
+
+/** A finished trial of the medium grid with the given errors. */
+function gridResult(
+  optimizer: 'adam' | 'adamw',
+  lr: number,
+  weightDecay: number,
+  valError: number,
+  testError: number,
+): TrialResult {
+  return {
+    trialId: `${optimizer}-${lr}-${weightDecay}`,
+    params: { optimizer, lr, weightDecay, schedule: 'cosine', seed: 1 },
+    status: 'ok',
+    epochs: [],
+    final: { trainLoss: 0.3, trainError: 0.1, valError, testError },
+    wallTimeMs: 1,
+    attempt: 1,
+    finishedAt: '2026-01-01T00:00:00Z',
+  };
+}
+
+test('every preset uses PyTorch-like models and a fixed data seed in every stage', () => {
+  const grid = [gridResult('adam', 1e-3, 1e-4, 0.2, 0.2), gridResult('adamw', 1e-3, 0.1, 0.2, 0.2)];
+  for (const name of PRESET_NAMES) {
+    for (const stage of PRESETS[name].stages) {
+      const spec = parseSweepSpec(stage.spec(new Map([['grid', grid]])));
+      for (const t of expandGrid(spec)) {
+        assert.equal(t.config.init, 'torch', `${name}/${stage.dir}`);
+        assert.equal(typeof t.config.dataSeed, 'number', `${name}/${stage.dir}`);
+        const model = t.config.model as { kind: string; stridePadding?: string };
+        if (model.kind === 'resnet') assert.equal(model.stridePadding, 'symmetric');
+      }
+    }
+  }
+});
+
+test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from validation', () => {
+  const [gridStage, seedStage, budgetStage] = PRESETS.medium.stages;
+  const gridTrials = expandGrid(parseSweepSpec(gridStage.spec(new Map())));
+  assert.equal(gridTrials.length, 60);
+  for (const optimizer of ['adam', 'adamw'] as const) {
+    const mine = gridTrials.filter((t) => t.params.optimizer === optimizer);
+    assert.equal(new Set(mine.map((t) => t.params.lr)).size, 5);
+    assert.equal(new Set(mine.map((t) => t.params.weightDecay)).size, 6);
+    assert.ok(mine.every((t) => Number(t.config.validationSize) > 0));
+  }
+  // The best on test (3e-3) is not the best on validation (1e-3): selection must use validation.
+  const grid = [
+    gridResult('adam', 1e-3, 1e-4, 0.15, 0.2),
+    gridResult('adam', 3e-3, 1e-3, 0.18, 0.1),
+    { ...gridResult('adam', 1e-2, 1e-3, 0.01, 0.01), diverged: true },
+    gridResult('adamw', 1e-3, 0.3, 0.19, 0.3),
+    gridResult('adamw', 3e-3, 0.1, 0.12, 0.25),
+    { ...gridResult('adamw', 1e-2, 1, 0.01, 0.01), pruned: true },
+  ];
+  assert.deepEqual(bestOnValidation(grid, 'adam'), { lr: 1e-3, weightDecay: 1e-4, valError: 0.15 });
+  const earlier = new Map([['grid', grid]]);
+  const seeds = expandGrid(parseSweepSpec(seedStage.spec(earlier)));
+  assert.equal(seeds.length, 10);
+  for (const t of seeds) {
+    const expected = t.params.optimizer === 'adam' ? [1e-3, 1e-4] : [3e-3, 0.1];
+    assert.deepEqual([t.params.lr, t.params.weightDecay], expected);
+  }
+  assert.deepEqual([...new Set(seeds.map((t) => t.params.seed))], [1, 2, 3, 4, 5]);
+  const budget = expandGrid(parseSweepSpec(budgetStage.spec(earlier)));
+  const epochs = Number(gridTrials[0].config.epochs);
+  assert.equal(budget.length, 12);
+  for (const t of budget) {
+    assert.equal(t.params.lr, 3e-3);
+    assert.equal(t.config.epochs, 3 * epochs);
+    const schedule = t.config.schedule as { kind: string; t0?: number };
+    if (schedule.kind === 'warm-restarts') assert.equal(schedule.t0, epochs);
+  }
+  assert.throws(() => seedStage.spec(new Map()), /no finished adam trial with a validation error/);
 });
