@@ -20,7 +20,7 @@
  *   a 26-layer BN ResNet, 100 epochs, all four optimizers over a 5 x 5 grid x 2 schedules x 2 seeds.
  */
 import type { SweepSpecInput } from './spec.js';
-import type { SweepOptimizer, TrialResult } from './types.js';
+import type { SweepOptimizer, SweepSchedule, TrialResult } from './types.js';
 
 export const PRESET_NAMES = ['quick', 'medium', 'full'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
@@ -73,26 +73,29 @@ const QUICK: SweepSpecInput = {
   },
 };
 
-/** The medium preset's shared settings (sized in docs/reproduction.md). */
+/**
+ * The medium preset's shared settings, sized to about 50 minutes on 2 cores (docs/reproduction.md:
+ * 3.7 ms per training image and 0.24 ms per evaluated image, measured CPU time of this model).
+ */
 const MEDIUM_EPOCHS = 6;
 const MEDIUM_BASE = {
   dataset: 'fashion-mnist',
   model: { kind: 'resnet', blocksPerStage: 1, width: 8, stridePadding: 'symmetric' },
   ...TORCH_LIKE,
   dataSeed: 1,
-  subset: 2000,
+  subset: 3000,
   validationSize: 1000,
   testSubset: 2000,
   epochs: MEDIUM_EPOCHS,
-  batchSize: 64,
+  batchSize: 32,
   // Chance level is ln 10 = 2.3: a loss above 5 after the first epoch will not come back.
   divergeLoss: 5,
   divergeAfter: 1,
-} as const;
+};
 const MEDIUM_LR = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2];
 const MEDIUM_L2 = [0, 1e-4, 1e-3, 1e-2, 1e-1, 1];
 const MEDIUM_LAMBDA_NORM = [0.01, 0.03, 0.1, 0.3, 1, 3];
-const MEDIUM_SEEDS = [1, 2, 3, 4, 5];
+const SEEDS = [1, 2, 3, 4, 5];
 
 const MEDIUM_GRID: SweepSpecInput = {
   name: 'medium grid: Adam vs AdamW, 5 lr x 6 decays, BN ResNet-8 on Fashion-MNIST',
@@ -151,60 +154,92 @@ export function bestOnValidation(
 
 const gridResults = (earlier: StageResults) => earlier.get('grid') ?? [];
 
+/**
+ * The generalization stage: each optimizer of `grid` at its best setting on validation in the
+ * grid stage, over `seeds` (paired: the same seed gives the same init and data order).
+ */
+function seedsStage(grid: SweepSpecInput, seeds: number[], testSubset?: number): PresetStage {
+  const optimizers = grid.grid.optimizer;
+  return {
+    dir: 'seeds',
+    claim: `generalization: ${optimizers.join(' vs ')} at their best settings on validation, ${seeds.length} paired seeds`,
+    spec: (earlier) => {
+      const best = optimizers.map((o) => [o, bestOnValidation(gridResults(earlier), o)] as const);
+      const perOptimizer = Object.fromEntries(
+        best.map(([o, b]) => [
+          o,
+          { ...grid.perOptimizer?.[o], lr: [b.lr], weightDecay: [b.weightDecay], seed: seeds },
+        ]),
+      );
+      return {
+        name: `${grid.name?.split(':')[0]} seeds: each optimizer at its best setting on validation`,
+        base: testSubset === undefined ? grid.base : { ...grid.base, testSubset },
+        grid: { ...grid.grid, seed: seeds },
+        perOptimizer,
+      };
+    },
+  };
+}
+
+/** AdamW at its best lr of the grid stage, over the grid's lambda_norm values. */
+function adamwAtBestLr(
+  earlier: StageResults,
+  name: string,
+  epochs: number,
+  schedule: SweepSchedule,
+): SweepSpecInput {
+  const { lr } = bestOnValidation(gridResults(earlier), 'adamw');
+  return {
+    name,
+    base: { ...MEDIUM_BASE, ...PAPER_DECOUPLED, epochs },
+    grid: {
+      optimizer: ['adamw'],
+      lr: [lr],
+      weightDecay: MEDIUM_LAMBDA_NORM,
+      schedule: [schedule],
+      seed: [1],
+    },
+  };
+}
+
 const MEDIUM: Preset = {
   description:
-    `Fashion-MNIST (2k train, 1k validation, 2k test images, fixed data seed), BN ResNet-8 width 8 ` +
-    `(PyTorch init and padding), ${MEDIUM_EPOCHS} epochs at batch 64, three sweeps: ` +
+    'Fashion-MNIST (3k train, 1k validation, 2k test images, fixed data seed), BN ResNet-8 width 8 ' +
+    `(PyTorch init and padding), ${MEDIUM_EPOCHS} epochs at batch 32, four sweeps: ` +
     'grid (Adam L2 vs AdamW lambda_norm, 5 lr x 6 decays, cosine; 60 trials), ' +
-    'seeds (each at its best setting on validation, 5 paired seeds; 10 trials), ' +
-    `budget (AdamW at ${3 * MEDIUM_EPOCHS} epochs, 6 lambda_norm, cosine vs warm restarts; 12 trials)`,
+    'seeds (each at its best setting on validation, 5 paired seeds, full test set; 10 trials), ' +
+    `budget (AdamW, 6 lambda_norm, ${MEDIUM_EPOCHS / 3} epochs against the grid's ${MEDIUM_EPOCHS}; 6 trials), ` +
+    `restarts (AdamWR, T0 ${MEDIUM_EPOCHS / 3}, T_mult 2, against the grid's cosine; 6 trials); ` +
+    'about 50 minutes on 2 cores',
   stages: [
     {
       dir: 'grid',
       claim: 'separable lr and decay (basin shape); settings for the other stages',
       spec: () => structuredClone(MEDIUM_GRID),
     },
-    {
-      dir: 'seeds',
-      claim: 'generalization: Adam+L2 vs AdamW at their best settings on validation, paired seeds',
-      spec: (earlier) => {
-        const adam = bestOnValidation(gridResults(earlier), 'adam');
-        const adamw = bestOnValidation(gridResults(earlier), 'adamw');
-        return {
-          name: 'medium seeds: Adam vs AdamW at their best settings on validation',
-          base: MEDIUM_BASE,
-          grid: {
-            optimizer: ['adam', 'adamw'],
-            lr: [adam.lr],
-            weightDecay: [adam.weightDecay],
-            schedule: ['cosine'],
-            seed: MEDIUM_SEEDS,
-          },
-          perOptimizer: {
-            adamw: { base: PAPER_DECOUPLED, lr: [adamw.lr], weightDecay: [adamw.weightDecay] },
-          },
-        };
-      },
-    },
+    seedsStage(MEDIUM_GRID, SEEDS, 10000),
     {
       dir: 'budget',
-      claim:
-        'normalized decay transfers across budgets (E vs 3E); AdamWR vs AdamW-cosine anytime curves',
-      spec: (earlier) => {
-        const { lr } = bestOnValidation(gridResults(earlier), 'adamw');
-        return {
-          name: `medium budget: AdamW at ${3 * MEDIUM_EPOCHS} epochs, cosine vs warm restarts`,
-          base: { ...MEDIUM_BASE, ...PAPER_DECOUPLED, epochs: 3 * MEDIUM_EPOCHS },
-          grid: {
-            optimizer: ['adamw'],
-            lr: [lr],
-            weightDecay: MEDIUM_LAMBDA_NORM,
-            // Warm restarts default to T0 = epochs / 3, T_mult 2: restarts at E and the end.
-            schedule: ['cosine', 'warm-restarts'],
-            seed: [1],
-          },
-        };
-      },
+      claim: `normalized decay transfers across budgets: best lambda_norm at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs (the grid's AdamW row)`,
+      spec: (earlier) =>
+        adamwAtBestLr(
+          earlier,
+          `medium budget: AdamW at ${MEDIUM_EPOCHS / 3} epochs`,
+          MEDIUM_EPOCHS / 3,
+          'cosine',
+        ),
+    },
+    {
+      dir: 'restarts',
+      claim: "anytime performance: AdamWR against the grid's AdamW-cosine over the same budget",
+      // Warm restarts default to T0 = epochs / 3, T_mult 2: restarts at E/3 and at the end.
+      spec: (earlier) =>
+        adamwAtBestLr(
+          earlier,
+          'medium restarts: AdamWR (T0 = E/3, T_mult 2)',
+          MEDIUM_EPOCHS,
+          'warm-restarts',
+        ),
     },
   ],
 };
@@ -247,8 +282,8 @@ const FULL: SweepSpecInput = {
   schedules: { 'warm-restarts': { kind: 'warm-restarts', t0: 100 / 3, tMult: 2, min: 0 } },
 };
 
-const oneStage = (spec: SweepSpecInput, claim: string): PresetStage[] => [
-  { dir: '', claim, spec: () => structuredClone(spec) },
+const oneStage = (spec: SweepSpecInput, claim: string, dir = ''): PresetStage[] => [
+  { dir, claim, spec: () => structuredClone(spec) },
 ];
 
 export const PRESETS: Record<PresetName, Preset> = {
@@ -260,8 +295,11 @@ export const PRESETS: Record<PresetName, Preset> = {
   medium: MEDIUM,
   full: {
     description:
-      'CIFAR-10 (--data-dir; 5k validation), crop+flip augmentation, BN ResNet-26 (width 32, PyTorch init and padding), 100 epochs, all four optimizers, 5 lr x 5 weight decays, cosine and warm restarts, 2 seeds (400 trials: run with --redis and many workers)',
-    stages: oneStage(FULL, 'every claim at paper scale, on workers'),
+      'CIFAR-10 (--data-dir; 5k validation), crop+flip augmentation, BN ResNet-26 (width 32, PyTorch init and padding), 100 epochs, all four optimizers, 5 lr x 5 weight decays, cosine and warm restarts, 2 seeds (400 trials), then each optimizer at its best setting on validation over 5 paired seeds (40 trials): run with --redis and many workers',
+    stages: [
+      ...oneStage(FULL, 'every claim at paper scale, on workers', 'grid'),
+      seedsStage(FULL, SEEDS),
+    ],
   },
 };
 

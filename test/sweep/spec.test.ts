@@ -173,7 +173,7 @@ test('every preset expands to valid trials', () => {
 
 /** A finished trial of the medium grid with the given errors. */
 function gridResult(
-  optimizer: 'adam' | 'adamw',
+  optimizer: TrialResult['params']['optimizer'],
   lr: number,
   weightDecay: number,
   valError: number,
@@ -192,7 +192,9 @@ function gridResult(
 }
 
 test('every preset uses PyTorch-like models and a fixed data seed in every stage', () => {
-  const grid = [gridResult('adam', 1e-3, 1e-4, 0.2, 0.2), gridResult('adamw', 1e-3, 0.1, 0.2, 0.2)];
+  const grid = (['adam', 'adamw', 'sgd', 'sgdw'] as const).map((o) =>
+    gridResult(o, 1e-3, 0.1, 0.2, 0.2),
+  );
   for (const name of PRESET_NAMES) {
     for (const stage of PRESETS[name].stages) {
       const spec = parseSweepSpec(stage.spec(new Map([['grid', grid]])));
@@ -207,7 +209,7 @@ test('every preset uses PyTorch-like models and a fixed data seed in every stage
 });
 
 test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from validation', () => {
-  const [gridStage, seedStage, budgetStage] = PRESETS.medium.stages;
+  const [gridStage, seedStage, budgetStage, restartStage] = PRESETS.medium.stages;
   const gridTrials = expandGrid(parseSweepSpec(gridStage.spec(new Map())));
   assert.equal(gridTrials.length, 60);
   for (const optimizer of ['adam', 'adamw'] as const) {
@@ -234,14 +236,37 @@ test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from v
     assert.deepEqual([t.params.lr, t.params.weightDecay], expected);
   }
   assert.deepEqual([...new Set(seeds.map((t) => t.params.seed))], [1, 2, 3, 4, 5]);
-  const budget = expandGrid(parseSweepSpec(budgetStage.spec(earlier)));
+  // Budgets: the grid's AdamW row (E epochs) against E/3 epochs; restarts: AdamWR over E epochs
+  // with restarts at E/3 and E; both at AdamW's best lr on validation, the grid's lambda_norm.
   const epochs = Number(gridTrials[0].config.epochs);
-  assert.equal(budget.length, 12);
+  const adamwDecays = gridTrials
+    .filter((t) => t.params.optimizer === 'adamw' && t.params.lr === 3e-3)
+    .map((t) => t.params.weightDecay);
+  const budget = expandGrid(parseSweepSpec(budgetStage.spec(earlier)));
+  const restarts = expandGrid(parseSweepSpec(restartStage.spec(earlier)));
+  assert.deepEqual(
+    budget.map((t) => t.params.weightDecay),
+    adamwDecays,
+  );
+  assert.deepEqual(
+    restarts.map((t) => t.params.weightDecay),
+    adamwDecays,
+  );
   for (const t of budget) {
-    assert.equal(t.params.lr, 3e-3);
-    assert.equal(t.config.epochs, 3 * epochs);
-    const schedule = t.config.schedule as { kind: string; t0?: number };
-    if (schedule.kind === 'warm-restarts') assert.equal(schedule.t0, epochs);
+    assert.deepEqual(
+      [t.params.lr, t.config.epochs, t.params.schedule],
+      [3e-3, epochs / 3, 'cosine'],
+    );
+    assert.equal(t.config.weightDecayNorm, true);
+  }
+  for (const t of restarts) {
+    assert.deepEqual([t.params.lr, t.config.epochs], [3e-3, epochs]);
+    assert.deepEqual(t.config.schedule, {
+      kind: 'warm-restarts',
+      t0: epochs / 3,
+      tMult: 2,
+      min: 0,
+    });
   }
   assert.throws(() => seedStage.spec(new Map()), /no finished adam trial with a validation error/);
 });
