@@ -168,7 +168,9 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepSummary> 
               r.status === 'failed'
                 ? `FAILED: ${r.error}`
                 : `test error ${((r.final?.testError ?? Number.NaN) * 100).toFixed(2)}%` +
-                  `${r.diverged ? ' (diverged)' : ''} in ${formatDuration(r.wallTimeMs)}`;
+                  `${r.diverged ? ' (diverged)' : ''}` +
+                  `${r.pruned ? ` (pruned at epoch ${r.epochs.length})` : ''}` +
+                  ` in ${formatDuration(r.wallTimeMs)}`;
             log(
               `[${progress.trialsDone}/${progress.trialsTotal}] ${describeParams(event.trial)}: ` +
                 `${what} (elapsed ${formatDuration(progress.elapsedMs)}${eta})`,
