@@ -396,7 +396,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'batch size (default 128)', integer)
     .option(
       '--seed <n>',
-      'seed of data split, order, augmentation and initial weights (default 1)',
+      'seed of data split (unless --data-seed), order, augmentation, initial weights (default 1)',
       integer,
     )
     .option(
