@@ -1,10 +1,13 @@
 /**
- * `decoupled reproduce --preset quick|medium|full`: the paper's comparison in one command, a sweep
- * of the preset (src/sweep/presets.ts) followed by its report. Re-running resumes the sweep.
+ * `decoupled reproduce --preset quick|medium|full`: the paper's comparison in one command, the
+ * preset's sweeps (src/sweep/presets.ts; one directory each under --out when there are several),
+ * each followed by its report. Re-running resumes.
  */
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { PRESET_NAMES, PRESETS, presetSpec } from '../sweep/presets.js';
-import { parseSweepSpec } from '../sweep/spec.js';
+import { PRESET_NAMES, PRESETS, type PresetStage, type StageResults } from '../sweep/presets.js';
+import { expandGrid, parseSweepSpec } from '../sweep/spec.js';
+import type { TrialResult, TrialRunner } from '../sweep/types.js';
 import { parseCount, parseName } from './parse.js';
 import { reportCommand } from './report.js';
 import {
@@ -38,29 +41,61 @@ export function register(program: Command): void {
   redisOptions(command);
   command.action(async (flags: ReproduceFlags) => {
     const preset = parseName('--preset', flags.preset, PRESET_NAMES);
-    const input = presetSpec(preset);
-    if (flags.dataDir) input.base = { ...(input.base ?? {}), dataDir: flags.dataDir };
-    const spec = parseSweepSpec(input);
-    const dir = flags.out ?? `runs/reproduce-${preset}`;
+    const root = flags.out ?? `runs/reproduce-${preset}`;
     const concurrency = flags.concurrency
       ? parseCount('--concurrency', flags.concurrency)
       : undefined;
     const runner = await redisRunner(flags);
     process.stderr.write(`reproduce --preset ${preset}: ${PRESETS[preset].description}\n`);
-    const summary = await runSweepWithSignals({
-      dir,
-      spec,
-      runner,
-      concurrency,
-      retryFailed: flags.retryFailed,
-    });
-    if (summary.interrupted) {
-      // runSweepWithSignals set the exit code of the signal.
-      process.stderr.write(
-        `interrupted: run the same command again to resume; writing a partial report\n`,
+    const earlier = new Map<string, TrialResult[]>();
+    for (const stage of PRESETS[preset].stages) {
+      const done = await runStage(
+        stage,
+        earlier,
+        join(root, stage.dir),
+        flags,
+        runner,
+        concurrency,
       );
+      if (!done) break;
     }
-    await reportCommand(dir);
-    await reportFailedTrials(dir);
   });
+}
+
+/** Runs one stage's sweep and report; false when interrupted (later stages must wait). */
+async function runStage(
+  stage: PresetStage,
+  earlier: StageResults & Map<string, TrialResult[]>,
+  dir: string,
+  flags: ReproduceFlags,
+  runner: TrialRunner | undefined,
+  concurrency: number | undefined,
+): Promise<boolean> {
+  const input = stage.spec(earlier);
+  if (flags.dataDir) input.base = { ...(input.base ?? {}), dataDir: flags.dataDir };
+  const spec = parseSweepSpec(input);
+  if (stage.dir) process.stderr.write(`stage ${stage.dir}: ${stage.claim}\n`);
+  const summary = await runSweepWithSignals({
+    dir,
+    spec,
+    runner,
+    concurrency,
+    retryFailed: flags.retryFailed,
+  });
+  if (summary.interrupted) {
+    // runSweepWithSignals set the exit code of the signal.
+    process.stderr.write(
+      `interrupted: run the same command again to resume; writing a partial report\n`,
+    );
+  }
+  await reportCommand(dir);
+  await reportFailedTrials(dir);
+  const { JsonlResultStore } = await import('../sweep/store.js');
+  const ids = new Set(expandGrid(spec).map((t) => t.id));
+  const results = await (await JsonlResultStore.open(dir)).results();
+  earlier.set(
+    stage.dir,
+    results.filter((r) => ids.has(r.trialId)),
+  );
+  return !summary.interrupted;
 }

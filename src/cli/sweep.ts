@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { OptionError } from '../core/errors.js';
+import { INITS } from '../experiments/config.js';
 import { PRESET_NAMES, presetSpec } from '../sweep/presets.js';
 import type { RunSweepOptions, SweepSummary } from '../sweep/run.js';
 import { expandGrid, loadSweepSpec, parseSweepSpec, type SweepSpecInput } from '../sweep/spec.js';
@@ -16,6 +17,7 @@ import {
   parseIntegerList,
   parseName,
   parseNameList,
+  parseNumber,
   parseNumberList,
 } from './parse.js';
 import { signalExitCode, untilStopped } from './signals.js';
@@ -37,6 +39,13 @@ export interface SweepFlags extends RedisFlags {
   batchSize?: string;
   subset?: string;
   testSubset?: string;
+  validationSize?: string;
+  dataSeed?: string;
+  init?: string;
+  divergeLoss?: string;
+  divergeAfter?: string;
+  prune?: boolean;
+  pruneEta?: string;
   weightDecayNorm?: boolean;
   decayScale?: string;
   base?: string;
@@ -69,6 +78,11 @@ const SPEC_FLAG_OF: Record<string, keyof SweepFlags> = {
   'base.batchSize': 'batchSize',
   'base.subset': 'subset',
   'base.testSubset': 'testSubset',
+  'base.validationSize': 'validationSize',
+  'base.dataSeed': 'dataSeed',
+  'base.init': 'init',
+  'base.divergeLoss': 'divergeLoss',
+  'base.divergeAfter': 'divergeAfter',
   'base.decayScale': 'decayScale',
 };
 
@@ -149,6 +163,14 @@ export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> 
   if (flags.batchSize) base.batchSize = parseCount('--batch-size', flags.batchSize);
   if (flags.subset) base.subset = parseCount('--subset', flags.subset);
   if (flags.testSubset) base.testSubset = parseCount('--test-subset', flags.testSubset);
+  if (flags.validationSize) {
+    base.validationSize = parseCount('--validation-size', flags.validationSize, 0);
+  }
+  if (flags.dataSeed) base.dataSeed = parseCount('--data-seed', flags.dataSeed, 0);
+  if (flags.init) base.init = parseName('--init', flags.init, INITS);
+  // The training schema checks the bound (finite, > 0); its error names --diverge-loss.
+  if (flags.divergeLoss) base.divergeLoss = parseNumber('--diverge-loss', flags.divergeLoss);
+  if (flags.divergeAfter) base.divergeAfter = parseCount('--diverge-after', flags.divergeAfter);
   if (flags.weightDecayNorm) base.weightDecayNorm = true;
   if (flags.decayScale) base.decayScale = flags.decayScale;
   // Flags that set an axis replace per-optimizer overrides of that axis, so what was typed is run.
@@ -169,6 +191,23 @@ export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> 
     grid,
     ...(perOptimizer ? { perOptimizer } : {}),
   };
+}
+
+/** --prune: the local pool wrapped in successive halving (undefined without --prune). */
+async function pruneRunner(
+  flags: SweepFlags,
+  redis: TrialRunner | undefined,
+  concurrency: number | undefined,
+): Promise<TrialRunner | undefined> {
+  if (!flags.prune) {
+    if (flags.pruneEta !== undefined) throw new UsageError('--prune-eta needs --prune');
+    return redis;
+  }
+  if (redis) throw new UsageError('--prune runs on the local pool only; drop --redis or --prune');
+  const eta = flags.pruneEta === undefined ? 3 : parseCount('--prune-eta', flags.pruneEta, 2);
+  const { LocalPoolRunner } = await import('../sweep/pool.js');
+  const { SuccessiveHalvingRunner } = await import('../sweep/prune.js');
+  return new SuccessiveHalvingRunner(new LocalPoolRunner({ concurrency }), { eta });
 }
 
 /** The Redis flags shared by `sweep` and `reproduce`. */
@@ -289,6 +328,22 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'batch size')
     .option('--subset <n>', 'training images used per trial')
     .option('--test-subset <n>', 'test images used per trial')
+    .option('--validation-size <n>', 'training images held out for validation error per trial')
+    .option(
+      '--data-seed <n>',
+      "seed of the subset and validation split (default: each trial's seed)",
+    )
+    .option('--init <kind>', "initial weights: 'torch' (PyTorch's defaults) or 'keras' (default)")
+    .option(
+      '--diverge-loss <bound>',
+      'stop a trial as diverged when its training loss exceeds this',
+    )
+    .option('--diverge-after <k>', 'check --diverge-loss from epoch k on (default 1)')
+    .option(
+      '--prune',
+      'successive halving: stop the worse trials of each optimizer at rungs of epochs',
+    )
+    .option('--prune-eta <n>', '--prune: keep the best 1/n at each rung (default 3)')
     .option('--weight-decay-norm', 'treat weight decay as normalized lambda_norm (all optimizers)')
     .option(
       '--decay-scale <mode>',
@@ -309,7 +364,7 @@ export function register(program: Command): void {
     const concurrency = flags.concurrency
       ? parseCount('--concurrency', flags.concurrency)
       : undefined;
-    const runner = await redisRunner(flags);
+    const runner = await pruneRunner(flags, await redisRunner(flags), concurrency);
     if (flags.dryRun) {
       for (const t of trials) process.stdout.write(`${t.id}\n`);
       process.stdout.write(`${trials.length} trials\n`);

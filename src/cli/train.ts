@@ -14,9 +14,11 @@ import {
   DATASETS,
   type EpochRecord,
   FILES,
+  INITS,
   MODEL_KINDS,
   OPTIMIZERS,
   SCHEDULE_KINDS,
+  STRIDE_PADDINGS,
   type TrainConfig,
   TrainConfigSchema,
 } from '../experiments/config.js';
@@ -32,7 +34,10 @@ export interface TrainFlags {
   subset?: number;
   testSubset?: number;
   validationSize?: number;
+  dataSeed?: number;
   model?: string;
+  init?: string;
+  stridePadding?: string;
   hidden?: number[];
   width?: number;
   depth?: number;
@@ -57,6 +62,8 @@ export interface TrainFlags {
   epochs?: number;
   batchSize?: number;
   seed?: number;
+  divergeLoss?: number;
+  divergeAfter?: number;
   augment?: boolean;
   cropPadding?: number;
   flip?: boolean;
@@ -79,6 +86,7 @@ const FLAG_OF: Record<string, string> = {
   subset: '--subset',
   testSubset: '--test-subset',
   validationSize: '--validation-size',
+  dataSeed: '--data-seed',
   'model.hidden': '--hidden',
   'model.width': '--width',
   'model.blocksPerStage': '--blocks (or --depth)',
@@ -98,6 +106,8 @@ const FLAG_OF: Record<string, string> = {
   epochs: '--epochs',
   batchSize: '--batch-size',
   seed: '--seed',
+  divergeLoss: '--diverge-loss',
+  divergeAfter: '--diverge-after',
   'augment.cropPadding': '--crop-padding',
   out: '--out',
   backend: '--backend',
@@ -151,7 +161,9 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     subset: flags.subset,
     testSubset: flags.testSubset,
     validationSize: flags.validationSize,
+    dataSeed: flags.dataSeed,
     model: modelFromFlags(flags, (file.model ?? {}) as Record<string, unknown>),
+    init: flags.init,
     optimizer: flags.optimizer,
     lr: flags.lr,
     weightDecay: flags.weightDecay,
@@ -167,6 +179,8 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     epochs: flags.epochs,
     batchSize: flags.batchSize,
     seed: flags.seed,
+    divergeLoss: flags.divergeLoss,
+    divergeAfter: flags.divergeAfter,
     augment,
     out: flags.out,
     backend: flags.backend,
@@ -194,6 +208,7 @@ function modelFromFlags(flags: TrainFlags, fileModel: Record<string, unknown>) {
   requireKind('--width', kind, ['cnn', 'resnet'], flags.width);
   requireKind('--depth', kind, ['resnet'], flags.depth);
   requireKind('--blocks', kind, ['resnet'], flags.blocks);
+  requireKind('--stride-padding', kind, ['resnet'], flags.stridePadding);
   let blocks = flags.blocks;
   if (flags.depth !== undefined) {
     if (flags.blocks !== undefined) throw new UsageError('give --depth or --blocks, not both');
@@ -203,7 +218,13 @@ function modelFromFlags(flags: TrainFlags, fileModel: Record<string, unknown>) {
     blocks = (flags.depth - 2) / 6;
   }
   const same = fileModel.kind === kind ? fileModel : { kind };
-  return merge(same, { kind, hidden: flags.hidden, width: flags.width, blocksPerStage: blocks });
+  return merge(same, {
+    kind,
+    hidden: flags.hidden,
+    width: flags.width,
+    blocksPerStage: blocks,
+    stridePadding: flags.stridePadding,
+  });
 }
 
 /** The schedule config: the file's (if of the same kind) with the schedule flags over it. */
@@ -287,6 +308,11 @@ function addDataOptions(command: Command): void {
       'hold out N training images for validation error (default 0)',
       integer('--validation-size'),
     )
+    .option(
+      '--data-seed <n>',
+      'seed of the subset and validation split, apart from --seed (default: --seed)',
+      integer('--data-seed'),
+    )
     .option('--augment', 'standard augmentation: --crop-padding 4 and --flip')
     .option(
       '--crop-padding <px>',
@@ -299,6 +325,18 @@ function addDataOptions(command: Command): void {
 function addModelOptions(command: Command): void {
   command
     .addOption(new Option('--model <kind>', 'model (default cnn)').choices(MODEL_KINDS))
+    .addOption(
+      new Option(
+        '--init <kind>',
+        "initial weights: 'torch' (PyTorch's Conv2d/Linear defaults) or 'keras' (default)",
+      ).choices(INITS),
+    )
+    .addOption(
+      new Option(
+        '--stride-padding <mode>',
+        "resnet: stride-2 convs padded 'symmetric' (PyTorch padding=1) or 'same' (tfjs, default)",
+      ).choices(STRIDE_PADDINGS),
+    )
     .option(
       '--hidden <widths>',
       'mlp: hidden layer widths, comma-separated (default 256,256)',
@@ -381,8 +419,18 @@ function addRunOptions(command: Command): void {
     .option('--batch-size <n>', 'batch size (default 128)', integer('--batch-size'))
     .option(
       '--seed <n>',
-      'seed of data split, order, augmentation and initial weights (default 1)',
+      'seed of data split (unless --data-seed), order, augmentation, initial weights (default 1)',
       integer('--seed'),
+    )
+    .option(
+      '--diverge-loss <bound>',
+      "stop as diverged when an epoch's training loss exceeds this (default: only NaN/inf)",
+      number('--diverge-loss'),
+    )
+    .option(
+      '--diverge-after <k>',
+      'check --diverge-loss from epoch k on (default 1)',
+      integer('--diverge-after'),
     )
     .option('--out <dir>', 'run directory (default runs/<dataset>-<model>-<optimizer>-s<seed>)')
     .option('--resume', 'continue the run in --out from its checkpoint')

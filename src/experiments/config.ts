@@ -23,6 +23,13 @@ export type BackendName = (typeof BACKENDS)[number];
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().finite().nonnegative();
 
+/** Initializations: 'keras' (the harness's original) or 'torch' (PyTorch's layer defaults). */
+export const INITS = ['keras', 'torch'] as const;
+export type InitName = (typeof INITS)[number];
+
+export const STRIDE_PADDINGS = ['same', 'symmetric'] as const;
+export type StridePadding = (typeof STRIDE_PADDINGS)[number];
+
 /** Models: an MLP, the PyTorch pilot's small CNN, and a BatchNorm ResNet (ResNet-8 by default). */
 export const ModelConfigSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -43,6 +50,12 @@ export const ModelConfigSchema = z.discriminatedUnion('kind', [
     kind: z.literal('resnet'),
     blocksPerStage: positiveInt.default(1),
     width: positiveInt.default(16),
+    /**
+     * Padding of the stride-2 3x3 convs: 'same' (tfjs: 0 rows/columns before, 1 after, so the
+     * main branch sits one pixel off the 1x1 stride-2 shortcut) or 'symmetric' (1 on every side,
+     * PyTorch's padding=1, aligned with the shortcut). Absent: 'same'.
+     */
+    stridePadding: z.enum(STRIDE_PADDINGS).optional(),
   }),
 ]);
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
@@ -91,7 +104,19 @@ export const TrainConfigSchema = z.strictObject({
   testSubset: positiveInt.optional(),
   /** Images held out from the training set (seeded) to measure validation error; 0 = none. */
   validationSize: z.number().int().nonnegative().default(0),
+  /**
+   * Seed of the training subset and validation split; absent: `seed`. Fixing it keeps the same
+   * images across initialization seeds (order, augmentation and weights still follow `seed`).
+   */
+  dataSeed: z.number().int().nonnegative().optional(),
   model: ModelConfigSchema.default({ kind: 'cnn', width: 1 }),
+  /**
+   * Initial weights. 'keras' (absent): tfjs's He-normal (a normal truncated at 2 sd, not
+   * rescaled: 0.88x He's sd) for conv and hidden dense kernels, Glorot-uniform for the classifier,
+   * zero biases. 'torch': PyTorch's defaults for Conv2d and Linear, weights and biases
+   * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)).
+   */
+  init: z.enum(INITS).optional(),
   optimizer: z.enum(OPTIMIZERS).default('adamw'),
   /** Base learning rate alpha. */
   lr: z.number().finite().positive().default(1e-3),
@@ -117,6 +142,13 @@ export const TrainConfigSchema = z.strictObject({
   epochs: positiveInt.default(10),
   batchSize: positiveInt.default(128),
   seed: z.number().int().nonnegative().default(1),
+  /**
+   * Stop as diverged when the epoch's mean training loss exceeds this bound (from epoch
+   * `divergeAfter` on). A non-finite loss always stops the run. Absent: no bound.
+   */
+  divergeLoss: z.number().finite().positive().optional(),
+  /** First epoch (1-based) at which `divergeLoss` is checked; absent: 1. */
+  divergeAfter: positiveInt.optional(),
   augment: AugmentConfigSchema.default({ cropPadding: 0, flip: false }),
   /** Run directory: config.json, metrics.jsonl, checkpoint.json, result.json. Omit: nothing saved. */
   out: z.string().min(1).optional(),
@@ -196,8 +228,9 @@ export interface TrainResult {
   /** True when the run stopped early on an abort signal (a checkpoint was written). */
   aborted: boolean;
   /**
-   * True when the training loss became NaN or infinite (or a gradient did): the run stopped after
-   * recording that epoch, whose trainLoss is NaN (null in JSON).
+   * True when the training loss became NaN or infinite (or a gradient did), or exceeded
+   * `divergeLoss`: the run stopped after recording that epoch (a non-finite trainLoss is null in
+   * JSON).
    */
   diverged: boolean;
   /** Number of trainable parameters. */

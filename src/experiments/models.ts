@@ -1,6 +1,6 @@
 /**
- * The models of the harness, built with tfjs layers and seeded initializers (He-normal for conv and
- * hidden dense kernels, Glorot-uniform for the classifier), so a seed fixes the initial weights.
+ * The models of the harness, built with tfjs layers and seeded initializers, so a seed fixes the
+ * initial weights.
  *
  *   mlp:    flatten, [dense(h) relu]*, dense(classes)
  *   cnn:    conv3x3(32w)-BN-relu-maxpool2, conv3x3(64w)-BN-relu-maxpool2, dense(128w) relu,
@@ -10,11 +10,111 @@
  *           with a 1x1 conv-BN projection shortcut; global average pooling; dense(classes).
  *           Depth 6 * blocksPerStage + 2 (ResNet-8 with blocksPerStage 1, width 16).
  * Every model outputs logits; the loss applies the softmax.
+ *
+ * Initializations (`init`):
+ *   keras (default): conv and hidden dense kernels tfjs's heNormal, i.e. a normal of sd
+ *     sqrt(2 / fan_in) truncated at 2 sd and not rescaled (sd 0.88 * sqrt(2 / fan_in)); the
+ *     classifier Glorot-uniform; biases 0.
+ *   torch: PyTorch's Conv2d/Linear reset_parameters: kaiming_uniform(a = sqrt(5)) weights,
+ *     U(-b, b) with b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)), so b = 1 / sqrt(fan_in);
+ *     biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)). fan_in = in_channels * kh * kw (conv), in (dense).
+ * BatchNorm starts at gamma 1, beta 0 in both.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { ModelConfig } from './config.js';
+import type { InitName, ModelConfig, StridePadding } from './config.js';
 import { deriveSeed } from './rng.js';
+
+type Initializer = ReturnType<typeof tfl.initializers.zeros>;
+
+/** The bound b of PyTorch's default init for a layer with `fanIn` inputs: 1 / sqrt(fan_in). */
+export function torchInitBound(fanIn: number): number {
+  return 1 / Math.sqrt(fanIn);
+}
+
+/** Initializers of one model: each call draws a new per-layer seed from the model's seed. */
+class Initializers {
+  private layerIndex = 0;
+
+  constructor(
+    private readonly seed: number,
+    private readonly init: InitName,
+  ) {}
+
+  /** A distinct small integer seed per layer (tfjs seeds go through seedrandom as strings). */
+  private nextSeed(): number {
+    return deriveSeed(this.seed, `layer${this.layerIndex++}`) % 2147483647;
+  }
+
+  /** Kernel of a conv or dense layer; `classifier` marks the last dense layer. */
+  kernel(classifier = false): Initializer {
+    const seed = this.nextSeed();
+    if (this.init === 'torch') {
+      // VarianceScaling uniform draws U(-sqrt(3 * scale / fan_in), +...): scale 1/3 gives 1/sqrt(fan_in).
+      return tfl.initializers.varianceScaling({
+        scale: 1 / 3,
+        mode: 'fanIn',
+        distribution: 'uniform',
+        seed,
+      });
+    }
+    return classifier
+      ? tfl.initializers.glorotUniform({ seed })
+      : tfl.initializers.heNormal({ seed });
+  }
+
+  /** Bias of a layer with `fanIn` inputs. */
+  bias(fanIn: number): Initializer {
+    if (this.init !== 'torch') return tfl.initializers.zeros();
+    const b = torchInitBound(fanIn);
+    return tfl.initializers.randomUniform({ minval: -b, maxval: b, seed: this.nextSeed() });
+  }
+}
+
+export interface ConvOptions {
+  name: string;
+  filters: number;
+  kernelSize: number;
+  strides: number;
+  /** How a strided conv pads (stride 1 always pads 'same', which is symmetric for odd kernels). */
+  padding: StridePadding;
+  kernelInitializer: Initializer;
+}
+
+/**
+ * A bias-free conv. With `padding: 'symmetric'` and stride > 1, the input is zero-padded by
+ * (k - 1) / 2 on every side and convolved 'valid', as PyTorch's Conv2d(padding=(k-1)/2); tfjs's
+ * 'same' would put the whole (odd) total padding after the image, shifting the sampling grid.
+ */
+export function conv2d(x: tfl.SymbolicTensor, options: ConvOptions): tfl.SymbolicTensor {
+  const { name, filters, kernelSize, strides, kernelInitializer } = options;
+  // A 1x1 kernel needs no padding: 'same' and 'valid' coincide.
+  const symmetric = options.padding === 'symmetric' && strides > 1 && kernelSize > 1;
+  let input = x;
+  if (symmetric) {
+    if (kernelSize % 2 !== 1)
+      throw new RangeError(`symmetric padding needs an odd kernel, got ${kernelSize}`);
+    const p = (kernelSize - 1) / 2;
+    const pad = tfl.layers.zeroPadding2d({
+      name: `${name}_pad`,
+      padding: [
+        [p, p],
+        [p, p],
+      ],
+    });
+    input = pad.apply(x) as tfl.SymbolicTensor;
+  }
+  const layer = tfl.layers.conv2d({
+    name,
+    filters,
+    kernelSize,
+    strides,
+    padding: symmetric ? 'valid' : 'same',
+    useBias: false,
+    kernelInitializer,
+  });
+  return layer.apply(input) as tfl.SymbolicTensor;
+}
 
 /** Builds `config` for images of `inputShape` [h, w, c]; the same seed gives the same weights. */
 export function buildModel(
@@ -22,8 +122,8 @@ export function buildModel(
   inputShape: [number, number, number],
   classes: number,
   seed: number,
+  init: InitName = 'keras',
 ): tfl.LayersModel {
-  let layerIndex = 0;
   // Stable layer names (conv1, bn1, dense1, ...), so variable and optimizer-slot names do not
   // depend on how many models the process built before (tfjs' default names use global counters).
   const counts = new Map<string, number>();
@@ -32,32 +132,32 @@ export function buildModel(
     counts.set(kind, n);
     return `${kind}${n}`;
   };
-  // A distinct small integer seed per layer (tfjs seeds go through seedrandom as strings).
-  const nextSeed = () => deriveSeed(seed, `layer${layerIndex++}`) % 2147483647;
-  const he = () => tfl.initializers.heNormal({ seed: nextSeed() });
-  const glorot = () => tfl.initializers.glorotUniform({ seed: nextSeed() });
+  const inits = new Initializers(seed, init);
+  const stridePadding: StridePadding =
+    config.kind === 'resnet' ? (config.stridePadding ?? 'same') : 'same';
   const input = tfl.input({ shape: inputShape, name: 'image' });
   const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor) =>
     layer.apply(x) as tfl.SymbolicTensor;
   const conv = (x: tfl.SymbolicTensor, filters: number, strides = 1, kernelSize = 3) =>
-    apply(
-      tfl.layers.conv2d({
-        name: name('conv'),
-        filters,
-        kernelSize,
-        strides,
-        padding: 'same',
-        useBias: false,
-        kernelInitializer: he(),
-      }),
-      x,
-    );
+    conv2d(x, {
+      name: name('conv'),
+      filters,
+      kernelSize,
+      strides,
+      padding: stridePadding,
+      kernelInitializer: inits.kernel(),
+    });
   const bn = (x: tfl.SymbolicTensor) =>
     apply(tfl.layers.batchNormalization({ name: name('bn'), momentum: 0.9, epsilon: 1e-5 }), x);
   const relu = (x: tfl.SymbolicTensor) => apply(tfl.layers.reLU({ name: name('relu') }), x);
   const dense = (x: tfl.SymbolicTensor, units: number, last = false) =>
     apply(
-      tfl.layers.dense({ name: name('dense'), units, kernelInitializer: last ? glorot() : he() }),
+      tfl.layers.dense({
+        name: name('dense'),
+        units,
+        kernelInitializer: inits.kernel(last),
+        biasInitializer: inits.bias(x.shape[x.shape.length - 1] as number),
+      }),
       x,
     );
 

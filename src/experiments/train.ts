@@ -61,6 +61,11 @@ export interface TrainOptions {
   resume?: boolean;
   /** Stop (as if aborted) after this many optimizer steps in this session; for tests. */
   stopAfterSteps?: number;
+  /**
+   * Pause after this many completed epochs (a rung of successive halving): the checkpoint is
+   * written and the result has `aborted` true, so a later call with `resume` continues.
+   */
+  stopAtEpoch?: number;
 }
 
 const EVAL_BATCH = 500;
@@ -111,7 +116,7 @@ class Run {
     this.weightDecay = buildWeightDecay(config, this.train.count, this.spe);
     const { height, width, channels, classes } = this.train;
     const seed = deriveSeed(config.seed, 'init');
-    this.model = buildModel(config.model, [height, width, channels], classes, seed);
+    this.model = buildModel(config.model, [height, width, channels], classes, seed, config.init);
     this.optimizer = createOptimizer(config, {
       schedule: this.schedule,
       weightDecay: this.weightDecay,
@@ -169,12 +174,17 @@ class Run {
     let end: EpochEnd = 'complete';
     try {
       while (this.state.epoch < config.epochs) {
+        if (options.stopAtEpoch !== undefined && this.state.epoch >= options.stopAtEpoch) {
+          end = 'aborted';
+          break;
+        }
         end = await this.trainBatches(bar);
         if (end === 'aborted') {
           await this.save();
           break;
         }
         const record = this.finishEpoch();
+        if (this.overLossBound(record)) end = 'diverged';
         await this.save();
         options.onEpoch?.(record);
         if (end === 'diverged') break;
@@ -249,6 +259,16 @@ class Run {
     }
     bar?.stop();
     return 'complete';
+  }
+
+  /** True when the epoch's training loss exceeds `divergeLoss` at or after `divergeAfter`. */
+  private overLossBound(record: EpochRecord): boolean {
+    const { divergeLoss, divergeAfter } = this.config;
+    return (
+      divergeLoss !== undefined &&
+      record.epoch >= (divergeAfter ?? 1) &&
+      record.trainLoss > divergeLoss
+    );
   }
 
   /** Evaluates, records the epoch (metrics.jsonl) and resets the epoch sums. */

@@ -3,8 +3,11 @@
  * threads, BullMQ workers). It trains with runTraining in the trial's directory, resuming from the
  * checkpoint left there by an interrupted attempt, and turns the outcome into a TrialResult:
  * - trained to the end: status 'ok';
- * - training loss became non-finite: stopped at once, status 'ok' with `diverged: true` (a real
- *   outcome of that lr x weight decay, drawn in the heatmap, not a crash);
+ * - training loss became non-finite (or exceeded the config's divergeLoss): stopped at once,
+ *   status 'ok' with `diverged: true` (a real outcome of that lr x weight decay, drawn in the
+ *   heatmap, not a crash);
+ * - trial.untilEpoch set (a rung of successive halving) and reached: status 'ok' with the epochs so
+ *   far, a provisional result that the pruning runner either records as pruned or continues;
  * - an exception: status 'failed' with its message (never rethrown);
  * - aborted by the caller's signal: rethrows an AbortError, so no result is recorded and the
  *   trial is pending again (it will resume from its checkpoint).
@@ -27,6 +30,7 @@ export function toPoint(record: EpochRecord, wallTimeMs: number): EpochPoint {
     epoch: record.epoch,
     trainLoss: record.trainLoss,
     trainError: record.trainError,
+    ...(record.valError === null ? {} : { valError: record.valError }),
     testError: record.testError,
     wallTimeMs,
   };
@@ -65,6 +69,7 @@ export const executeTrial: TrialExecutor = async (trial, dir, options = {}) => {
       signal: local.signal,
       resume: true,
       progress: false,
+      stopAtEpoch: trial.untilEpoch,
       onEpoch: (record: EpochRecord) => {
         wallMs += record.seconds * 1000;
         options.onEpoch?.(toPoint(record, Math.round(wallMs)), config.epochs);
@@ -74,7 +79,9 @@ export const executeTrial: TrialExecutor = async (trial, dir, options = {}) => {
         }
       },
     });
-    if (result.aborted && !diverged) throw new TrialAbortedError(trial.id);
+    diverged ||= result.diverged;
+    const atRung = trial.untilEpoch !== undefined && result.epochs.length >= trial.untilEpoch;
+    if (result.aborted && !diverged && !atRung) throw new TrialAbortedError(trial.id);
     const epochs = toPoints(result.epochs);
     const last = epochs[epochs.length - 1];
     const out: TrialResult = {
@@ -88,6 +95,7 @@ export const executeTrial: TrialExecutor = async (trial, dir, options = {}) => {
       out.final = {
         trainLoss: last.trainLoss,
         trainError: last.trainError,
+        ...(last.valError === undefined ? {} : { valError: last.valError }),
         testError: last.testError,
       };
     }

@@ -1,115 +1,310 @@
 /**
- * The reproduction presets of `decoupled reproduce --preset NAME`, as sweep specs.
+ * The reproduction presets of `decoupled reproduce --preset NAME`: each is one or more sweeps
+ * (stages) run in order, a later stage's spec possibly chosen from an earlier stage's results
+ * (best settings on the validation split, never on test).
  *
- * - quick: a demo and CI end-to-end test. Fashion-MNIST subset, a small MLP, 3 epochs, Adam (L2)
- *   vs AdamW (normalized decay, the paper's eta_t * lambda scaling) over 3 lr x 3 weight decays.
- *   A PyTorch pilot measured that such a small, short, unnormalized model shows no decay effect, and the
- *   report says so; its job is to exercise every part (about 20 s on 2 idle cores).
- * - medium: the regime where the PyTorch pilot saw AdamW lead: a BatchNorm ResNet-8 (almost every weight
- *   scale-invariant), 1000 steps on a 4k subset, cosine annealing, Adam (L2) vs AdamW (normalized
- *   decay) over 3 lr x 3 weight decays x 2 seeds. Width 8, because the width-16 network of
- *   the pilot trained at ~40 images per CPU-second on wasm here; a reduced run (2k images, 315
- *   steps) measured ~490 training images/s (+ evaluation) with 3 threads on 2 idle cores, which
- *   puts this preset at about 40 minutes.
+ * Every preset uses what matches PyTorch (init 'torch', symmetric stride-2 padding in the ResNet)
+ * and a fixed data seed, so seeds vary the initialization and data order over the same images,
+ * and two optimizers with the same seed are paired (same initial weights, same order).
+ *
+ * - quick: a demo and CI end-to-end test, one sweep: Fashion-MNIST subset, a small MLP, 3 epochs,
+ *   Adam (L2) vs AdamW (normalized decay, the paper's eta_t * lambda scaling), 3 lr x 3 decays.
+ * - medium: each claim once on 2 cores (sizes and timing in docs/reproduction.md):
+ *     grid     Adam (L2) vs AdamW (lambda_norm), 5 lr x 6 decays up to over-regularization,
+ *              1 seed, with a validation split: the separability heatmaps and the selection;
+ *     seeds    each optimizer at its best (lr, decay) on validation, 5 paired seeds: generalization;
+ *     budget   AdamW at its best lr, the 6 lambda_norm at 3x the epochs, cosine and warm restarts
+ *              (T0 = E, T_mult 2): normalized-decay transfer (against the grid's E-epoch row) and
+ *              AdamWR vs AdamW-cosine anytime curves.
  * - full: the paper-scale plan for many workers (`--redis`): CIFAR-10 with standard augmentation,
  *   a 26-layer BN ResNet, 100 epochs, all four optimizers over a 5 x 5 grid x 2 schedules x 2 seeds.
  */
 import type { SweepSpecInput } from './spec.js';
+import type { SweepOptimizer, SweepSchedule, TrialResult } from './types.js';
 
 export const PRESET_NAMES = ['quick', 'medium', 'full'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
+/** Earlier stages' recorded results, by stage directory. */
+export type StageResults = ReadonlyMap<string, readonly TrialResult[]>;
+
+export interface PresetStage {
+  /** Subdirectory of the preset's sweep directory; '' = the directory itself (one-stage presets). */
+  dir: string;
+  /** What the stage measures. */
+  claim: string;
+  /** The stage's spec, from the results of the stages before it. */
+  spec(earlier: StageResults): SweepSpecInput;
+}
+
+export interface Preset {
+  description: string;
+  stages: PresetStage[];
+}
+
 /** Decoupled optimizers use the paper's conventions: lambda_norm, decay scaled by eta_t only. */
 const PAPER_DECOUPLED = { weightDecayNorm: true, decayScale: 'schedule' } as const;
 
-export const PRESETS: Record<PresetName, SweepSpecInput & { description: string }> = {
-  quick: {
-    description:
-      'Fashion-MNIST, 4k-image subset, MLP 784-128-10, 3 epochs, Adam (L2) vs AdamW (lambda_norm), 3 lr x 3 weight decays, 1 seed (18 trials, ~20 s on 2 idle cores)',
-    name: 'quick: Adam vs AdamW, MLP on Fashion-MNIST',
-    base: {
-      dataset: 'fashion-mnist',
-      model: { kind: 'mlp', hidden: [128] },
-      subset: 4000,
-      testSubset: 2000,
-      epochs: 3,
-      batchSize: 128,
-    },
-    grid: {
-      optimizer: ['adam', 'adamw'],
-      lr: [3e-4, 1e-3, 3e-3],
-      weightDecay: [0],
-      schedule: ['cosine'],
-      seed: [1],
-    },
-    perOptimizer: {
-      adam: { weightDecay: [0, 1e-4, 1e-3] },
-      adamw: { base: PAPER_DECOUPLED, weightDecay: [0, 0.05, 0.2] },
-    },
+/** Comparable with PyTorch's runs: its layer init and padding=1 on stride-2 convs. */
+const TORCH_LIKE = { init: 'torch' } as const;
+
+const QUICK: SweepSpecInput = {
+  name: 'quick: Adam vs AdamW, MLP on Fashion-MNIST',
+  base: {
+    dataset: 'fashion-mnist',
+    model: { kind: 'mlp', hidden: [128] },
+    ...TORCH_LIKE,
+    dataSeed: 1,
+    subset: 4000,
+    testSubset: 2000,
+    epochs: 3,
+    batchSize: 128,
   },
-  medium: {
-    description:
-      'Fashion-MNIST, 4k-image subset (2k test), BN ResNet-8 (width 8), 8 epochs at batch 32 (1000 steps), cosine, Adam (L2) vs AdamW (lambda_norm), 3 lr x 3 weight decays, 2 seeds (36 trials, about 40 minutes on 2 idle cores)',
-    name: 'medium: Adam vs AdamW, BN ResNet-8 on Fashion-MNIST',
-    base: {
-      dataset: 'fashion-mnist',
-      model: { kind: 'resnet', blocksPerStage: 1, width: 8 },
-      subset: 4000,
-      testSubset: 2000,
-      epochs: 8,
-      batchSize: 32,
-    },
-    grid: {
-      optimizer: ['adam', 'adamw'],
-      lr: [1e-3, 3e-3, 1e-2],
-      weightDecay: [0],
-      schedule: ['cosine'],
-      seed: [1, 2],
-    },
-    perOptimizer: {
-      adam: { weightDecay: [0, 1e-3, 1e-2] },
-      // No 0 column: AdamW without decay is Adam without decay, measured once in adam's grid.
-      adamw: { base: PAPER_DECOUPLED, weightDecay: [0.05, 0.1, 0.2] },
-    },
+  grid: {
+    optimizer: ['adam', 'adamw'],
+    lr: [3e-4, 1e-3, 3e-3],
+    weightDecay: [0],
+    schedule: ['cosine'],
+    seed: [1],
   },
-  full: {
-    description:
-      'CIFAR-10 (--data-dir), crop+flip augmentation, BN ResNet-26 (width 32), 100 epochs, all four optimizers, 5 lr x 5 weight decays, cosine and warm restarts, 2 seeds (400 trials: run with --redis and many workers)',
-    name: 'full: Adam/AdamW/SGD/SGDW, ResNet-26 on CIFAR-10',
-    base: {
-      dataset: 'cifar10',
-      model: { kind: 'resnet', blocksPerStage: 4, width: 32 },
-      epochs: 100,
-      batchSize: 128,
-      augment: { cropPadding: 4, flip: true },
-    },
-    grid: {
-      optimizer: ['adam', 'adamw', 'sgd', 'sgdw'],
-      lr: [1e-3],
-      weightDecay: [0],
-      schedule: ['cosine', 'warm-restarts'],
-      seed: [1, 2],
-    },
-    perOptimizer: {
-      adam: { lr: [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3], weightDecay: [0, 1e-5, 1e-4, 1e-3, 1e-2] },
-      adamw: {
-        base: PAPER_DECOUPLED,
-        lr: [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3],
-        weightDecay: [0.0125, 0.025, 0.05, 0.1, 0.2],
-      },
-      sgd: { lr: [0.0125, 0.025, 0.05, 0.1, 0.2], weightDecay: [0, 1e-4, 3e-4, 1e-3, 3e-3] },
-      sgdw: {
-        base: PAPER_DECOUPLED,
-        lr: [0.0125, 0.025, 0.05, 0.1, 0.2],
-        weightDecay: [0.0125, 0.025, 0.05, 0.1, 0.2],
-      },
-    },
-    schedules: { 'warm-restarts': { kind: 'warm-restarts', t0: 100 / 3, tMult: 2, min: 0 } },
+  perOptimizer: {
+    adam: { weightDecay: [0, 1e-4, 1e-3] },
+    adamw: { base: PAPER_DECOUPLED, weightDecay: [0, 0.05, 0.2] },
   },
 };
 
-/** The preset's spec (a copy; callers may edit it). */
+/**
+ * The medium preset's shared settings, sized to about 50 minutes on 2 cores (docs/reproduction.md:
+ * 3.7 ms per training image and 0.24 ms per evaluated image, measured CPU time of this model).
+ */
+const MEDIUM_EPOCHS = 6;
+const MEDIUM_BASE = {
+  dataset: 'fashion-mnist',
+  model: { kind: 'resnet', blocksPerStage: 1, width: 8, stridePadding: 'symmetric' },
+  ...TORCH_LIKE,
+  dataSeed: 1,
+  subset: 3000,
+  validationSize: 1000,
+  testSubset: 2000,
+  epochs: MEDIUM_EPOCHS,
+  // Batch 64, not 32: a training image cost 3.7 ms of CPU at 64 and 5.7 ms at 32.
+  batchSize: 64,
+  // Chance level is ln 10 = 2.3: a loss above 5 after the first epoch will not come back.
+  divergeLoss: 5,
+  divergeAfter: 1,
+};
+const MEDIUM_LR = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2];
+const MEDIUM_L2 = [0, 1e-4, 1e-3, 1e-2, 1e-1, 1];
+const MEDIUM_LAMBDA_NORM = [0.01, 0.03, 0.1, 0.3, 1, 3];
+const SEEDS = [1, 2, 3, 4, 5];
+
+const MEDIUM_GRID: SweepSpecInput = {
+  name: 'medium grid: Adam vs AdamW, 5 lr x 6 decays, BN ResNet-8 on Fashion-MNIST',
+  base: MEDIUM_BASE,
+  grid: {
+    optimizer: ['adam', 'adamw'],
+    lr: MEDIUM_LR,
+    weightDecay: [0],
+    schedule: ['cosine'],
+    seed: [1],
+  },
+  perOptimizer: {
+    adam: { weightDecay: MEDIUM_L2 },
+    adamw: { base: PAPER_DECOUPLED, weightDecay: MEDIUM_LAMBDA_NORM },
+  },
+};
+
+/**
+ * The (lr, weight decay) of `optimizer` with the lowest mean final validation error over seeds
+ * among its finished trials (diverged and pruned ones excluded); ties go to the first recorded.
+ */
+export function bestOnValidation(
+  results: readonly TrialResult[],
+  optimizer: SweepOptimizer,
+): { lr: number; weightDecay: number; valError: number } {
+  const cells = new Map<string, { lr: number; weightDecay: number; sum: number; n: number }>();
+  for (const r of results) {
+    const valError = r.final?.valError;
+    if (r.params.optimizer !== optimizer || r.status !== 'ok' || r.diverged || r.pruned) continue;
+    if (valError === undefined || !Number.isFinite(valError)) continue;
+    const key = `${r.params.lr}/${r.params.weightDecay}`;
+    const cell = cells.get(key) ?? {
+      lr: r.params.lr,
+      weightDecay: r.params.weightDecay,
+      sum: 0,
+      n: 0,
+    };
+    cell.sum += valError;
+    cell.n += 1;
+    cells.set(key, cell);
+  }
+  let best: { lr: number; weightDecay: number; valError: number } | undefined;
+  for (const c of cells.values()) {
+    if (!best || c.sum / c.n < best.valError) {
+      best = { lr: c.lr, weightDecay: c.weightDecay, valError: c.sum / c.n };
+    }
+  }
+  if (!best) {
+    throw new Error(
+      `no finished ${optimizer} trial with a validation error to choose settings from; ` +
+        'run the grid stage to the end first',
+    );
+  }
+  return best;
+}
+
+const gridResults = (earlier: StageResults) => earlier.get('grid') ?? [];
+
+/**
+ * The generalization stage: each optimizer of `grid` at its best setting on validation in the
+ * grid stage, over `seeds` (paired: the same seed gives the same init and data order).
+ */
+function seedsStage(grid: SweepSpecInput, seeds: number[], testSubset?: number): PresetStage {
+  const optimizers = grid.grid.optimizer;
+  return {
+    dir: 'seeds',
+    claim: `generalization: ${optimizers.join(' vs ')} at their best settings on validation, ${seeds.length} paired seeds`,
+    spec: (earlier) => {
+      const best = optimizers.map((o) => [o, bestOnValidation(gridResults(earlier), o)] as const);
+      const perOptimizer = Object.fromEntries(
+        best.map(([o, b]) => [
+          o,
+          { ...grid.perOptimizer?.[o], lr: [b.lr], weightDecay: [b.weightDecay], seed: seeds },
+        ]),
+      );
+      return {
+        name: `${grid.name?.split(':')[0]} seeds: each optimizer at its best setting on validation`,
+        base: testSubset === undefined ? grid.base : { ...grid.base, testSubset },
+        grid: { ...grid.grid, seed: seeds },
+        perOptimizer,
+      };
+    },
+  };
+}
+
+/** AdamW at its best lr of the grid stage, over the grid's lambda_norm values. */
+function adamwAtBestLr(
+  earlier: StageResults,
+  name: string,
+  epochs: number,
+  schedule: SweepSchedule,
+): SweepSpecInput {
+  const { lr } = bestOnValidation(gridResults(earlier), 'adamw');
+  return {
+    name,
+    base: { ...MEDIUM_BASE, ...PAPER_DECOUPLED, epochs },
+    grid: {
+      optimizer: ['adamw'],
+      lr: [lr],
+      weightDecay: MEDIUM_LAMBDA_NORM,
+      schedule: [schedule],
+      seed: [1],
+    },
+  };
+}
+
+const MEDIUM: Preset = {
+  description:
+    'Fashion-MNIST (3k train, 1k validation, 2k test images, fixed data seed), BN ResNet-8 width 8 ' +
+    `(PyTorch init and padding), ${MEDIUM_EPOCHS} epochs at batch 64, four sweeps: ` +
+    'grid (Adam L2 vs AdamW lambda_norm, 5 lr x 6 decays, cosine; 60 trials), ' +
+    'seeds (each at its best setting on validation, 5 paired seeds, full test set; 10 trials), ' +
+    `budget (AdamW, 6 lambda_norm, ${MEDIUM_EPOCHS / 3} epochs against the grid's ${MEDIUM_EPOCHS}; 6 trials), ` +
+    `restarts (AdamWR, T0 ${MEDIUM_EPOCHS / 3}, T_mult 2, against the grid's cosine; 6 trials); ` +
+    'about 50 minutes on 2 cores',
+  stages: [
+    {
+      dir: 'grid',
+      claim: 'separable lr and decay (basin shape); settings for the other stages',
+      spec: () => structuredClone(MEDIUM_GRID),
+    },
+    seedsStage(MEDIUM_GRID, SEEDS, 10000),
+    {
+      dir: 'budget',
+      claim: `normalized decay transfers across budgets: best lambda_norm at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs (the grid's AdamW row)`,
+      spec: (earlier) =>
+        adamwAtBestLr(
+          earlier,
+          `medium budget: AdamW at ${MEDIUM_EPOCHS / 3} epochs`,
+          MEDIUM_EPOCHS / 3,
+          'cosine',
+        ),
+    },
+    {
+      dir: 'restarts',
+      claim: "anytime performance: AdamWR against the grid's AdamW-cosine over the same budget",
+      // Warm restarts default to T0 = epochs / 3, T_mult 2: restarts at E/3 and at the end.
+      spec: (earlier) =>
+        adamwAtBestLr(
+          earlier,
+          'medium restarts: AdamWR (T0 = E/3, T_mult 2)',
+          MEDIUM_EPOCHS,
+          'warm-restarts',
+        ),
+    },
+  ],
+};
+
+const FULL: SweepSpecInput = {
+  name: 'full: Adam/AdamW/SGD/SGDW, ResNet-26 on CIFAR-10',
+  base: {
+    dataset: 'cifar10',
+    model: { kind: 'resnet', blocksPerStage: 4, width: 32, stridePadding: 'symmetric' },
+    ...TORCH_LIKE,
+    validationSize: 5000,
+    dataSeed: 1,
+    epochs: 100,
+    batchSize: 128,
+    augment: { cropPadding: 4, flip: true },
+    divergeLoss: 5,
+    divergeAfter: 2,
+  },
+  grid: {
+    optimizer: ['adam', 'adamw', 'sgd', 'sgdw'],
+    lr: [1e-3],
+    weightDecay: [0],
+    schedule: ['cosine', 'warm-restarts'],
+    seed: [1, 2],
+  },
+  perOptimizer: {
+    adam: { lr: [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3], weightDecay: [0, 1e-5, 1e-4, 1e-3, 1e-2] },
+    adamw: {
+      base: PAPER_DECOUPLED,
+      lr: [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3],
+      weightDecay: [0.0125, 0.025, 0.05, 0.1, 0.2],
+    },
+    sgd: { lr: [0.0125, 0.025, 0.05, 0.1, 0.2], weightDecay: [0, 1e-4, 3e-4, 1e-3, 3e-3] },
+    sgdw: {
+      base: PAPER_DECOUPLED,
+      lr: [0.0125, 0.025, 0.05, 0.1, 0.2],
+      weightDecay: [0.0125, 0.025, 0.05, 0.1, 0.2],
+    },
+  },
+  schedules: { 'warm-restarts': { kind: 'warm-restarts', t0: 100 / 3, tMult: 2, min: 0 } },
+};
+
+const oneStage = (spec: SweepSpecInput, claim: string, dir = ''): PresetStage[] => [
+  { dir, claim, spec: () => structuredClone(spec) },
+];
+
+export const PRESETS: Record<PresetName, Preset> = {
+  quick: {
+    description:
+      'Fashion-MNIST, 4k-image subset, MLP 784-128-10 (PyTorch init), 3 epochs, Adam (L2) vs AdamW (lambda_norm), 3 lr x 3 weight decays, 1 seed (18 trials, ~20 s on 2 idle cores)',
+    stages: oneStage(QUICK, 'a demo of every part; too small and short to show a decay effect'),
+  },
+  medium: MEDIUM,
+  full: {
+    description:
+      'CIFAR-10 (--data-dir; 5k validation), crop+flip augmentation, BN ResNet-26 (width 32, PyTorch init and padding), 100 epochs, all four optimizers, 5 lr x 5 weight decays, cosine and warm restarts, 2 seeds (400 trials), then each optimizer at its best setting on validation over 5 paired seeds (40 trials): run with --redis and many workers',
+    stages: [
+      ...oneStage(FULL, 'every claim at paper scale, on workers', 'grid'),
+      seedsStage(FULL, SEEDS),
+    ],
+  },
+};
+
+/** The preset's first sweep (`sweep --preset NAME`), a copy callers may edit. */
 export function presetSpec(name: PresetName): SweepSpecInput {
-  const { description: _d, ...spec } = PRESETS[name];
-  return structuredClone(spec);
+  return PRESETS[name].stages[0].spec(new Map());
 }

@@ -79,7 +79,9 @@ export class ProgressTracker {
         r.status === 'failed'
           ? `FAILED: ${r.error}`
           : `test error ${((r.final?.testError ?? Number.NaN) * 100).toFixed(2)}%` +
-            `${r.diverged ? ' (diverged)' : ''} in ${formatDuration(r.wallTimeMs)}`;
+            `${r.diverged ? ' (diverged)' : ''}` +
+            `${r.pruned ? ` (pruned at epoch ${r.epochs.length})` : ''}` +
+            ` in ${formatDuration(r.wallTimeMs)}`;
       this.log(
         `[${this.progress.trialsDone}/${this.progress.trialsTotal}] ` +
           `${describeParams(event.trial)}: ${what} (${this.timing()})`,

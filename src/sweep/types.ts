@@ -92,6 +92,11 @@ export interface Trial {
   config: Record<string, unknown>;
   /** Epochs the trial trains (for progress and ETA). */
   epochs?: number;
+  /**
+   * Successive halving (src/sweep/prune.ts): train only up to this epoch (a rung) this time; the
+   * result is then provisional, and a later run of the same trial resumes from its checkpoint.
+   */
+  untilEpoch?: number;
 }
 
 /** One epoch of a trial, as recorded in the result (errors are fractions in [0, 1]). */
@@ -99,6 +104,8 @@ export interface EpochPoint {
   epoch: number;
   trainLoss: number;
   trainError: number;
+  /** Error on the held-out validation split (absent without --validation-size). */
+  valError?: number;
   testError: number;
   /** Wall time of the run so far, in milliseconds. */
   wallTimeMs: number;
@@ -112,10 +119,18 @@ export interface TrialResult {
   status: 'ok' | 'failed';
   error?: string;
   epochs: EpochPoint[];
-  /** True when training loss became non-finite and the trial was stopped early (status 'ok'). */
+  /**
+   * True when training loss became non-finite, or exceeded the config's divergeLoss, and the trial
+   * was stopped early (status 'ok').
+   */
   diverged?: boolean;
+  /**
+   * True when successive halving (--prune) stopped the trial at a rung: `epochs` and `final` are
+   * those of that rung, not of the full budget (status 'ok').
+   */
+  pruned?: boolean;
   /** Last epoch's values (absent when the trial failed before its first epoch). */
-  final?: { trainLoss: number; trainError: number; testError: number };
+  final?: { trainLoss: number; trainError: number; testError: number; valError?: number };
   /** Wall time of the whole trial in milliseconds, including resumed parts. */
   wallTimeMs: number;
   /** Which attempt produced this record (1 = first try). */

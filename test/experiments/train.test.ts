@@ -186,6 +186,56 @@ describe('divergence', () => {
     assert.equal(records.length, 1);
     assert.ok(Number.isNaN(records[0].trainLoss));
   });
+
+  it('stops at the first epoch from divergeAfter on whose loss exceeds divergeLoss', async () => {
+    const config: TrainConfigInput = {
+      dataDir,
+      model: { kind: 'mlp', hidden: [16] },
+      lr: 1e-3,
+      epochs: 4,
+      subset: 96,
+      testSubset: 10,
+      batchSize: 16,
+    };
+    const free = await runTraining(config);
+    assert.equal(free.diverged, false);
+    // A bound every epoch's loss exceeds: the run still trains until epoch divergeAfter.
+    const bound = Math.min(...free.epochs.map((r) => r.trainLoss)) / 2;
+    const stopped = await runTraining({ ...config, divergeLoss: bound, divergeAfter: 2 });
+    assert.equal(stopped.diverged, true);
+    assert.deepEqual(withoutTime(stopped.epochs), withoutTime(free.epochs.slice(0, 2)));
+    // A bound above every epoch's loss never stops it.
+    const high = Math.max(...free.epochs.map((r) => r.trainLoss)) * 2;
+    const kept = await runTraining({ ...config, divergeLoss: high });
+    assert.equal(kept.diverged, false);
+    assert.equal(kept.epochs.length, 4);
+  });
+});
+
+describe('stopAtEpoch', () => {
+  it('pauses after that epoch with a checkpoint, and resuming ends as an uninterrupted run', async () => {
+    const config: TrainConfigInput = {
+      dataDir,
+      model: { kind: 'mlp', hidden: [16] },
+      schedule: { kind: 'cosine' },
+      epochs: 3,
+      subset: 96,
+      testSubset: 10,
+      batchSize: 16,
+      validationSize: 30,
+    };
+    const whole = await runTraining({ ...config, out: tempDir('whole') });
+    const out = tempDir('rung');
+    const paused = await runTraining({ ...config, out }, { stopAtEpoch: 1 });
+    assert.equal(paused.aborted, true);
+    assert.equal(paused.epochs.length, 1);
+    const again = await runTraining({ ...config, out }, { resume: true, stopAtEpoch: 1 });
+    assert.equal(again.epochs.length, 1, 'a rung already reached trains nothing');
+    const rest = await runTraining({ ...config, out }, { resume: true });
+    assert.equal(rest.aborted, false);
+    assert.deepEqual(withoutTime(rest.epochs), withoutTime(whole.epochs));
+    assert.ok(rest.epochs.every((r) => typeof r.valError === 'number'));
+  });
 });
 
 describe('models', () => {

@@ -7,8 +7,9 @@ import { test } from 'node:test';
 import { z } from 'zod';
 import { parseNumberList } from '../../src/cli/parse.js';
 import { canonicalJson } from '../../src/experiments/config.js';
-import { PRESET_NAMES, presetSpec } from '../../src/sweep/presets.js';
+import { bestOnValidation, PRESET_NAMES, PRESETS, presetSpec } from '../../src/sweep/presets.js';
 import { expandGrid, loadSweepSpec, parseSweepSpec, scheduleConfig } from '../../src/sweep/spec.js';
+import type { TrialResult } from '../../src/sweep/types.js';
 
 const base = { model: { kind: 'mlp', hidden: [8] }, epochs: 3 };
 
@@ -169,4 +170,104 @@ test('every preset expands to valid trials', () => {
     assert.ok(trials.length > 0, name);
   }
   assert.equal(expandGrid(parseSweepSpec(presetSpec('quick'))).length, 18);
+});
+
+/** A finished trial of the medium grid with the given errors. */
+function gridResult(
+  optimizer: TrialResult['params']['optimizer'],
+  lr: number,
+  weightDecay: number,
+  valError: number,
+  testError: number,
+): TrialResult {
+  return {
+    trialId: `${optimizer}-${lr}-${weightDecay}`,
+    params: { optimizer, lr, weightDecay, schedule: 'cosine', seed: 1 },
+    status: 'ok',
+    epochs: [],
+    final: { trainLoss: 0.3, trainError: 0.1, valError, testError },
+    wallTimeMs: 1,
+    attempt: 1,
+    finishedAt: '2026-01-01T00:00:00Z',
+  };
+}
+
+test('every preset uses PyTorch-like models and a fixed data seed in every stage', () => {
+  const grid = (['adam', 'adamw', 'sgd', 'sgdw'] as const).map((o) =>
+    gridResult(o, 1e-3, 0.1, 0.2, 0.2),
+  );
+  for (const name of PRESET_NAMES) {
+    for (const stage of PRESETS[name].stages) {
+      const spec = parseSweepSpec(stage.spec(new Map([['grid', grid]])));
+      for (const t of expandGrid(spec)) {
+        assert.equal(t.config.init, 'torch', `${name}/${stage.dir}`);
+        assert.equal(typeof t.config.dataSeed, 'number', `${name}/${stage.dir}`);
+        const model = t.config.model as { kind: string; stridePadding?: string };
+        if (model.kind === 'resnet') assert.equal(model.stridePadding, 'symmetric');
+      }
+    }
+  }
+});
+
+test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from validation', () => {
+  const [gridStage, seedStage, budgetStage, restartStage] = PRESETS.medium.stages;
+  const gridTrials = expandGrid(parseSweepSpec(gridStage.spec(new Map())));
+  assert.equal(gridTrials.length, 60);
+  for (const optimizer of ['adam', 'adamw'] as const) {
+    const mine = gridTrials.filter((t) => t.params.optimizer === optimizer);
+    assert.equal(new Set(mine.map((t) => t.params.lr)).size, 5);
+    assert.equal(new Set(mine.map((t) => t.params.weightDecay)).size, 6);
+    assert.ok(mine.every((t) => Number(t.config.validationSize) > 0));
+  }
+  // The best on test (3e-3) is not the best on validation (1e-3): selection must use validation.
+  const grid = [
+    gridResult('adam', 1e-3, 1e-4, 0.15, 0.2),
+    gridResult('adam', 3e-3, 1e-3, 0.18, 0.1),
+    { ...gridResult('adam', 1e-2, 1e-3, 0.01, 0.01), diverged: true },
+    gridResult('adamw', 1e-3, 0.3, 0.19, 0.3),
+    gridResult('adamw', 3e-3, 0.1, 0.12, 0.25),
+    { ...gridResult('adamw', 1e-2, 1, 0.01, 0.01), pruned: true },
+  ];
+  assert.deepEqual(bestOnValidation(grid, 'adam'), { lr: 1e-3, weightDecay: 1e-4, valError: 0.15 });
+  const earlier = new Map([['grid', grid]]);
+  const seeds = expandGrid(parseSweepSpec(seedStage.spec(earlier)));
+  assert.equal(seeds.length, 10);
+  for (const t of seeds) {
+    const expected = t.params.optimizer === 'adam' ? [1e-3, 1e-4] : [3e-3, 0.1];
+    assert.deepEqual([t.params.lr, t.params.weightDecay], expected);
+  }
+  assert.deepEqual([...new Set(seeds.map((t) => t.params.seed))], [1, 2, 3, 4, 5]);
+  // Budgets: the grid's AdamW row (E epochs) against E/3 epochs; restarts: AdamWR over E epochs
+  // with restarts at E/3 and E; both at AdamW's best lr on validation, the grid's lambda_norm.
+  const epochs = Number(gridTrials[0].config.epochs);
+  const adamwDecays = gridTrials
+    .filter((t) => t.params.optimizer === 'adamw' && t.params.lr === 3e-3)
+    .map((t) => t.params.weightDecay);
+  const budget = expandGrid(parseSweepSpec(budgetStage.spec(earlier)));
+  const restarts = expandGrid(parseSweepSpec(restartStage.spec(earlier)));
+  assert.deepEqual(
+    budget.map((t) => t.params.weightDecay),
+    adamwDecays,
+  );
+  assert.deepEqual(
+    restarts.map((t) => t.params.weightDecay),
+    adamwDecays,
+  );
+  for (const t of budget) {
+    assert.deepEqual(
+      [t.params.lr, t.config.epochs, t.params.schedule],
+      [3e-3, epochs / 3, 'cosine'],
+    );
+    assert.equal(t.config.weightDecayNorm, true);
+  }
+  for (const t of restarts) {
+    assert.deepEqual([t.params.lr, t.config.epochs], [3e-3, epochs]);
+    assert.deepEqual(t.config.schedule, {
+      kind: 'warm-restarts',
+      t0: epochs / 3,
+      tMult: 2,
+      min: 0,
+    });
+  }
+  assert.throws(() => seedStage.spec(new Map()), /no finished adam trial with a validation error/);
 });

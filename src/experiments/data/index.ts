@@ -65,6 +65,8 @@ export interface DataOptions {
   dataset: DatasetName;
   dataDir?: string;
   seed: number;
+  /** Seed of the subset and validation split; absent: `seed`. */
+  dataSeed?: number;
   validationSize: number;
   subset?: number;
   testSubset?: number;
@@ -197,7 +199,7 @@ export function loadData(options: DataOptions): LoadedData {
   const raw = loadRaw(options.dataset, options.dataDir);
   const { train, validation } = splitTraining(
     raw.train,
-    options.seed,
+    options.dataSeed ?? options.seed,
     options.validationSize,
     options.subset,
   );
