@@ -11,15 +11,12 @@
  * and through decoupled/tfjs on the tfjs cpu backend. Skipped only when /usr/bin/chromium is absent.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
-  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -30,8 +27,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromiumSkip, withChromium } from '../helpers/chromium.js';
 import type { BundlePageResult, GoldenCase } from './bundle-page.js';
+import { linkPackage, makeApp, packPackage, REPO } from './packed-app.js';
 
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const pageScript = fileURLToPath(new URL('./bundle-page.js', import.meta.url));
 const GOLDEN_CASE = 'AdamW decayScale schedule amsgrad, SIMD-sized (seed 0)';
 /** Strings only the Node-only modules contain: the worker-thread code, nodeFileSystem. */
@@ -44,32 +41,16 @@ let app = '';
 /** npm pack, then the tarball unpacked as npm installs it, into a fresh app. */
 function installPackedPackage(): void {
   work = mkdtempSync(join(tmpdir(), 'decoupled-bundlers-'));
-  const [packed] = JSON.parse(
-    execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
-      cwd: repo,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  ) as { filename: string }[];
   app = join(work, 'app');
-  const installed = join(app, 'node_modules', 'decoupled');
-  mkdirSync(installed, { recursive: true });
-  execFileSync('tar', [
-    '-xzf',
-    join(work, packed.filename),
-    '-C',
-    installed,
-    '--strip-components=1',
-  ]);
-  symlinkSync(join(repo, 'node_modules', '@tensorflow'), join(app, 'node_modules', '@tensorflow'));
-  writeFileSync(join(app, 'package.json'), '{ "name": "app", "private": true, "type": "module" }');
+  makeApp(app, packPackage(work));
+  linkPackage(join(app, 'node_modules'), '@tensorflow', join(REPO, 'node_modules', '@tensorflow'));
   copyFileSync(pageScript, join(app, 'main.js'));
   writeFileSync(
     join(app, 'index.html'),
     '<!doctype html><script type="module" src="/main.js"></script>',
   );
   const fixture = JSON.parse(
-    readFileSync(join(repo, 'test', 'fixtures', 'optimizers.json'), 'utf8'),
+    readFileSync(join(REPO, 'test', 'fixtures', 'optimizers.json'), 'utf8'),
   ) as { cases: GoldenCase[] };
   const golden = fixture.cases.find((c) => c.name === GOLDEN_CASE);
   assert.ok(golden, GOLDEN_CASE);
