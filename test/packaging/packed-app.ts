@@ -10,12 +10,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+/** The directory of the `decoupled` package (scripts/split-workspaces.mjs moves it). */
+export const PACKAGE_DIR = REPO;
 
-/** Packs the repository into `dir` and returns the tarball's path. */
+/** Packs the `decoupled` package into `dir` and returns the tarball's path. */
 export function packPackage(dir: string): string {
   const [packed] = JSON.parse(
     execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
-      cwd: REPO,
+      cwd: PACKAGE_DIR,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     }),

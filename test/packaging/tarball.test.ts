@@ -8,14 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_DIR } from './packed-app.js';
 
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(join(PACKAGE_DIR, 'package.json'), 'utf8')) as {
   license: string;
   exports: unknown;
   imports: unknown;
-  bin: Record<string, string>;
+  bin?: Record<string, string>;
 };
 
 /** The string leaves of an exports/imports map (the files it can resolve to). */
@@ -37,7 +36,7 @@ describe('the packed package', () => {
   before(() => {
     const [packed] = JSON.parse(
       execFileSync('npm', ['pack', '--dry-run', '--json'], {
-        cwd: repo,
+        cwd: PACKAGE_DIR,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
@@ -48,7 +47,7 @@ describe('the packed package', () => {
   test('ships the MIT LICENSE that package.json names', () => {
     assert.equal(pkg.license, 'MIT');
     assert.ok(shipped.has('LICENSE'));
-    const license = readFileSync(join(repo, 'LICENSE'), 'utf8');
+    const license = readFileSync(join(PACKAGE_DIR, 'LICENSE'), 'utf8');
     assert.match(license, /^MIT License\n\nCopyright \(c\) \d{4} the decoupled authors\n/);
   });
 
@@ -57,7 +56,7 @@ describe('the packed package', () => {
     assert.ok(pages.includes('README.md') && pages.includes('docs/tfjs.md'), pages.join(', '));
     const broken: string[] = [];
     for (const page of pages) {
-      for (const link of relativeLinks(readFileSync(join(repo, page), 'utf8'))) {
+      for (const link of relativeLinks(readFileSync(join(PACKAGE_DIR, page), 'utf8'))) {
         const target = posix.normalize(posix.join(dirname(page), link));
         if (!shipped.has(target)) broken.push(`${page} -> ${link}`);
       }
@@ -66,7 +65,11 @@ describe('the packed package', () => {
   });
 
   test('every exports and imports target and the bin are shipped; tests are not', () => {
-    const entries = [...targets(pkg.exports), ...targets(pkg.imports), ...Object.values(pkg.bin)];
+    const entries = [
+      ...targets(pkg.exports),
+      ...targets(pkg.imports),
+      ...Object.values(pkg.bin ?? {}),
+    ];
     const missing = entries.map((t) => posix.normalize(t)).filter((t) => !shipped.has(t));
     assert.deepEqual(missing, []);
     assert.deepEqual(
