@@ -159,6 +159,24 @@ function rewriteImports() {
     /'src\/kernels\//g,
     `'${CORE_DIR}/src/kernels/`,
   );
+  listOldSrcPaths();
+}
+
+/** Paths into the old src/ built another way (join(here, '..', 'src', ...)), for a hand edit. */
+function listOldSrcPaths() {
+  for (const dir of ['test', 'bench', 'scripts']) {
+    for (const file of tsFiles(dir)) {
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (/'src'|'(\.\.\/)+src\//.test(line) && !/^\s*(\/\/|\*|\/\*)/.test(line)) {
+            manual.push(
+              `${relative(root, file)}:${i + 1}: a path into the old src/: ${line.trim()}`,
+            );
+          }
+        });
+    }
+  }
 }
 
 function replaceIn(file, pattern, replacement) {
