@@ -1,77 +1,8 @@
 /**
- * Kernel threads on Node's worker_threads. The only module of the kernels layer that uses a
- * Node-only API; it is loaded with a dynamic import behind a runtime check, so browser bundles
- * never execute it. Each worker instantiates the shared kernel module over every registered
- * shared memory and runs the calls it is posted; completion is counted with Atomics in a small
- * SharedArrayBuffer, on which the caller blocks (Atomics.wait is allowed on Node's main thread).
+ * The Node side of kernel threads as initKernels (./index.ts) reaches it, on Node only. The
+ * package import `#kernel-threads-node` (package.json `imports`) resolves under the `node`
+ * condition to ./threads-node-workers.ts (node:os, node:worker_threads) and under any other
+ * (browser bundles from esbuild, Vite or webpack) to ./threads-node-absent.ts, so no bundler ever
+ * meets a Node built-in here and none needs `external: ['node:*']`.
  */
-import { kernelModule } from './module.js';
-import { isNode, type KernelThreadPool, sharedMemoryPool } from './threads.js';
-
-// CommonJS source run with `eval: true`, so no file has to be located next to the bundle.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const done = new Int32Array(workerData.done);
-const instances = new Map();
-parentPort.on('message', (msg) => {
-  if (msg.type === 'release') {
-    instances.delete(msg.id);
-    return;
-  }
-  if (msg.type === 'memory') {
-    const inst = new WebAssembly.Instance(workerData.module, { env: { memory: msg.memory } });
-    instances.set(msg.id, inst.exports);
-    return;
-  }
-  try {
-    instances.get(msg.id)[msg.fn](...msg.args);
-  } catch (e) {
-    Atomics.store(done, 1, 1);
-  }
-  Atomics.add(done, 0, 1);
-  Atomics.notify(done, 0);
-});
-parentPort.postMessage('ready');
-`;
-
-/** Cores available to this process on Node, 1 elsewhere. */
-export async function availableCores(): Promise<number> {
-  if (!isNode()) return 1;
-  const os = await import('node:os');
-  return typeof os.availableParallelism === 'function'
-    ? os.availableParallelism()
-    : os.cpus().length;
-}
-
-/** Starts `workers` worker threads (resolves once all are ready). */
-export async function startNodePool(
-  workers: number,
-  timeoutMs = 120_000,
-): Promise<KernelThreadPool> {
-  const { Worker } = await import('node:worker_threads');
-  const done = new Int32Array(new SharedArrayBuffer(8));
-  const module = kernelModule(true);
-  const list = Array.from(
-    { length: workers },
-    () => new Worker(WORKER_SOURCE, { eval: true, workerData: { module, done: done.buffer } }),
-  );
-  await Promise.all(
-    list.map(
-      (w) =>
-        new Promise<void>((resolve, reject) => {
-          w.once('message', () => resolve());
-          w.once('error', reject);
-        }),
-    ),
-  );
-  for (const w of list) w.unref();
-  return sharedMemoryPool(
-    list,
-    done,
-    timeoutMs,
-    (counter, count) => Atomics.wait(counter, 0, count, 1000),
-    async () => {
-      await Promise.all(list.map((w) => w.terminate()));
-    },
-  );
-}
+export { availableCores, startNodePool } from '#kernel-threads-node';
