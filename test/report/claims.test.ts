@@ -157,3 +157,31 @@ test('generalization: the best settings are chosen on validation, the verdict pa
   assert.equal(gen.verdict, 'none');
   assert.match(summary.findings.join('\n'), /chosen on the validation error/);
 });
+
+test('a basin with one nonzero decay has no slope (it would be 0 by construction)', () => {
+  const spec = parseSweepSpec({
+    name: 'one decay',
+    base: { model: { kind: 'mlp', hidden: [8] }, epochs: 3 },
+    grid: {
+      optimizer: ['adam', 'adamw'],
+      lr: [1e-4, 1e-3, 1e-2],
+      weightDecay: [0, 0.01],
+      seed: [1, 2],
+    },
+    perOptimizer: { adam: { weightDecay: [1e-4, 1e-3] } },
+  });
+  const trials = expandGrid(spec);
+  const results = trials.map((t) => syntheticResult(t, 0.1 + t.params.lr + t.params.weightDecay));
+  const { summary } = summarize(spec, trials, results);
+  const sep = analyzed(summary.claims.separable);
+  assert.deepEqual(
+    sep.slopes.map((s) => s.optimizer),
+    ['adam'],
+  );
+  const adamwOnly = trials.filter((t) => t.params.optimizer === 'adamw');
+  const { summary: s2 } = summarize(spec, adamwOnly, results);
+  assert.match(
+    (s2.claims.separable as { why: string }).why,
+    /3 learning rates × 2 nonzero weight decays/,
+  );
+});

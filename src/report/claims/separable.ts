@@ -162,7 +162,10 @@ export function analyzeSeparable(
     const own = scored.filter(
       (s) => `${s.trial.params.optimizer}|${s.trial.params.schedule}` === key,
     );
-    if (new Set(groupCells.filter((c) => c.n > 0).map((c) => c.lr)).size < 3) continue;
+    const measured = groupCells.filter((c) => c.n > 0 && c.weightDecay > 0);
+    // One nonzero decay would give every row the same best decay: a slope of 0 by construction.
+    if (new Set(measured.map((c) => c.lr)).size < 3) continue;
+    if (new Set(measured.map((c) => c.weightDecay)).size < 2) continue;
     const slope = basinSlope(groupCells, own, on);
     if (slope) slopes.push(slope);
   }
