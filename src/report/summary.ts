@@ -7,6 +7,7 @@
 import { parseTrainConfig, type TrainConfig } from '../experiments/config.js';
 import type { ParsedSweepSpec } from '../sweep/spec.js';
 import type { SweepOptimizer, SweepSchedule, Trial } from '../sweep/types.js';
+import { claimFindings } from './claims/describe.js';
 import { analyzeClaims, type ClaimsSummary } from './claims/index.js';
 import { trialEpochs } from './claims/scores.js';
 import { buildFindings } from './findings.js';
@@ -66,6 +67,8 @@ export interface ReportSummary {
   findings: string[];
   /** One analysis per claim of the paper, or why the sweep cannot address it (claims/). */
   claims: ClaimsSummary;
+  /** The claims' verdicts in words, one line each (the page's "The paper's claims" list). */
+  claimFindings: string[];
   /**
    * Training lengths (epochs) in the sweep. With more than one, everything but the budget claim is
    * computed on the longest, so runs of different lengths never share a cell.
@@ -138,8 +141,10 @@ export function summarize(
     warnings,
     findings: [],
     claims: analyzeClaims({ cells, comparisons, trials, allTrials, results, on }),
+    claimFindings: [],
     lengths,
   };
+  summary.claimFindings = claimFindings(summary.claims, on);
   summary.findings = buildFindings(summary, results);
   return { summary, cells, trials };
 }

@@ -117,6 +117,25 @@ test('the claims sweep: every claim analyzed, with the known answers', () => {
 
   const text = summary.findings.join('\n');
   assert.match(text, /trains for 3 and 12 epochs/);
+  const claims = summary.claimFindings.join('\n');
+  assert.match(
+    claims,
+    /Adam\+L2 \(cosine\): slope of log10\(best decay\) on log10\(lr\) -1\.00, 95% CI \[-1\.00, -1\.00\], n = 5 seeds; the best decay moves with the learning rate/,
+  );
+  assert.match(
+    claims,
+    /AdamW \(cosine\): slope .* 0\.00, .*does not move with the learning rate.*agrees with the paper/,
+  );
+  assert.match(
+    claims,
+    /The normalized value stays within one grid cell; the raw one moves\. This agrees/,
+  );
+  assert.match(
+    claims,
+    /at epoch 4: warm restarts is lower than cosine by 3\.00 points, 95% CI \[3\.00, 3\.00\], lower on 5 of 5 seeds/,
+  );
+  assert.match(claims, /Settings chosen on the validation split/);
+  assert.doesNotMatch(claims, /cannot address/);
 });
 
 test('a claim the sweep has no data for is named, with why, in one line', () => {

@@ -10,7 +10,7 @@ import type { ReportRecord } from '../load.js';
 import type { Cell } from '../metrics.js';
 import type { FigurePlan, PageInput } from '../page.js';
 import type { BudgetTransfer } from './budget.js';
-import { claimFindings, estimateText } from './describe.js';
+import { estimateText } from './describe.js';
 import type { RestartsClaim } from './restarts.js';
 import type { SeparableClaim } from './separable.js';
 
@@ -179,13 +179,13 @@ function restartsTable(restarts: RestartsClaim[]): HtmlTable {
 
 /** The claims' sections: the verdicts, then each analyzed claim's numbers and figures. */
 export function claimSections(input: PageInput, figures: HtmlFigure[]): HtmlSection[] {
-  const { claims, selectedOn } = input.summary;
+  const { claims, claimFindings } = input.summary;
   const own = (prefix: string) => figures.filter((f) => f.id.startsWith(prefix));
   const out: HtmlSection[] = [
     {
       title: "The paper's claims",
       paragraphs: [CLAIMS_TEXT],
-      bullets: claimFindings(claims, selectedOn),
+      bullets: claimFindings,
     },
   ];
   if (claims.separable.status === 'analyzed') {
