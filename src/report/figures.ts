@@ -303,12 +303,14 @@ export function curveRows(series: CurveSeries[]) {
 export function curvesSpec(
   series: CurveSeries[],
   title = 'Test error over epochs, best setting per optimizer',
+  options: { zoom?: boolean } = {},
 ): TopLevelSpec {
   const values = curveRows(series);
   // Zoom on the interesting range: with many epochs, the first fifth (a bad start) would squash the
   // end of training, where the comparison is.
   const lastEpoch = Math.max(...values.map((v) => v.epoch));
-  const shown = lastEpoch >= 5 ? values.filter((v) => v.epoch > lastEpoch / 5) : values;
+  const zoom = (options.zoom ?? true) && lastEpoch >= 5;
+  const shown = zoom ? values.filter((v) => v.epoch > lastEpoch / 5) : values;
   const lo = Math.max(0, Math.floor(Math.min(...shown.map((v) => v.lo)) - 0.5));
   const hi = Math.ceil(Math.max(...shown.map((v) => v.hi)) + 0.5);
   return {
@@ -323,7 +325,7 @@ export function curvesSpec(
         field: 'label',
         type: 'nominal',
         title: 'setting',
-        legend: { orient: 'bottom', columns: 1 },
+        legend: { orient: 'bottom', columns: 1, labelLimit: 600 },
       },
     },
     layer: [
@@ -452,6 +454,96 @@ export function lossScatterSpec(
         encoding: {
           x: { field: 'trainLoss', type: 'quantitative' },
           y: { field: 'error', type: 'quantitative' },
+        },
+      },
+    ],
+    config: baseConfig,
+  } as TopLevelSpec;
+}
+
+/**
+ * Warm restarts against one cosine annealing (paper Fig. 4): the learning curves of curvesSpec on
+ * the whole run (the anytime view needs the early epochs), with a vertical dashed rule at each
+ * restart epoch.
+ */
+export function restartsSpec(
+  series: CurveSeries[],
+  restartEpochs: number[],
+  title: string,
+): TopLevelSpec {
+  const { data, encoding, layer, ...rest } = curvesSpec(series, title, { zoom: false }) as {
+    data: unknown;
+    encoding: unknown;
+    layer: unknown[];
+  };
+  const rules = restartEpochs.map((epoch) => ({ epoch, label: `restart ${numLabel(epoch)}` }));
+  const x = { field: 'epoch', type: 'quantitative' };
+  return {
+    ...rest,
+    layer: [
+      { data, encoding, layer },
+      {
+        data: { values: rules },
+        layer: [
+          { mark: { type: 'rule', strokeDash: [5, 4], color: '#555' }, encoding: { x } },
+          {
+            mark: { type: 'text', align: 'left', dx: 3, dy: 2, baseline: 'top', fontSize: 10 },
+            encoding: { x, y: { value: 0 }, text: { field: 'label' } },
+          },
+        ],
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/**
+ * One optimizer's basin ridge (separable claim): each seed's best decay at each learning rate, on
+ * log-log axes, with the line of the mean slope b̄ through the points' centroid in log space,
+ *   log10 λ = ȳ + b̄ (log10 lr - x̄);
+ * a diagonal basin gives a line of slope -1, an axis-aligned one a flat line.
+ */
+export function ridgeSpec(
+  points: { lr: number; decay: number; seed: number }[],
+  slope: number,
+  options: { title: string; decayAxis: string },
+): TopLevelSpec {
+  const xs = points.map((p) => Math.log10(p.lr));
+  const ys = points.map((p) => Math.log10(p.decay));
+  const [mx, my] = [mean(xs), mean(ys)];
+  const ends = [Math.min(...xs), Math.max(...xs)].map((x) => ({
+    lr: 10 ** x,
+    decay: 10 ** (my + (Number.isFinite(slope) ? slope : 0) * (x - mx)),
+  }));
+  const x = {
+    field: 'lr',
+    type: 'quantitative' as const,
+    scale: { type: 'log' as const },
+    title: 'learning rate',
+  };
+  const y = {
+    field: 'decay',
+    type: 'quantitative' as const,
+    scale: { type: 'log' as const },
+    title: `best ${options.decayAxis}`,
+  };
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    title: options.title,
+    width: 260,
+    height: 200,
+    layer: [
+      {
+        data: { values: ends },
+        mark: { type: 'line', color: '#d62728', strokeWidth: 2 },
+        encoding: { x, y },
+      },
+      {
+        data: { values: points },
+        mark: { type: 'point', filled: true, size: 60, opacity: 0.6, color: '#1f77b4' },
+        encoding: {
+          x,
+          y,
+          tooltip: [{ field: 'seed' }, { field: 'lr' }, { field: 'decay', title: 'best decay' }],
         },
       },
     ],

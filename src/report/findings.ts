@@ -31,7 +31,7 @@ function interval(d: PairedDifference, sign = 1): string {
  * One sentence for a paired difference d = errorOf(first) - errorOf(second), per seed.
  * positive d: `second` is lower.
  */
-function pairedSentence(first: string, second: string, d: PairedDifference): string {
+export function pairedSentence(first: string, second: string, d: PairedDifference): string {
   if (d.n === 0) return `${second} and ${first} share no seed, so they cannot be paired.`;
   if (d.n === 1) {
     const lower = d.mean > 0 ? second : first;
@@ -122,6 +122,12 @@ function statusFindings(summary: ReportSummary, results: ReportRecord[]): string
     const more = warnings.length > 3 ? `; and ${warnings.length - 3} more` : '';
     out.push(
       `Damaged input: ${warnings.length} problem(s) found and skipped (${shown}${more}). Skipped records count as trials without a result.`,
+    );
+  }
+  if (summary.lengths.length > 1) {
+    const longest = summary.lengths.at(-1);
+    out.push(
+      `The sweep trains for ${listWords(summary.lengths.map(String))} epochs; the heatmaps, comparisons and learning curves use the ${longest}-epoch runs, and the shorter runs enter the budget claim only.`,
     );
   }
   if (trials.pending > 0) {

@@ -13,6 +13,8 @@ export interface HtmlFigure {
   spec: unknown;
   /** File name of the SVG beside the page. */
   file: string;
+  /** A small chart with a short caption, laid out several to a row. */
+  compact?: boolean;
 }
 
 export interface HtmlTable {
@@ -73,7 +75,7 @@ function renderTable(table: HtmlTable): string {
 }
 
 function renderFigure(f: HtmlFigure): string {
-  return `<figure class="chart" id="${escapeHtml(f.id)}">
+  return `<figure class="chart${f.compact ? ' compact' : ''}" id="${escapeHtml(f.id)}">
 ${inlineSvg(f.svg, f.title)}
 <figcaption>${escapeHtml(f.caption)} <a href="figures/${escapeHtml(f.file)}">SVG</a></figcaption>
 <script type="application/json" class="vega-lite-spec" data-figure="${escapeHtml(f.id)}">${inertJson(f.spec)}</script>
@@ -107,6 +109,7 @@ figure.chart{display:inline-block;margin:.6em 1.2em .8em 0;vertical-align:top}
 section{clear:both}
 figure.chart svg{max-width:100%;height:auto}
 figcaption{font-size:.88em;color:#555;max-width:620px}
+figure.compact figcaption{max-width:380px}
 summary{cursor:pointer}
 `;
 

@@ -13,6 +13,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../experiments/atomic-file.js';
+import { claimPlans } from './claims/sections.js';
 import { type HtmlFigure, renderHtml } from './html.js';
 import { loadSweep } from './load.js';
 import {
@@ -65,6 +66,7 @@ export async function renderReport(
 ): Promise<{ html: string; figures: HtmlFigure[] }> {
   const { curves, scatter } = curvePlans(input);
   const rendered = {
+    claims: await renderFigures(claimPlans(input)),
     heatmaps: await renderFigures(heatmapPlans(input)),
     curves: await renderFigures(curves),
     scatter: await renderFigures(scatter),
@@ -74,7 +76,8 @@ export async function renderReport(
     subtitle: `Report of the sweep in ${resolve(sweepDir)}, generated ${new Date().toISOString()}. Decoupled weight decay (Loshchilov & Hutter, ICLR 2019): AdamW vs Adam with L2, SGDW vs SGD with L2.`,
     sections: buildSections(input, rendered),
   });
-  return { html, figures: [...rendered.heatmaps, ...rendered.curves, ...rendered.scatter] };
+  const { heatmaps, curves: lines, scatter: points, claims } = rendered;
+  return { html, figures: [...claims, ...heatmaps, ...lines, ...points] };
 }
 
 /** Writes the page, each figure's SVG and spec, and summary.json into `out`. */
@@ -107,8 +110,16 @@ export async function writeReport(
 ): Promise<ReportOutput> {
   const { spec, trials, results, warnings } = await loadSweep(sweepDir);
   for (const w of warnings) (options.warn ?? printWarning)(w);
-  const { summary, cells } = summarize(spec, trials, results, warnings);
-  const input = { summary, cells, trials, results, top: options.top ?? 3 };
+  const main = summarize(spec, trials, results, warnings);
+  const { summary, cells } = main;
+  const input = {
+    summary,
+    cells,
+    trials: main.trials,
+    allTrials: trials,
+    results,
+    top: options.top ?? 3,
+  };
   const { html, figures } = await renderReport(input, sweepDir);
   return writeFiles(resolve(options.out ?? join(sweepDir, 'report')), html, figures, summary);
 }

@@ -6,6 +6,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { TrainConfig } from '../experiments/config.js';
 import type { Trial } from '../sweep/types.js';
+import { claimSections } from './claims/sections.js';
 import { type CurveSeries, curvesSpec, heatmapSpec, lossScatterSpec } from './figures.js';
 import { describeAlignment, describeTimescale, noiseText } from './findings.js';
 import {
@@ -29,6 +30,8 @@ export interface FigurePlan {
   title: string;
   caption: string;
   spec: TopLevelSpec;
+  /** A small chart with a short caption (laid out several to a row). */
+  compact?: boolean;
 }
 
 export interface PageInput {
@@ -38,6 +41,8 @@ export interface PageInput {
   results: ReportRecord[];
   /** Settings outlined in each heatmap. */
   top: number;
+  /** Every trial, of every training length (default: `trials`), for the trial table. */
+  allTrials?: Trial[];
 }
 
 /**
@@ -239,7 +244,7 @@ function comparisonTable(summary: ReportSummary): HtmlTable {
   };
 }
 
-function trialTable({ trials, results }: PageInput): HtmlTable {
+function trialTable({ trials, allTrials, results }: PageInput): HtmlTable {
   const byId = new Map(results.map((r) => [r.trialId, r]));
   const status = (r: ReportRecord | undefined) =>
     !r
@@ -261,7 +266,7 @@ function trialTable({ trials, results }: PageInput): HtmlTable {
       'train loss',
       'time',
     ],
-    rows: trials.map((t) => {
+    rows: (allTrials ?? trials).map((t) => {
       const r = byId.get(t.id);
       const loss = r?.final?.trainLoss;
       return [
@@ -290,11 +295,17 @@ const TIMESCALE_TEXT =
 
 export function buildSections(
   input: PageInput,
-  figures: { heatmaps: HtmlFigure[]; curves: HtmlFigure[]; scatter: HtmlFigure[] },
+  figures: {
+    heatmaps: HtmlFigure[];
+    curves: HtmlFigure[];
+    scatter: HtmlFigure[];
+    claims: HtmlFigure[];
+  },
 ): HtmlSection[] {
   const { summary, trials } = input;
   return [
     { title: 'Setup', paragraphs: describeSetup(summary, trials) },
+    ...claimSections(input, figures.claims),
     { title: 'What the data shows', bullets: summary.findings },
     { title: 'Summary', table: summaryTable(summary) },
     {

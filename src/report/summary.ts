@@ -7,6 +7,9 @@
 import { parseTrainConfig, type TrainConfig } from '../experiments/config.js';
 import type { ParsedSweepSpec } from '../sweep/spec.js';
 import type { SweepOptimizer, SweepSchedule, Trial } from '../sweep/types.js';
+import { claimFindings } from './claims/describe.js';
+import { analyzeClaims, type ClaimsSummary } from './claims/index.js';
+import { trialEpochs } from './claims/scores.js';
 import { buildFindings } from './findings.js';
 import type { ReportRecord } from './load.js';
 import {
@@ -62,6 +65,15 @@ export interface ReportSummary {
   warnings: string[];
   /** The sentences printed under "What the data shows". */
   findings: string[];
+  /** One analysis per claim of the paper, or why the sweep cannot address it (claims/). */
+  claims: ClaimsSummary;
+  /** The claims' verdicts in words, one line each (the page's "The paper's claims" list). */
+  claimFindings: string[];
+  /**
+   * Training lengths (epochs) in the sweep. With more than one, everything but the budget claim is
+   * computed on the longest, so runs of different lengths never share a cell.
+   */
+  lengths: number[];
 }
 
 function groupConfig(trials: Trial[], optimizer: string, schedule: string) {
@@ -91,7 +103,11 @@ export function summarize(
   trials: Trial[],
   results: ReportRecord[],
   warnings: string[] = [],
-): { summary: ReportSummary; cells: Cell[] } {
+): { summary: ReportSummary; cells: Cell[]; trials: Trial[] } {
+  const allTrials = trials;
+  const lengths = [...new Set(trials.map((t) => trialEpochs(t) ?? 0))].sort((a, b) => a - b);
+  const longest = lengths.at(-1);
+  if (lengths.length > 1) trials = trials.filter((t) => trialEpochs(t) === longest);
   const cells = buildCells(trials, results);
   // Fashion-MNIST, MNIST and CIFAR-10 all have 10,000 test images.
   const testSize = Number((spec.base as { testSubset?: number }).testSubset ?? 10000);
@@ -113,17 +129,22 @@ export function summarize(
       config: groupConfig(trials, g.optimizer, g.schedule),
     }),
   );
+  const comparisons = compareOptimizers(cells);
   const summary: ReportSummary = {
     name: spec.name,
-    trials: countTrials(trials, results),
+    trials: countTrials(allTrials, results),
     noise: estimateNoise(cells, testSize) ?? null,
     selectedOn: on,
     groups,
-    comparisons: compareOptimizers(cells),
+    comparisons,
     decayEffects: effects,
     warnings,
     findings: [],
+    claims: analyzeClaims({ cells, comparisons, trials, allTrials, results, on }),
+    claimFindings: [],
+    lengths,
   };
+  summary.claimFindings = claimFindings(summary.claims, on);
   summary.findings = buildFindings(summary, results);
-  return { summary, cells };
+  return { summary, cells, trials };
 }

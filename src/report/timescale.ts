@@ -15,7 +15,7 @@
  */
 import { normalizedWeightDecay } from '../core/normalized-decay.js';
 import { timescaleOf } from '../core/timescale.js';
-import { type DatasetName, parseTrainConfig } from '../experiments/config.js';
+import { type DatasetName, parseTrainConfig, type TrainConfig } from '../experiments/config.js';
 import { stepsPerEpoch } from '../experiments/schedule.js';
 import type { Trial } from '../sweep/types.js';
 import { bestCell, type Cell, CHANCE_ERROR, type SelectionMetric } from './metrics.js';
@@ -35,6 +35,11 @@ export interface TimescaleRate {
   decayFactor: number;
 }
 
+/** B, the images a trial trains on (its subset, else the training file less the validation split). */
+export function trainingImages(config: TrainConfig): number {
+  return config.subset ?? TRAINING_IMAGES[config.dataset] - config.validationSize;
+}
+
 /** What τ depends on besides lr and the swept decay, read from a decoupled trial's config. */
 export function timescaleRate(trial: Trial): TimescaleRate | undefined {
   if (trial.params.optimizer !== 'adamw' && trial.params.optimizer !== 'sgdw') return undefined;
@@ -44,7 +49,7 @@ export function timescaleRate(trial: Trial): TimescaleRate | undefined {
   } catch {
     return undefined;
   }
-  const trainSize = config.subset ?? TRAINING_IMAGES[config.dataset] - config.validationSize;
+  const trainSize = trainingImages(config);
   const epochs = config.schedule.kind === 'warm-restarts' ? config.schedule.t0 : config.epochs;
   const decayFactor = config.weightDecayNorm
     ? normalizedWeightDecay({

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/experiments/atomic-file.js';
 import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
 import { JsonlResultStore, SPEC_FILE, TRIALS_FILE } from '../../src/sweep/store.js';
+import type { EpochPoint, Trial } from '../../src/sweep/types.js';
 import { syntheticResult } from './sweep-fakes.js';
 
 export async function writeSyntheticSweep(): Promise<{ dir: string; trials: number }> {
@@ -39,5 +40,126 @@ export async function writeSyntheticSweep(): Promise<{ dir: string; trials: numb
     const loss = optimizer === 'adam' ? 0.05 : 0.08;
     await store.append(syntheticResult(t, base + (seed === 1 ? 0.002 : -0.002), loss));
   }
+  return { dir, trials: trials.length };
+}
+
+/** The known answers of {@link claimsSweep}. */
+export const CLAIMS_ANSWERS = {
+  seeds: [1, 2, 3, 4, 5],
+  /** Adam+L2's best L2 factor is 1e-5 / lr (a diagonal basin): slope -1. */
+  adamBestDecay: (lr: number) => 1e-5 / lr,
+  /** AdamW's best λ_norm is 0.05 at every lr and length (axis-aligned): slope 0. */
+  adamwBestNorm: 0.05,
+  /** Cosine minus warm restarts at the restart epoch 4 (restarts lower), and at the end (12). */
+  restartGain: 0.03,
+  endGap: -0.002,
+  /** Adam+L2 minus AdamW at their best settings, per seed s: 0.01 + 0.001 (s - 3). */
+  generalizationGap: (seed: number) => 0.01 + 0.001 * (seed - 3),
+};
+
+/** A per-epoch curve ending at `final`, 5 points higher at the start; `dip` lowers one epoch. */
+function curveResult(trial: Trial, final: number, dip?: { epoch: number; by: number }) {
+  const epochs = Number(trial.config.epochs);
+  const points: EpochPoint[] = [];
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    const testError = final + 0.05 * (1 - epoch / epochs) - (dip?.epoch === epoch ? dip.by : 0);
+    points.push({
+      epoch,
+      trainLoss: 0.5 / epoch,
+      trainError: 0.1 / epoch,
+      testError,
+      wallTimeMs: 100 * epoch,
+    });
+  }
+  return {
+    trialId: trial.id,
+    params: trial.params,
+    status: 'ok' as const,
+    epochs: points,
+    // A validation error offset from test by a constant: selection on it picks the same settings.
+    final: {
+      trainLoss: 0.5 / epochs,
+      trainError: 0.1 / epochs,
+      testError: final,
+      valError: final + 0.01,
+    },
+    wallTimeMs: 100 * epochs,
+    attempt: 1,
+    finishedAt: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+/** Final test error of the claims sweep's trials (closed forms, see CLAIMS_ANSWERS). */
+function claimsError(t: Trial): number {
+  const { optimizer, lr, weightDecay: wd, schedule, seed } = t.params;
+  const common = 0.001 * ((seed * 7) % 5);
+  if (optimizer === 'adam') {
+    return 0.12 + common + 0.001 * (seed - 3) + 0.01 * (Math.log10(lr * wd) + 5) ** 2;
+  }
+  const shape = 0.01 * Math.log2(wd / 0.05) ** 2 + 0.005 * (Math.log10(lr) + 3) ** 2;
+  return 0.11 + common + shape + (schedule === 'warm-restarts' ? -CLAIMS_ANSWERS.endGap : 0);
+}
+
+/**
+ * A sweep with one experiment per claim and known answers, 5 seeds: Adam+L2 (cosine) with a
+ * diagonal basin over 3 lr × 5 L2 factors; AdamW (λ_norm, decay × η_t) with an axis-aligned basin,
+ * with cosine and with warm restarts (t0 = 4, tMult = 2: one restart, at epoch 4) over 12 epochs,
+ * and with cosine over 3 epochs (the budget claim). Validation errors are recorded.
+ */
+export function claimsSweep() {
+  const grid = {
+    optimizer: ['adam', 'adamw'],
+    lr: [1e-4, 1e-3, 1e-2],
+    weightDecay: [0],
+    seed: CLAIMS_ANSWERS.seeds,
+  };
+  const base = {
+    model: { kind: 'mlp', hidden: [8] },
+    subset: 4000,
+    testSubset: 1000,
+    validationSize: 500,
+    batchSize: 125,
+  };
+  const perOptimizer = (schedules: string[]) => ({
+    adam: { weightDecay: [1e-5, 1e-4, 1e-3, 1e-2, 1e-1], schedule: ['cosine'] },
+    adamw: {
+      base: { weightDecayNorm: true, decayScale: 'schedule' },
+      weightDecay: [0.0125, 0.025, 0.05, 0.1, 0.2],
+      schedule: schedules,
+    },
+  });
+  const spec = parseSweepSpec({
+    name: 'claims',
+    base: { ...base, epochs: 12 },
+    grid,
+    perOptimizer: perOptimizer(['cosine', 'warm-restarts']),
+  });
+  const short = parseSweepSpec({
+    name: 'claims, short',
+    base: { ...base, epochs: 3 },
+    grid: { ...grid, optimizer: ['adamw'] },
+    perOptimizer: perOptimizer(['cosine']),
+  });
+  const trials = [...expandGrid(spec), ...expandGrid(short)];
+  const results = trials.map((t) =>
+    curveResult(
+      t,
+      claimsError(t),
+      t.params.schedule === 'warm-restarts'
+        ? { epoch: 4, by: CLAIMS_ANSWERS.restartGain - CLAIMS_ANSWERS.endGap }
+        : undefined,
+    ),
+  );
+  return { spec, trials, results };
+}
+
+/** {@link claimsSweep} written as a sweep directory. */
+export async function writeClaimsSweep(): Promise<{ dir: string; trials: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'report-claims-'));
+  const { spec, trials, results } = claimsSweep();
+  writeFileAtomic(join(dir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
+  writeFileAtomic(join(dir, TRIALS_FILE), `${JSON.stringify(trials)}\n`);
+  const store = await JsonlResultStore.open(dir);
+  for (const r of results) await store.append(r);
   return { dir, trials: trials.length };
 }

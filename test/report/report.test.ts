@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { writeReport } from '../../src/report/index.js';
 import { chromiumSkip, withChromium } from '../helpers/chromium.js';
-import { writeSyntheticSweep } from '../helpers/report-fixture.js';
+import { writeClaimsSweep, writeSyntheticSweep } from '../helpers/report-fixture.js';
 
 test('the report writes a self-contained page, one SVG per figure and the numbers', async (t) => {
   const { dir } = await writeSyntheticSweep();
@@ -25,6 +25,10 @@ test('the report writes a self-contained page, one SVG per figure and the number
     'heatmap-adam-cosine.vl.json',
     'heatmap-adamw-cosine.svg',
     'heatmap-adamw-cosine.vl.json',
+    'ridge-adam-cosine.svg',
+    'ridge-adam-cosine.vl.json',
+    'ridge-adamw-cosine.svg',
+    'ridge-adamw-cosine.vl.json',
   ]);
   for (const f of report.figures)
     assert.match(readFileSync(f, 'utf8'), /^<svg[^>]*>[\s\S]*<\/svg>$/);
@@ -33,7 +37,7 @@ test('the report writes a self-contained page, one SVG per figure and the number
   assert.doesNotMatch(html, /<script[^>]*\bsrc=/i);
   assert.doesNotMatch(html, /<link[^>]*stylesheet/i);
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//i);
-  assert.equal((html.match(/<svg /g) ?? []).length, 4);
+  assert.equal((html.match(/<svg /g) ?? []).length, 6);
   // Text from the spec is escaped.
   assert.match(html, /synthetic &lt;report&gt; &amp; &quot;test&quot;/);
   const summary = JSON.parse(readFileSync(join(dir, 'report', 'summary.json'), 'utf8'));
@@ -70,7 +74,7 @@ test('the report writes a self-contained page, one SVG per figure and the number
               };
             }),
           );
-          assert.equal(charts.length, 4);
+          assert.equal(charts.length, 6);
           for (const c of charts) {
             assert.ok(c.width > 150 && c.height > 100, JSON.stringify(c));
             assert.ok(c.marks > 20, JSON.stringify(c));
@@ -135,5 +139,89 @@ test('the report writes a self-contained page, one SVG per figure and the number
         { viewport: { width: 1200, height: 900 } },
       );
     },
+  );
+});
+
+test('a sweep with one experiment per claim: the claims section, its tables and figures, in Chromium', async (t) => {
+  const { dir } = await writeClaimsSweep();
+  const report = await writeReport(dir);
+  const ids = report.figures.map((f) => f.replace(/^.*\//, '')).sort();
+  for (const id of [
+    'restarts-adamw.svg',
+    'ridge-adam-cosine.svg',
+    'ridge-adamw-cosine.svg',
+    'ridge-adamw-warm-restarts.svg',
+  ]) {
+    assert.ok(ids.includes(id), `${id} in ${ids}`);
+  }
+  const html = readFileSync(report.html, 'utf8');
+  assert.match(html, /<h2>The paper&#39;s claims<\/h2>/);
+  assert.match(html, /Claim: separable learning rate and decay/);
+  assert.match(html, /Claim: normalized decay transfers across budgets/);
+  assert.match(html, /Claim: warm restarts and anytime performance/);
+  assert.doesNotMatch(html, /cannot address/);
+  // The restart is marked on the curves: a dashed rule at epoch 4 in the spec.
+  const spec = readFileSync(join(dir, 'report', 'figures', 'restarts-adamw.vl.json'), 'utf8');
+  assert.match(spec, /"type": "rule"/);
+  assert.deepEqual(JSON.parse(spec).layer[1].data.values, [{ epoch: 4, label: 'restart 4' }]);
+  // The trial table lists the shorter runs too (300 trials, 5 rows of the summary's tables aside).
+  assert.equal(
+    JSON.parse(readFileSync(join(dir, 'report', 'summary.json'), 'utf8')).trials.total,
+    300,
+  );
+
+  await t.test('renders without errors, every chart drawn', { skip: chromiumSkip() }, async () => {
+    await withChromium(
+      async (context) => {
+        const page = context.pages()[0] ?? (await context.newPage());
+        const problems: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+        });
+        page.on('pageerror', (e) => problems.push(String(e)));
+        await page.goto(pathToFileURL(report.html).href, { waitUntil: 'load' });
+        const charts = await page.$$eval('figure.chart', (figs) =>
+          figs.map((f) => {
+            const box = f.querySelector('svg')?.getBoundingClientRect();
+            return {
+              id: f.id,
+              top: f.getBoundingClientRect().top,
+              width: box?.width ?? 0,
+              height: box?.height ?? 0,
+              marks: f.querySelectorAll('svg path, svg rect, svg text, svg line').length,
+            };
+          }),
+        );
+        assert.equal(charts.length, report.figures.length);
+        for (const c of charts) {
+          assert.ok(c.width > 150 && c.height > 100, JSON.stringify(c));
+          assert.ok(c.marks > 10, JSON.stringify(c));
+        }
+        // The small ridge plots sit side by side, not one per line.
+        const ridges = charts.filter((c) => c.id.startsWith('ridge-'));
+        assert.equal(ridges[0].top, ridges[1].top);
+        // The claims come right after Setup.
+        const headings = await page.$$eval('section > h2', (hs) => hs.map((h) => h.textContent));
+        assert.equal(headings[1], "The paper's claims");
+        assert.deepEqual(problems, []);
+      },
+      { viewport: { width: 1200, height: 900 } },
+    );
+  });
+});
+
+test('a sweep without the data for a claim says which claim and why, in one line', async () => {
+  const { dir } = await writeSyntheticSweep();
+  const report = await writeReport(dir);
+  const html = readFileSync(report.html, 'utf8');
+  const lines = html.match(/<li>[^<]*cannot address it[^<]*<\/li>/g) ?? [];
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.match(
+    lines[0],
+    /Normalized decay transfers across budgets: this sweep cannot address it: no decoupled optimizer/,
+  );
+  assert.match(
+    lines[1],
+    /Warm restarts and anytime performance: this sweep cannot address it: no optimizer ran both/,
   );
 });
