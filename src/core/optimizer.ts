@@ -240,16 +240,12 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
    * Everything is checked first, so a rejected state changes nothing.
    */
   loadStateDict(state: OptimizerStateDict): void {
-    validateStateDict(state, `${this.kind}.loadStateDict`);
     const where = `${this.kind}.loadStateDict`;
-    if (state?.format !== 'decoupled.optimizer' || state.version !== 1) {
-      throw new OptionError('state', state?.format, 'a state from stateDict() (format 1)', where);
-    }
+    // Format, version, types and counts; what follows checks the state against this optimizer.
+    validateStateDict(state, where);
     if (state.optimizer !== this.kind) {
       throw new OptionError('state.optimizer', state.optimizer, `'${this.kind}'`, where);
     }
-    checkNumber('state.stepCount', state.stepCount, { min: 0, integer: true }, where);
-    checkNumber('state.skippedSteps', state.skippedSteps, { min: 0, integer: true }, where);
     const groups = state.groups;
     if (!Array.isArray(groups) || groups.length !== this.paramGroups.length) {
       throw new OptionError(

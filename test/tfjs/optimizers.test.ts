@@ -343,6 +343,30 @@ describe('tfjs optimizers: options and state', () => {
     tf.dispose([a, b, a1, b1, c, gA, gB]);
   });
 
+  test('setWeights checks every entry before it replaces or allocates anything', async () => {
+    await useBackend('cpu');
+    const x = tf.variable(tf.ones([3]), true, 'restore-check/x');
+    const opt = new AdamW({ lr: 0.1 });
+    const g = tf.fill([3], 0.5);
+    opt.applyGradients([{ name: x.name, tensor: g }]);
+    const before = (await opt.getWeights()).map((w) => [w.name, Array.from(w.tensor.dataSync())]);
+    const iter = tf.scalar(7, 'int32');
+    const good = tf.fill([3], 2);
+    const tensors = tf.memory().numTensors;
+    const bad = [
+      { name: 'iter', tensor: iter },
+      { name: 'restore-check/x/exp_avg', tensor: good },
+      { name: 'restore-check/x/momentum', tensor: good },
+    ];
+    await assert.rejects(opt.setWeights(bad), /weightValues name must be '<variable>\/<slot>'/);
+    assert.equal(tf.memory().numTensors, tensors);
+    assert.equal(opt.iterations, 1);
+    const after = (await opt.getWeights()).map((w) => [w.name, Array.from(w.tensor.dataSync())]);
+    assert.deepEqual(after, before);
+    opt.dispose();
+    tf.dispose([x, g, iter, good]);
+  });
+
   test('minimize updates the trainable variables it is given or finds', async () => {
     await useBackend('cpu');
     const x = tf.variable(tf.tensor([3, -2]), true, 'minimize/x');

@@ -1,0 +1,58 @@
+/**
+ * The update path of the backends whose memory the host does not read (webgl, webgpu,
+ * tfjs-node's `tensorflow`, custom backends): the step control, clipping and the updates run on
+ * the device (./gpu/device-step.ts) and nothing is read back. Clipping multiplies by a device
+ * scalar, and nonFinite 'skip' selects the old values when a gradient is not finite; such a
+ * skipped step still advances t (the host cannot know without a read). nonFinite 'error' reads
+ * one scalar per step.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { NonFiniteGradientError } from '../core/errors.js';
+import { firstNonFinite } from './backend-kernels.js';
+import { type DeviceUpdate, deviceControl, deviceUpdate } from './gpu/device-step.js';
+import type { BoundEntry, SlotStore } from './slots.js';
+import {
+  type ClippedStep,
+  type GroupScalars,
+  type PathSettings,
+  type StepPath,
+  type StepStats,
+  variableUpdate,
+} from './step.js';
+
+export class DevicePath implements StepPath {
+  constructor(
+    private readonly settings: PathSettings,
+    private readonly store: SlotStore,
+    private readonly stats: StepStats,
+  ) {}
+
+  /** Admits every step: the non-finite check runs on the device, in clip's control scalar. */
+  admit(): boolean {
+    return true;
+  }
+
+  /** The control scalar: the clip scale times the all-finite flag (0 skips the step). */
+  clip(grads: readonly tf.Tensor[]): ClippedStep {
+    const { clipNorm, nonFinite } = this.settings;
+    const step = deviceControl(grads, clipNorm, nonFinite);
+    if (nonFinite === 'error' && step.finite?.dataSync()[0] === 0) {
+      // The one read of this policy; locating the element reads the gradients (error path).
+      const at = grads.findIndex((g) => firstNonFinite(g) !== null);
+      const bad = at < 0 ? [-1, Number.NaN] : (firstNonFinite(grads[at]) as [number, number]);
+      throw new NonFiniteGradientError(at, bad[0], bad[1]);
+    }
+    this.stats.device.record(step, nonFinite === 'skip');
+    return { grads, control: step.control };
+  }
+
+  update(entry: BoundEntry, grad: tf.Tensor, group: GroupScalars, step: ClippedStep): void {
+    const param = entry.variable;
+    const u = variableUpdate(entry, group, (name) => this.store.slot(entry, name));
+    const update: DeviceUpdate =
+      u.family === 'adam'
+        ? { family: 'adam', inputs: { param, grad, ...u.slots }, scalars: u.scalars }
+        : { family: 'sgd', inputs: { param, grad, ...u.slots }, scalars: u.scalars };
+    deviceUpdate(u.kernel, param, update, step.control);
+  }
+}
