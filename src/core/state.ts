@@ -14,7 +14,7 @@
  *   then zero padding to a multiple of 4 bytes, then the float32 payload.
  */
 import { OptionError } from './errors.js';
-import type { OptimizerKind, ScheduleConfigLike } from './types.js';
+import type { CoreOptimizerKind, OptimizerKind, ScheduleConfigLike } from './types.js';
 
 export type { OptimizerKind };
 
@@ -31,12 +31,16 @@ export interface SavedGroupHyper {
   momentum?: number;
   dampening?: number;
   nesterov?: boolean;
+  warmupSteps?: number;
+  r?: number;
+  weightLrPower?: number;
+  cautiousDecay?: boolean;
 }
 
 export interface OptimizerStateDict {
   format: 'decoupled.optimizer';
   version: 1;
-  optimizer: OptimizerKind;
+  optimizer: CoreOptimizerKind;
   /** Steps taken; the next step's 0-based schedule index. */
   stepCount: number;
   /** Steps skipped for non-finite gradients (nonFinite: 'skip'). */
@@ -46,7 +50,15 @@ export interface OptimizerStateDict {
   groups: { paramCount: number; hyper: SavedGroupHyper }[];
   /** Slot name (PyTorch's: exp_avg, exp_avg_sq, max_exp_avg_sq, momentum_buffer) to per-param arrays. */
   slots: Record<string, (Float32Array | null)[]>;
+  /**
+   * Scalar state beyond the step count, by feature (EMA, accumulation, schedule-free; written and
+   * checked by src/core/optimizer.ts and its subclasses). Absent when no feature has any.
+   */
+  extra?: Record<string, ExtraStateValue>;
 }
+
+/** A value of `OptimizerStateDict.extra`: plain JSON data (finite numbers). */
+export type ExtraStateValue = number | boolean | string | number[];
 
 const MAGIC = 'DCPLOPT1';
 
