@@ -7,8 +7,11 @@
  *     a_1 = theta_1,  a_t = d a_{t-1} + (1 - d) theta_t
  *   debias: true (optax `ema(decay, debias=True)`):
  *     e_0 = 0,  e_t = d e_{t-1} + (1 - d) theta_t,  a_t = e_t / (1 - d^t)
- * Both give a_1 = theta_1 exactly. Every operation is rounded to float32 (Math.fround) in this
- * order: f(f(d * e) + f(f(1 - d) * theta)); the debiased copy is f(e / f(1 - d^t)), d^t in float64.
+ * Keras's a_1 is theta_1 exactly; optax's is (1 - d) theta_1 / (1 - d), theta_1 to within an ulp in
+ * float32. Every operation is rounded to float32 (Math.fround) in this order:
+ * f(f(d * e) + f(c * theta)), where c is each peer's 1 - d: Keras subtracts in float32,
+ * c = f(1 - f(d)); optax subtracts in float64, c = f(1 - d). The debiased copy is f(e / f(1 - d^t)),
+ * d^t in float64 (optax: float32).
  * `every: k` (Keras `ema_overwrite_frequency`): after applied steps k, 2k, ... (Keras counts
  * `iterations + 1`, its update count including this one), the parameters are overwritten with a_t.
  */
@@ -78,7 +81,7 @@ export class WeightAverages {
   /** Folds theta_t (the parameters after an applied step) into the averages; t = count + 1. */
   update(params: readonly Float32Array[]): void {
     const d = f(this.settings.decay);
-    const oneMinusD = f(1 - this.settings.decay);
+    const oneMinusD = this.settings.debias ? f(1 - this.settings.decay) : f(1 - d);
     const first = this.count === 0;
     params.forEach((theta, i) => {
       let e = this.sums[i];
