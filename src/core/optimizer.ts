@@ -79,6 +79,8 @@ export interface ParamGroup<H> {
 export interface OptimizerSpec<H extends BaseHyper> {
   readonly kind: CoreOptimizerKind;
   readonly defaults: H;
+  /** Hyperparameters without a default (absent unless given), e.g. cautiousDecay. */
+  readonly optionalKeys?: readonly string[];
   /** Checks a complete hyperparameter set; throws OptionError naming `where`. */
   validate(hyper: H, where: string): void;
 }
@@ -137,7 +139,7 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
   ) {
     const where = spec.kind;
     this.kind = spec.kind;
-    const hyperKeys = Object.keys(spec.defaults);
+    const hyperKeys = [...Object.keys(spec.defaults), ...(spec.optionalKeys ?? [])];
     if (options === null || typeof options !== 'object') {
       throw new OptionError('options', options, 'an object', where);
     }
