@@ -387,6 +387,15 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
       });
     }
     const extra = state.extra;
+    const pending = extra?.['accumulate.calls'];
+    if (!this.accumulator && pending !== undefined && pending !== 0) {
+      throw new OptionError(
+        'state.extra["accumulate.calls"]',
+        pending,
+        '0 for an optimizer without accumulate (its partial gradient sums would be lost)',
+        where,
+      );
+    }
     const appliers = [
       this.restoreExtra(extra, where),
       ...[this.ema, this.accumulator].map((feature) =>
