@@ -103,7 +103,8 @@ export abstract class AdamFamily extends Optimizer<AdamHyper, AdamStepScalars> {
         : 1,
       amsgrad: h.amsgrad,
       maximize: h.maximize,
-      cautious: this.decoupled && h.cautiousDecay === true,
+      // Present only when on, so the scalars of plain AdamW are unchanged.
+      ...(this.decoupled && h.cautiousDecay === true ? { cautious: true } : {}),
     };
   }
 

@@ -124,7 +124,7 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H, SgdStep
       l2: this.decoupled ? 0 : lambda,
       decayFactor: this.decoupled ? decoupledDecayFactor(scale, scheduledLr, eta, lambda) : 1,
       maximize: h.maximize,
-      cautious: this.decoupled && cautiousDecay === true,
+      ...(this.decoupled && cautiousDecay === true ? { cautious: true } : {}),
     };
   }
 
