@@ -17,14 +17,10 @@ gradients, schedule values) are float32 numbers so both sides start from the sam
 Writes test/fixtures/cautious.json. Run: /usr/bin/python3 scripts/make_golden_cautious.py
 """
 
-import json
 import math
-import os
 
 import numpy as np
-
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
-OUT = os.path.join(ROOT, 'test', 'fixtures', 'cautious.json')
+from golden_io import write_fixture
 
 
 def floats(a):
@@ -94,12 +90,7 @@ def main():
         run('SGDW no momentum', 'SGDW',
             {'lr': 0.1, 'momentum': 0, 'dampening': 0, 'nesterov': False, 'weightDecay': 0.5}, 8),
     ]
-    tmp = OUT + '.tmp'
-    with open(tmp, 'w') as fh:
-        json.dump({'numpy': np.__version__, 'cases': cases}, fh, separators=(',', ':'))
-        fh.write('\n')
-    os.replace(tmp, OUT)
-    print(f'wrote {OUT}: {len(cases)} cases')
+    write_fixture('cautious.json', {'numpy': np.__version__, 'cases': cases})
 
 
 if __name__ == '__main__':

@@ -22,18 +22,10 @@ Float32 throughout: products and sums are rounded as NumPy float32 operations ro
 Run: /usr/bin/python3 scripts/make_golden_ema.py
 """
 
-import json
-import os
-
 import numpy as np
+from golden_io import f32_list as floats, write_fixture
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
-OUT = os.path.join(ROOT, 'test', 'fixtures', 'ema.json')
 F = np.float32
-
-
-def floats(a):
-    return [float(np.format_float_positional(x, unique=True, trim='0')) for x in a.ravel()]
 
 
 def run(seed, steps, lr, decay, debias, every):
@@ -74,12 +66,7 @@ def main():
         run(5, 20, 0.05, 0.8, True, 6),
         run(6, 10, 0.3, 0.0, False, None),
     ]
-    tmp = OUT + '.tmp'
-    with open(tmp, 'w') as fh:
-        json.dump({'numpy': np.__version__, 'cases': cases}, fh, separators=(',', ':'))
-        fh.write('\n')
-    os.replace(tmp, OUT)
-    print(f'wrote {OUT}: {len(cases)} cases')
+    write_fixture('ema.json', {'numpy': np.__version__, 'cases': cases})
 
 
 if __name__ == '__main__':

@@ -26,7 +26,6 @@ loop (src/core/schedule-free.ts) must match it bit for bit.
 Writes test/fixtures/schedule-free.json. Run: /usr/bin/python3 scripts/make_golden_schedule_free.py
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -35,19 +34,16 @@ if __name__ == '__main__' and os.environ.get('ATEN_CPU_CAPABILITY') != 'default'
     env = {**os.environ, 'ATEN_CPU_CAPABILITY': 'default'}
     sys.exit(subprocess.run([sys.executable, os.path.abspath(__file__)], env=env).returncode)
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from golden_io import f32_list, write_fixture  # noqa: E402
 
 torch.set_num_threads(1)
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
-OUT = os.path.join(ROOT, 'test', 'fixtures', 'schedule-free.json')
 REFERENCE = ('facebookresearch/schedule_free b3be06f3df5670edfa9af00b8d52413b1f00b7ec (adamw), '
              '59ed9b662d5ec5799aded7390b2482758423653c (sgd)')
 
 
 def f32(t):
-    return [float(np.format_float_positional(x, unique=True, trim='0')) if np.isfinite(x)
-            else float(x) for x in t.detach().numpy().astype(np.float32).ravel()]
+    return f32_list(t.detach().numpy())
 
 
 class ScheduleFree:
@@ -158,12 +154,7 @@ def main():
     ]
     out = {'torch': torch.__version__, 'cpuCapability': 'default', 'reference': REFERENCE,
            'cases': cases}
-    tmp = OUT + '.tmp'
-    with open(tmp, 'w') as fh:
-        json.dump(out, fh, separators=(',', ':'))
-        fh.write('\n')
-    os.replace(tmp, OUT)
-    print(f'wrote {OUT}: {len(cases)} cases')
+    write_fixture('schedule-free.json', out)
 
 
 if __name__ == '__main__':

@@ -7,14 +7,19 @@
  * The mean, in float32 and in call order (define it exactly, so a test can rebuild it):
  *   s = g_1;  s = f(s + g_i) for i = 2..k;  mean = f(s / k)
  */
-import { checkSlotList } from './ema.js';
+import {
+  checkSlotList,
+  type FeatureState,
+  type SlotLists,
+  type StatefulFeature,
+} from './feature-state.js';
 import type { ExtraStateValue } from './state.js';
 import { checkNumber } from './validate.js';
 
 const f = Math.fround;
 
 /** The running sums of the current window. */
-export class GradientAccumulator {
+export class GradientAccumulator implements StatefulFeature {
   readonly every: number;
   /** Calls accumulated in the current window (0 .. every - 1). */
   calls = 0;
@@ -60,10 +65,7 @@ export class GradientAccumulator {
     return means;
   }
 
-  save(): {
-    slots: Record<string, (Float32Array | null)[]>;
-    extra: Record<string, ExtraStateValue>;
-  } {
+  save(): FeatureState {
     return {
       slots: {
         accumulated_grad: this.sums.map((s) => (this.calls > 0 && s ? s.slice() : null)),
@@ -74,7 +76,7 @@ export class GradientAccumulator {
 
   /** Checks a saved window; returns the function that restores it. */
   restore(
-    slots: Record<string, (Float32Array | null)[]> | undefined,
+    slots: SlotLists | undefined,
     extra: Record<string, ExtraStateValue> | undefined,
     lengths: readonly number[],
     where: string,

@@ -16,6 +16,12 @@
  * `iterations + 1`, its update count including this one), the parameters are overwritten with a_t.
  */
 import { OptionError } from './errors.js';
+import {
+  checkSlotList,
+  type FeatureState,
+  type SlotLists,
+  type StatefulFeature,
+} from './feature-state.js';
 import type { ExtraStateValue } from './state.js';
 import { checkBoolean, checkKnownKeys, checkNumber } from './validate.js';
 
@@ -60,7 +66,7 @@ export function emaSettings(value: unknown, where: string): EmaSettings | null {
 }
 
 /** The running averages of a list of parameters, their update count and the swap state. */
-export class WeightAverages {
+export class WeightAverages implements StatefulFeature {
   readonly settings: EmaSettings;
   /** Applied steps averaged so far (t). */
   count = 0;
@@ -134,11 +140,8 @@ export class WeightAverages {
   }
 
   /** Slot arrays and scalars for the state dict (copies). */
-  save(): {
-    slots: Record<string, (Float32Array | null)[]>;
-    extra: Record<string, ExtraStateValue>;
-  } {
-    const slots: Record<string, (Float32Array | null)[]> = {
+  save(): FeatureState {
+    const slots: SlotLists = {
       ema: this.sums.map((e) => e?.slice() ?? null),
     };
     if (this.backup) slots.ema_backup = this.backup.map((b) => b.slice());
@@ -150,7 +153,7 @@ export class WeightAverages {
    * that restores it, so nothing is written unless everything is valid.
    */
   restore(
-    slots: Record<string, (Float32Array | null)[]> | undefined,
+    slots: SlotLists | undefined,
     extra: Record<string, ExtraStateValue> | undefined,
     lengths: readonly number[],
     where: string,
@@ -172,30 +175,4 @@ export class WeightAverages {
       this.backup = backup ? backup.map((a) => (a as Float32Array).slice()) : null;
     };
   }
-}
-
-/** Checks a per-parameter slot list: one entry per parameter, each null or the right length. */
-export function checkSlotList(
-  name: string,
-  arrays: unknown,
-  lengths: readonly number[],
-  required: boolean,
-  where: string,
-): (Float32Array | null)[] {
-  if (arrays === undefined && !required) return lengths.map(() => null);
-  if (!Array.isArray(arrays) || arrays.length !== lengths.length) {
-    throw new OptionError(`state.slots.${name}`, arrays, `${lengths.length} entries`, where);
-  }
-  arrays.forEach((a, i) => {
-    if (a === null && !required) return;
-    if (!(a instanceof Float32Array) || a.length !== lengths[i]) {
-      throw new OptionError(
-        `state.slots.${name}[${i}]`,
-        a,
-        `a Float32Array of length ${lengths[i]}`,
-        where,
-      );
-    }
-  });
-  return arrays as (Float32Array | null)[];
 }

@@ -20,8 +20,9 @@
  * each applied step, `averages()`, `swapAverages()`).
  */
 import { GradientAccumulator } from './accumulate.js';
-import { checkSlotList, type EmaOptions, emaSettings, WeightAverages } from './ema.js';
+import { type EmaOptions, emaSettings, WeightAverages } from './ema.js';
 import { NonFiniteGradientError, OptionError } from './errors.js';
+import { checkSlotList } from './feature-state.js';
 import { firstNonFinite, referenceKernels, type UpdateKernels } from './kernels.js';
 import type { ExtraStateValue, OptimizerStateDict, SavedGroupHyper } from './state.js';
 import {
