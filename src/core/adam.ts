@@ -12,7 +12,7 @@
  * `AdamFamily` holds what Adam and AdamW share; they differ only in how the decay is applied.
  */
 
-import { decoupledDecayFactor, restoreCautious } from './decay.js';
+import { decoupledDecayFactor, decoupledOptionalKeys, restoreCautious } from './decay.js';
 import type { AdamStepScalars } from './kernels.js';
 import {
   type BaseHyper,
@@ -77,7 +77,7 @@ export abstract class AdamFamily extends Optimizer<AdamHyper, AdamStepScalars> {
       kind,
       defaults: adamDefaults(defaultWeightDecay),
       // Cautious decay masks decoupled decay; Adam's coupled L2 term has none to mask.
-      optionalKeys: kind === 'AdamW' ? ['cautiousDecay'] : [],
+      optionalKeys: decoupledOptionalKeys(kind === 'AdamW'),
       validate: validateAdamHyper,
     });
   }

@@ -29,6 +29,14 @@ export function decoupledDecayFactor(
   return 1 - (scale === 'lr' ? scheduledLr : eta) * lambda;
 }
 
+/**
+ * The hyperparameters without a default that a decoupled optimizer (AdamW, SGDW) takes on top of
+ * its defaults: `cautiousDecay` (absent means false, so configs of plain AdamW do not change).
+ */
+export function decoupledOptionalKeys(decoupled: boolean): readonly string[] {
+  return decoupled ? ['cautiousDecay'] : [];
+}
+
 /** Sets `cautiousDecay` from a saved group: present (true) only if it was on, else absent. */
 export function restoreCautious(next: { cautiousDecay?: boolean }, saved: SavedGroupHyper): void {
   if (saved.cautiousDecay === true) next.cautiousDecay = true;

@@ -11,7 +11,7 @@
  * lr_t; the paper's Algorithm 1 folds eta_t * alpha into the buffer instead (equal while lr_t is
  * constant). `SgdFamily` holds what SGD and SGDW share.
  */
-import { decoupledDecayFactor, restoreCautious } from './decay.js';
+import { decoupledDecayFactor, decoupledOptionalKeys, restoreCautious } from './decay.js';
 import { OptionError } from './errors.js';
 import type { SgdStepScalars } from './kernels.js';
 import {
@@ -102,7 +102,7 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H, SgdStep
     super(params, options ?? {}, {
       kind,
       defaults: sgdDefaults(decoupled) as H,
-      optionalKeys: decoupled ? ['cautiousDecay'] : [],
+      optionalKeys: decoupledOptionalKeys(decoupled),
       validate: validateSgdHyper,
     });
     checkNesterov(options ?? {}, kind);
