@@ -192,6 +192,11 @@ abstract class ScheduleFreeFamily<H extends ScheduleFreeCommonHyper> extends Opt
     this.modeNow = 'eval';
   }
 
+  /** lr_t of each group for the next step, warmup included (the reference's `scheduled_lr`). */
+  override currentLearningRates(): number[] {
+    return this.planStep().groups.map((g) => g.scalars.lr);
+  }
+
   /** beta of a group: beta1 (AdamW) or momentum (SGD). */
   protected abstract beta(h: H): number;
 

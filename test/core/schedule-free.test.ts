@@ -140,6 +140,17 @@ describe('schedule-free: modes and closed forms', () => {
     assertBitEqual(p[0], z1, 'x_1');
   });
 
+  test('currentLearningRates includes the warmup: lr (k + 1) / warmupSteps, then lr', () => {
+    const p = [randomArray(3, 1)];
+    const opt = new ScheduleFreeSGD(p, { lr: 0.8, warmupSteps: 4 });
+    const seen: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      seen.push(opt.currentLearningRates()[0]);
+      opt.step([randomArray(3, 2 + k)]);
+    }
+    assert.deepEqual(seen, [0.2, 0.4, 0.6000000000000001, 0.8, 0.8, 0.8]);
+  });
+
   test('train() and eval() before the first step leave the params alone', () => {
     const p = [randomArray(4, 9)];
     const before = p[0].slice();
