@@ -5,7 +5,6 @@
 import { setDefaultKernels } from './core/optimizer.js';
 import { wasmKernels, wasmKernelsSupported } from './kernels/index.js';
 
-export { GradientAccumulator } from './core/accumulate.js';
 export {
   Adam,
   AdamFamily,
@@ -16,7 +15,7 @@ export {
 export { AdamW } from './core/adamw.js';
 export { clipCoefficient, clipGradNorm, globalNorm } from './core/clip.js';
 export { decoupledDecayFactor } from './core/decay.js';
-export { type EmaOptions, type EmaSettings, WeightAverages } from './core/ema.js';
+export type { EmaOptions } from './core/ema.js';
 export { NonFiniteGradientError, OptionError } from './core/errors.js';
 export {
   type AdamScalars,
