@@ -9,35 +9,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { AdamW } from '../src/tfjs/index.js';
+import { median, problem } from './tfjs-problem.js';
 
 const VARIABLES = 16;
 const SHAPE: [number, number] = [512, 512];
 const PARAMS = VARIABLES * SHAPE[0] * SHAPE[1];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-/** Variables and gradients for one optimizer (each has its own, so none shares state). */
-function problem(seed: number) {
-  const vars = Array.from({ length: VARIABLES }, (_, i) =>
-    tf.variable(tf.randomUniform(SHAPE, -1, 1, 'float32', seed + i)),
-  );
-  const grads = vars.map((v, i) => ({
-    name: v.name,
-    tensor: tf.randomUniform(SHAPE, -1e-2, 1e-2, 'float32', seed + 100 + i),
-  }));
-  return { vars, grads };
-}
 
 /**
  * Median ms of one applyGradients per optimizer. The optimizers take turns step by step (round
  * robin), so a slower or busier moment of the machine hits them all alike; 2 warm-up rounds.
  */
 function timeRoundRobin(opts: tf.Optimizer[], runs: number, peerRuns: number): number[] {
-  const problems = opts.map((_, i) => problem(1000 * (i + 1)));
+  const problems = opts.map((_, i) => problem(tf, VARIABLES, SHAPE, 1000 * (i + 1)));
   const times: number[][] = opts.map(() => []);
   for (let r = 0; r < runs + 2; r++) {
     opts.forEach((opt, i) => {

@@ -13,8 +13,10 @@
  * that both see the same background load; medians are over all timed steps of all rounds.
  *
  * Usage: node dist/bench/train.js [--models cnn,resnet] [--batch 128] [--steps 10] [--warmup 3]
- *        [--rounds 3] [--cpu-steps 1] [--no-cpu] [--no-torch] [--profile]
- * --profile prints the wasm time per kernel name for the timed steps.
+ *        [--rounds 3] [--cpu-steps 1] [--no-cpu] [--no-torch] [--profile] [--threads 1]
+ * --profile prints the wasm time per kernel name for the timed steps (bench:profile splits it
+ * into forward, backward and update). --threads N runs tfjs-backend-wasm's threaded build with N
+ * XNNPACK threads (threads-node.ts); PyTorch stays on 1 thread, so the ratio is against that.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -24,12 +26,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { ModelConfig } from '../src/experiments/config.js';
 import { buildModel } from '../src/experiments/models.js';
 import { registerWasmTrainingKernels } from '../src/tfjs/training-kernels/index.js';
+import { initWasmBackendThreaded } from '../src/tfjs/training-kernels/threads-node.js';
+import { KernelTimer } from './kernel-timer.js';
 
 const MODELS: Record<string, ModelConfig> = {
   cnn: { kind: 'cnn', width: 1 },
@@ -47,6 +50,7 @@ const { values: opts } = parseArgs({
     'no-cpu': { type: 'boolean', default: false },
     'no-torch': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    threads: { type: 'string', default: '1' },
   },
 });
 
@@ -98,7 +102,7 @@ function measureTfjs(config: ModelConfig, warmupSteps: number, timedSteps: numbe
   const before = tf.memory().numTensors;
   const times: number[] = [];
   const cpuTimes: number[] = [];
-  profiling = opts.profile === true && tf.getBackend() === 'wasm';
+  if (timer && tf.getBackend() === 'wasm') timer.phase = 'step';
   for (let i = 0; i < timedSteps; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -107,7 +111,7 @@ function measureTfjs(config: ModelConfig, warmupSteps: number, timedSteps: numbe
     times.push(performance.now() - t0);
     cpuTimes.push((c.user + c.system) / 1000);
   }
-  profiling = false;
+  if (timer) timer.phase = null;
   // Without warm-up the first step also creates the optimizer's slots: no leak check then.
   const leakedTensors = warmupSteps > 0 ? tf.memory().numTensors - before : 0;
   tf.dispose([x, labels, oneHot]);
@@ -154,33 +158,8 @@ function measureTorch(model: string, warmupSteps: number, timedSteps: number): M
   return { ...out, leakedTensors: 0 };
 }
 
-/** True while timed steps run (the profiler ignores warm-up). */
-let profiling = false;
-
-/** Wraps every wasm kernel so that its wall time accumulates per kernel name. */
-function installProfiler(): Map<string, number> {
-  const totals = new Map<string, number>();
-  let depth = 0; // kernels called by kernels count toward the outer one only
-  for (const config of tf.getKernelsForBackend('wasm')) {
-    const inner = config.kernelFunc;
-    const timed: KernelFunc = (args) => {
-      const t0 = performance.now();
-      depth++;
-      try {
-        return inner(args);
-      } finally {
-        depth--;
-        const name = config.kernelName;
-        if (depth === 0 && profiling)
-          totals.set(name, (totals.get(name) ?? 0) + performance.now() - t0);
-      }
-    };
-    tf.unregisterKernel(config.kernelName, 'wasm');
-    const wrapped: KernelConfig = { ...config, kernelFunc: timed, setupFunc: undefined };
-    tf.registerKernel(wrapped);
-  }
-  return totals;
-}
+/** Kernel times of the timed wasm steps (--profile); warm-up and other backends are not recorded. */
+const timer = opts.profile ? new KernelTimer() : undefined;
 
 function fmt(x: number): string {
   return x >= 100 ? x.toFixed(0) : x.toPrecision(3);
@@ -188,20 +167,21 @@ function fmt(x: number): string {
 
 async function main(): Promise<void> {
   registerWasmTrainingKernels();
-  await tf.setBackend('wasm');
+  const threads = await initWasmBackendThreaded(Number(opts.threads));
   await tf.ready();
   console.log(
     `training throughput, batch ${batch}, 28x28x1 inputs, Adam; median of ${rounds} rounds x ` +
       `${steps} steps after ${warmup} warm-up each (cpu: ${cpuSteps} step${cpuSteps === 1 ? '' : 's'}); ` +
-      `node ${process.version}; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`,
+      `node ${process.version}; wasm with ${threads} thread${threads === 1 ? '' : 's'}; ` +
+      `${os.cpus()[0]?.model.trim()}; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`,
   );
-  const totals = opts.profile ? installProfiler() : undefined;
+  timer?.install('wasm');
   for (const name of opts.models.split(',')) {
     const config = MODELS[name];
     if (config === undefined)
       throw new Error(`--models: unknown model '${name}'; allowed: cnn, resnet`);
     await tf.setBackend('wasm');
-    totals?.clear();
+    timer?.clear();
     const wasmRuns: Measured[] = [];
     const torchRuns: Array<Measured | string> = [];
     for (let r = 0; r < rounds; r++) {
@@ -234,13 +214,15 @@ async function main(): Promise<void> {
     console.log(line('decoupled wasm', wasm));
     console.log(line('tfjs cpu', cpu));
     console.log(line('PyTorch 1 thread', torch));
-    if (totals) {
-      const all = [...totals.entries()].sort((a, b) => b[1] - a[1]);
-      const sum = all.reduce((a, [, v]) => a + v, 0);
+    if (timer) {
+      const all = timer.outer('step');
+      const sum = all.reduce((a, [, r]) => a + r.ms, 0);
       const n = steps * rounds;
       console.log(`  wasm kernel time per step (${fmt(sum / n)} ms in kernels):`);
-      for (const [k, v] of all.slice(0, 14)) {
-        console.log(`    ${k.padEnd(36)} ${fmt(v / n).padStart(7)} ms`);
+      for (const [k, r] of all.slice(0, 14)) {
+        console.log(
+          `    ${k.padEnd(36)} ${fmt(r.ms / n).padStart(7)} ms ${String(r.calls / n).padStart(5)} calls`,
+        );
       }
     }
   }

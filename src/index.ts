@@ -129,6 +129,7 @@ export {
   type SavedGroupHyper,
   stateDictFromJSON,
   stateDictToJSON,
+  validateStateDict,
 } from './core/state.js';
 export {
   type DecayForTimescaleOptions,

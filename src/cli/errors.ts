@@ -3,7 +3,9 @@
  * Any error that carries a user-facing message about input (an OptionError from the core, a zod
  * validation error, a commander usage error, or a UsageError raised by a command) is such input.
  */
-import { OptionError } from '../core/errors.js';
+import { z } from 'zod';
+import { describe, OptionError } from '../core/errors.js';
+import { SweepFileError } from '../report/errors.js';
 
 /** Bad input detected by a command: printed as is, exit code 2. */
 export class UsageError extends Error {
@@ -18,7 +20,8 @@ export const EXIT_USAGE = 2;
 /** True for errors caused by what the user passed, as opposed to bugs or I/O failures. */
 export function isUsageError(error: unknown): error is Error {
   if (error instanceof UsageError || error instanceof OptionError) return true;
-  if (error instanceof Error && error.name === 'ZodError') return true;
+  if (error instanceof SweepFileError) return true;
+  if (error instanceof z.ZodError) return true;
   return false;
 }
 
@@ -59,11 +62,10 @@ export function isOperationalError(error: unknown): error is Error {
   return error instanceof Error && OPERATIONAL_ERRORS.has(error.name);
 }
 
-/** Formats a zod error's issues as `path: message` lines. */
+/** Formats a zod error's issues as `path: message` lines; other errors as their message. */
 export function formatUsageError(error: Error): string {
-  const issues = (error as { issues?: { path: (string | number)[]; message: string }[] }).issues;
-  if (error.name === 'ZodError' && Array.isArray(issues)) {
-    return issues
+  if (error instanceof z.ZodError) {
+    return error.issues
       .map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`)
       .join('\n');
   }
@@ -78,4 +80,28 @@ export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
     value = (value as Record<PropertyKey, unknown>)[key];
   }
   return value;
+}
+
+/**
+ * A schema error about `input` as one UsageError, a line per issue:
+ * `<source>: <message>; received <value>`, where `sourceOf` names what set the value (a flag, a
+ * file) from the issue's path in `input` (`toInputPath` maps a path of the checked object to it).
+ * Anything else is returned as it is.
+ */
+export function schemaErrorToUsage(
+  error: unknown,
+  input: unknown,
+  sourceOf: (path: readonly PropertyKey[]) => string,
+  toInputPath: (path: readonly PropertyKey[]) => readonly PropertyKey[] = (path) => path,
+): unknown {
+  if (!(error instanceof z.ZodError)) return error;
+  const lines = error.issues.map((issue) => {
+    const path = toInputPath(issue.path);
+    const received = path.length > 0 ? valueAt(input, path) : undefined;
+    const plainObject =
+      typeof received === 'object' && received !== null && !Array.isArray(received);
+    const shown = received === undefined || plainObject ? '' : `; received ${describe(received)}`;
+    return `${sourceOf(path)}: ${issue.message}${shown}`;
+  });
+  return new UsageError(lines.join('\n'));
 }

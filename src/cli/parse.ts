@@ -1,9 +1,10 @@
 /**
- * Parsers for the text of command-line flags. Each throws a UsageError (exit 2) that names the
- * flag, the text received and what is allowed. Numbers are plain decimals (`3e-4`, `0.1`, `-2`):
- * `Number()` alone would also take `0x10`, `0b1`, `''` and `Infinity`.
+ * Parsers for the text of command-line flags, the only ones the CLI uses. Each throws the core's
+ * OptionError (exit 2), so every message reads "<flag> must be <what is allowed>; received
+ * <text>". Numbers are plain decimals (`3e-4`, `0.1`, `-2`): `Number()` alone would also take
+ * `0x10`, `0b1`, `''` and `Infinity`.
  */
-import { UsageError } from './errors.js';
+import { OptionError } from '../core/errors.js';
 
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
@@ -15,15 +16,36 @@ export function decimal(text: string): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
+/** A decimal number. */
+export function parseNumber(option: string, text: string): number {
+  const n = decimal(text);
+  if (n === undefined) throw new OptionError(option, text, 'a decimal number (e.g. 3e-4)');
+  return n;
+}
+
+/** An integer (its range is the schema's to check). */
+export function parseInteger(option: string, text: string): number {
+  const n = decimal(text);
+  if (n === undefined || !Number.isInteger(n)) throw new OptionError(option, text, 'an integer');
+  return n;
+}
+
 /** An integer >= min. */
 export function parseCount(option: string, text: string, min = 1): number {
   const n = decimal(text);
   if (n === undefined || !Number.isInteger(n) || n < min) {
-    throw new UsageError(
-      `${option} must be an integer >= ${min}; received ${JSON.stringify(text)}`,
-    );
+    throw new OptionError(option, text, `an integer >= ${min}`);
   }
   return n;
+}
+
+/** "256,256": a comma-separated list of decimals. */
+export function parseNumbers(option: string, text: string): number[] {
+  const numbers = text.split(',').map(decimal);
+  if (numbers.some((x) => x === undefined)) {
+    throw new OptionError(option, text, 'a comma-separated list of numbers (e.g. 30,60,80)');
+  }
+  return numbers as number[];
 }
 
 /** "1e-3,3e-3", or a log-spaced range "1e-4:1e-2:5" (from:to:count). */
@@ -37,8 +59,10 @@ export function parseNumberList(option: string, text: string): number[] {
       count === undefined ||
       !(from > 0 && to > 0 && Number.isInteger(count) && count >= 2)
     ) {
-      throw new UsageError(
-        `${option} must be a comma list or a log range from:to:count with from, to > 0 and count >= 2; received ${JSON.stringify(text)}`,
+      throw new OptionError(
+        option,
+        text,
+        'a comma list or a log range from:to:count with from, to > 0 and count >= 2',
       );
     }
     const ratio = (to / from) ** (1 / (count - 1));
@@ -46,8 +70,10 @@ export function parseNumberList(option: string, text: string): number[] {
   }
   const numbers = text.split(',').map(decimal);
   if (numbers.some((x) => x === undefined)) {
-    throw new UsageError(
-      `${option} must be a comma-separated list of numbers (e.g. 1e-3,3e-3) or a log range from:to:count; received ${JSON.stringify(text)}`,
+    throw new OptionError(
+      option,
+      text,
+      'a comma-separated list of numbers (e.g. 1e-3,3e-3) or a log range from:to:count',
     );
   }
   return numbers as number[];
@@ -67,10 +93,14 @@ export function parseIntegerList(option: string, text: string): number[] {
       return numbers as number[];
     }
   }
-  throw new UsageError(
-    `${option} must be a comma-separated list of integers >= 0 (1,2,3) or a range (1-5); received ${JSON.stringify(text)}`,
+  throw new OptionError(
+    option,
+    text,
+    'a comma-separated list of integers >= 0 (1,2,3) or a range (1-5)',
   );
 }
+
+const quoted = (names: readonly string[]) => names.map((a) => `'${a}'`).join(', ');
 
 /** One of `allowed`. */
 export function parseName<T extends string>(
@@ -80,9 +110,7 @@ export function parseName<T extends string>(
 ): T {
   const name = text.trim();
   if (!allowed.includes(name as T)) {
-    throw new UsageError(
-      `${option} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; received ${JSON.stringify(text)}`,
-    );
+    throw new OptionError(option, text, `one of ${quoted(allowed)}`);
   }
   return name as T;
 }
@@ -96,10 +124,21 @@ export function parseNameList<T extends string>(
   const names = text.split(',').map((s) => s.trim());
   for (const name of names) {
     if (!allowed.includes(name as T)) {
-      throw new UsageError(
-        `${option} must be a comma-separated list of ${allowed.map((a) => `'${a}'`).join(', ')}; received ${JSON.stringify(name)}`,
-      );
+      throw new OptionError(option, name, `a comma-separated list of ${quoted(allowed)}`);
     }
   }
   return names as T[];
+}
+
+/** A commander argument parser that applies `parse` to the text of `option`. */
+export function argParser<T>(
+  option: string,
+  parse: (option: string, text: string) => T,
+): (text: string) => T {
+  return (text) => parse(option, text);
+}
+
+/** A commander argument parser: an integer >= min. */
+export function countArg(option: string, min = 1): (text: string) => number {
+  return (text) => parseCount(option, text, min);
 }

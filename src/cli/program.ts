@@ -2,6 +2,9 @@
  * The `decoupled` command line: train | sweep | worker | report | reproduce. Each command lives in
  * its own module and registers itself here; this file only wires them and maps errors to exit codes.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import {
   describePathError,
@@ -22,10 +25,35 @@ const COMMANDS: { name: string; load: () => Promise<{ register: Register }> }[] 
   { name: 'reproduce', load: () => import('./reproduce.js') },
 ];
 
+/**
+ * The version in the package.json nearest above this module: the one of the installed package,
+ * wherever it is installed (this file is <package>/dist/src/cli/program.js).
+ */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) {
+      const { version } = JSON.parse(readFileSync(candidate, 'utf8')) as { version?: unknown };
+      if (typeof version === 'string') return version;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
+  }
+}
+
+/** commander's error line ("error: unknown option '--x'") in our style: one line, exit 2. */
+function writeCommanderError(text: string, write: (text: string) => void): void {
+  const message = text.trim().replace(/^error: /, '');
+  write(`decoupled: ${message} (run with --help for usage)\n`);
+}
+
 export async function buildProgram(): Promise<Command> {
   const program = new Command('decoupled')
     .description('Decoupled weight decay optimization: train, sweep, report and reproduce.')
-    .showHelpAfterError('(run with --help for usage)')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .configureOutput({ outputError: writeCommanderError })
     .exitOverride();
   for (const { load } of COMMANDS) {
     const module = await load();

@@ -3,10 +3,12 @@
  * with server-rendered SVG figures (heatmaps, learning curves, test error vs training loss), a
  * summary table and the measured findings, and prints where it is.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from './errors.js';
+import { OptionError } from '../core/errors.js';
+import { SPEC_FILE } from '../sweep/store.js';
+import { describePathError, UsageError } from './errors.js';
 import { parseCount } from './parse.js';
 
 export interface ReportFlags {
@@ -15,15 +17,42 @@ export interface ReportFlags {
   quiet?: boolean;
 }
 
+/**
+ * Creates the --out directory one level at a time: Node's recursive mkdir never returns on some
+ * paths (under /proc, for one), and a plain mkdir says what is wrong.
+ */
+function makeOutputDir(dir: string): void {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    if (dirname(at) === at) break;
+    at = dirname(at);
+  }
+  try {
+    if (missing.length === 0 && !statSync(at).isDirectory()) {
+      throw new OptionError('--out', dir, 'a directory, not a file');
+    }
+    for (const level of missing) mkdirSync(level);
+  } catch (error) {
+    const why = describePathError(error);
+    if (why === null) throw error;
+    throw new UsageError(`--out ${dir}: ${why}`);
+  }
+}
+
 /** Writes the report and prints its path and findings; returns the HTML path. */
 export async function reportCommand(sweepDir: string, flags: ReportFlags = {}): Promise<string> {
-  if (!existsSync(join(sweepDir, 'spec.json'))) {
-    throw new UsageError(
-      `<sweep-dir> must be a directory written by \`decoupled sweep\` (with spec.json); received ${JSON.stringify(sweepDir)}`,
+  if (!existsSync(join(sweepDir, SPEC_FILE))) {
+    throw new OptionError(
+      '<sweep-dir>',
+      sweepDir,
+      `a directory written by \`decoupled sweep\` (with ${SPEC_FILE})`,
     );
   }
-  const { writeReport } = await import('../report/index.js');
   const top = flags.top ? parseCount('--top', flags.top) : undefined;
+  if (flags.out !== undefined) makeOutputDir(flags.out);
+  const { writeReport } = await import('../report/index.js');
   const report = await writeReport(sweepDir, { out: flags.out, top });
   if (!flags.quiet) {
     process.stdout.write('\nWhat the data shows:\n');

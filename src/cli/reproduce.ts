@@ -55,10 +55,10 @@ export function register(program: Command): void {
       retryFailed: flags.retryFailed,
     });
     if (summary.interrupted) {
+      // runSweepWithSignals set the exit code of the signal.
       process.stderr.write(
         `interrupted: run the same command again to resume; writing a partial report\n`,
       );
-      process.exitCode = 130;
     }
     await reportCommand(dir);
     await reportFailedTrials(dir);

@@ -5,11 +5,12 @@
  * interrupted ones continue from their checkpoints. Ctrl-C stops after checkpointing.
  */
 import type { Command } from 'commander';
+import { OptionError } from '../core/errors.js';
 import { PRESET_NAMES, presetSpec } from '../sweep/presets.js';
 import type { RunSweepOptions, SweepSummary } from '../sweep/run.js';
 import { expandGrid, loadSweepSpec, parseSweepSpec, type SweepSpecInput } from '../sweep/spec.js';
 import { SWEEP_OPTIMIZERS, SWEEP_SCHEDULES, type TrialRunner } from '../sweep/types.js';
-import { describePathError, formatUsageError, UsageError, valueAt } from './errors.js';
+import { describePathError, formatUsageError, schemaErrorToUsage, UsageError } from './errors.js';
 import {
   parseCount,
   parseIntegerList,
@@ -17,6 +18,7 @@ import {
   parseNameList,
   parseNumberList,
 } from './parse.js';
+import { signalExitCode, untilStopped } from './signals.js';
 
 export interface SweepFlags extends RedisFlags {
   spec?: string;
@@ -72,50 +74,21 @@ const SPEC_FLAG_OF: Record<string, keyof SweepFlags> = {
 
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
-type Issue = { path: PropertyKey[]; message: string };
-
-/** Zod's issues of `error`, or null when it is another error. */
-function zodIssues(error: unknown): Issue[] | null {
-  const issues = (error as { issues?: Issue[] }).issues;
-  return (error as Error)?.name === 'ZodError' && Array.isArray(issues) ? issues : null;
-}
-
 const GRID_AXES = ['optimizer', 'lr', 'weightDecay', 'schedule', 'seed'];
 
 /** A training-config path of expandGrid's check (base + coordinates) as a path of the spec. */
-const specPathOfTrialPath = (path: PropertyKey[]): PropertyKey[] =>
+const specPathOfTrialPath = (path: readonly PropertyKey[]): PropertyKey[] =>
   GRID_AXES.includes(String(path[0])) ? ['grid', path[0]] : ['base', ...path];
 
-/**
- * A schema error of the spec built from `flags` as a UsageError naming the flag that set the
- * value (or --spec FILE, or --base) and the value received; other errors as they are.
- */
-function specError(
-  error: unknown,
-  input: SweepSpecInput,
-  flags: SweepFlags,
-  toSpecPath: (path: PropertyKey[]) => PropertyKey[] = (path) => path,
-): unknown {
-  const issues = zodIssues(error);
-  if (!issues) return error;
-  const lines = issues.map((issue) => {
-    const path = toSpecPath(issue.path);
-    const where = path.map(String).join('.');
-    const key = Object.keys(SPEC_FLAG_OF).find((k) => where === k || where.startsWith(`${k}.`));
-    const flag = key ? SPEC_FLAG_OF[key] : undefined;
-    let source: string;
-    if (flag && flags[flag] !== undefined) source = flagName(flag);
-    else if (where.startsWith('base') && flags.base !== undefined) source = `--base (${where})`;
-    else if (flags.spec) source = `--spec ${flags.spec} (${where || 'the spec'})`;
-    else source = where || 'spec';
-    const received = valueAt(input, path);
-    const shown =
-      received === undefined || typeof received === 'object'
-        ? ''
-        : `; received ${JSON.stringify(received)}`;
-    return `${source}: ${issue.message}${shown}`;
-  });
-  return new UsageError(lines.join('\n'));
+/** What set the value at `path` of the spec built from `flags`: a flag, --base or --spec FILE. */
+function specSource(flags: SweepFlags, path: readonly PropertyKey[]): string {
+  const where = path.map(String).join('.');
+  const key = Object.keys(SPEC_FLAG_OF).find((k) => where === k || where.startsWith(`${k}.`));
+  const flag = key ? SPEC_FLAG_OF[key] : undefined;
+  if (flag && flags[flag] !== undefined) return flagName(flag);
+  if (where.startsWith('base') && flags.base !== undefined) return `--base (${where})`;
+  if (flags.spec) return `--spec ${flags.spec} (${where || 'the spec'})`;
+  return where || 'spec';
 }
 
 /**
@@ -124,15 +97,16 @@ function specError(
  */
 export function trialsFromFlags(input: SweepSpecInput, flags: SweepFlags) {
   let spec: ReturnType<typeof parseSweepSpec>;
+  const sourceOf = (path: readonly PropertyKey[]) => specSource(flags, path);
   try {
     spec = parseSweepSpec(input);
   } catch (error) {
-    throw specError(error, input, flags);
+    throw schemaErrorToUsage(error, input, sourceOf);
   }
   try {
     return { spec, trials: expandGrid(spec) };
   } catch (error) {
-    throw specError(error, input, flags, specPathOfTrialPath);
+    throw schemaErrorToUsage(error, input, sourceOf, specPathOfTrialPath);
   }
 }
 
@@ -165,9 +139,7 @@ export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> 
     try {
       Object.assign(base, JSON.parse(flags.base));
     } catch {
-      throw new UsageError(
-        `--base must be a JSON object of training settings; received ${JSON.stringify(flags.base)}`,
-      );
+      throw new OptionError('--base', flags.base, 'a JSON object of training settings');
     }
   }
   if (flags.dataset) base.dataset = flags.dataset;
@@ -253,42 +225,28 @@ export async function redisRunner(flags: RedisFlags): Promise<TrialRunner | unde
 
 /**
  * Runs a sweep with Ctrl-C handling: the first SIGINT/SIGTERM stops handing out trials and lets
- * running ones checkpoint; a second one exits at once.
+ * running ones checkpoint; a second one exits at once. An interrupted sweep sets the exit code
+ * of the signal that stopped it (130 for SIGINT, 143 for SIGTERM).
  */
 export async function runSweepWithSignals(
   options: Omit<RunSweepOptions, 'signal' | 'log'>,
 ): Promise<SweepSummary> {
   const { runSweep } = await import('../sweep/run.js');
-  const controller = new AbortController();
-  let stops = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    stops++;
-    if (stops === 1) {
-      process.stderr.write(
-        `\n${signal}: stopping; running trials checkpoint and resume on the next run (again to quit now)\n`,
-      );
-      controller.abort();
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await runSweep({
-      ...options,
-      signal: controller.signal,
-      log: (line) => process.stderr.write(`${line}\n`),
-    });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const { value: summary, stoppedBy } = await untilStopped(
+    {
+      stopping: (signal) =>
+        `\n${signal}: stopping; running trials checkpoint and resume on the next run ` +
+        '(again to quit now)',
+    },
+    (signal) => runSweep({ ...options, signal, log: (line) => process.stderr.write(`${line}\n`) }),
+  );
+  if (summary.interrupted) process.exitCode = signalExitCode(stoppedBy ?? 'SIGINT');
+  return summary;
 }
 
 /**
  * After a sweep: trials recorded as failed (this run or an earlier one) get one line with the first
- * error and how to rerun them, and exit code 1 (unless already interrupted, 130).
+ * error and how to rerun them, and exit code 1 (unless already interrupted: 130 or 143).
  */
 export async function reportFailedTrials(dir: string): Promise<void> {
   const { JsonlResultStore } = await import('../sweep/store.js');
@@ -319,7 +277,10 @@ export function register(program: Command): void {
       '--weight-decay <list>',
       'weight decays (L2 for adam/sgd, decoupled for adamw/sgdw), as --lr',
     )
-    .option('--schedule <list>', `schedules: ${SWEEP_SCHEDULES.join(', ')}`)
+    .option(
+      '--schedule <list>',
+      `schedules: ${SWEEP_SCHEDULES.join(', ')} (default cosine, unless the spec sets them)`,
+    )
     .option('--seed <list>', 'seeds: comma list (1,2,3) or range (1-5)')
     .option('--dataset <name>', 'fashion-mnist | mnist | cifar10')
     .option('--data-dir <dir>', 'dataset directory (default: the Debian package directory)')
@@ -336,7 +297,12 @@ export function register(program: Command): void {
     .option('--base <json>', 'extra training settings as a JSON object, merged into the spec base')
     .option('-j, --concurrency <n>', 'local worker threads (default: number of cores)')
     .option('--retry-failed', 'also rerun trials recorded as failed')
-    .option('--dry-run', 'print the trials and exit');
+    .option('--dry-run', 'print the trials and exit')
+    .addHelpText(
+      'after',
+      '\nA sweep from flags (no --spec or --preset) runs the cosine schedule unless --schedule says\n' +
+        'otherwise; other settings default as in `decoupled train`.',
+    );
   redisOptions(command);
   command.action(async (flags: SweepFlags) => {
     const { spec, trials } = trialsFromFlags(await specFromFlags(flags), flags);
@@ -359,7 +325,6 @@ export function register(program: Command): void {
     process.stdout.write(
       `sweep directory: ${summary.dir} (report: decoupled report ${summary.dir})\n`,
     );
-    if (summary.interrupted) process.exitCode = 130;
     await reportFailedTrials(summary.dir);
   });
 }

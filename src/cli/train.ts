@@ -1,24 +1,28 @@
 /**
  * `decoupled train`: one training run from flags (or a JSON config file plus flags), a thin layer
  * over `runTraining` (src/experiments/train.ts). It turns flags into a TrainConfig, reports bad
- * input as a UsageError (exit 2), prints one JSON line per epoch on stdout, draws a progress bar
- * on a TTY, and on SIGINT/SIGTERM lets the run write its checkpoint before exiting (130/143).
+ * input as a UsageError (exit 2), prints each epoch on stdout (a readable line on a terminal, the
+ * JSON record of metrics.jsonl elsewhere or with --json), draws a progress bar on a TTY, and on
+ * SIGINT/SIGTERM lets the run write its checkpoint before exiting (130/143).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { OptionError } from '../core/errors.js';
 import {
   BACKENDS,
   DATASETS,
   type EpochRecord,
+  FILES,
   MODEL_KINDS,
   OPTIMIZERS,
   SCHEDULE_KINDS,
   type TrainConfig,
   TrainConfigSchema,
 } from '../experiments/config.js';
-import { UsageError, valueAt } from './errors.js';
-import { decimal } from './parse.js';
+import { schemaErrorToUsage, UsageError } from './errors.js';
+import { argParser, parseInteger, parseName, parseNumber, parseNumbers } from './parse.js';
+import { signalExitCode, untilStopped } from './signals.js';
 
 /** The options commander hands the action (all optional: absent means "use the default"). */
 export interface TrainFlags {
@@ -60,33 +64,13 @@ export interface TrainFlags {
   resume?: boolean;
   force?: boolean;
   backend?: string;
+  json?: boolean;
   quiet?: boolean;
 }
 
-function number(text: string): number {
-  const value = decimal(text);
-  if (value === undefined) {
-    throw new InvalidArgumentError(`expected a decimal number (e.g. 3e-4), received "${text}".`);
-  }
-  return value;
-}
-
-function integer(text: string): number {
-  const value = number(text);
-  if (!Number.isInteger(value)) {
-    throw new InvalidArgumentError(`expected an integer, received "${text}".`);
-  }
-  return value;
-}
-
-function numberList(text: string): number[] {
-  const parts = text.split(',');
-  try {
-    return parts.map((p) => number(p));
-  } catch {
-    throw new InvalidArgumentError(`expected comma-separated numbers, received "${text}".`);
-  }
-}
+const number = (flag: string) => argParser(flag, parseNumber);
+const integer = (flag: string) => argParser(flag, parseInteger);
+const numbers = (flag: string) => argParser(flag, parseNumbers);
 
 /** Maps a TrainConfig path to the flag that sets it, for error messages. */
 const FLAG_OF: Record<string, string> = {
@@ -152,79 +136,22 @@ function requireKind(flag: string, kind: string, allowed: readonly string[], val
 
 /** Builds and validates the TrainConfig described by the flags; throws UsageError on bad input. */
 export function configFromFlags(flags: TrainFlags): TrainConfig {
-  // --resume --out DIR alone continues the run described by DIR/config.json.
-  const saved = flags.out ? join(flags.out, 'config.json') : null;
+  // --resume --out DIR alone continues the run described by the config file in DIR.
+  const saved = flags.out ? join(flags.out, FILES.config) : null;
   const base = flags.config ?? (flags.resume && saved && existsSync(saved) ? saved : undefined);
   const file = base ? readConfigFile(base, flags.config ? '--config' : '--resume') : {};
-  const fileModel = (file.model ?? {}) as Record<string, unknown>;
-  const fileSchedule = (file.schedule ?? {}) as Record<string, unknown>;
   const fileAugment = (file.augment ?? {}) as Record<string, unknown>;
-
-  const modelKind = flags.model ?? (fileModel.kind as string | undefined) ?? 'cnn';
-  if (!(MODEL_KINDS as readonly string[]).includes(modelKind)) {
-    throw new UsageError(
-      `--model must be one of ${MODEL_KINDS.join(', ')}; received "${modelKind}"`,
-    );
-  }
-  requireKind('--hidden', modelKind, ['mlp'], flags.hidden);
-  requireKind('--width', modelKind, ['cnn', 'resnet'], flags.width);
-  requireKind('--depth', modelKind, ['resnet'], flags.depth);
-  requireKind('--blocks', modelKind, ['resnet'], flags.blocks);
-  let blocks = flags.blocks;
-  if (flags.depth !== undefined) {
-    if (flags.blocks !== undefined) throw new UsageError('give --depth or --blocks, not both');
-    if (flags.depth < 8 || (flags.depth - 2) % 6 !== 0) {
-      throw new UsageError(`--depth must be 6n + 2 (8, 14, 20, ...); received ${flags.depth}`);
-    }
-    blocks = (flags.depth - 2) / 6;
-  }
-  const sameModel = fileModel.kind === modelKind ? fileModel : { kind: modelKind };
-  const model = merge(sameModel, {
-    kind: modelKind,
-    hidden: flags.hidden,
-    width: flags.width,
-    blocksPerStage: blocks,
-  });
-
-  const scheduleKind = flags.schedule ?? (fileSchedule.kind as string | undefined) ?? 'constant';
-  if (!(SCHEDULE_KINDS as readonly string[]).includes(scheduleKind)) {
-    throw new UsageError(
-      `--schedule must be one of ${SCHEDULE_KINDS.join(', ')}; received "${scheduleKind}"`,
-    );
-  }
-  requireKind('--min-lr', scheduleKind, ['cosine', 'warm-restarts'], flags.minLr);
-  requireKind('--t0', scheduleKind, ['warm-restarts'], flags.t0);
-  requireKind('--t-mult', scheduleKind, ['warm-restarts'], flags.tMult);
-  requireKind('--milestones', scheduleKind, ['step'], flags.milestones);
-  requireKind('--gamma', scheduleKind, ['step'], flags.gamma);
-  const sameSchedule = fileSchedule.kind === scheduleKind ? fileSchedule : { kind: scheduleKind };
-  const schedule = merge(sameSchedule, {
-    kind: scheduleKind,
-    min: flags.minLr,
-    t0: flags.t0,
-    tMult: flags.tMult,
-    milestones: flags.milestones,
-    gamma: flags.gamma,
-  });
-  if (scheduleKind === 'warm-restarts' && schedule.t0 === undefined) {
-    throw new UsageError('--schedule warm-restarts needs --t0 (the first period, in epochs)');
-  }
-  if (scheduleKind === 'step' && schedule.milestones === undefined) {
-    throw new UsageError('--schedule step needs --milestones (epochs, e.g. 30,60,80)');
-  }
-
   const augment = merge(fileAugment, {
     cropPadding: flags.cropPadding ?? (flags.augment ? 4 : undefined),
     flip: flags.flip ?? (flags.augment ? true : undefined),
   });
-
   const input = merge(file, {
     dataset: flags.dataset,
     dataDir: flags.dataDir,
     subset: flags.subset,
     testSubset: flags.testSubset,
     validationSize: flags.validationSize,
-    model,
+    model: modelFromFlags(flags, (file.model ?? {}) as Record<string, unknown>),
     optimizer: flags.optimizer,
     lr: flags.lr,
     weightDecay: flags.weightDecay,
@@ -236,7 +163,7 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     beta1: flags.beta1,
     beta2: flags.beta2,
     eps: flags.eps,
-    schedule,
+    schedule: scheduleFromFlags(flags, (file.schedule ?? {}) as Record<string, unknown>),
     epochs: flags.epochs,
     batchSize: flags.batchSize,
     seed: flags.seed,
@@ -244,23 +171,69 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     out: flags.out,
     backend: flags.backend,
   });
-  const parsed = TrainConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const path = issue.path.join('.');
-      const flag = FLAG_OF[path] ?? (path || 'config');
-      const received = path ? valueAt(input, issue.path) : undefined;
-      const shown = received === undefined ? '' : `; received ${JSON.stringify(received)}`;
-      return `${flag}: ${issue.message}${shown}`;
+  let config: TrainConfig;
+  try {
+    config = TrainConfigSchema.parse(input);
+  } catch (error) {
+    throw schemaErrorToUsage(error, input, (path) => {
+      const where = path.join('.');
+      return FLAG_OF[where] ?? (where || 'config');
     });
-    throw new UsageError(lines.join('\n'));
   }
-  const config = parsed.data;
   config.out ??= join(
     'runs',
     `${config.dataset}-${config.model.kind}-${config.optimizer}-s${config.seed}`,
   );
   return config;
+}
+
+/** The model config: the file's (if of the same kind) with the model flags over it. */
+function modelFromFlags(flags: TrainFlags, fileModel: Record<string, unknown>) {
+  const kind = parseName('--model', flags.model ?? String(fileModel.kind ?? 'cnn'), MODEL_KINDS);
+  requireKind('--hidden', kind, ['mlp'], flags.hidden);
+  requireKind('--width', kind, ['cnn', 'resnet'], flags.width);
+  requireKind('--depth', kind, ['resnet'], flags.depth);
+  requireKind('--blocks', kind, ['resnet'], flags.blocks);
+  let blocks = flags.blocks;
+  if (flags.depth !== undefined) {
+    if (flags.blocks !== undefined) throw new UsageError('give --depth or --blocks, not both');
+    if (flags.depth < 8 || (flags.depth - 2) % 6 !== 0) {
+      throw new OptionError('--depth', flags.depth, '6n + 2 (8, 14, 20, ...)');
+    }
+    blocks = (flags.depth - 2) / 6;
+  }
+  const same = fileModel.kind === kind ? fileModel : { kind };
+  return merge(same, { kind, hidden: flags.hidden, width: flags.width, blocksPerStage: blocks });
+}
+
+/** The schedule config: the file's (if of the same kind) with the schedule flags over it. */
+function scheduleFromFlags(flags: TrainFlags, fileSchedule: Record<string, unknown>) {
+  const kind = parseName(
+    '--schedule',
+    flags.schedule ?? String(fileSchedule.kind ?? 'constant'),
+    SCHEDULE_KINDS,
+  );
+  requireKind('--min-lr', kind, ['cosine', 'warm-restarts'], flags.minLr);
+  requireKind('--t0', kind, ['warm-restarts'], flags.t0);
+  requireKind('--t-mult', kind, ['warm-restarts'], flags.tMult);
+  requireKind('--milestones', kind, ['step'], flags.milestones);
+  requireKind('--gamma', kind, ['step'], flags.gamma);
+  const same = fileSchedule.kind === kind ? fileSchedule : { kind };
+  const schedule = merge(same, {
+    kind,
+    min: flags.minLr,
+    t0: flags.t0,
+    tMult: flags.tMult,
+    milestones: flags.milestones,
+    gamma: flags.gamma,
+  });
+  if (kind === 'warm-restarts' && schedule.t0 === undefined) {
+    throw new UsageError('--schedule warm-restarts needs --t0 (the first period, in epochs)');
+  }
+  if (kind === 'step' && schedule.milestones === undefined) {
+    throw new UsageError('--schedule step needs --milestones (epochs, e.g. 30,60,80)');
+  }
+  return schedule;
 }
 
 const EXAMPLE = `
@@ -272,58 +245,91 @@ Examples:
       --t0 10 --t-mult 2 --epochs 30 --batch-size 128 --seed 1 --out runs/adamw-1
   $ decoupled train --out runs/adamw-1 --resume     (continue after Ctrl-C or a kill)
 
-Output (in --out): config.json, metrics.jsonl (one JSON line per epoch: trainLoss, trainError,
-valError, testError, testLoss, lrMultiplier, weightDecay, seconds, imagesPerSecond), checkpoint.json
-(written atomically after every epoch and on SIGINT/SIGTERM) and result.json when done.
+Output (in --out): ${FILES.config}, ${FILES.metrics} (one JSON line per epoch: trainLoss,
+trainError, valError, testError, testLoss, lrMultiplier, weightDecay, seconds, imagesPerSecond),
+${FILES.checkpoint} (written atomically after every epoch and on SIGINT/SIGTERM) and
+${FILES.result} when done. On stdout each epoch is a readable line on a terminal, and its JSON
+record when stdout is not a terminal or with --json.
 Fashion-MNIST comes from \`apt-get install dataset-fashion-mnist\`; other data via --data-dir.
 Exit codes: 0 done, 2 bad input, 130/143 interrupted by SIGINT/SIGTERM (checkpoint saved).
 `;
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('train')
     .description('Train one model on real data with a decoupled (or L2) optimizer, resumably.')
-    .option('--config <file>', 'a JSON TrainConfig; flags given override its fields')
+    .option('--config <file>', 'a JSON TrainConfig; flags given override its fields');
+  addDataOptions(command);
+  addModelOptions(command);
+  addOptimizerOptions(command);
+  addScheduleOptions(command);
+  addRunOptions(command);
+  command.addHelpText('after', EXAMPLE).action(async (flags: TrainFlags) => {
+    await trainAction(flags);
+  });
+}
+
+function addDataOptions(command: Command): void {
+  command
     .addOption(new Option('--dataset <name>', 'dataset (default fashion-mnist)').choices(DATASETS))
     .option(
       '--data-dir <dir>',
       'directory of the dataset files (default /usr/share/datasets/<name>)',
     )
-    .option('--subset <n>', 'train on N images of the training set, drawn by seed', integer)
-    .option('--test-subset <n>', 'evaluate on the first N test images', integer)
+    .option(
+      '--subset <n>',
+      'train on N images of the training set, drawn by seed',
+      integer('--subset'),
+    )
+    .option('--test-subset <n>', 'evaluate on the first N test images', integer('--test-subset'))
     .option(
       '--validation-size <n>',
       'hold out N training images for validation error (default 0)',
-      integer,
+      integer('--validation-size'),
     )
+    .option('--augment', 'standard augmentation: --crop-padding 4 and --flip')
+    .option(
+      '--crop-padding <px>',
+      'random crop of the zero-padded image (default 0: off)',
+      integer('--crop-padding'),
+    )
+    .option('--flip', 'random horizontal flips');
+}
+
+function addModelOptions(command: Command): void {
+  command
     .addOption(new Option('--model <kind>', 'model (default cnn)').choices(MODEL_KINDS))
     .option(
       '--hidden <widths>',
       'mlp: hidden layer widths, comma-separated (default 256,256)',
-      numberList,
+      numbers('--hidden'),
     )
     .option(
       '--width <w>',
       'cnn: filter multiplier (default 1); resnet: first-stage width (default 16)',
-      number,
+      number('--width'),
     )
-    .option('--depth <d>', 'resnet: depth 6n+2 (default 8)', integer)
+    .option('--depth <d>', 'resnet: depth 6n+2 (default 8)', integer('--depth'))
     .option(
       '--blocks <n>',
       'resnet: basic blocks per stage (default 1), instead of --depth',
-      integer,
-    )
+      integer('--blocks'),
+    );
+}
+
+function addOptimizerOptions(command: Command): void {
+  command
     .addOption(
       new Option(
         '--optimizer <kind>',
         'adamw/sgdw (decoupled) or adam/sgd (L2); default adamw',
       ).choices(OPTIMIZERS),
     )
-    .option('--lr <alpha>', 'base learning rate (default 1e-3)', number)
+    .option('--lr <alpha>', 'base learning rate (default 1e-3)', number('--lr'))
     .option(
       '--weight-decay <lambda>',
       'weight decay; lambda_norm with --weight-decay-norm (default 0)',
-      number,
+      number('--weight-decay'),
     )
     .option(
       '--weight-decay-norm',
@@ -339,115 +345,134 @@ export function register(program: Command): void {
         "decoupled decay scaled by lr*eta ('lr', PyTorch) or eta ('schedule', paper); default lr",
       ).choices(['lr', 'schedule']),
     )
-    .option('--momentum <mu>', 'sgd/sgdw momentum (default 0.9)', number)
+    .option('--momentum <mu>', 'sgd/sgdw momentum (default 0.9)', number('--momentum'))
     .option('--nesterov', 'sgd/sgdw: Nesterov momentum')
-    .option('--beta1 <b1>', 'adam/adamw beta1 (default 0.9)', number)
-    .option('--beta2 <b2>', 'adam/adamw beta2 (default 0.999)', number)
-    .option('--eps <eps>', 'adam/adamw epsilon (default 1e-8)', number)
+    .option('--beta1 <b1>', 'adam/adamw beta1 (default 0.9)', number('--beta1'))
+    .option('--beta2 <b2>', 'adam/adamw beta2 (default 0.999)', number('--beta2'))
+    .option('--eps <eps>', 'adam/adamw epsilon (default 1e-8)', number('--eps'));
+}
+
+function addScheduleOptions(command: Command): void {
+  command
     .addOption(
       new Option(
         '--schedule <kind>',
         'lr multiplier schedule, stepped per batch (default constant)',
       ).choices(SCHEDULE_KINDS),
     )
-    .option('--min-lr <ratio>', 'cosine, warm-restarts: final multiplier (default 0)', number)
-    .option('--t0 <epochs>', 'warm-restarts: first period in epochs', number)
-    .option('--t-mult <k>', 'warm-restarts: period growth factor (default 2)', number)
+    .option(
+      '--min-lr <ratio>',
+      'cosine, warm-restarts: final multiplier (default 0)',
+      number('--min-lr'),
+    )
+    .option('--t0 <epochs>', 'warm-restarts: first period in epochs', number('--t0'))
+    .option('--t-mult <k>', 'warm-restarts: period growth factor (default 2)', number('--t-mult'))
     .option(
       '--milestones <epochs>',
       'step: epochs at which lr is multiplied by --gamma, e.g. 30,60,80',
-      numberList,
+      numbers('--milestones'),
     )
-    .option('--gamma <g>', 'step: factor per milestone (default 0.1)', number)
-    .option('--epochs <n>', 'epochs (default 10)', integer)
-    .option('--batch-size <n>', 'batch size (default 128)', integer)
+    .option('--gamma <g>', 'step: factor per milestone (default 0.1)', number('--gamma'));
+}
+
+function addRunOptions(command: Command): void {
+  command
+    .option('--epochs <n>', 'epochs (default 10)', integer('--epochs'))
+    .option('--batch-size <n>', 'batch size (default 128)', integer('--batch-size'))
     .option(
       '--seed <n>',
       'seed of data split, order, augmentation and initial weights (default 1)',
-      integer,
+      integer('--seed'),
     )
-    .option('--augment', 'standard augmentation: --crop-padding 4 and --flip')
-    .option('--crop-padding <px>', 'random crop of the zero-padded image (default 0: off)', integer)
-    .option('--flip', 'random horizontal flips')
     .option('--out <dir>', 'run directory (default runs/<dataset>-<model>-<optimizer>-s<seed>)')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--force', 'start afresh even if --out holds a checkpoint')
     .addOption(new Option('--backend <name>', 'tfjs backend (default wasm)').choices(BACKENDS))
-    .option('--quiet', 'no progress bar and no per-epoch lines on stdout')
-    .addHelpText('after', EXAMPLE)
-    .action(async (flags: TrainFlags) => {
-      await trainAction(flags);
-    });
+    .option('--json', 'print each epoch as its JSON record (the default when stdout is no TTY)')
+    .option('--quiet', 'no progress bar and no per-epoch lines on stdout');
 }
 
-async function trainAction(flags: TrainFlags): Promise<void> {
-  const config = configFromFlags(flags);
-  const out = config.out as string;
-  const checkpoint = join(out, 'checkpoint.json');
+/** Refuses --resume without a checkpoint, and a new run over one without --force. */
+function checkRunDirectory(flags: TrainFlags, out: string): void {
+  const checkpoint = join(out, FILES.checkpoint);
   if (flags.resume && flags.force) {
     throw new UsageError('--resume continues a run and --force starts it afresh; give one');
   }
   if (!flags.resume && !flags.force && existsSync(checkpoint)) {
     throw new UsageError(
-      `--out ${out} already holds a run (checkpoint.json); pass --resume to continue it, ` +
+      `--out ${out} already holds a run (${FILES.checkpoint}); pass --resume to continue it, ` +
         '--force to start afresh, or another --out',
     );
   }
   if (flags.resume && !existsSync(checkpoint)) {
-    throw new UsageError(`--resume: no checkpoint.json in --out ${out}`);
+    throw new UsageError(`--resume: no ${FILES.checkpoint} in --out ${out}`);
   }
+}
+
+const percent = (fraction: number) => `${(fraction * 100).toFixed(2)}%`;
+
+/** One epoch as a line a person reads on a terminal (the JSON record is in metrics.jsonl). */
+export function describeEpoch(record: EpochRecord, epochs: number): string {
+  const validation = record.valError === null ? '' : `, val error ${percent(record.valError)}`;
+  return (
+    `epoch ${record.epoch}/${epochs}: train loss ${record.trainLoss.toFixed(4)}, ` +
+    `train error ${percent(record.trainError)}${validation}, test error ` +
+    `${percent(record.testError)}, test loss ${record.testLoss.toFixed(4)} ` +
+    `(lr x${record.lrMultiplier.toPrecision(3)}, weight decay ${record.weightDecay.toPrecision(3)}; ` +
+    `${record.seconds.toFixed(1)} s, ${Math.round(record.imagesPerSecond)} images/s)`
+  );
+}
+
+async function trainAction(flags: TrainFlags): Promise<void> {
+  const config = configFromFlags(flags);
+  const out = config.out as string;
+  checkRunDirectory(flags, out);
   const { runTraining } = await import('../experiments/train.js');
   const { DatasetError } = await import('../experiments/data/index.js');
   const { CheckpointError } = await import('../experiments/checkpoint.js');
-  const controller = new AbortController();
-  let signalName: NodeJS.Signals | null = null;
-  const onSignal = (name: NodeJS.Signals) => {
-    if (signalName) {
-      // A second signal: stop now (the last checkpoint on disk is whole; it is written atomically).
-      process.stderr.write(`\n${name} again: exiting without a new checkpoint\n`);
-      process.exit(name === 'SIGINT' ? 130 : 143);
-    }
-    signalName = name;
-    process.stderr.write(`\n${name}: stopping after this batch and saving a checkpoint...\n`);
-    controller.abort();
+  const terminal = process.stdout.isTTY === true;
+  const json = flags.json === true || !terminal;
+  const printEpoch = (record: EpochRecord) => {
+    if (flags.quiet) return;
+    const line = json ? JSON.stringify(record) : describeEpoch(record, config.epochs);
+    process.stdout.write(`${line}\n`);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
-    const result = await runTraining(config, {
-      signal: controller.signal,
-      resume: flags.resume === true,
-      progress: !flags.quiet && process.stdout.isTTY === true,
-      onEpoch: (record: EpochRecord) => {
-        if (!flags.quiet) process.stdout.write(`${JSON.stringify(record)}\n`);
+    const { value: result, stoppedBy } = await untilStopped(
+      {
+        stopping: (signal) => `\n${signal}: stopping after this batch and saving a checkpoint...`,
+        // The last checkpoint on disk is whole: it is written atomically.
+        quitting: (signal) => `\n${signal} again: exiting without a new checkpoint`,
       },
-    });
+      (signal) =>
+        runTraining(config, {
+          signal,
+          resume: flags.resume === true,
+          progress: !flags.quiet && terminal,
+          onEpoch: printEpoch,
+        }),
+    );
     if (result.aborted) {
       process.stderr.write(
         `checkpoint saved in ${out}; continue with: decoupled train --out ${out} --resume\n`,
       );
-      process.exitCode = signalName === 'SIGINT' ? 130 : 143;
-      return;
-    }
-    if (result.diverged) {
+      process.exitCode = signalExitCode(stoppedBy ?? 'SIGINT');
+    } else if (result.diverged) {
       process.stderr.write(
         `diverged: the training loss became NaN or infinite in epoch ${result.epochs.length}; ` +
           `the run stopped (results in ${out})\n`,
       );
-      return;
+    } else {
+      const f = result.final;
+      process.stderr.write(
+        `done: test error ${percent(f.testError)}, train loss ${f.trainLoss.toFixed(4)}, ` +
+          `${result.seconds.toFixed(0)} s; results in ${out}\n`,
+      );
     }
-    const f = result.final;
-    process.stderr.write(
-      `done: test error ${(f.testError * 100).toFixed(2)}%, train loss ${f.trainLoss.toFixed(4)}, ` +
-        `${result.seconds.toFixed(0)} s; results in ${out}\n`,
-    );
   } catch (error) {
     if (error instanceof DatasetError || error instanceof CheckpointError) {
       throw new UsageError(error.message);
     }
     throw error;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }

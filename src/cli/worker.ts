@@ -6,12 +6,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { parseCount } from './parse.js';
-
-/** A commander argument parser: an integer >= min, else a UsageError naming `option`. */
-function integerOption(option: string, min: number) {
-  return (text: string): number => parseCount(option, text, min);
-}
+import { countArg } from './parse.js';
+import { signalExitCode, untilStopped } from './signals.js';
 
 interface WorkerFlags {
   redis: string;
@@ -31,7 +27,7 @@ export function register(program: Command): void {
     .option(
       '--concurrency <n>',
       'trials run at once, one thread each (default: number of cores)',
-      integerOption('--concurrency', 1),
+      countArg('--concurrency', 1),
     )
     .option('--queue <name>', 'queue name shared with the sweep (default: decoupled-trials)')
     .option('--name <name>', 'worker name recorded with each result (default: host:pid)')
@@ -42,12 +38,12 @@ export function register(program: Command): void {
     .option(
       '--lock-duration <ms>',
       "how long a dead worker's trial waits before another worker retries it (default 30000)",
-      integerOption('--lock-duration', 100),
+      countArg('--lock-duration', 100),
     )
     .option(
       '--stalled-interval <ms>',
       'how often this worker checks for trials of dead workers (default 30000)',
-      integerOption('--stalled-interval', 100),
+      countArg('--stalled-interval', 100),
     )
     .action(async (flags: WorkerFlags) => {
       const { startWorker } = await import('../sweep/distributed/index.js');
@@ -63,28 +59,20 @@ export function register(program: Command): void {
         lockDurationMs: flags.lockDuration,
         stalledIntervalMs: flags.stalledInterval,
       });
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        let stopping: NodeJS.Signals | undefined;
-        const stop = (name: NodeJS.Signals) => {
-          if (stopping) {
-            // Again: quit now; the trials' last checkpoints are whole, and their jobs come back
-            // to the queue when this worker's locks expire.
-            process.exit(name === 'SIGINT' ? 130 : 143);
-          }
-          stopping = name;
-          process.stderr.write(
-            `worker ${worker.name}: ${name}; stopping. Running trials checkpoint and go back to ` +
-              'the queue, to resume on another worker (again to quit now).\n',
-          );
-          worker.close(true).then(
-            () => resolve(name),
-            () => resolve(name),
-          );
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      const { stoppedBy } = await untilStopped(
+        {
+          stopping: (signal) =>
+            `worker ${worker.name}: ${signal}; stopping. Running trials checkpoint and go back ` +
+            'to the queue, to resume on another worker (again to quit now).',
+        },
+        // Again: quit now; the trials' last checkpoints are whole, and their jobs come back to
+        // the queue when this worker's locks expire.
+        (signal) =>
+          new Promise<void>((resolve) => {
+            signal.addEventListener('abort', () => worker.close(true).then(resolve, resolve));
+          }),
+      );
       // The trial threads are done; exit even if a connection is still winding down.
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      process.exit(signalExitCode(stoppedBy ?? 'SIGINT'));
     });
 }

@@ -24,7 +24,12 @@ import { type EmaOptions, emaSettings, WeightAverages } from './ema.js';
 import { NonFiniteGradientError, OptionError } from './errors.js';
 import { checkSlotList } from './feature-state.js';
 import { firstNonFinite, referenceKernels, type UpdateKernels } from './kernels.js';
-import type { ExtraStateValue, OptimizerStateDict, SavedGroupHyper } from './state.js';
+import {
+  type ExtraStateValue,
+  type OptimizerStateDict,
+  type SavedGroupHyper,
+  validateStateDict,
+} from './state.js';
 import {
   type CoreOptimizerKind,
   NON_FINITE_POLICIES,
@@ -355,6 +360,7 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
    * Everything is checked first, so a rejected state changes nothing.
    */
   loadStateDict(state: OptimizerStateDict): void {
+    validateStateDict(state, `${this.kind}.loadStateDict`);
     const where = `${this.kind}.loadStateDict`;
     if (state?.format !== 'decoupled.optimizer' || state.version !== 1) {
       throw new OptionError('state', state?.format, 'a state from stateDict() (format 1)', where);

@@ -137,13 +137,17 @@ export function splitWarmRestartOptions<O extends object>(
 
 /** Makes an optimizer's error speak of AdamWR / SGDWR, the class the user called. */
 function relabel(error: unknown, from: string, to: string): unknown {
-  if (error instanceof OptionError && new RegExp(`^${from}[: ]`).test(error.message)) {
-    error.message = to + error.message.slice(from.length);
-    if (error.message.includes('unknown option')) {
-      error.message += `, or the ${to} settings ${SETTING_KEYS.join(', ')}`;
-    }
+  if (
+    !(error instanceof OptionError) ||
+    !error.where ||
+    !new RegExp(`^${from}( |$)`).test(error.where)
+  ) {
+    return error;
   }
-  return error;
+  const where = to + error.where.slice(from.length);
+  if (!error.detail.includes('unknown option')) return error.relabeled(where);
+  const detail = `${error.detail}, or the ${to} settings ${SETTING_KEYS.join(', ')}`;
+  return new OptionError(error.option, error.value, error.allowed, where, detail);
 }
 
 export type AdamWROptions = WarmRestartSettings &

@@ -15,10 +15,8 @@
  * ('schedule' decays by eta_t lambda, independent of lr, so lr does not enter its timescale.)
  */
 import { OptionError } from './errors.js';
-import type { DecayScale } from './types.js';
+import { DECAY_SCALES, type DecayScale } from './types.js';
 import { checkKnownKeys, checkNumber, checkOneOf } from './validate.js';
-
-const DECAY_SCALES: readonly DecayScale[] = ['lr', 'schedule'];
 
 export interface DecayForTimescaleOptions {
   /** The EMA timescale tau_epoch, in epochs (> 0, may be fractional). */

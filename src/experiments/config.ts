@@ -123,6 +123,29 @@ export const TrainConfigSchema = z.strictObject({
   backend: z.enum(BACKENDS).default('wasm'),
 });
 
+/** The files of a run directory (`out`), named once for the trainer and the CLI. */
+export const FILES = {
+  config: 'config.json',
+  metrics: 'metrics.jsonl',
+  checkpoint: 'checkpoint.json',
+  result: 'result.json',
+} as const;
+
+/**
+ * JSON with object keys sorted and undefined values dropped (as JSON.stringify drops them), so
+ * equal configs compare and hash equally whatever their key order.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v) ?? 'null').join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
 /** A fully defaulted, validated run configuration. */
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 /** What a caller may pass: every field with a default is optional. */

@@ -3,9 +3,14 @@
  * training loop `runTraining` and its plain-JSON `TrainConfig`.
  */
 
-export { writeFileAtomic } from './atomic-file.js';
+export { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 export { useBackend } from './backend.js';
-export { type Checkpoint, CheckpointError, loadCheckpoint } from './checkpoint.js';
+export {
+  type Checkpoint,
+  CheckpointError,
+  loadCheckpoint,
+  parseCheckpoint,
+} from './checkpoint.js';
 export * from './config.js';
 export {
   clearDatasetCache,
@@ -22,4 +27,4 @@ export { buildModel, countParams } from './models.js';
 export { createOptimizer } from './optimizer.js';
 export { deriveSeed, Rng, type RngState } from './rng.js';
 export { buildSchedule, buildWeightDecay, stepsPerEpoch } from './schedule.js';
-export { evaluate, FILES, runTraining, type TrainOptions } from './train.js';
+export { evaluate, runTraining, type TrainOptions } from './train.js';

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SingleBar } from 'cli-progress';
-import { NonFiniteGradientError } from '../core/errors.js';
+import { NonFiniteGradientError, OptionError } from '../core/errors.js';
 import type { Schedule } from '../core/types.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 import { useBackend } from './backend.js';
 import {
   CHECKPOINT_VERSION,
@@ -29,7 +29,9 @@ import {
   saveCheckpoint,
 } from './checkpoint.js';
 import {
+  canonicalJson,
   type EpochRecord,
+  FILES,
   parseTrainConfig,
   type TrainConfig,
   type TrainConfigInput,
@@ -60,13 +62,6 @@ export interface TrainOptions {
   /** Stop (as if aborted) after this many optimizer steps in this session; for tests. */
   stopAfterSteps?: number;
 }
-
-export const FILES = {
-  config: 'config.json',
-  metrics: 'metrics.jsonl',
-  checkpoint: 'checkpoint.json',
-  result: 'result.json',
-} as const;
 
 const EVAL_BATCH = 500;
 
@@ -145,11 +140,14 @@ class Run {
   /** Restores the checkpoint when resuming (and there is one), else prepares a fresh run dir. */
   async begin(): Promise<void> {
     const { out, options } = this;
-    const resumed = options.resume && out ? loadCheckpoint(this.path('checkpoint')) : null;
+    // Temp files of writers killed mid-write (a checkpoint is megabytes) are never used again.
+    if (out) removeStaleTempFiles(out);
+    const file = out ? this.path('checkpoint') : '';
+    const resumed = options.resume && file ? loadCheckpoint(file) : null;
     if (resumed) {
       checkSameRun(resumed.config, this.config);
-      restoreModel(this.model, resumed.model);
-      await restoreOptimizer(this.optimizer, resumed.optimizer);
+      restoreModel(this.model, resumed.model, file);
+      await restoreOptimizer(this.optimizer, resumed.optimizer, file);
       this.state = resumed.state;
       this.records = resumed.records;
       this.rng = Rng.fromState(this.state.rng);
@@ -409,22 +407,22 @@ function saveModel(model: LayersModel): SavedTensor[] {
   });
 }
 
-function restoreModel(model: LayersModel, saved: SavedTensor[]): void {
+function restoreModel(model: LayersModel, saved: SavedTensor[], file: string): void {
   const weights = model.weights;
   if (saved.length !== weights.length) {
     throw new CheckpointError(
-      `checkpoint holds ${saved.length} model tensors, the model has ${weights.length}`,
+      `${file}: the checkpoint holds ${saved.length} model tensors, the model has ${weights.length}`,
     );
   }
-  const tensors = saved.map((s, i) => {
+  saved.forEach((s, i) => {
     const shape = weights[i].shape as number[];
     if (s.shape.join(',') !== shape.join(',')) {
       throw new CheckpointError(
-        `checkpoint tensor ${s.name} has shape [${s.shape}], the model [${shape}]`,
+        `${file}: checkpoint tensor ${s.name} has shape [${s.shape}], the model [${shape}]`,
       );
     }
-    return tf.tensor(decodeTensor(s), s.shape, s.dtype);
   });
+  const tensors = saved.map((s) => tf.tensor(decodeTensor(s), s.shape, s.dtype));
   model.setWeights(tensors);
   for (const t of tensors) t.dispose();
 }
@@ -440,14 +438,24 @@ async function saveOptimizer(optimizer: tf.Optimizer): Promise<SavedTensor[]> {
   return saved;
 }
 
-async function restoreOptimizer(optimizer: tf.Optimizer, saved: SavedTensor[]): Promise<void> {
+async function restoreOptimizer(
+  optimizer: tf.Optimizer,
+  saved: SavedTensor[],
+  file: string,
+): Promise<void> {
   const named = saved.map((s) => ({
     name: s.name,
     tensor: tf.tensor(decodeTensor(s), s.shape, s.dtype),
   }));
-  await optimizer.setWeights(named);
-  // Variables share data by reference counting, so the optimizer keeps its copies.
-  for (const { tensor } of named) tensor.dispose();
+  try {
+    await optimizer.setWeights(named);
+  } catch (error) {
+    if (!(error instanceof OptionError)) throw error;
+    throw new CheckpointError(`${file}: the optimizer state does not fit (${error.message})`);
+  } finally {
+    // Variables share data by reference counting, so the optimizer keeps its copies.
+    for (const { tensor } of named) tensor.dispose();
+  }
 }
 
 /** A checkpoint belongs to this run only if every setting but `out` matches. */
@@ -473,13 +481,4 @@ function checkSameRun(saved: TrainConfig, current: TrainConfig): void {
         'use another --out, or delete the checkpoint to start afresh',
     );
   }
-}
-
-/** JSON with object keys sorted, so key order does not matter when comparing configs. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
-      : v,
-  );
 }

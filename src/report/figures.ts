@@ -1,14 +1,20 @@
 /**
  * Vega-Lite specs of the report's figures, built from the metrics (data inlined, no URLs):
- * - heatmap: lr x weight decay, colour = mean final test error, top settings outlined and ranked,
- *   the ridge (best decay per lr, used by the alignment number) dotted (paper Fig. 1/2);
+ * - heatmap: lr x weight decay, colour = mean final test error on a shared clamped scale (the
+ *   legend marks the clamp), top settings outlined and ranked, the ridge (best decay per lr, used by
+ *   the alignment number) dotted, and for decoupled optimizers dashed iso-τ lines of the EMA
+ *   timescale (timescale.ts) (paper Fig. 1/2);
  * - curves: test error over epochs of each group's best setting, band = min..max over seeds
  *   (paper Fig. 4);
- * - test error against final training loss for every trial (paper Fig. 3).
+ * - test error against final training loss for every trial (paper Fig. 3), its loss axis fitted to
+ *   the data (log only when the losses span a factor of 10 or more).
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Trial, TrialResult } from '../sweep/types.js';
+import { tauNumber } from './findings.js';
+import { numLabel, OPTIMIZER_NAMES } from './format.js';
 import { type Alignment, type Cell, type Group, mean, rankCells } from './metrics.js';
+import { gridOf, isoTauLine, niceTaus, type Timescale } from './timescale.js';
 
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const FONT = 'Helvetica, Arial, sans-serif';
@@ -22,24 +28,120 @@ const baseConfig = {
   title: { fontSize: 14, anchor: 'start' as const },
 };
 
-/** Compact number label: 0.001 -> "1e-3", 0.05 -> "0.05", 0 -> "0". */
-export function numLabel(x: number): string {
-  if (x === 0) return '0';
-  const exp = Math.floor(Math.log10(Math.abs(x)));
-  if (exp <= -3 || exp >= 4) {
-    const m = x / 10 ** exp;
-    const ms = Number(m.toPrecision(3)).toString();
-    return `${ms}e${exp}`;
-  }
-  return Number(x.toPrecision(3)).toString();
-}
-
 export interface HeatmapOptions {
   /** How many top settings to outline; default 3. */
   top?: number;
-  /** Shared colour domain in percent, so heatmaps of different optimizers compare. */
+  /**
+   * Shared colour domain in percent, so heatmaps of different optimizers compare. Errors above it
+   * are clamped to its top colour, which the legend labels "≥".
+   */
   domain?: [number, number];
   title?: string;
+  /** What the weight decay axis holds (e.g. "λ_norm (normalized decoupled decay, × η_t)"). */
+  decayAxis?: string;
+  /** Draws iso-τ lines (decoupled optimizers). */
+  timescale?: Timescale;
+}
+
+const CELL_WIDTH = 64;
+const CELL_HEIGHT = 40;
+
+/** The colour encoding; with a clamped domain, the legend's top label reads "≥ hi". */
+function errorColour(domain: [number, number] | undefined) {
+  const legend = domain
+    ? {
+        values: [domain[0], (domain[0] + domain[1]) / 2, domain[1]].map((v) =>
+          Number(v.toFixed(1)),
+        ),
+        labelExpr: `datum.value >= ${Number(domain[1].toFixed(1))} ? '≥ ' + datum.label : datum.label`,
+        title: ['test error (%)', 'clamped at the top'],
+      }
+    : { title: 'test error (%)' };
+  return {
+    field: 'error',
+    type: 'quantitative' as const,
+    scale: {
+      scheme: 'viridis',
+      reverse: true,
+      ...(domain ? { domain, clamp: true } : {}),
+    },
+    legend,
+  };
+}
+
+/**
+ * Dashed iso-τ lines over the cells, on linear scales in grid units (one unit = one cell), which
+ * is why the heatmap has a fixed size instead of a step: both scales then span the same pixels.
+ */
+function isoTauLayers(group: Group, timescale: Timescale | undefined, width: number) {
+  if (!timescale) return [];
+  const grid = gridOf(group.cells);
+  const fitted = timescale.fit?.tau;
+  // Round τ values, less any that would sit on top of the fitted line.
+  const taus = niceTaus(timescale.tauRange).filter(
+    (tau) => fitted === undefined || Math.abs(Math.log(tau / fitted)) > Math.log(1.3),
+  );
+  const lines = [...taus.map((tau) => ({ tau, fitted: false }))];
+  if (fitted !== undefined) lines.push({ tau: fitted, fitted: true });
+  const values = lines.flatMap(({ tau, fitted: isFit }) =>
+    isoTauLine(timescale, grid, tau).map((p, order) => ({
+      ...p,
+      order,
+      line: `${tau}${isFit ? ' fit' : ''}`,
+      label: `τ = ${tauNumber(tau)}${isFit ? ' (fit)' : ''}`,
+      fitted: isFit,
+    })),
+  );
+  const x = {
+    field: 'x',
+    type: 'quantitative' as const,
+    scale: { domain: [0, grid.decays.length], nice: false, zero: false },
+    axis: null,
+  };
+  const y = {
+    field: 'y',
+    type: 'quantitative' as const,
+    scale: { domain: [0, grid.lrs.length], nice: false, zero: false, reverse: true },
+    axis: null,
+  };
+  // Label each line where it leaves the plot at the top edge; a round line's label that would run
+  // into the fitted line's label is left out (the caption gives the values).
+  const labels = values.filter((v) => v.y === 0 && v.x >= 0 && v.x <= grid.decays.length);
+  const cellPx = width / grid.decays.length;
+  const span = (v: (typeof labels)[number]) => [v.x * cellPx, v.x * cellPx + 6.5 * v.label.length];
+  const fitLabel = labels.find((v) => v.fitted);
+  const shown = labels.filter((v) => {
+    if (v.fitted || !fitLabel) return true;
+    const [a0, a1] = span(v);
+    const [b0, b1] = span(fitLabel);
+    return a1 < b0 || a0 > b1;
+  });
+  return [
+    {
+      data: { values },
+      mark: { type: 'line', clip: true, strokeDash: [6, 4], color: '#111' },
+      encoding: {
+        x,
+        y,
+        detail: { field: 'line' },
+        order: { field: 'order' },
+        strokeWidth: { condition: { test: 'datum.fitted', value: 2.6 }, value: 1.2 },
+        opacity: { condition: { test: 'datum.fitted', value: 0.95 }, value: 0.6 },
+      },
+    },
+    ...[false, true].map((fit) => ({
+      data: { values: shown.filter((v) => v.fitted === fit) },
+      mark: {
+        type: 'text',
+        fontSize: 10,
+        align: 'left',
+        dx: 3,
+        baseline: 'bottom',
+        fontWeight: fit ? 'bold' : 'normal',
+      },
+      encoding: { x, y, text: { field: 'label' } },
+    })),
+  ];
 }
 
 export function heatmapSpec(
@@ -51,6 +153,7 @@ export function heatmapSpec(
   const ranked = rankCells(group.cells);
   const rankOf = new Map(ranked.slice(0, top).map((c, i) => [c, i + 1]));
   const ridge = new Set((alignment?.ridge ?? []).map((r) => `${r.lr}|${r.weightDecay}`));
+  const grid = gridOf(group.cells);
   const values = group.cells.map((c: Cell) => ({
     lr: c.lr,
     weightDecay: c.weightDecay,
@@ -68,7 +171,7 @@ export function heatmapSpec(
     field: 'wdLabel',
     type: 'ordinal' as const,
     sort: { field: 'weightDecay', op: 'min' as const },
-    title: `weight decay (${group.optimizer === 'adam' || group.optimizer === 'sgd' ? 'L2 factor' : 'decoupled'})`,
+    title: options.decayAxis ?? 'weight decay',
     axis: { labelAngle: 0 },
   };
   const y = {
@@ -82,82 +185,85 @@ export function heatmapSpec(
     x: { ...x, bandPosition: 0.5 },
     y: { ...y, bandPosition: 0.5 },
   };
+  // Wide enough for the decay axis's title.
+  const width = Math.max(CELL_WIDTH * grid.decays.length, 6.5 * (options.decayAxis?.length ?? 0));
+  const timescale = isoTauLayers(group, options.timescale, width);
   return {
     $schema: VEGA_LITE_SCHEMA,
     title: options.title ?? `${group.optimizer} (${group.schedule}): final test error (%)`,
     data: { values },
-    width: { step: 64 },
-    height: { step: 40 },
+    width,
+    height: CELL_HEIGHT * grid.lrs.length,
     encoding: { x, y },
     layer: [
       {
-        mark: { type: 'rect' },
-        encoding: {
-          color: {
-            field: 'error',
-            type: 'quantitative',
-            title: 'test error (%)',
-            scale: {
-              scheme: 'viridis',
-              reverse: true,
-              ...(options.domain ? { domain: options.domain, clamp: true } : {}),
+        layer: [
+          {
+            mark: { type: 'rect' },
+            encoding: {
+              color: errorColour(options.domain),
+              tooltip: [
+                { field: 'lrLabel', title: 'lr' },
+                { field: 'wdLabel', title: 'weight decay' },
+                { field: 'error', title: 'test error (%)' },
+                { field: 'sd', title: 'sd over seeds' },
+                { field: 'n', title: 'seeds' },
+              ],
             },
           },
-          tooltip: [
-            { field: 'lrLabel', title: 'lr' },
-            { field: 'wdLabel', title: 'weight decay' },
-            { field: 'error', title: 'test error (%)' },
-            { field: 'sd', title: 'sd over seeds' },
-            { field: 'n', title: 'seeds' },
-          ],
-        },
-      },
-      {
-        transform: [{ filter: 'datum.top' }],
-        mark: { type: 'rect', fill: null, stroke: '#d62728', strokeWidth: 3 },
-      },
-      {
-        mark: { type: 'text', fontSize: 12, baseline: 'middle', yOffset: -5 },
-        encoding: {
-          ...centre,
-          text: { field: 'label' },
-          color: {
-            condition: {
-              test: `datum.error != null && datum.error > ${options.domain ? (options.domain[0] + options.domain[1]) / 2 : 50}`,
-              value: 'white',
-            },
-            value: 'black',
+          {
+            transform: [{ filter: 'datum.top' }],
+            mark: { type: 'rect', fill: null, stroke: '#d62728', strokeWidth: 3 },
           },
-        },
+          {
+            mark: { type: 'text', fontSize: 12, baseline: 'middle', yOffset: -5 },
+            encoding: {
+              ...centre,
+              text: { field: 'label' },
+              color: {
+                condition: {
+                  test: `datum.error != null && datum.error > ${options.domain ? (options.domain[0] + options.domain[1]) / 2 : 50}`,
+                  value: 'white',
+                },
+                value: 'black',
+              },
+            },
+          },
+          {
+            transform: [
+              { filter: 'datum.top' },
+              { calculate: "'#' + datum.rank", as: 'rankLabel' },
+            ],
+            mark: {
+              type: 'text',
+              fontSize: 10,
+              fontWeight: 'bold',
+              color: '#d62728',
+              baseline: 'middle',
+              yOffset: 10,
+            },
+            encoding: { ...centre, text: { field: 'rankLabel' } },
+          },
+          {
+            transform: [{ filter: 'datum.ridge' }],
+            mark: {
+              type: 'point',
+              shape: 'circle',
+              filled: true,
+              size: 30,
+              color: 'white',
+              xOffset: -22,
+              yOffset: 10,
+              stroke: 'black',
+              strokeWidth: 0.8,
+            },
+            encoding: centre,
+          },
+        ],
       },
-      {
-        transform: [{ filter: 'datum.top' }, { calculate: "'#' + datum.rank", as: 'rankLabel' }],
-        mark: {
-          type: 'text',
-          fontSize: 10,
-          fontWeight: 'bold',
-          color: '#d62728',
-          baseline: 'middle',
-          yOffset: 10,
-        },
-        encoding: { ...centre, text: { field: 'rankLabel' } },
-      },
-      {
-        transform: [{ filter: 'datum.ridge' }],
-        mark: {
-          type: 'point',
-          shape: 'circle',
-          filled: true,
-          size: 30,
-          color: 'white',
-          xOffset: -22,
-          yOffset: 10,
-          stroke: 'black',
-          strokeWidth: 0.8,
-        },
-        encoding: centre,
-      },
+      ...(timescale.length ? [{ layer: timescale }] : []),
     ],
+    ...(timescale.length ? { resolve: { scale: { x: 'independent', y: 'independent' } } } : {}),
     config: baseConfig,
   } as TopLevelSpec;
 }
@@ -250,6 +356,42 @@ export function curvesSpec(
   } as TopLevelSpec;
 }
 
+/** 1-2-5 steps: the largest at most `x` (down) or the smallest at least `x` (up). */
+export function round125(x: number, direction: 'down' | 'up'): number {
+  const e = Math.floor(Math.log10(x));
+  const steps = [1, 2, 5, 10].map((m) => m * 10 ** e);
+  return direction === 'down'
+    ? (steps.filter((v) => v <= x * (1 + 1e-12)).at(-1) ?? 10 ** e)
+    : (steps.find((v) => v >= x * (1 - 1e-12)) ?? 10 ** (e + 1));
+}
+
+/**
+ * The training-loss axis, fitted to the data: linear when the losses span less than a factor of 10
+ * (log ticks would sit a decade apart, around a cluster of points), else log between 1-2-5 bounds.
+ */
+export function lossAxis(losses: number[]) {
+  const lo = Math.min(...losses);
+  const hi = Math.max(...losses);
+  if (!(lo > 0) || !Number.isFinite(hi) || hi / lo < 10) {
+    return {
+      field: 'trainLoss',
+      type: 'quantitative' as const,
+      scale: { zero: false, nice: true },
+      title: 'final training loss',
+    };
+  }
+  return {
+    field: 'trainLoss',
+    type: 'quantitative' as const,
+    scale: {
+      type: 'log' as const,
+      domain: [round125(lo, 'down'), round125(hi, 'up')],
+      nice: false,
+    },
+    title: 'final training loss (log scale)',
+  };
+}
+
 export function lossScatterSpec(
   trials: Trial[],
   results: TrialResult[],
@@ -264,7 +406,7 @@ export function lossScatterSpec(
     if (r?.status !== 'ok' || r.diverged || !Number.isFinite(loss) || !Number.isFinite(err))
       continue;
     values.push({
-      optimizer: t.params.optimizer,
+      optimizer: OPTIMIZER_NAMES[t.params.optimizer],
       schedule: t.params.schedule,
       lr: numLabel(t.params.lr),
       wd: numLabel(t.params.weightDecay),
@@ -284,12 +426,7 @@ export function lossScatterSpec(
       {
         mark: { type: 'point', filled: true, opacity: 0.75, size: 50 },
         encoding: {
-          x: {
-            field: 'trainLoss',
-            type: 'quantitative',
-            scale: { type: 'log' },
-            title: 'final training loss (log scale)',
-          },
+          x: lossAxis(values.map((v) => v.trainLoss)),
           y: {
             field: 'error',
             type: 'quantitative',

@@ -97,12 +97,14 @@ function renderSection(s: HtmlSection): string {
 
 const CSS = `
 body{font:15px/1.5 Helvetica,Arial,sans-serif;color:#222;max-width:1100px;margin:2em auto;padding:0 1em;background:#fff}
-h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin:1.4em 0 .5em;display:inline-block}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin:1.4em 0 .5em}
+summary h2{display:inline-block;margin:1em 0 .5em}
 .sub{color:#555;margin-top:0}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f2f2f2}
 tr.hl td{background:#fff6d6}
 figure.chart{display:inline-block;margin:.6em 1.2em .8em 0;vertical-align:top}
+section{clear:both}
 figure.chart svg{max-width:100%;height:auto}
 figcaption{font-size:.88em;color:#555;max-width:620px}
 summary{cursor:pointer}

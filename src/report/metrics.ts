@@ -4,23 +4,38 @@
  * - A cell is one (optimizer, schedule, lr, weight decay) setting; its value is the final test error
  *   averaged over seeds: mean = sum(e_s) / n, spread = sample sd sqrt(sum (e_s - mean)^2 / (n - 1)).
  *   A diverged trial counts with its last measured test error (chance level if that is not finite).
- * - Best setting per (optimizer, schedule) = the cell with the lowest mean.
- * - Relative improvement of a decoupled optimizer over its coupled twin:
+ * - Best setting per (optimizer, schedule) = the cell with the lowest mean validation error when
+ *   every cell has one (records with `final.valError`), else the lowest mean test error (then the
+ *   reported test error of the best setting is optimistic: it was also used to choose it).
+ * - Comparisons are paired by seed (the same seed gives both optimizers the same initialization and
+ *   data order): for the two best cells, d_s = e_coupled(s) - e_decoupled(s) over their shared seeds,
+ *   summarized by its mean and Student t 95% interval (stats.ts). The interval decides: above 0,
+ *   the decoupled optimizer is lower; below 0, the coupled one; containing 0, no difference is
+ *   detectable; with one seed there is no interval. The same holds for "does decay help" (best cell
+ *   with decay against the best without).
+ * - Relative improvement of a decoupled optimizer over its coupled twin, on the best cells' means:
  *     (best_coupled - best_decoupled) / best_coupled.
- * - Noise: the pooled within-cell sd over seeds, s_p = sqrt(sum_c (n_c - 1) s_c^2 / sum_c (n_c - 1));
- *   with one seed per cell it is approximated by the binomial sd of an error rate p measured on N
- *   test images, sqrt(p (1 - p) / N) at the median cell error. A difference of two n-seed means is
- *   called an effect only if it exceeds 2 * s * sqrt(2 / n).
+ * - Noise (shown, not used for verdicts): the pooled within-cell sd over seeds,
+ *   s_p = sqrt(sum_c (n_c - 1) s_c^2 / sum_c (n_c - 1)); with one seed per cell, the binomial sd of
+ *   an error rate p measured on N test images, sqrt(p (1 - p) / N) at the median cell error.
  * - Axis alignment of a basin: for each lr row, the best nonzero weight decay wd*(lr) = the column
  *   with the lowest mean error; a least-squares fit log10 wd* = a + b log10 lr gives the ridge slope
  *   b and R^2 (the share of the ridge's variance explained by lr). b = 0: axis-aligned (the best
  *   decay does not depend on lr, the paper's claim for AdamW/SGDW); b = -1: diagonal (lr * wd is
  *   what matters, the paper's finding for L2). Alignment = 1 - min(1, |b|), so 1 = axis-aligned,
- *   0 = diagonal or steeper. A row whose nonzero-decay cells differ by no more than the effect
- *   threshold is flat (its argmin is noise) and is left out; with fewer than 3 rows left the basin
- *   is reported as flat, not measured.
+ *   0 = diagonal or steeper. A row is flat when the paired interval between its best and worst
+ *   nonzero-decay cells contains 0 (its argmin is noise); flat rows are left out, and with fewer
+ *   than 3 rows left the basin is reported as flat, not measured. With one seed flatness cannot be
+ *   judged and every row counts.
  */
-import type { SweepOptimizer, SweepSchedule, Trial, TrialResult } from '../sweep/types.js';
+import type { SweepOptimizer, SweepSchedule, Trial } from '../sweep/types.js';
+import type { ReportRecord } from './load.js';
+import {
+  type PairedDifference,
+  type PairedVerdict,
+  pairedDifference,
+  pairedVerdict,
+} from './stats.js';
 
 /** Test error assumed for a diverged trial without a finite measurement (10 classes). */
 export const CHANCE_ERROR = 0.9;
@@ -41,10 +56,15 @@ export interface Cell {
   failed: number;
   /** Final training loss averaged over seeds (NaN if any is not finite). */
   trainLoss: number;
+  /** Final validation error averaged over seeds (NaN unless every seed measured one). */
+  valMean: number;
 }
 
+/** What a best setting is chosen on. */
+export type SelectionMetric = 'validation' | 'test';
+
 /** The final test error of a result, or undefined if it has none (failed). */
-export function finalTestError(result: TrialResult): number | undefined {
+export function finalTestError(result: ReportRecord): number | undefined {
   if (result.status !== 'ok') return undefined;
   const e = result.final?.testError;
   if (e !== undefined && Number.isFinite(e)) return e;
@@ -71,9 +91,9 @@ export function cellKey(p: {
 }
 
 /** Groups the results of `trials` into cells (results of trials not in the list are ignored). */
-export function buildCells(trials: Trial[], results: TrialResult[]): Cell[] {
+export function buildCells(trials: Trial[], results: ReportRecord[]): Cell[] {
   const byId = new Map(results.map((r) => [r.trialId, r]));
-  const cells = new Map<string, Cell & { losses: number[] }>();
+  const cells = new Map<string, Cell & { losses: number[]; vals: number[] }>();
   for (const trial of trials) {
     const p = trial.params;
     const key = cellKey(p);
@@ -92,7 +112,9 @@ export function buildCells(trials: Trial[], results: TrialResult[]): Cell[] {
         diverged: 0,
         failed: 0,
         trainLoss: Number.NaN,
+        valMean: Number.NaN,
         losses: [],
+        vals: [],
       };
       cells.set(key, cell);
     }
@@ -105,13 +127,15 @@ export function buildCells(trials: Trial[], results: TrialResult[]): Cell[] {
     cell.values.push(e);
     cell.seeds.push(p.seed);
     cell.losses.push(result.final?.trainLoss ?? Number.NaN);
+    cell.vals.push(result.final?.valError ?? Number.NaN);
   }
-  return [...cells.values()].map(({ losses, ...cell }) => ({
+  return [...cells.values()].map(({ losses, vals, ...cell }) => ({
     ...cell,
     n: cell.values.length,
     mean: mean(cell.values),
     sd: sampleSd(cell.values),
     trainLoss: losses.every(Number.isFinite) ? mean(losses) : Number.NaN,
+    valMean: vals.length && vals.every(Number.isFinite) ? mean(vals) : Number.NaN,
   }));
 }
 
@@ -136,13 +160,35 @@ export function groupCells(cells: Cell[]): Group[] {
   return [...groups.values()];
 }
 
-/** Cells with data, best (lowest mean, then lowest sd, then most seeds) first. */
-export function rankCells(cells: Cell[]): Cell[] {
-  return cells.filter((c) => c.n > 0).sort((a, b) => a.mean - b.mean || a.sd - b.sd || b.n - a.n);
+/** 'validation' when every cell with data has a validation error, else 'test'. */
+export function selectionMetric(cells: Cell[]): SelectionMetric {
+  const measured = cells.filter((c) => c.n > 0);
+  return measured.length && measured.every((c) => Number.isFinite(c.valMean))
+    ? 'validation'
+    : 'test';
 }
 
-export function bestCell(cells: Cell[]): Cell | undefined {
-  return rankCells(cells)[0];
+/**
+ * Cells with data, best first: lowest mean on `on` (default: the validation error when all have
+ * one), then lowest test-error sd, then most seeds.
+ */
+export function rankCells(cells: Cell[], on: SelectionMetric = selectionMetric(cells)): Cell[] {
+  const value = (c: Cell) => (on === 'validation' ? c.valMean : c.mean);
+  return cells
+    .filter((c) => c.n > 0)
+    .sort((a, b) => value(a) - value(b) || a.sd - b.sd || b.n - a.n);
+}
+
+export function bestCell(cells: Cell[], on?: SelectionMetric): Cell | undefined {
+  return rankCells(cells, on)[0];
+}
+
+/** Paired differences a_s - b_s of final test error over the seeds both cells have. */
+export function pairBySeed(a: Cell, b: Cell): number[] {
+  return a.seeds
+    .map((s, i) => [i, b.seeds.indexOf(s)])
+    .filter(([, j]) => j >= 0)
+    .map(([i, j]) => a.values[i] - b.values[j]);
 }
 
 /** Pooled within-cell sd over cells with at least 2 seeds; undefined if there are none. */
@@ -186,17 +232,47 @@ export interface Alignment {
   /** 1 - min(1, |slope|): 1 = axis-aligned, 0 = diagonal (NaN unless measured). */
   alignment: number;
   /** The ridge: best nonzero weight decay per non-flat lr row. */
-  ridge: { lr: number; weightDecay: number; mean: number }[];
-  /** Rows left out because decay made no difference there beyond `threshold`. */
+  ridge: { lr: number; weightDecay: number; mean: number; n: number }[];
+  /** Rows left out because the paired interval between their best and worst decay contains 0. */
   flatRows: number[];
+}
+
+/** Least-squares fit of log10 wd* on log10 lr: slope and R^2. */
+function fitRidge(ridge: Alignment['ridge']): { slope: number; r2: number } {
+  const xs = ridge.map((r) => Math.log10(r.lr));
+  const ys = ridge.map((r) => Math.log10(r.weightDecay));
+  const mx = mean(xs);
+  const my = mean(ys);
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sxx += (xs[i] - mx) ** 2;
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    syy += (ys[i] - my) ** 2;
+  }
+  return {
+    slope: sxx > 0 ? sxy / sxx : 0,
+    r2: syy > 0 && sxx > 0 ? (sxy * sxy) / (sxx * syy) : 0,
+  };
+}
+
+/** A row is flat when its worst and best cells are not told apart by their paired interval. */
+function isFlatRow(row: Cell[], best: Cell, on: SelectionMetric): boolean {
+  const worst = rankCells(row, on).at(-1);
+  if (!worst || worst === best) return true;
+  return pairedVerdict(pairedDifference(pairBySeed(worst, best))) === 'none';
 }
 
 /**
  * Axis alignment of one optimizer's basin (see the module comment). Needs at least 3 lr rows and 2
  * nonzero weight decays with data; rows whose best cell is at chance level (all diverged) and flat
- * rows (spread <= threshold) are left out.
+ * rows are left out.
  */
-export function axisAlignment(cells: Cell[], threshold = 0): Alignment {
+export function axisAlignment(
+  cells: Cell[],
+  on: SelectionMetric = selectionMetric(cells),
+): Alignment {
   const none = (status: Alignment['status'], ridge: Alignment['ridge'], flatRows: number[]) => ({
     status,
     slope: Number.NaN,
@@ -213,30 +289,13 @@ export function axisAlignment(cells: Cell[], threshold = 0): Alignment {
   const ridge: Alignment['ridge'] = [];
   const flatRows: number[] = [];
   for (const [lr, row] of [...rows.entries()].sort((a, b) => a[0] - b[0])) {
-    const best = bestCell(row);
+    const best = bestCell(row, on);
     if (!best || best.mean >= CHANCE_ERROR - 1e-9) continue;
-    const worst = Math.max(...row.map((c) => c.mean));
-    if (row.length < 2 || worst - best.mean <= threshold) {
-      flatRows.push(lr);
-      continue;
-    }
-    ridge.push({ lr, weightDecay: best.weightDecay, mean: best.mean });
+    if (isFlatRow(row, best, on)) flatRows.push(lr);
+    else ridge.push({ lr, weightDecay: best.weightDecay, mean: best.mean, n: best.n });
   }
   if (ridge.length < 3) return none(flatRows.length ? 'flat' : 'too small', ridge, flatRows);
-  const xs = ridge.map((r) => Math.log10(r.lr));
-  const ys = ridge.map((r) => Math.log10(r.weightDecay));
-  const mx = mean(xs);
-  const my = mean(ys);
-  let sxx = 0;
-  let sxy = 0;
-  let syy = 0;
-  for (let i = 0; i < xs.length; i++) {
-    sxx += (xs[i] - mx) ** 2;
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    syy += (ys[i] - my) ** 2;
-  }
-  const slope = sxx > 0 ? sxy / sxx : 0;
-  const r2 = syy > 0 && sxx > 0 ? (sxy * sxy) / (sxx * syy) : 0;
+  const { slope, r2 } = fitRidge(ridge);
   return {
     status: 'measured',
     slope,
@@ -253,15 +312,14 @@ export interface Comparison {
   schedule: SweepSchedule;
   coupledBest: Cell;
   decoupledBest: Cell;
-  /** (coupled - decoupled) / coupled; positive = decoupled is better. */
+  /** What the best cells were chosen on. */
+  selectedOn: SelectionMetric;
+  /** (coupled - decoupled) / coupled on the best cells' mean test errors; positive = decoupled lower. */
   relativeImprovement: number;
-  /** coupled - decoupled, in error fraction. */
-  difference: number;
-  /** 2 * s_p * sqrt(2 / n): the smallest difference called an effect; undefined if unknown. */
-  threshold: number | undefined;
-  /** Paired by seed, when both best cells share seeds. */
-  paired?: { n: number; decoupledWins: number; meanDifference: number };
-  verdict: 'decoupled better' | 'coupled better' | 'no measurable effect' | 'unknown noise';
+  /** d_s = coupled - decoupled test error per shared seed (positive = decoupled lower). */
+  paired: PairedDifference;
+  /** 'positive' = the decoupled optimizer is lower, 'negative' = the coupled one (from the interval). */
+  verdict: PairedVerdict;
 }
 
 export const PAIRS: [SweepOptimizer, SweepOptimizer][] = [
@@ -269,53 +327,29 @@ export const PAIRS: [SweepOptimizer, SweepOptimizer][] = [
   ['sgd', 'sgdw'],
 ];
 
-function judge(difference: number, threshold: number | undefined): Comparison['verdict'] {
-  if (threshold === undefined) return 'unknown noise';
-  if (Math.abs(difference) <= threshold) return 'no measurable effect';
-  return difference > 0 ? 'decoupled better' : 'coupled better';
-}
-
-/** Significance threshold for a difference of two means of n seeds. */
-export function effectThreshold(noise: number | undefined, n: number): number | undefined {
-  if (noise === undefined || n < 1) return undefined;
-  return 2 * noise * Math.sqrt(2 / n);
-}
-
-/** AdamW vs Adam and SGDW vs SGD, per schedule present for both. */
-export function compareOptimizers(cells: Cell[], noise = estimateNoise(cells)): Comparison[] {
+/** AdamW vs Adam and SGDW vs SGD, per schedule present for both, each at its best setting. */
+export function compareOptimizers(cells: Cell[]): Comparison[] {
   const out: Comparison[] = [];
   const groups = groupCells(cells);
+  const on = selectionMetric(cells);
   for (const [coupled, decoupled] of PAIRS) {
     for (const g of groups.filter((x) => x.optimizer === coupled)) {
       const twin = groups.find((x) => x.optimizer === decoupled && x.schedule === g.schedule);
-      const cb = bestCell(g.cells);
-      const db = twin && bestCell(twin.cells);
+      const cb = bestCell(g.cells, on);
+      const db = twin && bestCell(twin.cells, on);
       if (!cb || !db) continue;
-      const difference = cb.mean - db.mean;
-      const threshold = effectThreshold(noise?.sd, Math.min(cb.n, db.n));
-      const comparison: Comparison = {
+      const paired = pairedDifference(pairBySeed(cb, db));
+      out.push({
         coupled,
         decoupled,
         schedule: g.schedule,
         coupledBest: cb,
         decoupledBest: db,
-        relativeImprovement: cb.mean > 0 ? difference / cb.mean : 0,
-        difference,
-        threshold,
-        verdict: judge(difference, threshold),
-      };
-      const shared = cb.seeds.filter((s) => db.seeds.includes(s));
-      if (shared.length >= 2) {
-        const diffs = shared.map(
-          (s) => cb.values[cb.seeds.indexOf(s)] - db.values[db.seeds.indexOf(s)],
-        );
-        comparison.paired = {
-          n: shared.length,
-          decoupledWins: diffs.filter((d) => d > 0).length,
-          meanDifference: mean(diffs),
-        };
-      }
-      out.push(comparison);
+        selectedOn: on,
+        relativeImprovement: cb.mean > 0 ? (cb.mean - db.mean) / cb.mean : 0,
+        paired,
+        verdict: pairedVerdict(paired),
+      });
     }
   }
   return out;
@@ -328,9 +362,9 @@ export interface DecayEffect {
   best: Cell;
   /** Best cell without decay (weightDecay 0; the twin optimizer's if this one has none). */
   noDecay: Cell;
-  difference: number;
-  threshold: number | undefined;
-  verdict: 'decay helps' | 'no measurable effect' | 'unknown noise';
+  /** d_s = no decay - best with decay, per shared seed (positive = decay lowers the error). */
+  paired: PairedDifference;
+  verdict: PairedVerdict;
 }
 
 /** The same algorithm without decay: Adam = AdamW and SGD = SGDW when weight decay is 0. */
@@ -342,13 +376,17 @@ const TWIN: Record<SweepOptimizer, SweepOptimizer> = {
 };
 
 /**
- * Does weight decay help at all? Best decayed cell vs best weightDecay = 0 cell, per group. A group
- * without a 0 column borrows its twin's (Adam with 0 decay is AdamW with 0 decay).
+ * Does weight decay help at all? Best decayed cell vs best weightDecay = 0 cell, per group, paired
+ * by seed. A group without a 0 column borrows its twin's (Adam with 0 decay is AdamW with 0 decay).
  */
-export function decayEffects(cells: Cell[], noise = estimateNoise(cells)): DecayEffect[] {
+export function decayEffects(cells: Cell[]): DecayEffect[] {
   const out: DecayEffect[] = [];
+  const on = selectionMetric(cells);
   for (const g of groupCells(cells)) {
-    const best = bestCell(g.cells.filter((c) => c.weightDecay > 0));
+    const best = bestCell(
+      g.cells.filter((c) => c.weightDecay > 0),
+      on,
+    );
     let zero = g.cells.filter((c) => c.weightDecay === 0);
     if (!zero.some((c) => c.n > 0)) {
       zero = cells.filter(
@@ -356,79 +394,17 @@ export function decayEffects(cells: Cell[], noise = estimateNoise(cells)): Decay
           c.optimizer === TWIN[g.optimizer] && c.schedule === g.schedule && c.weightDecay === 0,
       );
     }
-    const noDecay = bestCell(zero);
+    const noDecay = bestCell(zero, on);
     if (!best || !noDecay) continue;
-    const difference = noDecay.mean - best.mean;
-    const threshold = effectThreshold(noise?.sd, Math.min(best.n, noDecay.n));
-    let verdict: DecayEffect['verdict'];
-    if (difference <= 0) verdict = 'no measurable effect';
-    else if (threshold === undefined) verdict = 'unknown noise';
-    else verdict = difference > threshold ? 'decay helps' : 'no measurable effect';
+    const paired = pairedDifference(pairBySeed(noDecay, best));
     out.push({
       optimizer: g.optimizer,
       schedule: g.schedule,
       best,
       noDecay,
-      difference,
-      threshold,
-      verdict,
+      paired,
+      verdict: pairedVerdict(paired),
     });
   }
   return out;
-}
-
-const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
-const pts = (x: number) => `${(x * 100).toFixed(2)} points`;
-
-export function describeComparison(c: Comparison): string {
-  const base =
-    `${c.decoupled} vs ${c.coupled} (${c.schedule}): best ${pct(c.decoupledBest.mean)} vs ` +
-    `${pct(c.coupledBest.mean)}, a relative improvement of ${pct(c.relativeImprovement, 1)}`;
-  const paired = c.paired
-    ? `; ${c.decoupled} is lower on ${c.paired.decoupledWins} of ${c.paired.n} paired seeds`
-    : '';
-  switch (c.verdict) {
-    case 'unknown noise':
-      return `${base}${paired}. The noise level is unknown (one seed, unknown test-set size), so this difference cannot be told apart from noise.`;
-    case 'no measurable effect':
-      return `${base}${paired}. The difference (${pts(c.difference)}) is within noise (threshold ${pts(c.threshold ?? 0)}): no measurable effect in this setting.`;
-    case 'decoupled better':
-      return `${base}${paired}. The difference (${pts(c.difference)}) exceeds the noise threshold (${pts(c.threshold ?? 0)}).`;
-    case 'coupled better':
-      return `${base}${paired}. ${c.coupled} is better here, by more than the noise threshold (${pts(c.threshold ?? 0)}): this setting does not reproduce the paper's claim.`;
-  }
-}
-
-export function describeDecayEffect(e: DecayEffect): string {
-  const what = `${e.optimizer} (${e.schedule})`;
-  if (e.difference <= 0) {
-    return `${what}: no weight decay value beat training without decay (${pct(e.noDecay.mean)}): weight decay showed no benefit in this setting.`;
-  }
-  const base = `${what}: best with decay ${pct(e.best.mean)} (wd ${e.best.weightDecay}) vs ${pct(e.noDecay.mean)} without`;
-  switch (e.verdict) {
-    case 'decay helps':
-      return `${base}; the gain (${pts(e.difference)}) exceeds noise.`;
-    case 'no measurable effect':
-      return `${base}; the gain (${pts(e.difference)}) is within noise: no measurable effect of weight decay here.`;
-    default:
-      return `${base}; with one seed the noise is unknown, so the gain (${pts(e.difference)}) is not established.`;
-  }
-}
-
-export function describeAlignment(optimizer: string, schedule: string, a: Alignment): string {
-  const what = `${optimizer} (${schedule})`;
-  if (a.status === 'too small') {
-    return `${what}: the grid is too small to measure alignment (needs 3 learning rates and 2 nonzero weight decays).`;
-  }
-  if (a.status === 'flat') {
-    const rows = a.flatRows.length + a.ridge.length;
-    if (!a.ridge.length) {
-      return `${what}: at all ${rows} learning rates the nonzero weight decays differ by no more than noise, so the basin has no ridge to measure: the strength of weight decay made no measurable difference.`;
-    }
-    return `${what}: only ${a.ridge.length} of ${rows} learning rates show a difference between nonzero weight decays beyond noise (3 are needed to fit the ridge), so alignment is not measured; at the others the strength of decay made no measurable difference.`;
-  }
-  const shape =
-    a.alignment >= 0.75 ? 'close to axis-aligned' : a.alignment <= 0.25 ? 'diagonal' : 'in between';
-  const flat = a.flatRows.length ? `; ${a.flatRows.length} flat row(s) left out` : '';
-  return `${what}: ridge slope ${a.slope.toFixed(2)}, R² ${a.r2.toFixed(2)}, alignment ${a.alignment.toFixed(2)} (${shape}${flat}).`;
 }

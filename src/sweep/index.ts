@@ -6,7 +6,8 @@
 export { executeTrial, TrialAbortedError } from './execute.js';
 export { type LocalPoolOptions, LocalPoolRunner } from './pool.js';
 export { PRESET_NAMES, PRESETS, type PresetName, presetSpec } from './presets.js';
-export { type RunSweepOptions, runSweep, type SweepProgress, type SweepSummary } from './run.js';
+export type { SweepProgress } from './progress.js';
+export { type RunSweepOptions, runSweep, type SweepSummary } from './run.js';
 export {
   expandGrid,
   loadSweepSpec,

@@ -82,6 +82,7 @@ class Slot {
     dir: string,
     attempt: number,
     onEpoch: (m: Extract<FromWorker, { type: 'epoch' }>) => void,
+    signal?: AbortSignal,
   ): Promise<Outcome> {
     if (!this.worker) this.ready = this.spawn();
     try {
@@ -89,6 +90,8 @@ class Slot {
     } catch (error) {
       return { kind: 'crashed', reason: (error as Error).message };
     }
+    // An abort while the thread was starting had no trial to stop: do not start one.
+    if (signal?.aborted) return { kind: 'aborted' };
     this.onEpochMessage = onEpoch;
     const outcome = new Promise<Outcome>((resolve) => {
       this.settle = resolve;
@@ -144,8 +147,12 @@ export class LocalPoolRunner implements TrialRunner {
         if (!next) return;
         const { trial, attempt } = next;
         ctx.onEvent?.({ type: 'start', trial, worker: `w${index}` });
-        const outcome = await slot.run(trial, ctx.trialDir(trial), attempt, (m) =>
-          ctx.onEvent?.({ type: 'epoch', trial, point: m.point, epochs: m.epochs }),
+        const outcome = await slot.run(
+          trial,
+          ctx.trialDir(trial),
+          attempt,
+          (m) => ctx.onEvent?.({ type: 'epoch', trial, point: m.point, epochs: m.epochs }),
+          ctx.signal,
         );
         if (outcome.kind === 'done') {
           await ctx.onResult(outcome.result);

@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import {
+  canonicalJson,
   type ScheduleConfig,
   ScheduleConfigSchema,
   TrainConfigSchema,
@@ -114,18 +115,6 @@ export function scheduleConfig(
     case 'warm-restarts':
       return { kind: 'warm-restarts', t0: epochs / 3, tMult: 2, min: 0 };
   }
-}
-
-/** JSON with object keys sorted, so equal configs hash equally. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** Readable, filesystem-safe trial id: `adamw_lr0.001_wd0.05_cosine_s1_<hash8>`. */

@@ -4,13 +4,15 @@
  * Crash safety: each record is one JSON line written by a single write() on an O_APPEND descriptor
  * and fsynced before append() resolves, so a record is either wholly there or (after a crash in the
  * middle of the write) a torn last line without a newline. Readers skip a torn line; the next
- * append first truncates it away. Only one process appends at a time: the sweep driver holds
+ * append first truncates it away. Where to cut is worked out in bytes, never from decoded text (a
+ * non-UTF-8 byte earlier in the file would move the cut), so no record is glued to a partial line. Only one process appends at a time: the sweep driver holds
  * <dir>/sweep.lock (see acquireSweepLock), which a dead holder's successor may take over.
  */
 
-import { mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../experiments/atomic-file.js';
 import type { ResultStore, TrialResult } from './types.js';
 
 export const RESULTS_FILE = 'results.jsonl';
@@ -18,27 +20,32 @@ export const SPEC_FILE = 'spec.json';
 /** The expanded trials of the latest run (id, params, config), for reports. */
 export const TRIALS_FILE = 'trials.json';
 export const LOCK_FILE = 'sweep.lock';
+const NEWLINE = 0x0a;
 
-/** Parses results.jsonl text: complete lines only; a torn or garbled line is skipped. */
-export function parseResults(text: string): { records: TrialResult[]; validBytes: number } {
+/**
+ * Parses results.jsonl: complete lines only; a torn last line (no newline yet) or a garbled line
+ * (not UTF-8, not JSON, no trialId) is skipped. Works on bytes: `validBytes` is the byte length up
+ * to and including the last newline, where the next append must start.
+ */
+export function parseResults(content: string | Uint8Array): {
+  records: TrialResult[];
+  validBytes: number;
+} {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
   const records: TrialResult[] = [];
-  let offset = 0;
-  let validBytes = 0;
-  while (offset < text.length) {
-    const end = text.indexOf('\n', offset);
-    if (end < 0) break; // torn tail: no newline yet
-    const line = text.slice(offset, end);
-    offset = end + 1;
-    validBytes = Buffer.byteLength(text.slice(0, offset));
-    if (!line.trim()) continue;
+  let start = 0;
+  for (let end = bytes.indexOf(NEWLINE); end >= 0; end = bytes.indexOf(NEWLINE, start)) {
+    const line = bytes.subarray(start, end);
+    start = end + 1;
     try {
-      const record = JSON.parse(line) as TrialResult;
+      const record = JSON.parse(decoder.decode(line)) as TrialResult;
       if (record && typeof record.trialId === 'string') records.push(record);
     } catch {
-      // A line garbled by something other than us; keep going, it is not ours to delete.
+      // A blank line, or one garbled by something other than us: not ours to delete; keep going.
     }
   }
-  return { records, validBytes };
+  return { records, validBytes: start };
 }
 
 /** Keeps the latest record per trial id, ordered by first appearance. */
@@ -77,34 +84,24 @@ export class JsonlResultStore implements ResultStore {
     return store;
   }
 
-  private async readText(): Promise<string> {
+  private async readBytes(): Promise<Uint8Array> {
     try {
-      return await readFile(this.file, 'utf8');
+      return await readFile(this.file);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Uint8Array(0);
       throw error;
     }
   }
 
   private async refresh(): Promise<void> {
-    const text = await this.readText();
-    const { records, validBytes } = parseResults(text);
+    const bytes = await this.readBytes();
+    const { records, validBytes } = parseResults(bytes);
     this.latest = new Map(latestPerTrial(records).map((r) => [r.trialId, r]));
-    this.seen = { size: Buffer.byteLength(text), validBytes };
-  }
-
-  /** The file's size now (0 when it does not exist yet). */
-  private async currentSize(): Promise<number> {
-    try {
-      return (await stat(this.file)).size;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw error;
-    }
+    this.seen = { size: bytes.length, validBytes };
   }
 
   async results(): Promise<TrialResult[]> {
-    const { records } = parseResults(await this.readText());
+    const { records } = parseResults(await this.readBytes());
     return latestPerTrial(records);
   }
 
@@ -131,26 +128,23 @@ export class JsonlResultStore implements ResultStore {
   }
 
   private async appendNow(result: TrialResult): Promise<boolean> {
-    // Re-read only when the file is not as this store left it (a writer that ignored the lock),
-    // so a sweep of n trials reads its results once, not n times.
-    if ((await this.currentSize()) !== this.seen.size) await this.refresh();
-    const prev = this.latest.get(result.trialId);
-    if (prev && !supersedes(result, prev)) return false;
-    const { size, validBytes } = this.seen;
-    if (validBytes < size) {
-      await truncate(this.file, validBytes); // drop a torn tail
-      this.seen = { size: validBytes, validBytes };
-    }
-    const line = `${JSON.stringify(result)}\n`;
-    const handle = await open(this.file, 'a');
+    const handle = await open(this.file, 'a+');
     try {
+      // Re-read only when the file is not as this store left it (a writer that ignored the lock),
+      // so a sweep of n trials reads its results once, not n times.
+      if ((await handle.stat()).size !== this.seen.size) await this.refresh();
+      const prev = this.latest.get(result.trialId);
+      if (prev && !supersedes(result, prev)) return false;
+      const { size, validBytes } = this.seen;
+      // Never append after a partial line: cut a torn tail (bytes after the last newline) first.
+      if (validBytes < size) await handle.truncate(validBytes);
+      const line = Buffer.from(`${JSON.stringify(result)}\n`);
       await handle.write(line);
       await handle.sync();
+      this.seen = { size: validBytes + line.length, validBytes: validBytes + line.length };
     } finally {
       await handle.close();
     }
-    const bytes = Buffer.byteLength(line);
-    this.seen = { size: this.seen.size + bytes, validBytes: this.seen.validBytes + bytes };
     this.latest.set(result.trialId, result);
     return true;
   }
@@ -169,15 +163,6 @@ export interface LockInfo {
   pid: number;
   host: string;
   since: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -203,7 +188,7 @@ export async function acquireSweepLock(dir: string): Promise<() => Promise<void>
         holder = undefined;
       }
       const stale = holder
-        ? holder.host === info.host && !alive(holder.pid)
+        ? holder.host === info.host && !processAlive(holder.pid)
         : Date.now() - (await stat(path)).mtimeMs > 60_000;
       if (!stale) {
         throw new SweepLockedError(

@@ -17,9 +17,8 @@
  * which does the store side; a distributed runner only implements TrialRunner (enqueue the trials,
  * call ctx.onResult as results come back), and its workers call executeTrial (src/sweep/execute.ts)
  * with ctx.trialDir(trial) (or their own view of that shared directory).
- * `decoupled sweep --redis URL` calls `runDistributedSweep(options)` from src/sweep/distributed/
- * index.ts with options = RunSweepOptions (run.ts) minus `runner`, plus { redis: string }, and
- * expects a Promise<SweepSummary>; the simplest implementation is runSweep with a Redis runner.
+ * `decoupled sweep --redis URL` calls runSweep with the runner of createRedisRunner({ redis })
+ * (src/sweep/distributed), whose `run` is runDistributedSweep(trials, ctx, options).
  */
 
 /** Optimizers a sweep can compare: the coupled L2 baselines and their decoupled forms. */
@@ -164,9 +163,17 @@ export interface RunnerContext {
   onEvent?(event: TrialEvent): void;
   /** Aborting stops handing out trials and interrupts running ones at their next epoch. */
   signal?: AbortSignal;
+  /**
+   * Trials of the sweep the store already holds (not to be run). A runner whose queue outlives it
+   * (Redis) removes what it left of them.
+   */
+  recorded?: readonly Trial[];
 }
 
-/** Runs a set of trials somewhere; resolves when each trial has a result or the signal aborted. */
+/**
+ * Runs a set of trials somewhere (possibly none: the driver also calls it to let the runner
+ * reconcile with ctx.recorded); resolves when each trial has a result or the signal aborted.
+ */
 export interface TrialRunner {
   readonly name: string;
   run(trials: Trial[], ctx: RunnerContext): Promise<void>;

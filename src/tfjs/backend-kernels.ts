@@ -17,8 +17,10 @@
  * Kernel inputs: param, grad and the slots (Adam: m, v, [vMax]; SGD: [buf]); attrs: the step's
  * scalars. Slots are always updated in place (the optimizer owns them and keeps them unshared).
  * Outputs: cpu returns the new parameter; wasm returns nothing (the parameter changed in place).
- * Any other backend (WebGL, WebGPU: no fused kernel) takes the optimizer's fallback, the core's
- * loops on dataSync() copies written back as new tensors.
+ * webgl and webgpu have their own kernels under the same names (./gpu: GPGPU programs and a WGSL
+ * shader, registered here too), run by the optimizer's device step with no readback; any other
+ * backend runs the same update from tf ops (./gpu/ops-update.ts). The core's loops on dataSync()
+ * copies remain only for cpu or wasm with these kernels unregistered.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -32,6 +34,7 @@ import { getDefaultKernels } from '../core/optimizer.js';
 import { adamArgs, adamKernelExact, sgdArgs } from '../kernels/abi.js';
 import { type KernelExports, kernelModule } from '../kernels/module.js';
 import { wasmKernels, wasmKernelsSupported } from '../kernels/wasm.js';
+import { registerGpuKernels } from './gpu/index.js';
 import { registerWasmTrainingKernels } from './training-kernels/index.js';
 
 export const ADAM_KERNEL = 'DecoupledAdamUpdate';
@@ -211,6 +214,7 @@ export function registerOptimizerKernels(): void {
       tf.registerKernel({ kernelName, backendName, kernelFunc });
     }
   }
+  registerGpuKernels(ADAM_KERNEL, SGD_KERNEL);
 }
 
 /** True if the fused kernel `name` exists for the active backend. */

@@ -10,6 +10,13 @@
  *      with its group's planned scalars, then the core's t advances: the schedule moves per
  *      batch, no callback needed.
  *
+ * On cpu and wasm, 1 and 2 run on the host's view of the arrays. On every other backend (webgl,
+ * webgpu, tfjs-node, custom) they run on the device (./gpu/device-step.ts) and nothing is read
+ * back: clipping multiplies by a device scalar, and nonFinite 'skip' selects the old values when a
+ * gradient is not finite. Such a skipped step still advances t (the host cannot know it was
+ * skipped without a read); skippedSteps and lastGradNorm read their device scalar when asked.
+ * nonFinite 'error' reads one scalar per step there.
+ *
  * The core optimizer (src/core/registry.ts) holds the options, the defaults, the validation and t;
  * it has no params, only two empty groups: 0 decayed (the configured weightDecay), 1 excluded
  * (weightDecay 0). A variable is excluded from weight decay (lambda = 0) by the core's rule
@@ -44,6 +51,13 @@ import {
   sharedData,
   updatesInPlace,
 } from './backend-kernels.js';
+import {
+  DeviceStepStats,
+  type DeviceUpdate,
+  deviceControl,
+  deviceUpdate,
+  runsOnDevice,
+} from './gpu/device-step.js';
 
 /** Decay exclusion for tfjs variables (the core's DecayExclusion, with tfjs' name and shape). */
 export interface TfjsDecayExclusion {
@@ -120,10 +134,10 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   readonly kind: OptimizerKind;
   readonly clipNorm: number | null;
   readonly nonFinite: NonFinitePolicy;
-  /** Steps skipped for a non-finite gradient (nonFinite: 'skip'). */
-  skippedSteps = 0;
-  /** The global gradient norm of the last step, before clipping (when clipNorm is set). */
-  lastGradNorm: number | null = null;
+  private hostSkipped = 0;
+  private hostNorm: number | null = null;
+  /** The norm and skip count of device steps, on the device until read. */
+  private readonly deviceStats = new DeviceStepStats();
   /** The core optimizer whose planStep gives each step's scalars (two empty decay groups). */
   protected readonly core: FamilyOptimizer;
   /** The class's short name ('AdamW', 'AdamWR', …), for error messages. */
@@ -174,6 +188,24 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     registerOptimizerKernels();
   }
 
+  /**
+   * Steps skipped for a non-finite gradient (nonFinite: 'skip'). After steps on a GPU backend,
+   * reading it reads the device's count (one scalar).
+   */
+  get skippedSteps(): number {
+    this.hostSkipped += this.deviceStats.takeSkipped();
+    return this.hostSkipped;
+  }
+
+  /**
+   * The global gradient norm of the last step, before clipping (when clipNorm is set). After a
+   * step on a GPU backend, the first read of it reads one scalar from the device.
+   */
+  get lastGradNorm(): number | null {
+    this.hostNorm = this.deviceStats.takeNorm() ?? this.hostNorm;
+    return this.hostNorm;
+  }
+
   /** Steps taken so far; the 0-based schedule index of the next step. */
   get stepCount(): number {
     return this.core.optimizer.stepCount;
@@ -198,13 +230,17 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const where = `${this.label}.applyGradients`;
     const items = this.resolve(variableGradients, where);
+    if (runsOnDevice(tf.getBackend())) {
+      this.applyOnDevice(items);
+      return;
+    }
     // 1. Checks, before any write.
     if (this.nonFinite !== 'ignore') {
       for (let i = 0; i < items.length; i++) {
         const bad = firstNonFinite(items[i].grad);
         if (!bad) continue;
         if (this.nonFinite === 'error') throw new NonFiniteGradientError(i, bad[0], bad[1]);
-        this.skippedSteps++;
+        this.hostSkipped++;
         return;
       }
     }
@@ -224,6 +260,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   }
 
   override dispose(): void {
+    this.deviceStats.dispose();
     for (const e of this.entries) for (const s of e.slots.values()) s.dispose();
     this.entries = [];
     this.byVariable.clear();
@@ -449,7 +486,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   private clip(grads: tf.Tensor[]): tf.Tensor[] {
     if (this.clipNorm === null) return grads;
     const norm = globalNorm(grads.map(readView));
-    this.lastGradNorm = norm;
+    this.hostNorm = norm;
     const c = clipCoefficient(norm, this.clipNorm);
     if (c === null) return grads;
     if (tf.getBackend() === 'cpu') {
@@ -463,6 +500,67 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     }
     const scale = tf.scalar(c);
     return grads.map((g) => tf.mul(g, scale));
+  }
+
+  /**
+   * The step on a GPU or other device backend (./gpu/device-step.ts): checks, clipping and the
+   * updates on the device; nothing is read back except with nonFinite 'error' (one scalar).
+   */
+  private applyOnDevice(items: { variable: tf.Variable; grad: tf.Tensor }[]): void {
+    const planned = this.planStep();
+    const entries = items.map((it) => this.entryFor(it.variable));
+    tf.tidy(() => {
+      const grads = items.map((it) => it.grad);
+      const step = deviceControl(grads, this.clipNorm, this.nonFinite);
+      if (this.nonFinite === 'error' && step.finite?.dataSync()[0] === 0) {
+        // The one read of this policy; locating the element reads the gradients (error path).
+        const at = grads.findIndex((g) => firstNonFinite(g) !== null);
+        const bad = at < 0 ? [-1, Number.NaN] : (firstNonFinite(grads[at]) as [number, number]);
+        throw new NonFiniteGradientError(at, bad[0], bad[1]);
+      }
+      this.deviceStats.record(step, this.nonFinite === 'skip');
+      entries.forEach((entry, i) => {
+        this.updateOnDevice(entry, grads[i], planned[entry.excluded ? 1 : 0], step.control);
+      });
+    });
+    // A step skipped on the device still counts: the host cannot know without a read.
+    this.core.optimizer.stepCount++;
+    this.iterations_ = this.core.optimizer.stepCount;
+  }
+
+  private updateOnDevice(
+    entry: Entry,
+    grad: tf.Tensor,
+    group: GroupScalars,
+    control: tf.Scalar | null,
+  ): void {
+    const param = entry.variable as tf.Variable;
+    const slot = (name: string) => {
+      let t = entry.slots.get(name);
+      // In its own scope, so the zeros are released and the slot owns its data.
+      t ??= tf.tidy(() => tf.variable(tf.zeros(entry.shape, 'float32'), false));
+      entry.slots.set(name, t);
+      return t;
+    };
+    let slots: tf.Variable[];
+    let update: DeviceUpdate;
+    if (group.family === 'adam') {
+      slots = [slot('exp_avg'), slot('exp_avg_sq')];
+      if (group.scalars.amsgrad) slots.push(slot('max_exp_avg_sq'));
+      const [m, v, vMax] = slots;
+      update = { family: 'adam', inputs: { param, grad, m, v, vMax }, scalars: group.scalars };
+    } else {
+      const m = group.scalars.momentum;
+      const firstStep = firstMomentumStep(m, entry.slots.has('momentum_buffer'));
+      slots = m !== 0 ? [slot('momentum_buffer')] : [];
+      update = {
+        family: 'sgd',
+        inputs: { param, grad, buf: slots[0] },
+        scalars: { ...group.scalars, firstStep },
+      };
+    }
+    const kernel = group.family === 'adam' ? ADAM_KERNEL : SGD_KERNEL;
+    deviceUpdate(kernel, param, update, control);
   }
 
   /** Slot `name` of `entry`, created as zeros, its data never shared with another tensor. */

@@ -18,7 +18,7 @@ test('report prints its findings and where the page is', async () => {
   const r = run('report', dir, '--out', out, '--top', '2');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /What the data shows:/);
-  assert.match(r.stdout, /adamw vs adam \(cosine\)/);
+  assert.match(r.stdout, /AdamW vs Adam\+L2 \(cosine\)/);
   assert.match(
     r.stdout,
     new RegExp(`report: ${join(out, 'index.html').replace(/[.]/g, '\\.')}$`, 'm'),
@@ -32,4 +32,19 @@ test('report on a directory that is not a sweep exits 2 with a clear line', () =
   assert.equal(r.status, 2);
   assert.match(r.stderr, /<sweep-dir> must be a directory written by `decoupled sweep`/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('report --out where no directory can be made exits 2 with one line (it used to hang)', {
+  timeout: 30_000,
+}, async () => {
+  const { dir } = await writeSyntheticSweep();
+  // Node's recursive mkdir never returns under /proc; /proc/x cannot be created.
+  const r = spawnSync(process.execPath, [MAIN, 'report', dir, '--out', '/proc/x/report'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(r.signal, null, 'finished by itself');
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /^decoupled: --out \/proc\/x\/report: cannot mkdir \/proc\/x: /);
 });

@@ -1,17 +1,31 @@
-/** `decoupled sweep` through the real executable: bad input exits 2 with one clear line; dry runs. */
+/**
+ * `decoupled sweep` through the real executable: bad input exits 2 with one clear line; dry runs;
+ * the exit code of the signal that stopped a sweep.
+ */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { writeIdxDataset } from '../experiments/fixtures.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
 
-test('bad flags and specs exit with code 2 and name what was wrong', () => {
+/** Runs each case; each must exit 2 with one line matching its pattern and no stack trace. */
+function assertUsageErrors(cases: [string[], RegExp][]) {
+  for (const [args, pattern] of cases) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+}
+
+test('bad flags exit with code 2 and name what was wrong', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-sweep-'));
   writeFileSync(
     join(dir, 'bad.json'),
@@ -20,7 +34,7 @@ test('bad flags and specs exit with code 2 and name what was wrong', () => {
       grid: { optimizer: ['adam'], lr: [1e-3], weightDecay: [0] },
     }),
   );
-  const cases: [string[], RegExp][] = [
+  assertUsageErrors([
     [
       ['sweep', '--optimizer', 'adam', '--lr', 'abc', '--weight-decay', '0'],
       /--lr must be .*"abc"/,
@@ -84,12 +98,16 @@ test('bad flags and specs exit with code 2 and name what was wrong', () => {
       ],
       /--redis-timeout must be an integer >= 1; received "soon"/,
     ],
-  ];
+  ]);
+});
+
+test('bad spec files, values and paths exit with code 2 and name what was wrong', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-sweep-'));
   writeFileSync(join(dir, 'broken.yaml'), 'grid: [1, 2\nbase: {');
   writeFileSync(join(dir, 'empty.yaml'), '');
   writeFileSync(join(dir, 'a-file'), '');
   const flagSweep = ['sweep', '--optimizer', 'adam', '--lr', '1e-3', '--weight-decay', '0'];
-  cases.push(
+  assertUsageErrors([
     [
       ['sweep', '--spec', join(dir, 'missing.yaml')],
       /--spec .*missing\.yaml: cannot open .*no such file/,
@@ -111,13 +129,7 @@ test('bad flags and specs exit with code 2 and name what was wrong', () => {
     [[...flagSweep, '--concurrency', '0', '--dry-run'], /--concurrency must be an integer >= 1/],
     [[...flagSweep, '--redis', '', '--dry-run'], /redis/i],
     [[...flagSweep, '--out', join(dir, 'a-file', 'sub')], /cannot mkdir .*a-file.*not a directory/],
-  );
-  for (const [args, pattern] of cases) {
-    const r = run(...args);
-    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, pattern);
-    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  }
+  ]);
 });
 
 test('--dry-run lists the trials of a preset with flag overrides', () => {
@@ -141,4 +153,53 @@ test('--dry-run lists the trials of a preset with flag overrides', () => {
   assert.equal(flags.status, 0, flags.stderr);
   assert.match(flags.stdout, /^24 trials$/m);
   assert.match(flags.stdout, /^sgdw_lr0\.1_wd0\.0001_warm-restarts_s1_[0-9a-f]{8}$/m);
+});
+
+test('a sweep stopped by a signal exits with its code: 130 for SIGINT, 143 for SIGTERM', {
+  timeout: 120_000,
+}, async () => {
+  const dataDir = writeIdxDataset({ train: 2400, test: 100, side: 12, seed: 6 });
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    const out = join(mkdtempSync(join(tmpdir(), 'cli-sweep-signal-')), 'sweep');
+    const child = spawn(
+      process.execPath,
+      [
+        MAIN,
+        'sweep',
+        '--optimizer',
+        'adamw',
+        '--lr',
+        '1e-3',
+        '--weight-decay',
+        '0',
+        '--model',
+        'mlp',
+        '--epochs',
+        '200',
+        '--data-dir',
+        dataDir,
+        '--concurrency',
+        '1',
+        '--out',
+        out,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        if (/epoch/.test(stderr) || /to run on runner/.test(stderr)) resolve();
+      });
+      child.once('exit', () => resolve());
+    });
+    child.kill(signal);
+    assert.equal(await exited, code, stderr);
+    assert.match(stderr, new RegExp(`${signal}: stopping`));
+    assert.match(stderr, /sweep interrupted/);
+  }
 });

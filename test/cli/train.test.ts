@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/program.js';
-import { configFromFlags } from '../../src/cli/train.js';
+import { configFromFlags, describeEpoch } from '../../src/cli/train.js';
 import type { Checkpoint } from '../../src/experiments/checkpoint.js';
-import type { TrainConfig } from '../../src/experiments/config.js';
+import type { EpochRecord, TrainConfig } from '../../src/experiments/config.js';
 import { runTraining } from '../../src/experiments/train.js';
 import { tempDir, writeIdxDataset } from '../experiments/fixtures.js';
 
@@ -119,6 +119,40 @@ describe('decoupled train (CLI)', () => {
     assert.equal(r.status, 2);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /^decoupled: --lr: .*received 0/);
+  });
+
+  it('prints a readable line per epoch on a terminal, and the JSON record elsewhere or with --json', {
+    skip: existsSync('/usr/bin/script') ? false : 'needs script(1) from util-linux for a terminal',
+  }, () => {
+    const dataDir = writeIdxDataset({ train: 600, test: 100, side: 12, seed: 5 });
+    const base = ['--data-dir', dataDir, '--model', 'mlp', '--hidden', '16', '--epochs', '1'];
+    const args = (out: string, ...more: string[]) =>
+      [MAIN, 'train', ...base, '--out', join(tempDir('cli-tty'), out), ...more].join(' ');
+    // script(1) runs the command on a pseudo-terminal, as a user's shell would.
+    const onTerminal = (command: string) =>
+      spawnSync('/usr/bin/script', ['-qec', `${process.execPath} ${command}`, '/dev/null'], {
+        encoding: 'utf8',
+      });
+    const readable = onTerminal(args('readable'));
+    assert.equal(readable.status, 0, readable.stdout);
+    const [record] = readFileSync(
+      join(readable.stdout.match(/results in (\S+)/)?.[1] ?? '', 'metrics.jsonl'),
+      'utf8',
+    )
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as EpochRecord);
+    assert.ok(readable.stdout.includes(describeEpoch(record, 1)), readable.stdout);
+    assert.match(describeEpoch(record, 1), /^epoch 1\/1: train loss \d\.\d{4}, train error /);
+    assert.doesNotMatch(readable.stdout, /\{"epoch":1/);
+    const json = onTerminal(args('json', '--json'));
+    assert.equal(json.status, 0, json.stdout);
+    assert.match(json.stdout, /\{"epoch":1,"step":/);
+    const piped = cli([...base, '--out', join(tempDir('cli-pipe'), 'run')]);
+    assert.equal(piped.status, 0, piped.stderr);
+    const lines = piped.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, piped.stdout);
+    assert.deepEqual(Object.keys(JSON.parse(lines[0]) as object), Object.keys(record));
   });
 
   it('checkpoints on SIGTERM and, resumed, ends bit-identical to an uninterrupted run', async () => {

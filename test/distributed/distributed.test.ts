@@ -4,7 +4,8 @@
  * stalled-job handling, resuming from its checkpoint), a coordinator SIGKILLed and restarted
  * (nothing collected twice, nothing re-run), and Redis unreachable or restarted empty (clear
  * error, retry with backoff, nothing lost), plus crashed trial threads, failed jobs left by an
- * earlier run, and an aborted coordinator. Trials are the synthetic executor's busy-waits, whose
+ * earlier run, an aborted coordinator, a coordinator killed between storing a result and removing
+ * its job, and a worker stopped while Redis is gone. Trials are the synthetic executor's busy-waits, whose
  * test error has a closed form (fixtures/synthetic-executor.ts), except one real training run that
  * must match the local worker-thread pool's record of the same trial.
  */
@@ -28,6 +29,7 @@ import { freePort, haveRedis, startRedis, type TestRedis } from '../helpers/redi
 import { ALWAYS_THROW_LR, CRASH_ONCE_LR, syntheticError } from './fixtures/synthetic-executor.js';
 import {
   CLI_MAIN,
+  CRASHING_COORDINATOR,
   epochLog,
   Proc,
   rawResults,
@@ -384,6 +386,54 @@ describe('distributed sweeps on Redis', { skip }, () => {
     }
   });
 
+  test('a coordinator killed between storing a result and removing its job: the restart removes it', {
+    timeout: 60_000,
+  }, async () => {
+    // n = 1: other trials are still pending at the restart; n = 2: every trial is recorded.
+    for (const n of [1, 2]) {
+      const queueName = `leak-${n}`;
+      const spec = tinySpec(`leak-${n}`, [0.21, 0.22], 1);
+      spec.grid.optimizer = ['adamw'];
+      const dir = join(root, `leak-${n}`);
+      const specFile = join(root, `leak-${n}.json`);
+      await writeFile(specFile, JSON.stringify(spec));
+      worker(`leak-worker-${n}`, { queue: queueName });
+      const crashing = new Proc([
+        CRASHING_COORDINATOR,
+        redis.url,
+        queueName,
+        specFile,
+        dir,
+        `${n}`,
+      ]);
+      procs.push(crashing);
+      await crashing.exited;
+      assert.equal(crashing.child.signalCode, 'SIGKILL', crashing.text);
+      const before = await rawResults(dir);
+      assert.equal(before.length, n, 'killed right after the n-th append');
+      const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: redis.port } });
+      try {
+        const leaked = expandGrid(spec).find((t) => t.id === before[n - 1].trialId)!;
+        const leakedJob = trialJobId(leaked.id, join(dir, 'trials', leaked.id));
+        assert.equal(await queue.getJobState(leakedJob), 'completed', 'the crash left its job');
+        const args = ['sweep', '--redis', redis.url, '--queue', queueName, '--spec', specFile];
+        const restarted = new Proc([CLI_MAIN, ...args, '--out', dir]);
+        procs.push(restarted);
+        assert.equal(await restarted.exited, 0, restarted.text);
+        assert.match(restarted.text, /removed 1 finished job\(s\)/);
+        assertComplete(spec, await rawResults(dir));
+        const counts = await queue.getJobCounts();
+        assert.deepEqual(
+          Object.entries(counts).filter(([, count]) => count > 0),
+          [],
+          'no job left in Redis',
+        );
+      } finally {
+        await queue.close();
+      }
+    }
+  });
+
   test('`decoupled sweep --queue` reaches only the workers of that queue', {
     timeout: 40_000,
   }, async () => {
@@ -535,6 +585,56 @@ describe('distributed sweeps on Redis', { skip }, () => {
     } finally {
       await own.stop();
     }
+  });
+
+  test('a worker whose Redis is gone stops on the first SIGINT, within seconds', {
+    timeout: 40_000,
+  }, async () => {
+    const own = await startRedis();
+    try {
+      const [trial] = expandGrid(tinySpec('stranded', [0.13], 3));
+      const queue = new Queue(DEFAULT_QUEUE, { connection: { host: '127.0.0.1', port: own.port } });
+      const trialDir = join(root, 'stranded', trial.id);
+      await queue.add('trial', { trial, dir: trialDir }, { jobId: trialJobId(trial.id, trialDir) });
+      await queue.close();
+      const w = startWorkerProc(own.url, { name: 'stranded', epochMs: 2000 });
+      procs.push(w);
+      await w.waitFor(/running \S+/);
+      await own.kill();
+      await w.waitFor(/Redis at .* went away/);
+      const signalled = Date.now();
+      w.child.kill('SIGINT');
+      const code = await w.exited;
+      const tookMs = Date.now() - signalled;
+      // A correctness bound (it used to wait for Redis for good), not a speed goal.
+      assert.ok(tookMs < 10_000, `exited ${tookMs} ms after SIGINT:\n${w.text}`);
+      assert.equal(code, 130, w.text);
+      assert.match(w.text, /Redis is unreachable; stopping without it/);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test('with every trial recorded, an unreachable Redis is not waited for', {
+    timeout: 20_000,
+  }, async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const trials = expandGrid(tinySpec('all-recorded', [0.14], 1));
+    const lines: string[] = [];
+    // The default redisTimeoutMs is 10 minutes: only the short cleanup wait ends this in time.
+    await runDistributedSweep(
+      [],
+      {
+        trialDir: (t) => join(root, 'all-recorded', t.id),
+        onResult: async () => assert.fail('nothing is pending'),
+        recorded: trials,
+      },
+      { redis: url, log: (l) => lines.push(l) },
+    );
+    assert.match(
+      lines.join('\n'),
+      /is unreachable; jobs that an earlier coordinator may have left/,
+    );
   });
 
   test('Redis unreachable for longer than redisTimeoutMs: RedisUnavailableError', {

@@ -13,6 +13,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 /** The `decoupled` executable, compiled (dist/src/cli/main.js). */
 export const CLI_MAIN = join(here, '..', '..', 'src', 'cli', 'main.js');
 export const SYNTHETIC_EXECUTOR = join(here, 'fixtures', 'synthetic-executor.js');
+/** A coordinator that SIGKILLs itself after its n-th append (fixtures/crashing-coordinator.ts). */
+export const CRASHING_COORDINATOR = join(here, 'fixtures', 'crashing-coordinator.js');
 
 /** A child process whose stderr+stdout lines are kept and can be awaited. */
 export class Proc {

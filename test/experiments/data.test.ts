@@ -63,6 +63,7 @@ describe('IDX loader', () => {
       [Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]), /bad magic/],
       [Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 9, 9]), /corrupt gzip/],
       [encodeIdx([21, 8, 8], new Uint8Array(21 * 64)), /holds 20 labels but .* holds 21 images/],
+      [encodeIdx([20, 0, 8], new Uint8Array(0)), /corrupt IDX header: dimension 2 is 0/],
     ];
     for (const [bytes, pattern] of cases) {
       writeFileSync(images, bytes);
@@ -79,6 +80,19 @@ describe('IDX loader', () => {
       encodeIdx([20], new Uint8Array(20).fill(10)),
     );
     assert.throws(() => loadIdxSplit(dir, 'train', HOW), /label 10 at 0/);
+  });
+
+  it('refuses test images of another size than the training images', () => {
+    const dir = writeIdxDataset({ train: 20, test: 5, side: 8, gzip: false });
+    writeFileSync(join(dir, 't10k-images-idx3-ubyte'), encodeIdx([5, 8, 9], new Uint8Array(360)));
+    assert.throws(
+      () => loadRaw('fashion-mnist', dir),
+      (e: Error) =>
+        e instanceof DatasetError &&
+        e.message.startsWith(
+          `${join(dir, 't10k-images-idx3-ubyte')}: images are 8x9, the training images 8x8`,
+        ),
+    );
   });
 
   const real = '/usr/share/datasets/fashion-mnist';
@@ -110,6 +124,11 @@ describe('CIFAR-10 loader', () => {
     assert.throws(
       () => loadCifar10Split(dir, 'train', HOW),
       /data_batch_3\.bin: truncated.*HOW-TO-GET/,
+    );
+    writeFileSync(file, good.subarray(0, good.length / 2)); // one whole record of two
+    assert.throws(
+      () => loadCifar10Split(dir, 'train', HOW),
+      /data_batch_3\.bin: truncated or corrupt: 1 records, .*data_batch_1\.bin holds 2/,
     );
     const bad = Buffer.from(good);
     bad[0] = 200;

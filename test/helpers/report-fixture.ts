@@ -1,6 +1,7 @@
 /**
- * Writes a synthetic, finished sweep directory (spec.json + results.jsonl through the real store)
- * for report and CLI tests: Adam with a diagonal basin, AdamW with an axis-aligned one, 2 seeds.
+ * Writes a synthetic, finished sweep directory as `decoupled sweep` leaves it (spec.json,
+ * trials.json, results.jsonl through the real store) for report and CLI tests: Adam with a diagonal
+ * basin, AdamW with an axis-aligned one, 2 seeds.
  */
 
 import { mkdtempSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/experiments/atomic-file.js';
 import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
-import { JsonlResultStore, SPEC_FILE } from '../../src/sweep/store.js';
+import { JsonlResultStore, SPEC_FILE, TRIALS_FILE } from '../../src/sweep/store.js';
 import { syntheticResult } from './sweep-fakes.js';
 
 export async function writeSyntheticSweep(): Promise<{ dir: string; trials: number }> {
@@ -23,9 +24,10 @@ export async function writeSyntheticSweep(): Promise<{ dir: string; trials: numb
       seed: [1, 2],
     },
   });
-  writeFileAtomic(join(dir, SPEC_FILE), JSON.stringify(spec));
-  const store = await JsonlResultStore.open(dir);
   const trials = expandGrid(spec);
+  writeFileAtomic(join(dir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
+  writeFileAtomic(join(dir, TRIALS_FILE), `${JSON.stringify(trials)}\n`);
+  const store = await JsonlResultStore.open(dir);
   for (const t of trials) {
     const { lr, weightDecay: wd, seed, optimizer } = t.params;
     const base =

@@ -1,13 +1,13 @@
 /** Report metrics on synthetic sweeps whose answers are known in closed form. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { describeComparison } from '../../src/report/findings.js';
 import { summarize } from '../../src/report/index.js';
 import {
   axisAlignment,
   buildCells,
   compareOptimizers,
   decayEffects,
-  describeComparison,
   estimateNoise,
   groupCells,
   pooledSd,
@@ -33,10 +33,11 @@ function sweep(seeds: number[], jitter: number) {
     grid: { optimizer: ['adam', 'adamw'], lr: lrs, weightDecay: [0, ...wds], seed: seeds },
   });
   const trials = expandGrid(spec);
-  // Seed 1 sits `jitter` above, seed 2 `jitter` below the true value: cell sd = jitter * sqrt(2).
+  // Seed 1 sits `jitter` above, seed 2 `jitter` below the true value (the other way round for
+  // adamw): cell sd = jitter * sqrt(2), and the paired adam - adamw differences are d ± 2 jitter.
   const value = (t: Trial) =>
     (t.params.optimizer === 'adam' ? coupled : decoupled)(t.params.lr, t.params.weightDecay) +
-    (t.params.seed === 1 ? jitter : -jitter);
+    (t.params.seed === 1 ? jitter : -jitter) * (t.params.optimizer === 'adam' ? 1 : -1);
   const results = trials.map((t) => syntheticResult(t, value(t)));
   return { spec, trials, results };
 }
@@ -73,8 +74,9 @@ test('alignment: a diagonal basin has slope -1, an axis-aligned one slope 0', ()
   assert.equal(adamw.alignment, 1);
 });
 
-test('relative improvement and verdicts follow their definitions', () => {
-  const { trials, results } = sweep([1, 2], 0.001);
+test('comparisons are paired by seed, with the t interval in closed form', () => {
+  const jitter = 0.0001;
+  const { trials, results } = sweep([1, 2], jitter);
   const cells = buildCells(trials, results);
   const [c] = compareOptimizers(cells);
   assert.equal(c.coupled, 'adam');
@@ -82,41 +84,75 @@ test('relative improvement and verdicts follow their definitions', () => {
   assert.ok(Math.abs(c.coupledBest.mean - 0.1) < 1e-12);
   assert.ok(Math.abs(c.decoupledBest.mean - 0.09) < 1e-12);
   assert.ok(Math.abs(c.relativeImprovement - 0.1) < 1e-12);
-  // threshold = 2 * s * sqrt(2 / n) with s = 0.001 sqrt(2), n = 2.
-  assert.ok(Math.abs((c.threshold ?? 0) - 2 * 0.001 * Math.SQRT2) < 1e-12);
-  assert.equal(c.verdict, 'decoupled better');
-  assert.deepEqual(c.paired, { n: 2, decoupledWins: 2, meanDifference: c.difference });
+  assert.equal(c.selectedOn, 'test');
+  // d = 0.01 ± 2 jitter: mean 0.01, sd 2 jitter sqrt 2, half-width t(0.975, 1) * 2 jitter.
+  const half = 12.706204736174694 * 2 * jitter;
+  assert.equal(c.paired.n, 2);
+  assert.ok(Math.abs(c.paired.mean - 0.01) < 1e-12);
+  assert.ok(Math.abs(c.paired.lo - (0.01 - half)) < 1e-12);
+  assert.ok(Math.abs(c.paired.hi - (0.01 + half)) < 1e-12);
+  assert.equal(c.verdict, 'positive');
+  assert.match(
+    describeComparison(c),
+    /AdamW is lower than Adam\+L2 by 1\.00 points, 95% CI \[0\.75, 1\.25\], lower on 2 of 2 seeds/,
+  );
   const effects = decayEffects(cells);
-  assert.ok(effects.every((e) => e.verdict === 'decay helps'));
+  assert.ok(effects.every((e) => e.verdict === 'positive'));
 });
 
-test('a difference within noise is reported as no measurable effect, in words', () => {
-  // Large seed noise (sd 0.05 * sqrt 2) swamps the 1-point gap between the optima.
+test('an interval that contains 0 says no difference is detectable, in words', () => {
+  // Opposite seed noise of 5 points per optimizer swamps the 1-point gap between the optima.
   const { trials, results } = sweep([1, 2], 0.05);
   const [c] = compareOptimizers(buildCells(trials, results));
-  assert.equal(c.verdict, 'no measurable effect');
-  assert.match(describeComparison(c), /no measurable effect in this setting/);
+  assert.equal(c.verdict, 'none');
+  assert.match(describeComparison(c), /no difference detectable between AdamW and Adam\+L2/);
+  assert.match(describeComparison(c), /95% CI \[-126\.06, 128\.06\]/);
 });
 
-test('flat heatmap rows are not read as a ridge; one seed falls back to binomial noise', () => {
+test('one seed: no interval, and the binomial noise stands in for the seed noise', () => {
   const spec = parseSweepSpec({
     base: { model: { kind: 'mlp', hidden: [8] }, epochs: 3, testSubset: 2000 },
-    grid: { optimizer: ['adamw'], lr: lrs, weightDecay: wds, seed: [1] },
+    grid: { optimizer: ['adam', 'adamw'], lr: lrs, weightDecay: [0, ...wds], seed: [1] },
   });
   const trials = expandGrid(spec);
-  // Differences of 0.1 points between weight decays: far below the binomial noise of 2000 images.
-  const results = trials.map((t) =>
-    syntheticResult(t, 0.15 + 0.001 * Math.log10(t.params.weightDecay) * Math.log10(t.params.lr)),
-  );
+  const results = trials.map((t) => syntheticResult(t, 0.15));
   const { summary } = summarize(spec, trials, results);
   assert.equal(summary.noise?.source, 'binomial');
-  const p = summary.noise ? 0.15 : 0;
-  assert.ok(Math.abs((summary.noise?.sd ?? 0) - Math.sqrt((p * (1 - p)) / 2000)) < 0.002);
+  assert.ok(Math.abs((summary.noise?.sd ?? 0) - Math.sqrt((0.15 * 0.85) / 2000)) < 1e-12);
+  assert.equal(summary.comparisons[0].verdict, 'no interval');
+  assert.ok(summary.findings.some((f) => /with one seed no interval can be computed/.test(f)));
+  assert.ok(summary.findings.some((f) => /chosen on the test set itself/.test(f)));
+});
+
+test('rows whose best and worst decay are not told apart by their interval are flat', () => {
+  const spec = parseSweepSpec({
+    base: { model: { kind: 'mlp', hidden: [8] }, epochs: 3 },
+    grid: { optimizer: ['adamw'], lr: lrs, weightDecay: [1e-3, 1e-2], seed: [1, 2] },
+  });
+  const trials = expandGrid(spec);
+  // Per row: wd 1e-3 gives [15, 16]%, wd 1e-2 [16, 15]% on seeds 1, 2: d = ±1 point, CI ∋ 0.
+  const value = (t: Trial) =>
+    (t.params.weightDecay === 1e-3) === (t.params.seed === 1) ? 0.15 : 0.16;
+  const results = trials.map((t) => syntheticResult(t, value(t)));
+  const { summary } = summarize(spec, trials, results);
   const [group] = summary.groups;
   assert.equal(group.alignment.status, 'flat');
-  assert.ok(summary.findings.some((f) => /made no measurable difference/.test(f)));
+  assert.deepEqual(group.alignment.flatRows, lrs);
+  assert.ok(summary.findings.some((f) => /made no detectable difference/.test(f)));
   // Without a weight decay of 0 there is nothing to compare decay against.
   assert.equal(summary.decayEffects.length, 0);
+});
+
+test('the best setting is chosen on validation error when every record has one', () => {
+  const { spec, trials, results } = sweep([1], 0);
+  // Validation error that prefers the largest weight decay, whatever the test error says.
+  for (const r of results) {
+    if (r.final) Object.assign(r.final, { valError: 0.5 - r.params.weightDecay });
+  }
+  const { summary } = summarize(spec, trials, results);
+  assert.equal(summary.selectedOn, 'validation');
+  for (const g of summary.groups) assert.equal(g.best?.weightDecay, 1e-2);
+  assert.ok(summary.findings.some((f) => /chosen on the validation error/.test(f)));
 });
 
 test('a partial sweep is reported as incomplete', () => {

@@ -38,7 +38,7 @@ test('the report writes a self-contained page, one SVG per figure and the number
   assert.match(html, /synthetic &lt;report&gt; &amp; &quot;test&quot;/);
   const summary = JSON.parse(readFileSync(join(dir, 'report', 'summary.json'), 'utf8'));
   assert.equal(summary.trials.ok, 48);
-  assert.equal(summary.comparisons[0].verdict, 'decoupled better');
+  assert.equal(summary.comparisons[0].verdict, 'positive');
   assert.equal(summary.groups[0].alignment.slope, -1);
   assert.equal(summary.groups[1].alignment.slope, 0);
   assert.match(html, /ridge slope -1\.00/);
@@ -76,6 +76,20 @@ test('the report writes a self-contained page, one SVG per figure and the number
             assert.ok(c.marks > 20, JSON.stringify(c));
           }
           assert.equal((await page.locator('table').count()) >= 2, true);
+          // Each heading sits on its own line, above what follows it (not beside a chart).
+          const headings = await page.$$eval('section > h2', (hs) =>
+            hs.map((h) => ({
+              text: h.textContent,
+              box: h.getBoundingClientRect().toJSON(),
+              nextTop: h.nextElementSibling?.getBoundingClientRect().top,
+              body: document.body.getBoundingClientRect().width,
+            })),
+          );
+          assert.ok(headings.length >= 6);
+          for (const h of headings) {
+            assert.ok(h.box.width > 0.9 * h.body, JSON.stringify(h));
+            if (h.nextTop !== undefined) assert.ok(h.nextTop >= h.box.bottom, JSON.stringify(h));
+          }
           const shot = await page.screenshot({ fullPage: true });
           // Decode the screenshot in the browser itself and measure its pixel variance.
           const stats = await page.evaluate(async (b64) => {

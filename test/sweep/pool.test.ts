@@ -165,3 +165,29 @@ test('aborting stops handing out trials; the rest stay pending', async () => {
   assert.equal(rest.recorded + rest.skipped, 6);
   assert.equal(rest.interrupted, false);
 });
+
+test('an abort while the threads start runs no trial and returns at once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pool-abort-early-'));
+  const trials = expandGrid(
+    parseSweepSpec({
+      base: { ...base, epochs: 3 },
+      grid: { optimizer: ['adamw'], lr: [1e-3, 3e-3], weightDecay: [0.1], seed: [1] },
+    }),
+  );
+  const controller = new AbortController();
+  const events: string[] = [];
+  const running = new LocalPoolRunner({ concurrency: 2, executorModule: fakeModule }).run(trials, {
+    trialDir: (t) => join(dir, t.id),
+    onResult: async (r) => assert.fail(`${r.trialId} ran after the abort`),
+    onEvent: (e) => events.push(e.type),
+    signal: controller.signal,
+  });
+  // The threads are still loading their executor: the abort comes before any trial started.
+  controller.abort();
+  await running;
+  assert.deepEqual(
+    events.filter((e) => e !== 'start'),
+    [],
+    'no epoch and no result',
+  );
+});

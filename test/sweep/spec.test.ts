@@ -4,15 +4,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { z } from 'zod';
 import { parseNumberList } from '../../src/cli/parse.js';
+import { canonicalJson } from '../../src/experiments/config.js';
 import { PRESET_NAMES, presetSpec } from '../../src/sweep/presets.js';
-import {
-  canonicalJson,
-  expandGrid,
-  loadSweepSpec,
-  parseSweepSpec,
-  scheduleConfig,
-} from '../../src/sweep/spec.js';
+import { expandGrid, loadSweepSpec, parseSweepSpec, scheduleConfig } from '../../src/sweep/spec.js';
 
 const base = { model: { kind: 'mlp', hidden: [8] }, epochs: 3 };
 
@@ -74,6 +70,14 @@ test('ids are deterministic, change with the training config, ignore dataDir, an
   const moved = expandGrid(parseSweepSpec({ ...spec, base: { ...base, dataDir: '/elsewhere' } }));
   assert.equal(moved[0].id, a[0].id);
   assert.equal(moved[0].config.dataDir, '/elsewhere');
+  const unset = expandGrid(parseSweepSpec({ ...spec, base: { ...base, subset: undefined } }));
+  assert.equal(unset[0].id, a[0].id, 'an undefined setting is no setting');
+});
+
+test('canonicalJson sorts keys at every depth and drops undefined values, as JSON does', () => {
+  const value = { b: [1, { y: 2, x: undefined }], a: { d: 'd', c: null } };
+  assert.equal(canonicalJson(value), '{"a":{"c":null,"d":"d"},"b":[1,{"y":2}]}');
+  assert.deepEqual(JSON.parse(canonicalJson(value)), JSON.parse(JSON.stringify(value)));
 });
 
 test('bad specs are rejected with the path of the bad field', () => {
@@ -94,12 +98,9 @@ test('bad specs are rejected with the path of the bad field', () => {
   for (const [input, pattern] of cases) {
     assert.throws(
       () => parseSweepSpec(input),
-      (e: Error) => {
-        assert.equal(e.name, 'ZodError');
-        const issues = (
-          e as unknown as { issues: { path: (string | number)[]; message: string }[] }
-        ).issues;
-        assert.match(issues.map((i) => `${i.path.join('.')} ${i.message}`).join(' '), pattern);
+      (e: unknown) => {
+        assert.ok(e instanceof z.ZodError);
+        assert.match(e.issues.map((i) => `${i.path.join('.')} ${i.message}`).join(' '), pattern);
         return true;
       },
     );

@@ -120,3 +120,79 @@ test("one driver per directory; a dead holder's lock is taken over", async () =>
   const taken = await acquireSweepLock(dir);
   await taken();
 });
+
+// Issue #20, defect 5: the cut was computed from decoded text, so a non-UTF-8 byte earlier in the
+// file moved it, and the next record was glued onto the torn line ('…not json\n{"trialI{"trialId"').
+test('a torn line after a non-UTF-8 line is cut at the right byte; no record is lost', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-'));
+  const file = join(dir, RESULTS_FILE);
+  const first = await JsonlResultStore.open(dir);
+  for (const id of ['a', 'b', 'c']) await first.append(result(id));
+  // Drop one record, then a line of bytes ff fe fd fc, then a 40-byte torn line.
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => !l.includes('"b"'))
+      .join('\n'),
+  );
+  appendFileSync(file, Buffer.from([0xff, 0xfe, 0xfd, 0xfc, 0x0a]));
+  appendFileSync(file, JSON.stringify(result('d')).slice(0, 40));
+  const store = await JsonlResultStore.open(dir);
+  assert.deepEqual(
+    (await store.results()).map((r) => r.trialId),
+    ['a', 'c'],
+  );
+  assert.equal(await store.append(result('b')), true);
+  const bytes = readFileSync(file);
+  assert.deepEqual(
+    [...bytes.subarray(bytes.indexOf(0xff), bytes.indexOf(0xff) + 5)],
+    [0xff, 0xfe, 0xfd, 0xfc, 0x0a],
+    'the garbled line is kept, whole',
+  );
+  assert.equal(
+    bytes.subarray(bytes.lastIndexOf(0x0a, bytes.length - 2) + 1).toString(),
+    `${JSON.stringify(result('b'))}\n`,
+  );
+  assert.deepEqual(
+    parseResults(bytes).records.map((r) => r.trialId),
+    ['a', 'c', 'b'],
+  );
+  assert.deepEqual(
+    (await (await JsonlResultStore.open(dir)).results()).map((r) => r.trialId),
+    ['a', 'c', 'b'],
+  );
+});
+
+test('a re-run sweep records the dropped trial after garbage and a torn line (issue #20 repro)', async () => {
+  const { runSweep } = await import('../../src/sweep/run.js');
+  const { LocalPoolRunner } = await import('../../src/sweep/pool.js');
+  const { parseSweepSpec } = await import('../../src/sweep/spec.js');
+  const executorModule = new URL('../helpers/sweep-fakes.js', import.meta.url).href;
+  const dir = mkdtempSync(join(tmpdir(), 'store-sweep-'));
+  const file = join(dir, RESULTS_FILE);
+  const spec = parseSweepSpec({
+    base: { model: { kind: 'mlp', hidden: [8] }, epochs: 1 },
+    grid: { optimizer: ['adamw'], lr: [1e-3, 1e-2, 1e-1], weightDecay: [0.1], seed: [1] },
+  });
+  const run = () =>
+    runSweep({ dir, spec, runner: new LocalPoolRunner({ concurrency: 1, executorModule }) });
+  await run();
+  const [kept, dropped, last] = readFileSync(file, 'utf8').split('\n');
+  writeFileSync(file, `${kept}\n${last}\n`);
+  appendFileSync(file, Buffer.from([0xff, 0xfe, 0xfd, 0xfc, 0x0a]));
+  appendFileSync(file, dropped.slice(0, 40));
+  const again = await run();
+  assert.equal(again.interrupted, false);
+  assert.equal(again.recorded, 1);
+  const ids = parseResults(readFileSync(file)).records.map((r) => r.trialId);
+  assert.deepEqual(ids.sort(), [kept, dropped, last].map((l) => JSON.parse(l).trialId).sort());
+  // Every line but the garbage one is a whole record; the file ends with a newline.
+  const lines = readFileSync(file).toString('latin1').split('\n');
+  assert.equal(lines.pop(), '');
+  assert.deepEqual(
+    lines.map((l) => (l.startsWith('{') ? JSON.parse(l).trialId : 'garbage')).length,
+    4,
+  );
+  assert.equal(lines.filter((l) => !l.startsWith('{')).length, 1);
+});

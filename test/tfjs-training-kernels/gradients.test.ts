@@ -56,16 +56,19 @@ function convGrads(
   };
 }
 
-for (const [route, patch] of [
-  ['im2col/col2im route', Number.POSITIVE_INFINITY],
-  ['forward-conv route', 0],
+for (const [route, patch, directFilter] of [
+  ['SIMD filter gradient', defaultPatch, true],
+  ['im2col/col2im route', Number.POSITIVE_INFINITY, false],
+  ['forward-conv route', 0, false],
 ] as const) {
   describe(`conv2d gradients on wasm match cpu (${route})`, () => {
     before(() => {
       convGradientTuning.matmulMaxPatch = patch;
+      convGradientTuning.directFilter = directFilter;
     });
     after(() => {
       convGradientTuning.matmulMaxPatch = defaultPatch;
+      convGradientTuning.directFilter = true;
     });
     convGrid();
   });
@@ -103,6 +106,15 @@ function convGrid(): void {
     [
       [3, 6, 6, 1],
       [5, 5, 1, 3],
+    ],
+    // Output channels a multiple of 4 (the SIMD filter gradient): 4x8 tiles, ci and co remainders.
+    [
+      [2, 7, 6, 5],
+      [3, 3, 5, 12],
+    ],
+    [
+      [1, 9, 9, 8],
+      [3, 3, 8, 16],
     ],
   ];
   let seed = 1;
@@ -264,6 +276,7 @@ describe('pool gradients on wasm', () => {
   for (const kind of ['max', 'avg'] as const) {
     for (const [xs, size] of [
       [[1, 8, 8, 3], 2],
+      [[2, 9, 7, 6], 2], // the SIMD 2x2 route: 4 lanes + 2, odd h and w (last row/column unused)
       [[3, 9, 9, 4], 3],
       [[3, 7, 10, 2], 3],
     ] as Array<[number[], number]>) {
@@ -283,6 +296,17 @@ describe('pool gradients on wasm', () => {
     }
   }
 
+  it('2x2 stride-2 max pool with ties and NaN: the first maximum gets dy, as on cpu', () => {
+    // Values from {-1, 0, 1, NaN}: most windows hold equal maxima.
+    const f = () => {
+      const v = randomArray(2 * 6 * 6 * 8, 3).map((u) => (u > 0.9 ? Number.NaN : Math.round(u)));
+      const x = tf.tensor4d(v, [2, 6, 6, 8]);
+      const r = tf.tensor4d(randomArray(2 * 3 * 3 * 8, 5), [2, 3, 3, 8]);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(pool('max', a, 2, 2, 'valid'), r)))(x)];
+    };
+    const [wasm, cpu] = both(f);
+    assertClose(wasm, cpu, 0, 'ties');
+  });
   it('3x3 stride-2 same max pool on [2,9,9,4] (the shipped kernel returned 0) matches a numeric gradient', () => {
     const xs = [2, 9, 9, 4];
     const analytic = onBackend('wasm', poolGrad('max', xs, 3, 2, 'same', 7))[0];

@@ -9,6 +9,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's node bundle registers no gradients; tfjs-layers' bundle registers them all.
 import '@tensorflow/tfjs-layers';
+import type { ModelConfig } from '../../src/experiments/config.js';
+import { buildModel } from '../../src/experiments/models.js';
 import { registerWasmTrainingKernels } from '../../src/tfjs/training-kernels/index.js';
 
 let ready: Promise<void> | undefined;
@@ -62,4 +64,33 @@ export function maxRelDiff(a: Float32Array, b: Float32Array): number {
     if (!(d <= worst)) worst = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
   }
   return worst / scale;
+}
+
+/**
+ * Losses of `steps` SGD steps of a width-4 ResNet-8 on a fixed 5-image batch (12x12x1, 3 classes)
+ * on the current backend, then its inference-mode loss (which reads the moving statistics).
+ */
+export function resnetLosses(steps: number): number[] {
+  const config: ModelConfig = { kind: 'resnet', blocksPerStage: 1, width: 4 };
+  const model = buildModel(config, [12, 12, 1], 3, 9);
+  const optimizer = tf.train.sgd(0.05);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const x = tf.tensor4d(randomArray(5 * 12 * 12, 47), [5, 12, 12, 1]);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1], 'int32'), 3);
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const cost = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor),
+      true,
+      variables,
+    ) as tf.Scalar;
+    losses.push(cost.dataSync()[0]);
+    cost.dispose();
+  }
+  const evalLoss = tf.tidy(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor));
+  losses.push(evalLoss.dataSync()[0]);
+  tf.dispose([x, y, evalLoss]);
+  optimizer.dispose();
+  model.dispose();
+  return losses;
 }

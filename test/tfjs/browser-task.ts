@@ -16,7 +16,7 @@ export interface TaskResult {
 }
 
 /** mulberry32 (as test/tfjs/helpers.ts; repeated so the page bundle needs no Node helper). */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { build } from 'esbuild';
+import { bundlePage } from '../../examples/browser/serve.js';
 import { AdamW } from '../../src/tfjs/index.js';
 import { chromiumSkip, withChromium } from '../helpers/chromium.js';
 import { type TaskResult, trainTask } from './browser-task.js';
@@ -29,16 +29,7 @@ test('Chromium trains a small model with AdamW from the bundle, as Node does', {
   skip: chromiumSkip(),
   timeout: 60_000,
 }, async () => {
-  const bundle = await build({
-    entryPoints: [join(here, 'browser-page.js')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  });
-  const script = bundle.outputFiles[0].text;
+  const script = await bundlePage(join(here, 'browser-page.js'));
   const html =
     '<!doctype html><meta charset="utf-8"><title>decoupled/tfjs</title>' +
     '<script type="module" src="/page.js"></script>';

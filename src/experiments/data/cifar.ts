@@ -76,7 +76,25 @@ export function loadCifar10Split(dir: string, split: 'train' | 'test', howToGet:
         howToGet,
       );
     }
-    return parseCifarBatch(buffer, file, howToGet);
+    return { file, set: parseCifarBatch(buffer, file, howToGet) };
   });
-  return concat(parts);
+  checkSameCount(parts, howToGet);
+  return concat(parts.map((p) => p.set));
+}
+
+/**
+ * The batch files all hold the same number of records (10000 in CIFAR-10), so a file cut at a
+ * record boundary, which its size alone cannot reveal, is still caught (not in the test split,
+ * a single file).
+ */
+function checkSameCount(parts: { file: string; set: ImageSet }[], howToGet: string): void {
+  const [first, ...rest] = parts;
+  const odd = rest.find((p) => p.set.count !== first.set.count);
+  if (odd) {
+    throw new DatasetError(
+      odd.file,
+      `truncated or corrupt: ${odd.set.count} records, ${first.file} holds ${first.set.count} (the batch files hold the same number)`,
+      howToGet,
+    );
+  }
 }

@@ -34,6 +34,10 @@ export function parseIdx(buffer: Uint8Array, file: string, howToGet: string): Id
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const dims: number[] = [];
   for (let d = 0; d < ndims; d++) dims.push(view.getUint32(4 + 4 * d, false));
+  const empty = dims.indexOf(0);
+  if (empty >= 0) {
+    throw new DatasetError(file, `corrupt IDX header: dimension ${empty + 1} is 0`, howToGet);
+  }
   const expected = dims.reduce((a, b) => a * b, 1);
   const actual = buffer.length - headerSize;
   if (actual < expected) {
@@ -123,6 +127,20 @@ export function loadIdxSplit(dir: string, split: 'train' | 't10k', howToGet: str
     channels: 1,
     classes: 10,
   };
+}
+
+/** Loads both splits; the test images must have the training images' size. */
+export function loadIdxSplits(dir: string, howToGet: string): { train: ImageSet; test: ImageSet } {
+  const train = loadIdxSplit(dir, 'train', howToGet);
+  const test = loadIdxSplit(dir, 't10k', howToGet);
+  if (test.height !== train.height || test.width !== train.width) {
+    throw new DatasetError(
+      findIdxFile(dir, 't10k-images-idx3-ubyte', howToGet),
+      `images are ${test.height}x${test.width}, the training images ${train.height}x${train.width}`,
+      howToGet,
+    );
+  }
+  return { train, test };
 }
 
 /** Writes an IDX buffer (used by tests and by anyone converting data). */

@@ -9,7 +9,7 @@ import type { AugmentConfig, DatasetName } from '../config.js';
 import { deriveSeed, Rng } from '../rng.js';
 import { loadCifar10Split } from './cifar.js';
 import { DatasetError } from './errors.js';
-import { loadIdxSplit } from './idx.js';
+import { loadIdxSplits } from './idx.js';
 import { type ImageSet, selectImages } from './images.js';
 
 export { loadCifar10Split, parseCifarBatch } from './cifar.js';
@@ -130,7 +130,7 @@ function decodeRaw(dataset: DatasetName, dir: string): RawSplits {
       test: loadCifar10Split(dir, 'test', help),
     };
   }
-  return { train: loadIdxSplit(dir, 'train', help), test: loadIdxSplit(dir, 't10k', help) };
+  return loadIdxSplits(dir, help);
 }
 
 /** Per-channel mean and standard deviation of pixel/255 over a set. */

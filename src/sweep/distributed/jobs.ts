@@ -80,3 +80,14 @@ export function asTrialResult(value: unknown, trialId: string): TrialResult {
   }
   return v as TrialResult;
 }
+
+/** What a trial thread posts on runningTrialsChannel when its executor starts and stops. */
+export interface RunningTrialMessage {
+  jobId: string | undefined;
+  running: boolean;
+}
+
+/** The BroadcastChannel name on which the trial threads of worker `workerName` report. */
+export function runningTrialsChannel(workerName: string | undefined): string {
+  return `decoupled-running-trials:${workerName ?? ''}`;
+}

@@ -8,13 +8,19 @@
  * checkpoint a killed attempt left there), reports each epoch as job progress, and returns the
  * TrialResult as the job's return value. A trial cancelled because its worker is stopping
  * checkpoints, then goes straight back to the waiting list (not counted as a failed attempt), so
- * another worker resumes it at once instead of after the lock expires.
+ * another worker resumes it at once instead of after the lock expires. It tells the worker's main
+ * thread when the executor starts and stops, so a worker can exit while Redis is away.
  */
 import { hostname } from 'node:os';
-import { threadId, workerData } from 'node:worker_threads';
+import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import type { SandboxedJob } from 'bullmq';
 import type { TrialExecutor, TrialResult } from '../types.js';
-import type { TrialJobData, TrialJobProgress } from './jobs.js';
+import {
+  type RunningTrialMessage,
+  runningTrialsChannel,
+  type TrialJobData,
+  type TrialJobProgress,
+} from './jobs.js';
 
 export interface ProcessorWorkerData {
   /** URL or absolute path of a module exporting `executeTrial` (a TrialExecutor). */
@@ -44,6 +50,7 @@ export default async function processTrialJob(
   const executeTrial = await executor;
   const { trial, dir } = job.data;
   const worker = `${config.workerName ?? `${hostname()}:${process.pid}`}/${threadId}`;
+  const stopped = announceRunning(job.id);
   try {
     return await executeTrial(trial, dir, {
       signal,
@@ -57,10 +64,30 @@ export default async function processTrialJob(
     });
   } catch (error) {
     if (!signal?.aborted || (error as Error).name !== 'AbortError') throw error;
+    // Before moveToWait, which waits for Redis: the checkpoint is written, the worker may exit.
+    stopped();
     await job.moveToWait(token);
     // BullMQ's signal that the job was moved back, not failed (matched by name across threads).
     const requeued = new Error(`trial ${trial.id} stopped with its worker; back in the queue`);
     requeued.name = 'WaitingError';
     throw requeued;
+  } finally {
+    stopped();
   }
+}
+
+/**
+ * Tells the worker's main thread that a trial executes in this thread; the function returned says
+ * that it stopped (the first call counts). See RunningTrials in ./jobs.ts.
+ */
+function announceRunning(jobId: string | undefined): () => void {
+  const channel = new BroadcastChannel(runningTrialsChannel(config.workerName));
+  channel.postMessage({ jobId, running: true } satisfies RunningTrialMessage);
+  let open = true;
+  return () => {
+    if (!open) return;
+    open = false;
+    channel.postMessage({ jobId, running: false } satisfies RunningTrialMessage);
+    channel.close();
+  };
 }

@@ -10,11 +10,18 @@
  * retried `attempts` times with exponential backoff (set by the coordinator on each job).
  */
 import { availableParallelism, hostname } from 'node:os';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Worker } from 'bullmq';
 import { OptionError } from '../../core/errors.js';
 import { checkNumber } from '../../core/validate.js';
 import type { TrialResult } from '../types.js';
-import { checkQueueName, DEFAULT_QUEUE, type TrialJobData } from './jobs.js';
+import {
+  checkQueueName,
+  DEFAULT_QUEUE,
+  type RunningTrialMessage,
+  runningTrialsChannel,
+  type TrialJobData,
+} from './jobs.js';
 import type { ProcessorWorkerData } from './processor.js';
 import { parseRedisUrl, RedisWatcher } from './redis-link.js';
 
@@ -46,6 +53,35 @@ export interface RunningWorker {
   close(force?: boolean): Promise<void>;
 }
 
+/**
+ * The job ids whose executor runs in a thread of this process right now, as the threads report
+ * them. Unlike BullMQ's own view it needs no Redis: a worker that stops while Redis is away knows
+ * when its trials have checkpointed.
+ */
+export class RunningTrials {
+  private readonly ids = new Set<string | undefined>();
+  private readonly channel: BroadcastChannel;
+
+  constructor(workerName: string) {
+    this.channel = new BroadcastChannel(runningTrialsChannel(workerName));
+    this.channel.onmessage = (event) => {
+      const message = (event as { data: RunningTrialMessage }).data;
+      if (message.running) this.ids.add(message.jobId);
+      else this.ids.delete(message.jobId);
+    };
+    // A channel keeps the event loop alive until closed; a worker's loop lives anyway.
+    this.channel.unref();
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  close(): void {
+    this.channel.close();
+  }
+}
+
 /** Fails fast (before taking any trial) when a custom executor module cannot serve. */
 async function checkExecutorModule(specifier: string): Promise<void> {
   let module: { executeTrial?: unknown };
@@ -64,33 +100,11 @@ async function checkExecutorModule(specifier: string): Promise<void> {
 }
 
 export async function startWorker(options: SweepWorkerOptions): Promise<RunningWorker> {
-  const target = parseRedisUrl(options.redis);
-  const queue = checkQueueName(options.queue ?? DEFAULT_QUEUE);
-  const concurrency = checkNumber('--concurrency', options.concurrency ?? availableParallelism(), {
-    integer: true,
-    min: 1,
-  });
-  const lockDuration = checkNumber('--lock-duration', options.lockDurationMs ?? 30_000, {
-    integer: true,
-    min: 100,
-  });
-  const stalledInterval = checkNumber('--stalled-interval', options.stalledIntervalMs ?? 30_000, {
-    integer: true,
-    min: 100,
-  });
-  const maxStalledCount = checkNumber('maxStalledCount', options.maxStalledCount ?? 5, {
-    integer: true,
-    min: 0,
-  });
+  const settings = checkWorkerOptions(options);
   if (options.executorModule !== undefined) await checkExecutorModule(options.executorModule);
-  const name = options.name ?? `${hostname()}:${process.pid}`;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const watcher = new RedisWatcher(target, { log, role: `worker ${name}` });
-  const workerData: ProcessorWorkerData = {
-    executorModule: options.executorModule,
-    workerName: name,
-  };
-
+  const { name, log, queue, concurrency } = settings;
+  const watcher = new RedisWatcher(settings.target, { log, role: `worker ${name}` });
+  const running = new RunningTrials(name);
   const worker = new Worker<TrialJobData, TrialResult>(
     queue,
     new URL('./processor.js', import.meta.url),
@@ -99,15 +113,59 @@ export async function startWorker(options: SweepWorkerOptions): Promise<RunningW
       concurrency,
       name,
       useWorkerThreads: true,
-      workerThreadsOptions: { workerData },
-      lockDuration,
-      stalledInterval,
-      maxStalledCount,
+      workerThreadsOptions: {
+        workerData: {
+          executorModule: options.executorModule,
+          workerName: name,
+        } satisfies ProcessorWorkerData,
+      },
+      lockDuration: settings.lockDuration,
+      stalledInterval: settings.stalledInterval,
+      maxStalledCount: settings.maxStalledCount,
       // The coordinator removes a job once its result is in the store.
       removeOnComplete: { count: 100_000 },
       removeOnFail: { count: 100_000 },
     },
   );
+  logWorkerEvents(worker, watcher, name, log);
+  log(
+    `worker ${name}: waiting for trials on ${settings.target.display} (queue ${queue}, ` +
+      `${concurrency} at once)`,
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    name,
+    close: (force = false) => {
+      closing ??= stopWorker(worker, watcher, running, force, log, name);
+      return closing;
+    },
+  };
+}
+
+/** The options with their defaults, checked before anything connects. */
+function checkWorkerOptions(options: SweepWorkerOptions) {
+  const integer = (option: string, value: number, min: number) =>
+    checkNumber(option, value, { integer: true, min });
+  const name = options.name ?? `${hostname()}:${process.pid}`;
+  return {
+    target: parseRedisUrl(options.redis),
+    queue: checkQueueName(options.queue ?? DEFAULT_QUEUE),
+    concurrency: integer('--concurrency', options.concurrency ?? availableParallelism(), 1),
+    lockDuration: integer('--lock-duration', options.lockDurationMs ?? 30_000, 100),
+    stalledInterval: integer('--stalled-interval', options.stalledIntervalMs ?? 30_000, 100),
+    maxStalledCount: integer('maxStalledCount', options.maxStalledCount ?? 5, 0),
+    name,
+    log: options.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
+  };
+}
+
+/** A line per trial started, finished or failed, and per error that is not an outage. */
+function logWorkerEvents(
+  worker: Worker<TrialJobData, TrialResult>,
+  watcher: RedisWatcher,
+  name: string,
+  log: (line: string) => void,
+): void {
   // Connection errors are reported by the watcher; other errors are worth a line.
   worker.on('error', (error: Error & { code?: string }) => {
     if (error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' || !watcher.reachable) return;
@@ -130,23 +188,42 @@ export async function startWorker(options: SweepWorkerOptions): Promise<RunningW
   worker.on('failed', (job, error) => {
     if (job) log(`worker ${name}: ${job.data.trial.id} failed: ${error.message}`);
   });
-  log(
-    `worker ${name}: waiting for trials on ${target.display} (queue ${queue}, ${concurrency} at once)`,
-  );
+}
 
-  let closing: Promise<void> | undefined;
-  return {
-    name,
-    close: (force = false) => {
-      closing ??= (async () => {
-        try {
-          if (force) worker.cancelAllJobs('the worker is stopping');
-          await worker.close();
-        } finally {
-          await watcher.close();
-        }
-      })();
-      return closing;
-    },
-  };
+/**
+ * Closes the BullMQ worker (with `force`, cancelling running trials first). BullMQ's close waits
+ * for Redis (to hand the trials back, to close its connections): while Redis is unreachable that
+ * is forever, so the wait also ends once no trial executes here any more. Their checkpoints are
+ * written, and their jobs go back to the queue when their locks expire after Redis returns.
+ */
+async function stopWorker(
+  worker: Worker<TrialJobData, TrialResult>,
+  watcher: RedisWatcher,
+  running: RunningTrials,
+  force: boolean,
+  log: (line: string) => void,
+  name: string,
+): Promise<void> {
+  let polling: ReturnType<typeof setInterval> | undefined;
+  const stranded = new Promise<void>((resolve) => {
+    polling = setInterval(() => {
+      if (watcher.reachable || running.size > 0) return;
+      log(
+        `worker ${name}: Redis is unreachable; stopping without it (trials stopped here ` +
+          'return to the queue when their locks expire after Redis is back)',
+      );
+      resolve();
+    }, 100);
+  });
+  try {
+    if (force) worker.cancelAllJobs('the worker is stopping');
+    const closed = worker.close();
+    // Once we stop waiting for it, its late failure does not matter.
+    closed.catch(() => {});
+    await Promise.race([closed, stranded]);
+  } finally {
+    clearInterval(polling);
+    running.close();
+    await watcher.close();
+  }
 }

@@ -17,19 +17,23 @@
 import type {
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
+  FusedConv2DAttrs,
   TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
+import { isThreaded, simdOn } from './simd.js';
 import {
   f32,
   type KernelArgs,
   NCHW_TO_NHWC,
   NHWC_TO_NCHW,
+  ptr,
   reshaped,
   type Scratch,
   transpose,
   withScratch,
 } from './wasm-backend.js';
+import type { WrappedKernel } from './wrapped.js';
 
 type Pad = Conv2DBackpropFilterAttrs['pad'];
 type ExplicitPadding = Extract<Pad, number[][]>;
@@ -81,6 +85,28 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
     const { top, left } = info.padInfo;
+    if (info.outChannels % 4 === 0 && convGradientTuning.directFilter) {
+      const dw = s.alloc(filterShape);
+      simdOn(backend).convFilterGrad(
+        ptr(backend, x),
+        ptr(backend, dy),
+        ptr(backend, dw),
+        info.batchSize,
+        h,
+        w,
+        info.inChannels,
+        ho,
+        wo,
+        info.outChannels,
+        kh,
+        kw,
+        sh,
+        sw,
+        top,
+        left,
+      );
+      return dw;
+    }
     if (useMatmulPath(info.inChannels, kh, kw)) {
       const cols = im2colT(s, x, info);
       const k = kh * kw * info.inChannels;
@@ -129,10 +155,11 @@ function useMatmulPath(inChannels: number, kh: number, kw: number): boolean {
 }
 
 /**
- * Largest patch size kh*kw*Ci that takes the im2col/col2im route (measured: faster up to ~32,
- * slower from ~144 on). Exposed so tests can force either route.
+ * Route switches, exposed so tests can force each route: the largest patch size kh*kw*Ci that
+ * takes the im2col/col2im route (measured: faster up to ~32, slower from ~144 on), and whether the
+ * SIMD loops run the filter gradient and the forward conv (Co % 4 == 0 only).
  */
-export const convGradientTuning = { matmulMaxPatch: 32 };
+export const convGradientTuning = { matmulMaxPatch: 32, directFilter: true, directForward: true };
 
 type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
 
@@ -175,41 +202,25 @@ function im2colT(s: Scratch, x: TensorInfo, info: ConvInfo): TensorInfo {
   return out;
 }
 
-/** dx[n, o*s - p + i, q*s - p + j, ci] += cols[pixel (n,o,q), (i*kw + j)*Ci + ci]. */
+/** dx[n, o*s - p + i, q*s - p + j, ci] += cols[pixel (n,o,q), (i*kw + j)*Ci + ci] (SIMD loop). */
 function col2im(s: Scratch, cols: TensorInfo, info: ConvInfo): TensorInfo {
-  const {
-    batchSize: n,
-    inHeight: h,
-    inWidth: w,
-    inChannels: ci,
-    outHeight: ho,
-    outWidth: wo,
-  } = info;
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const { top, left } = info.padInfo;
-  const k = kh * kw * ci;
-  const out = s.alloc([n, h, w, ci]);
-  const src = f32(s.backend, cols);
-  const dst = f32(s.backend, out);
-  dst.fill(0);
-  for (let b = 0; b < n; b++) {
-    for (let o = 0; o < ho; o++) {
-      for (let q = 0; q < wo; q++) {
-        const sBase = ((b * ho + o) * wo + q) * k;
-        for (let i = 0; i < kh; i++) {
-          const r = o * sh - top + i;
-          if (r < 0 || r >= h) continue;
-          for (let j = 0; j < kw; j++) {
-            const col = q * sw - left + j;
-            if (col < 0 || col >= w) continue;
-            const dBase = ((b * h + r) * w + col) * ci;
-            const kBase = sBase + (i * kw + j) * ci;
-            for (let a = 0; a < ci; a++) dst[dBase + a] += src[kBase + a];
-          }
-        }
-      }
-    }
-  }
+  const out = s.alloc([info.batchSize, info.inHeight, info.inWidth, info.inChannels]);
+  simdOn(s.backend).col2im(
+    ptr(s.backend, cols),
+    ptr(s.backend, out),
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  );
   return out;
 }
 
@@ -314,3 +325,61 @@ export function conv2dBackpropInput({ inputs, backend, attrs }: KernelArgs): Ten
     return nchw ? transpose(s, dx, NHWC_TO_NCHW) : dx;
   });
 }
+
+/**
+ * Conv2D and FusedConv2D without bias or activation (the harness's convs: useBias false, BN after)
+ * as the SIMD loop of assembly/index.ts (4 pixels x 8 channels register tiles, no packing), when
+ * NHWC, dilation 1 and Co % 4 == 0, on the single-threaded backend; anything else goes to the
+ * shipped XNNPACK kernel. On the ResNet-8 shapes it is about as fast as XNNPACK (0.9-1.0x of its
+ * CPU time per call), whose operator is re-created and the filter re-packed whenever the filter
+ * tensor is new, i.e. on every training step.
+ */
+export const directConv2d: WrappedKernel = (args, fallback) => {
+  const { x, filter, bias, preluActivationWeights } = args.inputs;
+  const attrs = args.attrs as unknown as FusedConv2DAttrs;
+  const activation = attrs.activation ?? 'linear';
+  if (
+    !convGradientTuning.directForward ||
+    isThreaded(args.backend) || // XNNPACK's conv uses the threads; this loop would not
+    bias !== undefined ||
+    preluActivationWeights !== undefined ||
+    activation !== 'linear' ||
+    attrs.dataFormat === 'NCHW' ||
+    x.dtype !== 'float32' ||
+    filter.shape[3] % 4 !== 0
+  ) {
+    return fallback(args as unknown as Parameters<typeof fallback>[0]) as TensorInfo;
+  }
+  const info = backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filter.shape as Shape4,
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) {
+    return fallback(args as unknown as Parameters<typeof fallback>[0]) as TensorInfo;
+  }
+  const { backend } = args;
+  const y = backend.makeOutput(info.outShape, 'float32');
+  simdOn(backend).conv2d(
+    ptr(backend, x),
+    ptr(backend, filter),
+    ptr(backend, y),
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  );
+  return y;
+};

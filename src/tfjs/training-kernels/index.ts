@@ -14,8 +14,16 @@
 
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
-import { conv2dBackpropFilter, conv2dBackpropInput } from './conv2d.js';
+import {
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+  batchNormTraining,
+  batchNormTrainingGrad,
+} from './batchnorm.js';
+import { installFusedBatchNorm } from './batchnorm-layer.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, directConv2d } from './conv2d.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise.js';
+import { installFusedGradients, MEAN_GRAD, meanGrad, RELU_GRAD, reluGrad } from './gradients.js';
 import { avgPoolGrad, maxPoolGrad } from './pool.js';
 import { unsortedSegmentSum } from './segment.js';
 import type { KernelArgs } from './wasm-backend.js';
@@ -29,6 +37,10 @@ const replacements: ReadonlyArray<[string, unknown]> = [
   ['MaxPoolGrad', maxPoolGrad],
   ['AvgPoolGrad', avgPoolGrad],
   ['UnsortedSegmentSum', unsortedSegmentSum],
+  [BATCH_NORM_TRAINING, batchNormTraining],
+  [BATCH_NORM_TRAINING_GRAD, batchNormTrainingGrad],
+  [RELU_GRAD, reluGrad],
+  [MEAN_GRAD, meanGrad],
 ];
 
 const fastPaths: ReadonlyArray<[string, WrappedKernel]> = [
@@ -37,6 +49,8 @@ const fastPaths: ReadonlyArray<[string, WrappedKernel]> = [
   ['Sum', sum],
   ['Mean', mean],
   ['Identity', identity],
+  ['Conv2D', directConv2d],
+  ['FusedConv2D', directConv2d],
 ];
 
 const ours = new Set<KernelFunc>();
@@ -67,4 +81,8 @@ export function registerWasmTrainingKernels(): void {
     // The shipped setup (cwrap of its wasm function) still runs when the backend initializes.
     install({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: shipped.setupFunc });
   }
+  installFusedBatchNorm();
+  installFusedGradients();
 }
+
+export { batchNormTraining as batchNormTrainingOp, setFusedBatchNorm } from './batchnorm-layer.js';

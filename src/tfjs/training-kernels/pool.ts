@@ -5,6 +5,8 @@
  * Max pool: dx[argmax of window(o)] += dy[o], where the argmax is the first maximum in row-major
  * window order over the in-bounds positions only (padding never wins), as in tfjs's cpu backend.
  * The shipped wasm MaxPoolGrad drops gradients for 'same' pools with stride 2 and a 3x3 window.
+ * The common unpadded 2x2 stride-2 pool runs as a SIMD loop (assembly/index.ts, same rule: a later
+ * window element wins only if strictly greater).
  *
  * Average pool: dx[p] += dy[o] / count(o) for every in-bounds p in window(o), where count(o) is the
  * number of in-bounds positions. That is the derivative of the forward AvgPool of both the wasm and
@@ -14,7 +16,8 @@
 
 import type { AvgPoolGradAttrs, MaxPoolGradAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
-import { f32, type KernelArgs } from './wasm-backend.js';
+import { simdOn } from './simd.js';
+import { f32, type KernelArgs, ptr } from './wasm-backend.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -36,15 +39,16 @@ export function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo 
   const { dilationHeight: dh, dilationWidth: dw } = info;
   const { top, left } = info.padInfo;
   const out = backend.makeOutput(input.shape, 'float32');
+  const inBounds = top === 0 && left === 0 && 2 * ho <= h && 2 * wo <= w;
+  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && inBounds) {
+    const [px, pdy, pdx] = [input, dy, out].map((t) => ptr(backend, t));
+    simdOn(backend).maxPoolGrad2x2(px, pdy, pdx, n, h, w, c, ho, wo);
+    return out;
+  }
   const x = f32(backend, input);
   const g = f32(backend, dy);
   const dx = f32(backend, out);
   dx.fill(0);
-  const inBounds = top === 0 && left === 0 && 2 * ho <= h && 2 * wo <= w;
-  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && inBounds) {
-    maxPoolGrad2x2(x, g, dx, n, h, w, c, ho, wo);
-    return out;
-  }
   for (let b = 0; b < n; b++) {
     for (let o = 0; o < ho; o++) {
       const r0 = o * sh - top;
@@ -76,49 +80,6 @@ export function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo 
     }
   }
   return out;
-}
-
-/**
- * The common 2x2 stride-2 unpadded pool, unrolled: windows are disjoint and always in bounds, so
- * each window's first maximum (row-major, ties to the earlier) gets dy by assignment.
- */
-function maxPoolGrad2x2(
-  x: Float32Array,
-  g: Float32Array,
-  dx: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  ho: number,
-  wo: number,
-): void {
-  const rowStride = w * c;
-  for (let b = 0; b < n; b++) {
-    for (let o = 0; o < ho; o++) {
-      for (let q = 0; q < wo; q++) {
-        const p00 = ((b * h + 2 * o) * w + 2 * q) * c;
-        const p01 = p00 + c;
-        const p10 = p00 + rowStride;
-        const p11 = p10 + c;
-        const gBase = ((b * ho + o) * wo + q) * c;
-        for (let d = 0; d < c; d++) {
-          let at = p00 + d;
-          let best = x[at];
-          if (x[p01 + d] > best) {
-            at = p01 + d;
-            best = x[at];
-          }
-          if (x[p10 + d] > best) {
-            at = p10 + d;
-            best = x[at];
-          }
-          if (x[p11 + d] > best) at = p11 + d;
-          dx[at] = g[gBase + d];
-        }
-      }
-    }
-  }
 }
 
 /** AvgPoolGrad: dy [N,Ho,Wo,C], input [N,H,W,C] -> dx [N,H,W,C]. */

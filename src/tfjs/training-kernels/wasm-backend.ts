@@ -17,6 +17,14 @@ export interface WasmBackend {
   disposeData(dataId: DataId, force?: boolean): boolean;
   incRef(dataId: DataId): void;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  dataIdMap: { get(dataId: DataId): { memoryOffset: number } };
+  /** The threaded build imports its memory (wasmMemory); the others export it (asm.memory). */
+  wasm: { asm: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+}
+
+/** Byte offset of a tensor's data in the backend's wasm memory. */
+export function ptr(backend: WasmBackend, t: TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset;
 }
 
 /** Arguments tfjs hands to a kernel function. */

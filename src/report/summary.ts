@@ -1,0 +1,129 @@
+/**
+ * The report's numbers for a sweep, in one object (written as summary.json): trial counts, noise,
+ * the best setting of each optimizer and schedule, the paired comparisons, the decay effects, the
+ * basin alignment and EMA timescale of each heatmap, and the findings in words (findings.ts).
+ * The definitions are in metrics.ts, stats.ts and timescale.ts.
+ */
+import { parseTrainConfig, type TrainConfig } from '../experiments/config.js';
+import type { ParsedSweepSpec } from '../sweep/spec.js';
+import type { SweepOptimizer, SweepSchedule, Trial } from '../sweep/types.js';
+import { buildFindings } from './findings.js';
+import type { ReportRecord } from './load.js';
+import {
+  type Alignment,
+  axisAlignment,
+  bestCell,
+  buildCells,
+  type Cell,
+  type Comparison,
+  compareOptimizers,
+  type DecayEffect,
+  decayEffects,
+  estimateNoise,
+  groupCells,
+  type Noise,
+  type SelectionMetric,
+  selectionMetric,
+} from './metrics.js';
+import { groupTimescale, type Timescale } from './timescale.js';
+
+export interface GroupSummary {
+  optimizer: SweepOptimizer;
+  schedule: SweepSchedule;
+  best: Cell | undefined;
+  noDecay: Cell | undefined;
+  alignment: Alignment;
+  /** The EMA timescale view (decoupled optimizers only). */
+  timescale?: Timescale;
+  /** The group's training config (of its first trial), defaults filled in; undefined if invalid. */
+  config?: TrainConfig;
+}
+
+export interface TrialCounts {
+  total: number;
+  ok: number;
+  diverged: number;
+  failed: number;
+  /** Trials without a (valid) record. */
+  pending: number;
+}
+
+export interface ReportSummary {
+  name: string;
+  trials: TrialCounts;
+  /** Noise of a cell's final test error (fraction): pooled seed sd, or binomial with one seed. */
+  noise: Noise | null;
+  /** What the best settings were chosen on: validation error when recorded, else test error. */
+  selectedOn: SelectionMetric;
+  groups: GroupSummary[];
+  comparisons: Comparison[];
+  decayEffects: DecayEffect[];
+  /** Damaged files and records, and what the report did about them. */
+  warnings: string[];
+  /** The sentences printed under "What the data shows". */
+  findings: string[];
+}
+
+function groupConfig(trials: Trial[], optimizer: string, schedule: string) {
+  const trial = trials.find(
+    (t) => t.params.optimizer === optimizer && t.params.schedule === schedule,
+  );
+  try {
+    return trial ? parseTrainConfig(trial.config) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function countTrials(trials: Trial[], results: ReportRecord[]): TrialCounts {
+  return {
+    total: trials.length,
+    ok: results.filter((r) => r.status === 'ok').length,
+    diverged: results.filter((r) => r.diverged).length,
+    failed: results.filter((r) => r.status === 'failed').length,
+    pending: trials.length - results.length,
+  };
+}
+
+/** Computes the report's numbers (no rendering). */
+export function summarize(
+  spec: Pick<ParsedSweepSpec, 'name' | 'base'>,
+  trials: Trial[],
+  results: ReportRecord[],
+  warnings: string[] = [],
+): { summary: ReportSummary; cells: Cell[] } {
+  const cells = buildCells(trials, results);
+  // Fashion-MNIST, MNIST and CIFAR-10 all have 10,000 test images.
+  const testSize = Number((spec.base as { testSubset?: number }).testSubset ?? 10000);
+  const on = selectionMetric(cells);
+  const effects = decayEffects(cells);
+  const groups = groupCells(cells).map(
+    (g): GroupSummary => ({
+      optimizer: g.optimizer,
+      schedule: g.schedule,
+      best: bestCell(g.cells, on),
+      // A decoupled grid without a 0 column shows its twin's no-decay baseline (the same algorithm).
+      noDecay:
+        bestCell(
+          g.cells.filter((c) => c.weightDecay === 0),
+          on,
+        ) ?? effects.find((e) => e.optimizer === g.optimizer && e.schedule === g.schedule)?.noDecay,
+      alignment: axisAlignment(g.cells, on),
+      timescale: groupTimescale(g.cells, trials, on),
+      config: groupConfig(trials, g.optimizer, g.schedule),
+    }),
+  );
+  const summary: ReportSummary = {
+    name: spec.name,
+    trials: countTrials(trials, results),
+    noise: estimateNoise(cells, testSize) ?? null,
+    selectedOn: on,
+    groups,
+    comparisons: compareOptimizers(cells),
+    decayEffects: effects,
+    warnings,
+    findings: [],
+  };
+  summary.findings = buildFindings(summary, results);
+  return { summary, cells };
+}

@@ -1,0 +1,251 @@
+/**
+ * The fused updates on tfjs-backend-webgl: GPGPU programs (fragment shaders over float32 textures)
+ * run by the backend's `compileAndRun`. The per-element math is the core's (src/core/kernels.ts):
+ *
+ *   theta <- theta * decayFactor;  g <- (maximize ? -g : g) * control + l2 * theta
+ *   Adam: m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;  vmax <- max(vmax, v)
+ *         theta <- theta - stepSize * m / (sqrt(v or vmax) / sqrt(1 - beta2^t) + eps)
+ *   SGD:  b <- first ? g : momentum b + (1 - dampening) g;  d <- nesterov ? g + momentum b : b
+ *         theta <- theta - lr d
+ *
+ * A WebGL program renders one output texture, so an update takes one pass per tensor it writes,
+ * and the last pass (theta) reads the slots the earlier passes wrote:
+ *
+ *   Adam   3 passes: m, v, theta            (amsgrad: 4, with vmax before theta)
+ *   SGD    2 passes: buf, theta             (no momentum: 1, theta)
+ *
+ * Packing every output into one texture (rows of a [k, n] render target) would make it one draw
+ * call but render k times the texels, each redoing the whole update: the same work, plus a slice.
+ * tf.train.adam runs about ten programs per variable for the same step.
+ *
+ * The step's scalars come through the kernel calling convention (src/kernels/abi.ts, ./args.ts):
+ * its flags (maximize, l2, amsgrad, momentum, nesterov, first step; and decay, control) select the
+ * shader source, so each variant compiles once; its float32 arguments are the uniforms. The optional
+ * `control` input is the step control of ./ops-update.ts: g is multiplied by it, and 0 keeps the
+ * old values (a skipped step).
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { AdamParts, SgdParts } from './args.js';
+
+/** The part of tfjs-backend-webgl's GPGPUProgram this module fills in. */
+interface GpgpuProgram {
+  variableNames: string[];
+  outputShape: number[];
+  userCode: string;
+  customUniforms: { name: string; type: 'float' }[];
+}
+
+/** The part of tfjs-backend-webgl's MathBackendWebGL this module calls. */
+export interface WebGLBackend {
+  compileAndRun(
+    program: GpgpuProgram,
+    inputs: tf.TensorInfo[],
+    outputDtype?: 'float32',
+    customUniformValues?: number[][],
+  ): tf.TensorInfo;
+}
+
+/** One pass: its GLSL body (computing `float result`), its inputs and its uniform scalars. */
+interface Pass {
+  inputs: [string, tf.TensorInfo][];
+  uniforms: [string, number][];
+  body: string;
+}
+
+/** Runs one pass over the shape of `param`, the program's source built from the pass. */
+function run(backend: WebGLBackend, shape: number[], pass: Pass, keep: string): tf.TensorInfo {
+  const names = pass.inputs.map(([name]) => name);
+  const skip = names.includes('control')
+    ? `if (getControl() == 0.0) { setOutput(get${keep}AtOutCoords()); return; }`
+    : '';
+  const program: GpgpuProgram = {
+    variableNames: names,
+    outputShape: shape,
+    customUniforms: pass.uniforms.map(([name]) => ({ name, type: 'float' })),
+    userCode: `void main() {\n  ${skip}\n  float result;\n  ${pass.body}\n  setOutput(result);\n}`,
+  };
+  return backend.compileAndRun(
+    program,
+    pass.inputs.map(([, info]) => info),
+    'float32',
+    pass.uniforms.map(([, value]) => [value]),
+  );
+}
+
+/** GLSL computing `float theta` (decayed) and `float g` (effective gradient). */
+function gradientCode(
+  p: { useDecay: boolean; useL2: boolean; maximize: boolean },
+  control: boolean,
+): string {
+  const lines = [
+    p.useDecay
+      ? 'float theta = getParamAtOutCoords() * decay;'
+      : 'float theta = getParamAtOutCoords();',
+    `float g = ${p.maximize ? '-' : ''}getGradAtOutCoords();`,
+  ];
+  if (control) lines.push('g = g * getControl();');
+  if (p.useL2) lines.push('g = g + l2 * theta;');
+  return lines.join('\n  ');
+}
+
+function gradientUniforms(p: {
+  useDecay: boolean;
+  useL2: boolean;
+  uniforms: { decay: number; l2: number };
+}): [string, number][] {
+  const u: [string, number][] = [];
+  if (p.useDecay) u.push(['decay', p.uniforms.decay]);
+  if (p.useL2) u.push(['l2', p.uniforms.l2]);
+  return u;
+}
+
+/** Inputs named as the programs read them; `control` last when present. */
+interface Named {
+  param: tf.TensorInfo;
+  grad: tf.TensorInfo;
+  control?: tf.TensorInfo;
+}
+
+function paramAndGrad(t: Named): [string, tf.TensorInfo][] {
+  return [
+    ['param', t.param],
+    ['grad', t.grad],
+  ];
+}
+
+function withControl(inputs: [string, tf.TensorInfo][], t: Named): [string, tf.TensorInfo][] {
+  return t.control ? [...inputs, ['control', t.control]] : inputs;
+}
+
+/** Adam family: returns [param, m, v, vMax?] as new textures. */
+export function adamUpdateWebGL(
+  backend: WebGLBackend,
+  t: Named & { m: tf.TensorInfo; v: tf.TensorInfo; vMax?: tf.TensorInfo },
+  p: AdamParts,
+): tf.TensorInfo[] {
+  const shape = t.param.shape;
+  const u = p.uniforms;
+  const grad = gradientCode(p, t.control !== undefined);
+  const base = withControl(paramAndGrad(t), t);
+  const m = run(
+    backend,
+    shape,
+    {
+      inputs: [...base, ['m', t.m]],
+      uniforms: [...gradientUniforms(p), ['beta1', u.beta1], ['oneMinusBeta1', u.oneMinusBeta1]],
+      body: `${grad}\n  result = getMAtOutCoords() * beta1 + oneMinusBeta1 * g;`,
+    },
+    'M',
+  );
+  const v = run(
+    backend,
+    shape,
+    {
+      inputs: [...base, ['v', t.v]],
+      uniforms: [...gradientUniforms(p), ['beta2', u.beta2], ['oneMinusBeta2', u.oneMinusBeta2]],
+      body: `${grad}\n  result = getVAtOutCoords() * beta2 + (oneMinusBeta2 * g) * g;`,
+    },
+    'V',
+  );
+  const outputs = [m, v];
+  let second = v;
+  if (p.amsgrad && t.vMax) {
+    second = run(
+      backend,
+      shape,
+      {
+        inputs: withControl(
+          [
+            ['vMax', t.vMax],
+            ['vNew', v],
+          ],
+          t,
+        ),
+        uniforms: [],
+        body: 'result = max(getVMaxAtOutCoords(), getVNewAtOutCoords());',
+      },
+      'VMax',
+    );
+    outputs.push(second);
+  }
+  const theta = run(
+    backend,
+    shape,
+    {
+      inputs: withControl(
+        [
+          ['param', t.param],
+          ['mNew', m],
+          ['second', second],
+        ],
+        t,
+      ),
+      uniforms: [
+        ...(p.useDecay ? ([['decay', u.decay]] as [string, number][]) : []),
+        ['bc2Sqrt', u.bc2Sqrt],
+        ['eps', u.eps],
+        ['negStepSize', u.negStepSize],
+      ],
+      body: [
+        p.useDecay
+          ? 'float theta = getParamAtOutCoords() * decay;'
+          : 'float theta = getParamAtOutCoords();',
+        'float denom = sqrt(getSecondAtOutCoords()) / bc2Sqrt + eps;',
+        'result = theta + (negStepSize * getMNewAtOutCoords()) / denom;',
+      ].join('\n  '),
+    },
+    'Param',
+  );
+  return [theta, ...outputs];
+}
+
+/** SGD family: returns [param, buf?] as new textures. */
+export function sgdUpdateWebGL(
+  backend: WebGLBackend,
+  t: Named & { buf?: tf.TensorInfo },
+  p: SgdParts,
+): tf.TensorInfo[] {
+  const shape = t.param.shape;
+  const u = p.uniforms;
+  const grad = gradientCode(p, t.control !== undefined);
+  const base = withControl(paramAndGrad(t), t);
+  const lrUniforms: [string, number][] = [...gradientUniforms(p), ['negLr', u.negLr]];
+  if (!p.momentum || !t.buf) {
+    const theta = run(
+      backend,
+      shape,
+      { inputs: base, uniforms: lrUniforms, body: `${grad}\n  result = theta + negLr * g;` },
+      'Param',
+    );
+    return [theta];
+  }
+  const buf = run(
+    backend,
+    shape,
+    {
+      // A first step reads no buffer, except to keep it when the step is skipped.
+      inputs: p.firstStep && !t.control ? base : [...base, ['buf', t.buf]],
+      uniforms: [
+        ...gradientUniforms(p),
+        ['momentum', u.momentum],
+        ['oneMinusDampening', u.oneMinusDampening],
+      ],
+      body: p.firstStep
+        ? `${grad}\n  result = g;`
+        : `${grad}\n  result = getBufAtOutCoords() * momentum + oneMinusDampening * g;`,
+    },
+    'Buf',
+  );
+  const direction = p.nesterov ? 'g + momentum * getBufNewAtOutCoords()' : 'getBufNewAtOutCoords()';
+  const theta = run(
+    backend,
+    shape,
+    {
+      inputs: [...base, ['bufNew', buf]],
+      uniforms: p.nesterov ? [...lrUniforms, ['momentum', u.momentum]] : lrUniforms,
+      body: `${grad}\n  result = theta + negLr * (${direction});`,
+    },
+    'Param',
+  );
+  return [theta, buf];
+}

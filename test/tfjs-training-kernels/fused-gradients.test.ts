@@ -1,0 +1,134 @@
+/**
+ * The one-kernel Relu and Mean gradients and the SIMD forward Conv2D on wasm against tfjs' own ops
+ * on the cpu backend, over batch 1, odd sizes and channel counts; Mean over leading, middle
+ * (global average pooling), trailing and non-contiguous axes (the last falls back to tfjs), with
+ * and without keepDims; no tensor leaks.
+ */
+
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { convGradientTuning } from '../../src/tfjs/training-kernels/conv2d.js';
+import { maxRelDiff, onBackend, randomArray, setup } from './helpers.js';
+
+before(setup);
+
+function assertSame(f: () => tf.Tensor[], tol: number, what: string): void {
+  const wasm = onBackend('wasm', f);
+  const cpu = onBackend('cpu', f);
+  assert.equal(wasm.length, cpu.length);
+  for (let i = 0; i < wasm.length; i++) {
+    const d = maxRelDiff(wasm[i], cpu[i]);
+    assert.ok(d <= tol, `${what}: output ${i} differs from cpu by ${d}`);
+  }
+}
+
+const input = (shape: number[], seed: number) =>
+  tf.tensor(randomArray(tf.util.sizeFromShape(shape), seed), shape);
+
+describe('fused Relu gradient on wasm matches tfjs on cpu', () => {
+  for (const shape of [
+    [1, 1, 1, 1],
+    [1, 3, 5, 7],
+    [4, 6, 6, 16],
+    [2, 9],
+  ]) {
+    it(`[${shape}]: value and gradient (including exact zeros)`, () => {
+      assertSame(
+        () => {
+          // Rounding to a grid of 1/4 puts exact zeros in x: their gradient is 0.
+          const x = tf.div(tf.round(tf.mul(input(shape, 3), 4)), 4);
+          const r = input(shape, 5);
+          const { value, grad } = tf.valueAndGrad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), r)))(
+            x,
+          );
+          return [value, grad];
+        },
+        0,
+        `relu [${shape}]`,
+      );
+    });
+  }
+});
+
+describe('fused Mean gradient on wasm matches tfjs on cpu', () => {
+  const cases: Array<[number[], number[]]> = [
+    [
+      [4, 5, 5, 8],
+      [1, 2],
+    ], // global average pooling
+    [
+      [1, 3, 3, 7],
+      [1, 2],
+    ], // batch 1, odd channels
+    [[6, 5], [0]], // leading
+    [[3, 4, 5], [2]], // trailing
+    [
+      [3, 4, 5],
+      [0, 1, 2],
+    ], // everything
+    [
+      [3, 4, 5, 2],
+      [0, 2],
+    ], // not contiguous: tfjs' own gradient
+  ];
+  for (const [shape, axes] of cases) {
+    for (const keepDims of [false, true]) {
+      it(`[${shape}] axes ${axes}${keepDims ? ', keepDims' : ''}`, () => {
+        assertSame(
+          () => {
+            const x = input(shape, 7);
+            const y = tf.mean(x, axes, keepDims);
+            const r = input(y.shape, 11);
+            return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.mean(a, axes, keepDims), r)))(x)];
+          },
+          1e-6,
+          `mean [${shape}] ${axes}`,
+        );
+      });
+    }
+  }
+  it('the fused kernels are what runs on wasm', async () => {
+    tf.setBackend('wasm');
+    const x = input([2, 3, 3, 4], 13);
+    const { kernelNames } = await tf.profile(() =>
+      tf.grad((a: tf.Tensor) => tf.sum(tf.mean(tf.relu(a), [1, 2])))(x),
+    );
+    assert.ok(kernelNames.includes('DecoupledReluGrad'), `${kernelNames}`);
+    assert.ok(kernelNames.includes('DecoupledMeanGrad'), `${kernelNames}`);
+    assert.ok(!kernelNames.includes('Step'), `${kernelNames}`);
+    x.dispose();
+  });
+  it('leaves no tensor behind', () => {
+    tf.setBackend('wasm');
+    const x = input([2, 3, 3, 4], 13);
+    const g = () => tf.grad((a: tf.Tensor) => tf.sum(tf.relu(tf.mean(a, [1, 2]))))(x);
+    tf.dispose(g());
+    const before = tf.memory().numTensors;
+    tf.dispose(g());
+    assert.equal(tf.memory().numTensors, before);
+    x.dispose();
+  });
+});
+
+describe('SIMD forward Conv2D on wasm matches the cpu backend', () => {
+  const cases: Array<[number[], number[], number, 'same' | 'valid' | number]> = [
+    [[1, 7, 7, 3], [3, 3, 3, 4], 1, 'same'],
+    [[2, 9, 8, 5], [3, 3, 5, 12], 2, 'same'],
+    [[3, 6, 6, 16], [1, 1, 16, 8], 2, 'valid'],
+    [[1, 10, 9, 2], [5, 5, 2, 8], 1, 2],
+    [[2, 5, 5, 4], [5, 5, 4, 4], 1, 'valid'], // window = input
+    [[2, 3, 3, 6], [3, 3, 6, 20], 1, 'same'], // output narrower than a 4-pixel tile
+  ];
+  for (const [xs, ws, strides, pad] of cases) {
+    it(`x ${xs} w ${ws} stride ${strides} pad ${pad}`, () => {
+      assert.ok(convGradientTuning.directForward);
+      assert.equal(ws[3] % 4, 0, 'the SIMD route needs Co % 4 == 0');
+      assertSame(
+        () => [tf.conv2d(input(xs, 17) as tf.Tensor4D, input(ws, 19) as tf.Tensor4D, strides, pad)],
+        1e-5,
+        `conv ${xs} ${ws}`,
+      );
+    });
+  }
+});
