@@ -15,6 +15,7 @@ export {
 export { AdamW } from './core/adamw.js';
 export { clipCoefficient, clipGradNorm, globalNorm } from './core/clip.js';
 export { decoupledDecayFactor } from './core/decay.js';
+export type { EmaOptions } from './core/ema.js';
 export { NonFiniteGradientError, OptionError } from './core/errors.js';
 export {
   type AdamScalars,
@@ -74,6 +75,19 @@ export {
   type WarmRestartSettings,
   warmRestartHyper,
 } from './core/restarts.js';
+export {
+  SCHEDULE_FREE_MODES,
+  ScheduleFreeAdamW,
+  type ScheduleFreeAdamWHyper,
+  type ScheduleFreeAdamWOptions,
+  type ScheduleFreeCommonHyper,
+  type ScheduleFreeMode,
+  ScheduleFreeSGD,
+  type ScheduleFreeSGDOptions,
+  type ScheduleFreeSgdHyper,
+  type ScheduleFreeStepScalars,
+  scheduleFreeReferenceUpdate,
+} from './core/schedule-free.js';
 export { scheduleFromConfig } from './core/schedule-registry.js';
 export {
   type ConfiguredSchedule,
@@ -109,6 +123,7 @@ export {
 export { SGDW } from './core/sgdw.js';
 export {
   decodeStateDict,
+  type ExtraStateValue,
   encodeStateDict,
   type OptimizerStateDict,
   type SavedGroupHyper,
@@ -123,14 +138,17 @@ export {
   timescaleOf,
 } from './core/timescale.js';
 export {
+  type CoreOptimizerKind,
   DECAY_SCALES,
   type DecayScale,
   NON_FINITE_POLICIES,
   type NonFinitePolicy,
   OPTIMIZER_KINDS,
   type OptimizerKind,
+  SCHEDULE_FREE_KINDS,
   type Schedule,
   type ScheduleConfigLike,
+  type ScheduleFreeKind,
   type StepValue,
 } from './core/types.js';
 export {

@@ -12,7 +12,7 @@
  * `AdamFamily` holds what Adam and AdamW share; they differ only in how the decay is applied.
  */
 
-import { decoupledDecayFactor } from './decay.js';
+import { decoupledDecayFactor, decoupledOptionalKeys, restoreCautious } from './decay.js';
 import type { AdamStepScalars } from './kernels.js';
 import {
   type BaseHyper,
@@ -33,6 +33,11 @@ export interface AdamHyper extends BaseHyper {
   /** How decoupled decay is scaled (AdamW); Adam's L2 term is not scaled, so it has no effect there. */
   decayScale: DecayScale;
   amsgrad: boolean;
+  /**
+   * AdamW only (core only, optional so adapters never see it): decay only where the step moves
+   * theta toward zero (./decay.ts, cautious). Absent means false.
+   */
+  cautiousDecay?: boolean;
 }
 
 export type AdamOptions = Partial<AdamHyper> & GlobalOptions;
@@ -55,6 +60,7 @@ function validateAdamHyper(h: AdamHyper, where: string): void {
   checkNumber('eps', h.eps, { above: 0 }, where);
   checkOneOf('decayScale', h.decayScale, DECAY_SCALES, where);
   checkBoolean('amsgrad', h.amsgrad, where);
+  if (h.cautiousDecay !== undefined) checkBoolean('cautiousDecay', h.cautiousDecay, where);
 }
 
 /** Adam and AdamW: the moments, bias correction and state; `decoupled` picks the decay rule. */
@@ -70,6 +76,8 @@ export abstract class AdamFamily extends Optimizer<AdamHyper, AdamStepScalars> {
     super(params, options ?? {}, {
       kind,
       defaults: adamDefaults(defaultWeightDecay),
+      // Cautious decay masks decoupled decay; Adam's coupled L2 term has none to mask.
+      optionalKeys: decoupledOptionalKeys(kind === 'AdamW'),
       validate: validateAdamHyper,
     });
   }
@@ -95,6 +103,8 @@ export abstract class AdamFamily extends Optimizer<AdamHyper, AdamStepScalars> {
         : 1,
       amsgrad: h.amsgrad,
       maximize: h.maximize,
+      // Present only when on, so the scalars of plain AdamW are unchanged.
+      ...(this.decoupled && h.cautiousDecay === true ? { cautious: true } : {}),
     };
   }
 
@@ -121,6 +131,7 @@ export abstract class AdamFamily extends Optimizer<AdamHyper, AdamStepScalars> {
       eps: h.eps,
       decayScale: h.decayScale,
       amsgrad: h.amsgrad,
+      ...(h.cautiousDecay ? { cautiousDecay: true } : {}),
     };
   }
 
@@ -132,6 +143,7 @@ export abstract class AdamFamily extends Optimizer<AdamHyper, AdamStepScalars> {
       decayScale: saved.decayScale as DecayScale,
       amsgrad: saved.amsgrad as boolean,
     };
+    restoreCautious(next, saved);
     validateBaseHyper(next, where);
     validateAdamHyper(next, where);
     return next;

@@ -5,7 +5,8 @@
  * that follows the same order agrees bit for bit.
  *
  * Adam (Kingma & Ba; PyTorch `_single_tensor_adam`/`_single_tensor_adamw`), step t >= 1:
- *   theta <- theta * decayFactor                      (decoupled decay; 1 for none)
+ *   theta <- theta * decayFactor                      (decoupled decay; 1 for none; cautious:
+ *                                                      only where m theta_old >= 0, see below)
  *   g     <- (maximize ? -g : g) + l2 * theta         (coupled L2; 0 for none)
  *   m     <- beta1 m + (1 - beta1) g
  *   v     <- beta2 v + (1 - beta2) g^2
@@ -17,7 +18,12 @@
  *   g     <- (maximize ? -g : g) + l2 * theta
  *   b     <- first step ? g : momentum b + (1 - dampening) g
  *   d     <- nesterov ? g + momentum b : b             (d = g when momentum = 0)
- *   theta <- theta - lr d
+ *   theta <- theta - lr d                              (cautious: decay only where d theta_old >= 0)
+ *
+ * Cautious decay (arXiv 2510.12402, `cautious` in the scalars): the step subtracts a multiple of u
+ * (Adam: m, whose sign is that of m_hat / (sqrt(v_hat) + eps); SGD: d), and theta is decayed only
+ * where u theta_old >= 0, i.e. u = 0, theta_old = 0 or both have the same sign; elsewhere the
+ * undecayed theta_old enters the step. `sameDirection` is that test.
  */
 
 const f = Math.fround;
@@ -41,6 +47,8 @@ export interface AdamStepScalars {
   readonly decayFactor: number;
   readonly amsgrad: boolean;
   readonly maximize: boolean;
+  /** Cautious decay: decayFactor applies only where m theta >= 0 (AdamW `cautiousDecay`). */
+  readonly cautious?: boolean;
 }
 
 /** The Adam kernels' scalars (the name the public API has always used). */
@@ -62,6 +70,8 @@ export interface SgdStepScalars {
   /** Multiplier applied to theta before the update (SGDW); 1 for SGD. */
   readonly decayFactor: number;
   readonly maximize: boolean;
+  /** Cautious decay: decayFactor applies only where d theta >= 0 (SGDW `cautiousDecay`). */
+  readonly cautious?: boolean;
 }
 
 /** The scalars of one SGD kernel call: the group's step scalars and the parameter's first-step bit. */
@@ -99,6 +109,11 @@ export interface UpdateKernels {
   readonly allocateState?: (param: Float32Array) => Float32Array;
 }
 
+/** u theta >= 0 for float32 u, theta: a zero, or the same sign (cautious decay applies). */
+export function sameDirection(u: number, theta: number): boolean {
+  return u === 0 || theta === 0 || u < 0 === theta < 0;
+}
+
 export const adamReferenceUpdate: AdamUpdate = (p, g, m, v, vMax, s) => {
   const decay = f(s.decayFactor);
   const l2 = f(s.l2);
@@ -110,12 +125,15 @@ export const adamReferenceUpdate: AdamUpdate = (p, g, m, v, vMax, s) => {
   const eps = f(s.eps);
   const negStepSize = f(-s.stepSize);
   const useMax = s.amsgrad && vMax !== null;
+  const cautious = s.cautious === true;
   for (let i = 0; i < p.length; i++) {
-    let theta = decay === 1 ? p[i] : f(p[i] * decay);
+    const old = p[i];
+    let theta = decay === 1 ? old : f(old * decay);
     let grad = s.maximize ? -g[i] : g[i];
     if (l2 !== 0) grad = f(grad + f(l2 * theta));
     const mi = f(f(m[i] * beta1) + f(oneMinusBeta1 * grad));
     const vi = f(f(v[i] * beta2) + f(f(oneMinusBeta2 * grad) * grad));
+    if (cautious && !sameDirection(mi, old)) theta = old;
     m[i] = mi;
     v[i] = vi;
     let second = vi;
@@ -136,8 +154,10 @@ export const sgdReferenceUpdate: SgdUpdate = (p, g, buf, s) => {
   const oneMinusDampening = f(1 - s.dampening);
   const negLr = f(-s.lr);
   const useMomentum = s.momentum !== 0 && buf !== null;
+  const cautious = s.cautious === true;
   for (let i = 0; i < p.length; i++) {
-    const theta = decay === 1 ? p[i] : f(p[i] * decay);
+    const old = p[i];
+    let theta = decay === 1 ? old : f(old * decay);
     let grad = s.maximize ? -g[i] : g[i];
     if (l2 !== 0) grad = f(grad + f(l2 * theta));
     let direction = grad;
@@ -146,6 +166,7 @@ export const sgdReferenceUpdate: SgdUpdate = (p, g, buf, s) => {
       buf[i] = b;
       direction = s.nesterov ? f(grad + f(momentum * b)) : b;
     }
+    if (cautious && !sameDirection(direction, old)) theta = old;
     p[i] = f(theta + f(negLr * direction));
   }
 };

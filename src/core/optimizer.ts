@@ -14,15 +14,26 @@
  * `step` checks the gradients and the non-finite policy, plans, applies, and advances t, so a step
  * either updates every parameter or none. Adapters (decoupled/tfjs) call planStep and run their
  * own kernels with the planned scalars.
+ *
+ * Two features live here, once, for every optimizer (core only so far): `accumulate: k` (./accumulate.ts:
+ * a step every k calls, on the mean gradient) and `ema` (./ema.ts: averages of the weights after
+ * each applied step, `averages()`, `swapAverages()`).
  */
+import { GradientAccumulator } from './accumulate.js';
+import { type EmaOptions, emaSettings, WeightAverages } from './ema.js';
 import { NonFiniteGradientError, OptionError } from './errors.js';
+import { checkSlotList } from './feature-state.js';
 import { firstNonFinite, referenceKernels, type UpdateKernels } from './kernels.js';
-import type { OptimizerStateDict, SavedGroupHyper } from './state.js';
-import { validateStateDict } from './state.js';
 import {
+  type ExtraStateValue,
+  type OptimizerStateDict,
+  type SavedGroupHyper,
+  validateStateDict,
+} from './state.js';
+import {
+  type CoreOptimizerKind,
   NON_FINITE_POLICIES,
   type NonFinitePolicy,
-  type OptimizerKind,
   type Schedule,
   type StepValue,
 } from './types.js';
@@ -54,6 +65,10 @@ export interface GlobalOptions {
   nonFinite?: NonFinitePolicy;
   /** The update loops to run (default: the fastest available, see setDefaultKernels). */
   kernels?: UpdateKernels;
+  /** Weight averaging (./ema.ts): true for the defaults, or { decay, every, debias }. */
+  ema?: boolean | EmaOptions;
+  /** Gradient accumulation (./accumulate.ts): apply a step every k calls (default 1). */
+  accumulate?: number;
 }
 
 /** A parameter group as given by the user: its params and any per-group overrides. */
@@ -68,14 +83,19 @@ export interface ParamGroup<H> {
 
 /** What a subclass tells the base class about itself. */
 export interface OptimizerSpec<H extends BaseHyper> {
-  readonly kind: OptimizerKind;
+  readonly kind: CoreOptimizerKind;
   readonly defaults: H;
+  /** Hyperparameters without a default (absent unless given), e.g. cautiousDecay. */
+  readonly optionalKeys?: readonly string[];
   /** Checks a complete hyperparameter set; throws OptionError naming `where`. */
   validate(hyper: H, where: string): void;
 }
 
-/** The options of `GlobalOptions`, which apply to the whole optimizer. */
+/** The options of `GlobalOptions` that every adapter also takes. */
 export const GLOBAL_OPTION_KEYS = ['nonFinite', 'kernels'] as const;
+
+/** The options of `GlobalOptions` the core optimizers take but decoupled/tfjs does not yet. */
+export const CORE_ONLY_OPTION_KEYS = ['ema', 'accumulate'] as const;
 
 /** One group's part of a planned step: the step-dependent values and the kernel's scalars. */
 export interface GroupPlan<S> {
@@ -101,7 +121,7 @@ export interface StepPlan<S> {
  * its kernel takes, as planned by `planStep`.
  */
 export abstract class Optimizer<H extends BaseHyper, S = unknown> {
-  readonly kind: OptimizerKind;
+  readonly kind: CoreOptimizerKind;
   readonly paramGroups: ParamGroup<H>[];
   readonly nonFinite: NonFinitePolicy;
   kernels: UpdateKernels;
@@ -113,6 +133,10 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
   protected readonly params: Float32Array[];
   /** Per-parameter state arrays by slot name (PyTorch's names); null where a slot is unused. */
   protected readonly slots: Record<string, (Float32Array | null)[]> = {};
+  /** The weight averages (option `ema`), or null. */
+  private readonly ema: WeightAverages | null;
+  /** The gradient window (option `accumulate` > 1), or null. */
+  private readonly accumulator: GradientAccumulator | null;
 
   protected constructor(
     params: Float32Array[] | ParamGroupInput<H>[],
@@ -121,11 +145,22 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
   ) {
     const where = spec.kind;
     this.kind = spec.kind;
-    const hyperKeys = Object.keys(spec.defaults);
+    const hyperKeys = [...Object.keys(spec.defaults), ...(spec.optionalKeys ?? [])];
     if (options === null || typeof options !== 'object') {
       throw new OptionError('options', options, 'an object', where);
     }
-    checkKnownKeys(options, [...hyperKeys, 'schedule', ...GLOBAL_OPTION_KEYS], where);
+    checkKnownKeys(
+      options,
+      [...hyperKeys, 'schedule', ...GLOBAL_OPTION_KEYS, ...CORE_ONLY_OPTION_KEYS],
+      where,
+    );
+    const ema = emaSettings(options.ema, where);
+    const accumulate = checkNumber(
+      'accumulate',
+      options.accumulate ?? 1,
+      { min: 1, integer: true },
+      where,
+    );
     this.nonFinite = checkOneOf(
       'nonFinite',
       options.nonFinite ?? 'error',
@@ -140,14 +175,20 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
     }
     this.paramGroups = normalizeGroups(params, base, hyperKeys, spec, where);
     this.params = this.paramGroups.flatMap((g) => g.params);
+    this.ema = ema ? new WeightAverages(ema, this.params.length) : null;
+    this.accumulator =
+      accumulate > 1 ? new GradientAccumulator(accumulate, this.params.length) : null;
   }
 
   /**
    * Applies one update with `grads`, given in the flattened order of the groups. Returns false if
-   * the step was skipped (nonFinite: 'skip' and a gradient was not finite), true otherwise.
+   * the step was skipped (nonFinite: 'skip' and a gradient was not finite), true otherwise. With
+   * `accumulate: k`, only every k-th accepted call applies a step (with the mean gradient); the
+   * others only add to the window.
    */
   step(grads: readonly Float32Array[]): boolean {
     this.checkGrads(grads);
+    this.checkCanStep(`${this.kind}.step`);
     if (this.nonFinite !== 'ignore') {
       for (let i = 0; i < grads.length; i++) {
         const bad = firstNonFinite(grads[i], this.kernels.allFinite);
@@ -157,9 +198,79 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
         return false;
       }
     }
-    this.applyPlan(this.planStep(), grads);
+    const window = this.accumulator;
+    if (window && !window.completesNext) {
+      window.add(grads);
+      return true;
+    }
+    const plan = this.planStep();
+    this.applyPlan(plan, window ? window.finish(grads) : grads);
     this.stepCount++;
+    this.afterStep();
     return true;
+  }
+
+  /** Gradient calls in the current accumulation window (0 without `accumulate`). */
+  get accumulatedCalls(): number {
+    return this.accumulator?.calls ?? 0;
+  }
+
+  /**
+   * Copies of the averaged weights (option `ema`), one per parameter in the order of `step`'s
+   * gradients. Before the first step, copies of the parameters.
+   */
+  averages(): Float32Array[] {
+    return this.requireEma('averages').averages(this.params);
+  }
+
+  /**
+   * Swaps the averaged weights into the parameters (to evaluate with them), or, if they are
+   * swapped in, puts the trained weights back. No step may be taken while they are swapped in.
+   */
+  swapAverages(): void {
+    this.requireEma('swapAverages').swap(this.params);
+  }
+
+  /** True while swapAverages has put the averaged weights in the parameters. */
+  get averagesSwapped(): boolean {
+    return this.ema?.swapped ?? false;
+  }
+
+  /** Throws if a step may not be taken now (averages swapped in; subclasses add their own). */
+  protected checkCanStep(where: string): void {
+    if (this.ema?.swapped) {
+      throw new OptionError(
+        'swapAverages',
+        'swapped in',
+        'swapped back (call swapAverages() again) before a step',
+        where,
+      );
+    }
+  }
+
+  /** What follows every applied step: the EMA update and its `every` overwrite. */
+  private afterStep(): void {
+    const ema = this.ema;
+    if (!ema) return;
+    ema.update(this.params);
+    if (ema.overwriteDue()) {
+      const averaged = ema.averages(this.params);
+      this.params.forEach((p, i) => {
+        p.set(averaged[i]);
+      });
+    }
+  }
+
+  private requireEma(method: string): WeightAverages {
+    if (!this.ema) {
+      throw new OptionError(
+        'ema',
+        undefined,
+        `set (ema: true or { decay }) to call ${method}()`,
+        this.kind,
+      );
+    }
+    return this.ema;
   }
 
   /**
@@ -182,7 +293,7 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
         eta,
         lr,
         weightDecay: lambda,
-        scalars: this.groupScalars(group.hyper, t, eta, lr, lambda),
+        scalars: this.groupScalars(group.hyper, t, eta, lr, lambda, i),
       };
     });
     return { step: t, groups };
@@ -218,7 +329,14 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
     for (const name of names) {
       slots[name] = this.params.map((_, i) => this.slots[name]?.[i]?.slice() ?? null);
     }
-    return {
+    const extra: Record<string, ExtraStateValue> = { ...this.saveExtra() };
+    for (const feature of [this.ema, this.accumulator]) {
+      if (!feature) continue;
+      const saved = feature.save();
+      Object.assign(slots, saved.slots);
+      Object.assign(extra, saved.extra);
+    }
+    const state: OptimizerStateDict = {
       format: 'decoupled.optimizer',
       version: 1,
       optimizer: this.kind,
@@ -231,6 +349,8 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
       })),
       slots,
     };
+    if (Object.keys(extra).length > 0) state.extra = extra;
+    return state;
   }
 
   /**
@@ -246,6 +366,57 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
     if (state.optimizer !== this.kind) {
       throw new OptionError('state.optimizer', state.optimizer, `'${this.kind}'`, where);
     }
+    const lengths = this.checkSavedShapes(state, where);
+    const restored = state.groups.map((saved, i) =>
+      this.restoreHyper(this.paramGroups[i].hyper, saved.hyper, `${where} groups[${i}]`),
+    );
+    const expected = this.expectedSlots(restored, state.stepCount);
+    for (const [name, perParam] of Object.entries(expected)) {
+      const saved = state.slots?.[name];
+      const allOptional = perParam.every((need) => need === 'optional');
+      if (saved === undefined && !allOptional) {
+        throw new OptionError(`state.slots.${name}`, saved, `${lengths.length} entries`, where);
+      }
+      const arrays = checkSlotList(name, saved, lengths, false, where);
+      arrays.forEach((a, i) => {
+        if (a === null && perParam[i] === 'required') {
+          throw new OptionError(
+            `state.slots.${name}[${i}]`,
+            a,
+            `a Float32Array of length ${lengths[i]}`,
+            where,
+          );
+        }
+      });
+    }
+    const extra = state.extra;
+    const pending = extra?.['accumulate.calls'];
+    if (!this.accumulator && pending !== undefined && pending !== 0) {
+      throw new OptionError(
+        'state.extra["accumulate.calls"]',
+        pending,
+        '0 for an optimizer without accumulate (its partial gradient sums would be lost)',
+        where,
+      );
+    }
+    const appliers = [
+      this.restoreExtra(extra, where),
+      ...[this.ema, this.accumulator].map((feature) =>
+        feature ? feature.restore(state.slots, extra, lengths, where) : () => {},
+      ),
+    ];
+    // Checked: now apply, all of it.
+    restored.forEach((hyper, i) => {
+      this.paramGroups[i].hyper = hyper;
+    });
+    this.restoreSlots(state, Object.keys(expected), lengths);
+    for (const apply of appliers) apply();
+    this.stepCount = state.stepCount;
+    this.skippedSteps = state.skippedSteps;
+  }
+
+  /** Checks the saved groups and parameter lengths against this optimizer's; returns the lengths. */
+  private checkSavedShapes(state: OptimizerStateDict, where: string): number[] {
     const groups = state.groups;
     if (!Array.isArray(groups) || groups.length !== this.paramGroups.length) {
       throw new OptionError(
@@ -268,48 +439,25 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
         where,
       );
     }
-    const restored = groups.map((saved, i) => {
-      const group = this.paramGroups[i];
-      if (saved.paramCount !== group.params.length) {
+    groups.forEach((saved, i) => {
+      if (saved.paramCount !== this.paramGroups[i].params.length) {
         throw new OptionError(
           `state.groups[${i}].paramCount`,
           saved.paramCount,
-          `${group.params.length}`,
+          `${this.paramGroups[i].params.length}`,
           where,
         );
       }
-      return this.restoreHyper(group.hyper, saved.hyper, `${where} groups[${i}]`);
     });
-    const expected = this.expectedSlots(restored, state.stepCount);
-    for (const [name, perParam] of Object.entries(expected)) {
-      let arrays = state.slots?.[name];
-      if (arrays === undefined && perParam.every((need) => need === 'optional')) {
-        arrays = lengths.map(() => null);
-      }
-      if (!Array.isArray(arrays) || arrays.length !== lengths.length) {
-        throw new OptionError(`state.slots.${name}`, arrays, `${lengths.length} entries`, where);
-      }
-      arrays.forEach((a, i) => {
-        const needed = perParam[i];
-        if (a === null && needed !== 'required') return;
-        if (!(a instanceof Float32Array) || a.length !== lengths[i]) {
-          throw new OptionError(
-            `state.slots.${name}[${i}]`,
-            a,
-            `a Float32Array of length ${lengths[i]}`,
-            where,
-          );
-        }
-      });
-    }
-    // Checked: now apply, all of it.
-    restored.forEach((hyper, i) => {
-      this.paramGroups[i].hyper = hyper;
-    });
+    return lengths;
+  }
+
+  /** Copies the checked slot arrays `names` of `state` into this optimizer's slots. */
+  private restoreSlots(state: OptimizerStateDict, names: string[], lengths: number[]): void {
     for (const name of Object.keys(this.slots)) {
-      if (!(name in expected)) delete this.slots[name];
+      if (!names.includes(name)) delete this.slots[name];
     }
-    for (const name of Object.keys(expected)) {
+    for (const name of names) {
       const current = this.slots[name] ?? new Array(lengths.length).fill(null);
       (state.slots?.[name] ?? lengths.map(() => null)).forEach((a, i) => {
         if (a === null) current[i] = null;
@@ -322,17 +470,35 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
       });
       this.slots[name] = current;
     }
-    this.stepCount = state.stepCount;
-    this.skippedSteps = state.skippedSteps;
   }
 
-  /** The scalars a group's kernel call needs at step index t (checked; nothing written yet). */
+  /** Scalar state of a subclass for `OptimizerStateDict.extra` (none by default). */
+  protected saveExtra(): Record<string, ExtraStateValue> {
+    return {};
+  }
+
+  /**
+   * Checks a subclass's saved scalar state and returns the function that restores it (called only
+   * once everything is checked). None by default.
+   */
+  protected restoreExtra(
+    _extra: Record<string, ExtraStateValue> | undefined,
+    _where: string,
+  ): () => void {
+    return () => {};
+  }
+
+  /**
+   * The scalars a group's kernel call needs at step index t (checked; nothing written yet);
+   * `group` is the group's index in paramGroups.
+   */
   protected abstract groupScalars(
     hyper: H,
     t: number,
     eta: number,
     scheduledLr: number,
     lambda: number,
+    group: number,
   ): S;
 
   /** Updates one parameter with its gradient and the scalars of its group. */

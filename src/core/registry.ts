@@ -4,6 +4,7 @@
  */
 import { Adam, type AdamFamily, type AdamOptions, type AdamParams, adamDefaults } from './adam.js';
 import { AdamW } from './adamw.js';
+import { decoupledOptionalKeys } from './decay.js';
 import { GLOBAL_OPTION_KEYS, type ParamGroupInput } from './optimizer.js';
 import { SGD, type SGDWOptions, type SgdFamily, type SgdHyper, sgdDefaults } from './sgd.js';
 import { SGDW } from './sgdw.js';
@@ -21,11 +22,20 @@ export function optimizerFamily(kind: OptimizerKind): OptimizerFamily {
   return kind === 'Adam' || kind === 'AdamW' ? 'adam' : 'sgd';
 }
 
-/** Every option the constructor of `kind` takes: its hyperparameters, schedule, global options. */
+/**
+ * Every option the constructor of `kind` takes that adapters pass on: its hyperparameters (with
+ * cautiousDecay for AdamW and SGDW), schedule and global options. Not `ema` and `accumulate`
+ * (CORE_ONLY_OPTION_KEYS of ./optimizer.ts), which decoupled/tfjs does not implement yet.
+ */
 export function optimizerOptionNames(kind: OptimizerKind): readonly string[] {
-  const defaults =
-    optimizerFamily(kind) === 'adam' ? adamDefaults(0) : sgdDefaults(kind === 'SGDW');
-  return [...Object.keys(defaults), 'schedule', ...GLOBAL_OPTION_KEYS];
+  const decoupled = kind === 'AdamW' || kind === 'SGDW';
+  const defaults = optimizerFamily(kind) === 'adam' ? adamDefaults(0) : sgdDefaults(decoupled);
+  return [
+    ...Object.keys(defaults),
+    ...decoupledOptionalKeys(decoupled),
+    'schedule',
+    ...GLOBAL_OPTION_KEYS,
+  ];
 }
 
 /**

@@ -11,7 +11,7 @@
  * lr_t; the paper's Algorithm 1 folds eta_t * alpha into the buffer instead (equal while lr_t is
  * constant). `SgdFamily` holds what SGD and SGDW share.
  */
-import { decoupledDecayFactor } from './decay.js';
+import { decoupledDecayFactor, decoupledOptionalKeys, restoreCautious } from './decay.js';
 import { OptionError } from './errors.js';
 import type { SgdStepScalars } from './kernels.js';
 import {
@@ -35,6 +35,8 @@ export interface SgdHyper extends BaseHyper {
 
 export interface SgdwHyper extends SgdHyper {
   decayScale: DecayScale;
+  /** Core only (optional): decay only where the step moves theta toward zero. Absent: false. */
+  cautiousDecay?: boolean;
 }
 
 export type SGDOptions = Partial<SgdHyper> & GlobalOptions;
@@ -66,6 +68,8 @@ function validateSgdHyper(h: SgdHyper | SgdwHyper, where: string): void {
   checkNumber('dampening', h.dampening, {}, where);
   checkBoolean('nesterov', h.nesterov, where);
   if ('decayScale' in h) checkOneOf('decayScale', h.decayScale, DECAY_SCALES, where);
+  const cautious = (h as SgdwHyper).cautiousDecay;
+  if (cautious !== undefined) checkBoolean('cautiousDecay', cautious, where);
 }
 
 /**
@@ -98,6 +102,7 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H, SgdStep
     super(params, options ?? {}, {
       kind,
       defaults: sgdDefaults(decoupled) as H,
+      optionalKeys: decoupledOptionalKeys(decoupled),
       validate: validateSgdHyper,
     });
     checkNesterov(options ?? {}, kind);
@@ -110,7 +115,7 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H, SgdStep
     scheduledLr: number,
     lambda: number,
   ): SgdStepScalars {
-    const scale = (h as unknown as SgdwHyper).decayScale;
+    const { decayScale: scale, cautiousDecay } = h as unknown as SgdwHyper;
     return {
       lr: scheduledLr,
       momentum: h.momentum,
@@ -119,6 +124,7 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H, SgdStep
       l2: this.decoupled ? 0 : lambda,
       decayFactor: this.decoupled ? decoupledDecayFactor(scale, scheduledLr, eta, lambda) : 1,
       maximize: h.maximize,
+      ...(this.decoupled && cautiousDecay === true ? { cautious: true } : {}),
     };
   }
 
@@ -140,7 +146,10 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H, SgdStep
       dampening: h.dampening,
       nesterov: h.nesterov,
     };
-    if (this.decoupled) saved.decayScale = (h as unknown as SgdwHyper).decayScale;
+    if (this.decoupled) {
+      saved.decayScale = (h as unknown as SgdwHyper).decayScale;
+      if ((h as unknown as SgdwHyper).cautiousDecay) saved.cautiousDecay = true;
+    }
     return saved;
   }
 
@@ -151,7 +160,10 @@ export abstract class SgdFamily<H extends SgdHyper> extends Optimizer<H, SgdStep
       dampening: saved.dampening as number,
       nesterov: saved.nesterov as boolean,
     } as H;
-    if (this.decoupled) (next as unknown as SgdwHyper).decayScale = saved.decayScale as DecayScale;
+    if (this.decoupled) {
+      (next as unknown as SgdwHyper).decayScale = saved.decayScale as DecayScale;
+      restoreCautious(next as unknown as SgdwHyper, saved);
+    }
     validateBaseHyper(next, where);
     validateSgdHyper(next, where);
     return next;

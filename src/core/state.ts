@@ -30,9 +30,11 @@
 import { crc32c, crc32cHex } from './crc32c.js';
 import { describe, OptionError } from './errors.js';
 import {
+  type CoreOptimizerKind,
   DECAY_SCALES,
   OPTIMIZER_KINDS,
   type OptimizerKind,
+  SCHEDULE_FREE_KINDS,
   type ScheduleConfigLike,
 } from './types.js';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf } from './validate.js';
@@ -52,12 +54,18 @@ export interface SavedGroupHyper {
   momentum?: number;
   dampening?: number;
   nesterov?: boolean;
+  /** Schedule-free (./schedule-free.ts). */
+  warmupSteps?: number;
+  r?: number;
+  weightLrPower?: number;
+  /** AdamW, SGDW: present (true) only when on. */
+  cautiousDecay?: boolean;
 }
 
 export interface OptimizerStateDict {
   format: 'decoupled.optimizer';
   version: 1;
-  optimizer: OptimizerKind;
+  optimizer: CoreOptimizerKind;
   /** Steps taken; the next step's 0-based schedule index. */
   stepCount: number;
   /** Steps skipped for non-finite gradients (nonFinite: 'skip'). */
@@ -67,7 +75,15 @@ export interface OptimizerStateDict {
   groups: { paramCount: number; hyper: SavedGroupHyper }[];
   /** Slot name (PyTorch's: exp_avg, exp_avg_sq, max_exp_avg_sq, momentum_buffer) to per-param arrays. */
   slots: Record<string, (Float32Array | null)[]>;
+  /**
+   * Scalar state beyond the step count, by feature (EMA, accumulation, schedule-free; written and
+   * checked by src/core/optimizer.ts and its subclasses). Absent when no feature has any.
+   */
+  extra?: Record<string, ExtraStateValue>;
 }
+
+/** A value of `OptimizerStateDict.extra`: plain JSON data (finite numbers). */
+export type ExtraStateValue = number | boolean | string | number[];
 
 /** Every field of a state; a Record, so the compiler keeps the list complete and exact. */
 const STATE_FIELDS: Record<keyof OptimizerStateDict, true> = {
@@ -79,11 +95,22 @@ const STATE_FIELDS: Record<keyof OptimizerStateDict, true> = {
   paramLengths: true,
   groups: true,
   slots: true,
+  extra: true,
 };
 const STATE_KEYS = Object.keys(STATE_FIELDS);
 
 /** The slots the optimizers keep (PyTorch's names); which ones a kind needs is its own check. */
-export const SLOT_NAMES = ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'momentum_buffer'] as const;
+export const SLOT_NAMES = [
+  'exp_avg',
+  'exp_avg_sq',
+  'max_exp_avg_sq',
+  'momentum_buffer',
+  // schedule-free's base sequence; the base class's ema and accumulate features.
+  'z',
+  'ema',
+  'ema_backup',
+  'accumulated_grad',
+] as const;
 
 /** Every field of SavedGroupHyper (a Record for the same reason). */
 const HYPER_FIELDS: Record<keyof SavedGroupHyper, true> = {
@@ -98,6 +125,10 @@ const HYPER_FIELDS: Record<keyof SavedGroupHyper, true> = {
   momentum: true,
   dampening: true,
   nesterov: true,
+  warmupSteps: true,
+  r: true,
+  weightLrPower: true,
+  cautiousDecay: true,
 };
 const HYPER_KEYS = Object.keys(HYPER_FIELDS);
 
@@ -121,7 +152,12 @@ export function validateStateDict(
     throw new OptionError('state', shown, 'a state from stateDict() (format 1)', where);
   }
   checkKnownKeys(state, STATE_KEYS, where, 'state.');
-  checkOneOf('state.optimizer', state.optimizer, OPTIMIZER_KINDS, where);
+  checkOneOf(
+    'state.optimizer',
+    state.optimizer,
+    [...OPTIMIZER_KINDS, ...SCHEDULE_FREE_KINDS],
+    where,
+  );
   checkNumber('state.stepCount', state.stepCount, { min: 0, integer: true }, where);
   checkNumber('state.skippedSteps', state.skippedSteps, { min: 0, integer: true }, where);
   const lengths = state.paramLengths;
@@ -133,6 +169,21 @@ export function validateStateDict(
   });
   checkGroups(state.groups, lengths.length, where);
   checkSlots(state.slots, lengths as number[], where);
+  if (state.extra !== undefined) checkExtra(state.extra, where);
+}
+
+/** `extra`: an object of finite numbers, booleans, strings and arrays of finite numbers. */
+function checkExtra(extra: unknown, where: string): void {
+  const allowed = 'a finite number, a boolean, a string or an array of finite numbers';
+  if (!isRecord(extra)) throw new OptionError('state.extra', extra, 'an object', where);
+  for (const [key, value] of Object.entries(extra)) {
+    const ok =
+      typeof value === 'boolean' ||
+      typeof value === 'string' ||
+      (typeof value === 'number' && Number.isFinite(value)) ||
+      (Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x)));
+    if (!ok) throw new OptionError(`state.extra["${key}"]`, value, allowed, where);
+  }
 }
 
 function checkGroups(groups: unknown, paramCount: number, where: string): void {
@@ -183,10 +234,17 @@ function checkHyper(hyper: unknown, path: string, where: string): void {
       throw new OptionError(`${path}.betas`, b, 'a pair of numbers', where);
     }
   }
-  for (const key of ['eps', 'momentum', 'dampening'] as const) {
+  for (const key of [
+    'eps',
+    'momentum',
+    'dampening',
+    'warmupSteps',
+    'r',
+    'weightLrPower',
+  ] as const) {
     if (hyper[key] !== undefined) checkNumber(`${path}.${key}`, hyper[key], {}, where);
   }
-  for (const key of ['amsgrad', 'nesterov'] as const) {
+  for (const key of ['amsgrad', 'nesterov', 'cautiousDecay'] as const) {
     if (hyper[key] !== undefined) checkBoolean(`${path}.${key}`, hyper[key], where);
   }
 }

@@ -29,3 +29,10 @@ export type NonFinitePolicy = (typeof NON_FINITE_POLICIES)[number];
 /** The core optimizers, by the name their class, state dicts and errors use. */
 export const OPTIMIZER_KINDS = ['Adam', 'AdamW', 'SGD', 'SGDW'] as const;
 export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
+
+/** The schedule-free optimizers (./schedule-free.ts): core only, not in the registry (yet). */
+export const SCHEDULE_FREE_KINDS = ['ScheduleFreeAdamW', 'ScheduleFreeSGD'] as const;
+export type ScheduleFreeKind = (typeof SCHEDULE_FREE_KINDS)[number];
+
+/** Every core optimizer class, by the name its state dicts and errors use. */
+export type CoreOptimizerKind = OptimizerKind | ScheduleFreeKind;

@@ -9,10 +9,11 @@
  *   decay = f(decayFactor), l2 = f(l2), beta1, 1 - beta1, beta2, 1 - beta2,
  *   bc2Sqrt = f(sqrt(1 - beta2^t)), eps, negStepSize = f(-lr_t / (1 - beta1^t))
  *   flags = MAXIMIZE | AMSGRAD (when a vMax slot is passed) | L2 (when f(l2) != 0)
+ *           | CAUTIOUS (cautiousDecay: decay only where m theta >= 0)
  * SGD arguments:
  *   decay, l2, momentum, oneMinusDampening = f(1 - dampening), negLr = f(-lr_t)
  *   flags = MAXIMIZE | L2 (when f(l2) != 0) | MOMENTUM (when a buffer is passed)
- *           | NESTEROV and FIRST_STEP (only with MOMENTUM)
+ *           | NESTEROV and FIRST_STEP (only with MOMENTUM) | CAUTIOUS (decay only where d theta >= 0)
  *
  * The L2 flag is decided after rounding, as the reference does: an l2 that rounds to 0 in float32
  * adds nothing (adding f(0 * theta) would turn -0 into +0 and Infinity into NaN).
@@ -32,6 +33,7 @@ export const FLAG = {
   momentum: 8,
   nesterov: 16,
   firstStep: 32,
+  cautious: 64,
 } as const;
 
 /** The scalar arguments of the Adam kernel, in the export's order after the pointers and length. */
@@ -70,7 +72,8 @@ export function adamArgs(s: AdamStepScalars, withVMax: boolean): AdamKernelArgs 
   const flags =
     (s.maximize ? FLAG.maximize : 0) |
     (s.amsgrad && withVMax ? FLAG.amsgrad : 0) |
-    (l2 !== 0 ? FLAG.l2 : 0);
+    (l2 !== 0 ? FLAG.l2 : 0) |
+    (s.cautious ? FLAG.cautious : 0);
   return [
     f(s.decayFactor),
     l2,
@@ -97,6 +100,7 @@ export function sgdArgs(s: SgdStepScalars, withBuffer: boolean, firstStep: boole
     (l2 !== 0 ? FLAG.l2 : 0) |
     (momentum ? FLAG.momentum : 0) |
     (momentum && s.nesterov ? FLAG.nesterov : 0) |
-    (momentum && firstStep ? FLAG.firstStep : 0);
+    (momentum && firstStep ? FLAG.firstStep : 0) |
+    (s.cautious ? FLAG.cautious : 0);
   return [f(s.decayFactor), l2, f(s.momentum), f(1 - s.dampening), f(-s.lr), flags];
 }

@@ -19,10 +19,12 @@ import { DecoupledOptimizer, type TfjsExtraOptions } from './optimizer.js';
 type ConfigDict = tf.serialization.ConfigDict;
 type Ctor<T extends tf.serialization.Serializable> = tf.serialization.SerializableConstructor<T>;
 
-export type AdamWOptions = Omit<AdamOptions, 'kernels'> & TfjsExtraOptions;
-export type AdamTfjsOptions = Omit<AdamOptions, 'kernels'> & TfjsExtraOptions;
-export type SGDWTfjsOptions = Omit<SGDWOptions, 'kernels'> & TfjsExtraOptions;
-export type SGDTfjsOptions = Omit<SGDOptions, 'kernels'> & TfjsExtraOptions;
+/** Core options decoupled/tfjs does not take (yet): its own kernels; ema and accumulate. */
+type CoreOnly = 'kernels' | 'ema' | 'accumulate';
+export type AdamWOptions = Omit<AdamOptions, CoreOnly> & TfjsExtraOptions;
+export type AdamTfjsOptions = Omit<AdamOptions, CoreOnly> & TfjsExtraOptions;
+export type SGDWTfjsOptions = Omit<SGDWOptions, CoreOnly> & TfjsExtraOptions;
+export type SGDTfjsOptions = Omit<SGDOptions, CoreOnly> & TfjsExtraOptions;
 export type AdamWRTfjsOptions = WarmRestartSettings &
   Omit<AdamWOptions, 'schedule' | 'weightDecay' | 'decayScale'>;
 export type SGDWRTfjsOptions = WarmRestartSettings &

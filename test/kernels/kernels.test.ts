@@ -71,7 +71,7 @@ function arenaAlloc(capacity: number, misalign = false): Alloc {
 
 function adamScalars(
   t: number,
-  o: { amsgrad: boolean; maximize: boolean; l2: boolean; decay: boolean },
+  o: { amsgrad: boolean; maximize: boolean; l2: boolean; decay: boolean; cautious?: boolean },
 ): AdamScalars {
   const beta1 = 0.9 - 0.01 * (t % 3);
   const beta2 = 0.999;
@@ -86,6 +86,7 @@ function adamScalars(
     decayFactor: o.decay ? 1 - lr * 0.05 : 1,
     amsgrad: o.amsgrad,
     maximize: o.maximize,
+    cautious: o.cautious,
   };
 }
 
@@ -128,6 +129,7 @@ interface SgdCase {
   momentum: number;
   dampening: number;
   nesterov: boolean;
+  cautious?: boolean;
 }
 
 function runSgd(n: number, alloc: Alloc, o: SgdCase, steps = 3, nonFinite = false): void {
@@ -145,6 +147,7 @@ function runSgd(n: number, alloc: Alloc, o: SgdCase, steps = 3, nonFinite = fals
       decayFactor: o.decay ? 1 - lr * 5e-4 : 1,
       maximize: o.maximize,
       firstStep: t === 1,
+      cautious: o.cautious,
     };
     sgdReferenceUpdate(ref.p, g, ref.buf, s);
     wasmKernels.sgd(k.p, alloc(g), k.buf, s);
@@ -155,9 +158,14 @@ function runSgd(n: number, alloc: Alloc, o: SgdCase, steps = 3, nonFinite = fals
 }
 
 const bools = [false, true];
+// Cautious decay (the CAUTIOUS flag) only matters with a decay factor: added to those cases.
 const adamCases = bools.flatMap((amsgrad) =>
   bools.flatMap((maximize) =>
-    bools.flatMap((l2) => bools.map((decay) => ({ amsgrad, maximize, l2, decay }))),
+    bools.flatMap((l2) =>
+      bools.flatMap((decay) =>
+        (decay ? bools : [false]).map((cautious) => ({ amsgrad, maximize, l2, decay, cautious })),
+      ),
+    ),
   ),
 );
 const sgdCases: SgdCase[] = bools.flatMap((maximize) =>
@@ -168,7 +176,9 @@ const sgdCases: SgdCase[] = bools.flatMap((maximize) =>
         { momentum: 0.9, dampening: 0, nesterov: false },
         { momentum: 0.9, dampening: 0.1, nesterov: false },
         { momentum: 0.9, dampening: 0, nesterov: true },
-      ].map((mo) => ({ maximize, l2, decay, ...mo })),
+      ].flatMap((mo) =>
+        (decay ? bools : [false]).map((cautious) => ({ maximize, l2, decay, ...mo, cautious })),
+      ),
     ),
   ),
 );

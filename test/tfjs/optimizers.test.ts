@@ -90,6 +90,30 @@ const cases: Case[] = [
     core: (g) => new CoreSGD(g, { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }),
   },
   {
+    name: 'AdamW, cautiousDecay',
+    tfjs: () => new AdamW({ lr: 0.05, weightDecay: 0.5, cautiousDecay: true }),
+    core: (g) => new CoreAdamW(g, { lr: 0.05, weightDecay: 0.5, cautiousDecay: true }),
+  },
+  {
+    name: "SGDW, cautiousDecay, momentum, decayScale 'schedule'",
+    tfjs: () =>
+      new SGDW({
+        lr: 0.1,
+        momentum: 0.9,
+        weightDecay: 0.3,
+        cautiousDecay: true,
+        decayScale: 'schedule',
+      }),
+    core: (g) =>
+      new CoreSGDW(g, {
+        lr: 0.1,
+        momentum: 0.9,
+        weightDecay: 0.3,
+        cautiousDecay: true,
+        decayScale: 'schedule',
+      }),
+  },
+  {
     name: 'AdamWR',
     tfjs: () => new AdamWR({ lr: 0.01, ...restarts }),
     core: (g) => new CoreAdamWR(g, { lr: 0.01, ...restarts }),

@@ -15,6 +15,9 @@
  * by at most 2^-52. sqrt(v) is 0, NaN, Inf or normal (sqrt of the smallest subnormal is 2^-74.5),
  * and every caller passes only bc2Sqrt in [2^-126, 1] (adamKernelExact, src/kernels/abi.ts), so
  * the quotient is normal or overflows at the same midpoint. test/kernels/kernels.test.ts checks it property-based.
+ * CAUTIOUS (cautious weight decay, arXiv 2510.12402): the decay factor applies only where the step
+ * direction u (Adam: m; SGD: d) and the old theta agree in sign, u theta >= 0; elsewhere theta keeps
+ * its undecayed value. Same test as the reference: u == 0 or theta == 0 or equal sign bits.
  * Pointers are byte offsets into the (imported) memory; a kernel touches [ptr, ptr + 4n) only, so
  * threads may run disjoint ranges of the same tensors at once.
  */
@@ -26,6 +29,21 @@ const L2: i32 = 4;
 const MOMENTUM: i32 = 8;
 const NESTEROV: i32 = 16;
 const FIRST_STEP: i32 = 32;
+const CAUTIOUS: i32 = 64;
+
+/** Lanes where u theta >= 0 (u or theta zero, or the same sign bit): cautious decay applies. */
+@inline
+function cautiousMask(u: v128, theta: v128): v128 {
+  const zero = f32x4.splat(0);
+  const sameSign = i32x4.ge_s(v128.xor(u, theta), i32x4.splat(0));
+  return v128.or(sameSign, v128.or(f32x4.eq(u, zero), f32x4.eq(theta, zero)));
+}
+
+/** The scalar form of cautiousMask. */
+@inline
+function cautiousLane(u: f32, theta: f32): bool {
+  return u == 0 || theta == 0 || (u < 0) == (theta < 0);
+}
 
 // @inline + constant flags: Binaryen folds the branches, giving one straight loop per variant.
 @inline
@@ -48,6 +66,7 @@ function adamLoop(
   sign: u32,
   useL2: bool,
   ams: bool,
+  cautious: bool,
 ): void {
   const vDecay = f32x4.splat(decay);
   const vL2 = f32x4.splat(l2);
@@ -62,10 +81,12 @@ function adamLoop(
   const end4 = <usize>(n & ~3) << 2;
   let o: usize = 0;
   for (; o < end4; o += 16) {
-    let theta = f32x4.mul(v128.load(p + o), vDecay);
+    const raw = v128.load(p + o);
+    let theta = f32x4.mul(raw, vDecay);
     let grad = v128.xor(v128.load(g + o), vSign);
     if (useL2) grad = f32x4.add(grad, f32x4.mul(vL2, theta));
     const mi = f32x4.add(f32x4.mul(v128.load(m + o), vB1), f32x4.mul(vOmb1, grad));
+    if (cautious) theta = v128.bitselect(theta, raw, cautiousMask(mi, raw));
     const vi = f32x4.add(f32x4.mul(v128.load(v + o), vB2), f32x4.mul(f32x4.mul(vOmb2, grad), grad));
     v128.store(m + o, mi);
     v128.store(v + o, vi);
@@ -85,10 +106,12 @@ function adamLoop(
   }
   const end = <usize>n << 2;
   for (; o < end; o += 4) {
-    let theta = load<f32>(p + o) * decay;
+    const raw = load<f32>(p + o);
+    let theta = raw * decay;
     let grad = reinterpret<f32>(load<u32>(g + o) ^ sign);
     if (useL2) grad = grad + l2 * theta;
     const mi = load<f32>(m + o) * beta1 + omb1 * grad;
+    if (cautious && !cautiousLane(mi, raw)) theta = raw;
     const vi = load<f32>(v + o) * beta2 + omb2 * grad * grad;
     store<f32>(m + o, mi);
     store<f32>(v + o, vi);
@@ -103,7 +126,39 @@ function adamLoop(
   }
 }
 
-/** One Adam-family step over n elements; flags: MAXIMIZE | AMSGRAD | L2. */
+@inline
+function adamVariants(
+  p: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  vmax: usize,
+  n: i32,
+  decay: f32,
+  l2: f32,
+  beta1: f32,
+  omb1: f32,
+  beta2: f32,
+  omb2: f32,
+  bc2: f32,
+  eps: f32,
+  negStep: f32,
+  sign: u32,
+  flags: i32,
+  cautious: bool,
+): void {
+  const useL2 = (flags & L2) != 0;
+  const ams = (flags & AMSGRAD) != 0;
+  if (useL2) {
+    if (ams) adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, true, true, cautious);
+    else adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, true, false, cautious);
+  } else {
+    if (ams) adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, false, true, cautious);
+    else adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, false, false, cautious);
+  }
+}
+
+/** One Adam-family step over n elements; flags: MAXIMIZE | AMSGRAD | L2 | CAUTIOUS. */
 export function adam(
   p: usize,
   g: usize,
@@ -123,15 +178,8 @@ export function adam(
   flags: i32,
 ): void {
   const sign: u32 = flags & MAXIMIZE ? 0x80000000 : 0;
-  const useL2 = (flags & L2) != 0;
-  const ams = (flags & AMSGRAD) != 0;
-  if (useL2) {
-    if (ams) adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, true, true);
-    else adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, true, false);
-  } else {
-    if (ams) adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, false, true);
-    else adamLoop(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, false, false);
-  }
+  if (flags & CAUTIOUS) adamVariants(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, flags, true);
+  else adamVariants(p, g, m, v, vmax, n, decay, l2, beta1, omb1, beta2, omb2, bc2, eps, negStep, sign, flags, false);
 }
 
 @inline
@@ -150,6 +198,7 @@ function sgdLoop(
   useMomentum: bool,
   first: bool,
   nesterov: bool,
+  cautious: bool,
 ): void {
   const vDecay = f32x4.splat(decay);
   const vL2 = f32x4.splat(l2);
@@ -160,7 +209,8 @@ function sgdLoop(
   const end4 = <usize>(n & ~3) << 2;
   let o: usize = 0;
   for (; o < end4; o += 16) {
-    const theta = f32x4.mul(v128.load(p + o), vDecay);
+    const raw = v128.load(p + o);
+    let theta = f32x4.mul(raw, vDecay);
     let grad = v128.xor(v128.load(g + o), vSign);
     if (useL2) grad = f32x4.add(grad, f32x4.mul(vL2, theta));
     let d = grad;
@@ -171,11 +221,13 @@ function sgdLoop(
       v128.store(buf + o, b);
       d = nesterov ? f32x4.add(grad, f32x4.mul(vMu, b)) : b;
     }
+    if (cautious) theta = v128.bitselect(theta, raw, cautiousMask(d, raw));
     v128.store(p + o, f32x4.add(theta, f32x4.mul(vNeg, d)));
   }
   const end = <usize>n << 2;
   for (; o < end; o += 4) {
-    const theta = load<f32>(p + o) * decay;
+    const raw = load<f32>(p + o);
+    let theta = raw * decay;
     let grad = reinterpret<f32>(load<u32>(g + o) ^ sign);
     if (useL2) grad = grad + l2 * theta;
     let d = grad;
@@ -184,6 +236,7 @@ function sgdLoop(
       store<f32>(buf + o, b);
       d = nesterov ? grad + momentum * b : b;
     }
+    if (cautious && !cautiousLane(d, raw)) theta = raw;
     store<f32>(p + o, theta + negLr * d);
   }
 }
@@ -202,19 +255,48 @@ function sgdMomentum(
   sign: u32,
   useL2: bool,
   flags: i32,
+  cautious: bool,
 ): void {
   const first = (flags & FIRST_STEP) != 0;
   const nesterov = (flags & NESTEROV) != 0;
   if (first) {
-    if (nesterov) sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, true, true);
-    else sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, true, false);
+    if (nesterov) sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, true, true, cautious);
+    else sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, true, false, cautious);
   } else {
-    if (nesterov) sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, false, true);
-    else sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, false, false);
+    if (nesterov) sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, false, true, cautious);
+    else sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, useL2, true, false, false, cautious);
   }
 }
 
-/** One SGD-family step over n elements; flags: MAXIMIZE | L2 | MOMENTUM | NESTEROV | FIRST_STEP. */
+@inline
+function sgdVariants(
+  p: usize,
+  g: usize,
+  buf: usize,
+  n: i32,
+  decay: f32,
+  l2: f32,
+  momentum: f32,
+  omd: f32,
+  negLr: f32,
+  sign: u32,
+  flags: i32,
+  cautious: bool,
+): void {
+  const useL2 = (flags & L2) != 0;
+  if (flags & MOMENTUM) {
+    if (useL2) sgdMomentum(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, true, flags, cautious);
+    else sgdMomentum(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, false, flags, cautious);
+  } else {
+    if (useL2) sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, true, false, false, false, cautious);
+    else sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, false, false, false, false, cautious);
+  }
+}
+
+/**
+ * One SGD-family step over n elements; flags: MAXIMIZE | L2 | MOMENTUM | NESTEROV | FIRST_STEP |
+ * CAUTIOUS.
+ */
 export function sgd(
   p: usize,
   g: usize,
@@ -228,14 +310,8 @@ export function sgd(
   flags: i32,
 ): void {
   const sign: u32 = flags & MAXIMIZE ? 0x80000000 : 0;
-  const useL2 = (flags & L2) != 0;
-  if (flags & MOMENTUM) {
-    if (useL2) sgdMomentum(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, true, flags);
-    else sgdMomentum(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, false, flags);
-  } else {
-    if (useL2) sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, true, false, false, false);
-    else sgdLoop(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, false, false, false, false);
-  }
+  if (flags & CAUTIOUS) sgdVariants(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, flags, true);
+  else sgdVariants(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, flags, false);
 }
 
 /** 1 if all n floats at ptr are finite, else 0: a SIMD scan of the exponent bits. */
