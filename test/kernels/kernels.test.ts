@@ -60,6 +60,13 @@ const unaligned: Alloc = (src) => {
   backing.set(src, 1);
   return backing.subarray(1);
 };
+/** The state (the arrays that start at zero) where an optimizer puts it, p and g plain. */
+const ownState: Alloc = (src) => {
+  if (!src.every((x) => x === 0)) return plain(src);
+  const a = wasmKernels.allocateState(src);
+  a.set(src);
+  return a;
+};
 function arenaAlloc(capacity: number, misalign = false): Alloc {
   const arena = createArena(capacity + 64, { prefault: false });
   return (src) => {
@@ -183,6 +190,7 @@ describe('wasm kernels match the reference loops bit for bit', () => {
   for (const [name, alloc] of [
     ['plain arrays (staged)', plain],
     ['unaligned views (staged)', unaligned],
+    ['plain p and g (staged), state in kernel memory', ownState],
   ] as const) {
     it(`adam, every option, ${name}`, () => {
       for (const o of adamCases) for (const n of lengths) runAdam(n, alloc, o);
