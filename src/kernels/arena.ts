@@ -11,8 +11,11 @@
 import { OptionError } from '../core/errors.js';
 import { createInstance, type KernelInstance, MAX_PAGES, PAGE_BYTES } from './module.js';
 
-/** Floats per staged chunk: 5 slots of 64 KiB stay in L2 while they are copied and updated. */
-export const STAGE_CHUNK = 16384;
+/**
+ * Floats per staged chunk: 256 KiB per slot. The copies and the kernel run one after the other, so
+ * fewer, longer copies win: measured (docs/kernels.md) 65536 beat 1024-16384 and tied 262144.
+ */
+export const STAGE_CHUNK = 65536;
 /** Staging slots: p, g, m (or buf), v, vmax. */
 export const STAGE_SLOTS = 5;
 const STAGE_BASE = 256;
@@ -161,6 +164,26 @@ export function createArena(capacity: number, options?: ArenaOptions): KernelAre
   const arena = new KernelArena(capacity, options);
   arenas.set(arena.memory.id, new WeakRef(arena));
   return arena;
+}
+
+/** Floats in each memory that holds the state of params outside every arena (see stateArena). */
+const STATE_ARENA_FLOATS = 1 << 24;
+let stateArenaNow: KernelArena | undefined;
+
+/**
+ * An arena with room for `length` floats that holds optimizer state of params living outside any
+ * arena (the optimizer owns its state, so it may live in kernel memory): the staged path then
+ * copies only p and g in and p out. Arenas of 64 MiB (or 3 x length, so a param's slots stay
+ * together) are created as needed, not prefaulted, and collected once no state view is left.
+ */
+export function stateArena(length: number): KernelArena {
+  if (!stateArenaNow || stateArenaNow.remaining < length + ALIGN) {
+    stateArenaNow = new KernelArena(Math.max(STATE_ARENA_FLOATS, 3 * length), {
+      prefault: false,
+      shared: false,
+    });
+  }
+  return stateArenaNow;
 }
 
 /** The arena a view was allocated from, if any. */

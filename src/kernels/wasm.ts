@@ -27,6 +27,7 @@ import {
   STAGE_CHUNK,
   STAGE_SLOTS,
   stageSlot,
+  stateArena,
 } from './arena.js';
 import { type KernelThreadPool, splitRange } from './threads.js';
 
@@ -34,7 +35,10 @@ import { type KernelThreadPool, splitRange } from './threads.js';
 export interface WasmKernels extends UpdateKernels {
   /** True if every element is finite (a SIMD scan); the fast path of the non-finite check. */
   allFinite(a: Float32Array): boolean;
-  /** A zeroed state array for `param`: in param's arena when it has room, else a plain array. */
+  /**
+   * A zeroed state array for `param`: in param's arena when it has room; for a param outside every
+   * kernel memory, in a state arena (so only p and g are staged); else a plain array.
+   */
   allocateState(param: Float32Array): Float32Array;
 }
 
@@ -148,7 +152,8 @@ function runThreaded(
 /**
  * Runs export `fn` over `arrays` (null: absent, passed as pointer 0) and the step's `scalars`:
  * in place, split over threads when every array is in the memory, else staged chunk by chunk
- * (array k through staging slot k; the arrays at `written` are copied back).
+ * (array k through staging slot k; the arrays at `written` are copied back). Optimizer state
+ * lives in kernel memory (allocateState), so a step on plain params stages only p and g.
  */
 function dispatch(
   mem: KernelMemory,
@@ -233,7 +238,9 @@ function allFinite(a: Float32Array): boolean {
 }
 
 function allocateState(param: Float32Array): Float32Array {
-  return arenaOf(param)?.allocOrPlain(param.length) ?? new Float32Array(param.length);
+  const n = param.length;
+  const arena = arenaOf(param) ?? (memoryOf(param) || n < SMALL ? undefined : stateArena(n));
+  return arena?.allocOrPlain(n) ?? new Float32Array(n);
 }
 
 /** The WASM kernels (synchronous; compiled on first use). Threads: see initKernels. */

@@ -12,6 +12,7 @@ import {
   type SgdScalars,
   sgdReferenceUpdate,
 } from '../../src/core/kernels.js';
+import { memoryOf, STAGE_CHUNK } from '../../src/kernels/arena.js';
 import {
   createArena,
   initKernels,
@@ -58,6 +59,13 @@ const unaligned: Alloc = (src) => {
   const backing = new Float32Array(src.length + 1);
   backing.set(src, 1);
   return backing.subarray(1);
+};
+/** The state (the arrays that start at zero) where an optimizer puts it, p and g plain. */
+const ownState: Alloc = (src) => {
+  if (!src.every((x) => x === 0)) return plain(src);
+  const a = wasmKernels.allocateState(src);
+  a.set(src);
+  return a;
 };
 function arenaAlloc(capacity: number, misalign = false): Alloc {
   const arena = createArena(capacity + 64, { prefault: false });
@@ -184,7 +192,7 @@ const sgdCases: SgdCase[] = bools.flatMap((maximize) =>
 );
 // Tiny (the reference loop runs below 64), SIMD with odd tails, one staging chunk exactly, and
 // several chunks with a tail.
-const lengths = [0, 1, 3, 4, 5, 17, 64, 67, 130, 16384, 40003];
+const lengths = [0, 1, 3, 4, 5, 17, 64, 67, 130, STAGE_CHUNK, 2 * STAGE_CHUNK + 7];
 
 describe('wasm kernels match the reference loops bit for bit', () => {
   after(() => shutdownKernels());
@@ -192,6 +200,7 @@ describe('wasm kernels match the reference loops bit for bit', () => {
   for (const [name, alloc] of [
     ['plain arrays (staged)', plain],
     ['unaligned views (staged)', unaligned],
+    ['plain p and g (staged), state in kernel memory', ownState],
   ] as const) {
     it(`adam, every option, ${name}`, () => {
       for (const o of adamCases) for (const n of lengths) runAdam(n, alloc, o);
@@ -271,13 +280,22 @@ describe('wasm kernels match the reference loops bit for bit', () => {
     }
   });
 
-  it('allocateState puts state next to an arena param, else a plain array', () => {
+  it('allocateState puts state next to an arena param, in kernel memory for a plain one', () => {
     const arena = createArena(100, { prefault: false });
     const p = arena.alloc(10);
     const s = wasmKernels.allocateState(p);
     assert.equal(s.buffer, p.buffer);
     assert.equal(s.length, 10);
-    assert.notEqual(wasmKernels.allocateState(new Float32Array(10)).buffer, p.buffer);
+    // A plain param's slots share one kernel memory (only p and g are staged); tiny ones stay plain.
+    const q = new Float32Array(1000);
+    const [m, v] = [wasmKernels.allocateState(q), wasmKernels.allocateState(q)];
+    assert.notEqual(memoryOf(m), undefined);
+    assert.equal(m.buffer, v.buffer);
+    assert.deepEqual(
+      [m.length, m.every((x) => x === 0), v.every((x) => x === 0)],
+      [1000, true, true],
+    );
+    assert.equal(memoryOf(wasmKernels.allocateState(new Float32Array(10))), undefined);
   });
 
   it('rejects mismatched lengths, bad thread options and bad arena requests, naming them', async () => {
