@@ -116,6 +116,112 @@ export function conv2d(x: tfl.SymbolicTensor, options: ConvOptions): tfl.Symboli
   return layer.apply(input) as tfl.SymbolicTensor;
 }
 
+/**
+ * Makes the layers of one model: stable layer names (conv1, bn1, dense1, ...), so variable and
+ * optimizer-slot names do not depend on how many models the process built before (tfjs' default
+ * names use global counters), and initial weights drawn in layer order from one seed.
+ */
+class LayerMaker {
+  private readonly counts = new Map<string, number>();
+  private readonly inits: Initializers;
+
+  constructor(
+    seed: number,
+    init: InitName,
+    private readonly stridePadding: StridePadding,
+  ) {
+    this.inits = new Initializers(seed, init);
+  }
+
+  name(kind: string): string {
+    const n = (this.counts.get(kind) ?? 0) + 1;
+    this.counts.set(kind, n);
+    return `${kind}${n}`;
+  }
+
+  apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor): tfl.SymbolicTensor {
+    return layer.apply(x) as tfl.SymbolicTensor;
+  }
+
+  conv(x: tfl.SymbolicTensor, filters: number, strides = 1, kernelSize = 3): tfl.SymbolicTensor {
+    return conv2d(x, {
+      name: this.name('conv'),
+      filters,
+      kernelSize,
+      strides,
+      padding: this.stridePadding,
+      kernelInitializer: this.inits.kernel(),
+    });
+  }
+
+  bn(x: tfl.SymbolicTensor): tfl.SymbolicTensor {
+    const layer = tfl.layers.batchNormalization({
+      name: this.name('bn'),
+      momentum: 0.9,
+      epsilon: 1e-5,
+    });
+    return this.apply(layer, x);
+  }
+
+  relu(x: tfl.SymbolicTensor): tfl.SymbolicTensor {
+    return this.apply(tfl.layers.reLU({ name: this.name('relu') }), x);
+  }
+
+  dense(x: tfl.SymbolicTensor, units: number, last = false): tfl.SymbolicTensor {
+    const layer = tfl.layers.dense({
+      name: this.name('dense'),
+      units,
+      kernelInitializer: this.inits.kernel(last),
+      biasInitializer: this.inits.bias(x.shape[x.shape.length - 1] as number),
+    });
+    return this.apply(layer, x);
+  }
+
+  flatten(x: tfl.SymbolicTensor): tfl.SymbolicTensor {
+    return this.apply(tfl.layers.flatten({ name: this.name('flatten') }), x);
+  }
+
+  maxPool(x: tfl.SymbolicTensor): tfl.SymbolicTensor {
+    return this.apply(tfl.layers.maxPooling2d({ name: this.name('pool'), poolSize: 2 }), x);
+  }
+}
+
+function mlpBody(make: LayerMaker, x: tfl.SymbolicTensor, hidden: number[]): tfl.SymbolicTensor {
+  let y = make.flatten(x);
+  for (const h of hidden) y = make.relu(make.dense(y, h));
+  return y;
+}
+
+function cnnBody(make: LayerMaker, x: tfl.SymbolicTensor, width: number): tfl.SymbolicTensor {
+  const w = (n: number) => Math.max(1, Math.round(n * width));
+  let y = make.maxPool(make.relu(make.bn(make.conv(x, w(32)))));
+  y = make.maxPool(make.relu(make.bn(make.conv(y, w(64)))));
+  return make.relu(make.dense(make.flatten(y), w(128)));
+}
+
+/** The CIFAR ResNet of He et al. (2016, section 4.2): a 3x3 stem, 3 stages of basic blocks (1x1
+ * projection shortcuts where the shape changes), global average pooling. */
+function resnetBody(
+  make: LayerMaker,
+  input: tfl.SymbolicTensor,
+  width: number,
+  blocksPerStage: number,
+): tfl.SymbolicTensor {
+  let x = make.relu(make.bn(make.conv(input, width)));
+  for (let stage = 0; stage < 3; stage++) {
+    const filters = width * 2 ** stage;
+    for (let block = 0; block < blocksPerStage; block++) {
+      const strides = stage > 0 && block === 0 ? 2 : 1;
+      const projection = strides !== 1 || (x.shape[3] as number) !== filters;
+      const shortcut = projection ? make.bn(make.conv(x, filters, strides, 1)) : x;
+      const y = make.bn(make.conv(make.relu(make.bn(make.conv(x, filters, strides))), filters));
+      const sum = tfl.layers.add({ name: make.name('add') }).apply([y, shortcut]);
+      x = make.relu(sum as tfl.SymbolicTensor);
+    }
+  }
+  return make.apply(tfl.layers.globalAveragePooling2d({ name: make.name('gap') }), x);
+}
+
 /** Builds `config` for images of `inputShape` [h, w, c]; the same seed gives the same weights. */
 export function buildModel(
   config: ModelConfig,
@@ -124,82 +230,23 @@ export function buildModel(
   seed: number,
   init: InitName = 'keras',
 ): tfl.LayersModel {
-  // Stable layer names (conv1, bn1, dense1, ...), so variable and optimizer-slot names do not
-  // depend on how many models the process built before (tfjs' default names use global counters).
-  const counts = new Map<string, number>();
-  const name = (kind: string) => {
-    const n = (counts.get(kind) ?? 0) + 1;
-    counts.set(kind, n);
-    return `${kind}${n}`;
-  };
-  const inits = new Initializers(seed, init);
   const stridePadding: StridePadding =
     config.kind === 'resnet' ? (config.stridePadding ?? 'same') : 'same';
+  const make = new LayerMaker(seed, init, stridePadding);
   const input = tfl.input({ shape: inputShape, name: 'image' });
-  const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor) =>
-    layer.apply(x) as tfl.SymbolicTensor;
-  const conv = (x: tfl.SymbolicTensor, filters: number, strides = 1, kernelSize = 3) =>
-    conv2d(x, {
-      name: name('conv'),
-      filters,
-      kernelSize,
-      strides,
-      padding: stridePadding,
-      kernelInitializer: inits.kernel(),
-    });
-  const bn = (x: tfl.SymbolicTensor) =>
-    apply(tfl.layers.batchNormalization({ name: name('bn'), momentum: 0.9, epsilon: 1e-5 }), x);
-  const relu = (x: tfl.SymbolicTensor) => apply(tfl.layers.reLU({ name: name('relu') }), x);
-  const dense = (x: tfl.SymbolicTensor, units: number, last = false) =>
-    apply(
-      tfl.layers.dense({
-        name: name('dense'),
-        units,
-        kernelInitializer: inits.kernel(last),
-        biasInitializer: inits.bias(x.shape[x.shape.length - 1] as number),
-      }),
-      x,
-    );
-
-  let x: tfl.SymbolicTensor = input;
+  let x: tfl.SymbolicTensor;
   switch (config.kind) {
-    case 'mlp': {
-      x = apply(tfl.layers.flatten({ name: name('flatten') }), x);
-      for (const h of config.hidden) x = relu(dense(x, h));
+    case 'mlp':
+      x = mlpBody(make, input, config.hidden);
       break;
-    }
-    case 'cnn': {
-      const w = (n: number) => Math.max(1, Math.round(n * config.width));
-      x = apply(
-        tfl.layers.maxPooling2d({ name: name('pool'), poolSize: 2 }),
-        relu(bn(conv(x, w(32)))),
-      );
-      x = apply(
-        tfl.layers.maxPooling2d({ name: name('pool'), poolSize: 2 }),
-        relu(bn(conv(x, w(64)))),
-      );
-      x = relu(dense(apply(tfl.layers.flatten({ name: name('flatten') }), x), w(128)));
+    case 'cnn':
+      x = cnnBody(make, input, config.width);
       break;
-    }
-    case 'resnet': {
-      x = relu(bn(conv(x, config.width)));
-      for (let stage = 0; stage < 3; stage++) {
-        const filters = config.width * 2 ** stage;
-        for (let block = 0; block < config.blocksPerStage; block++) {
-          const strides = stage > 0 && block === 0 ? 2 : 1;
-          const projection = strides !== 1 || (x.shape[3] as number) !== filters;
-          const shortcut = projection ? bn(conv(x, filters, strides, 1)) : x;
-          const y = bn(conv(relu(bn(conv(x, filters, strides))), filters));
-          x = relu(
-            tfl.layers.add({ name: name('add') }).apply([y, shortcut]) as tfl.SymbolicTensor,
-          );
-        }
-      }
-      x = apply(tfl.layers.globalAveragePooling2d({ name: name('gap') }), x);
+    case 'resnet':
+      x = resnetBody(make, input, config.width, config.blocksPerStage);
       break;
-    }
   }
-  const logits = dense(x, classes, true);
+  const logits = make.dense(x, classes, true);
   return tfl.model({ inputs: input, outputs: logits, name: config.kind });
 }
 
