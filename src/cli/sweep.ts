@@ -300,27 +300,9 @@ export async function reportFailedTrials(dir: string): Promise<void> {
   if (!process.exitCode) process.exitCode = 1;
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command('sweep')
-    .description(
-      'Run a grid of trainings (optimizer x lr x weight decay x schedule x seed) into a sweep directory; re-running resumes.',
-    )
-    .option('--spec <file>', 'sweep spec, JSON or YAML (see docs/reproduction.md)')
-    .option('--preset <name>', `start from a preset spec: ${PRESET_NAMES.join(', ')}`)
-    .option('-o, --out <dir>', 'sweep directory (results.jsonl, trials/, spec.json)', 'runs/sweep')
-    .option('--name <name>', 'sweep name shown in the report')
-    .option('--optimizer <list>', `optimizers, comma-separated: ${SWEEP_OPTIMIZERS.join(', ')}`)
-    .option('--lr <list>', 'learning rates: comma list (1e-3,3e-3) or log range from:to:count')
-    .option(
-      '--weight-decay <list>',
-      'weight decays (L2 for adam/sgd, decoupled for adamw/sgdw), as --lr',
-    )
-    .option(
-      '--schedule <list>',
-      `schedules: ${SWEEP_SCHEDULES.join(', ')} (default cosine, unless the spec sets them)`,
-    )
-    .option('--seed <list>', 'seeds: comma list (1,2,3) or range (1-5)')
+/** The training settings a sweep can set for all its trials (as in `decoupled train`). */
+function trainingOptions(command: Command): void {
+  command
     .option('--dataset <name>', 'fashion-mnist | mnist | cifar10')
     .option('--data-dir <dir>', 'dataset directory (default: the Debian package directory)')
     .option('--model <kind>', 'mlp | cnn | resnet (default options)')
@@ -348,7 +330,32 @@ export function register(program: Command): void {
     .option(
       '--decay-scale <mode>',
       "decoupled decay scaled by 'lr' (PyTorch) or 'schedule' (paper)",
+    );
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('sweep')
+    .description(
+      'Run a grid of trainings (optimizer x lr x weight decay x schedule x seed) into a sweep directory; re-running resumes.',
     )
+    .option('--spec <file>', 'sweep spec, JSON or YAML (see docs/reproduction.md)')
+    .option('--preset <name>', `start from a preset spec: ${PRESET_NAMES.join(', ')}`)
+    .option('-o, --out <dir>', 'sweep directory (results.jsonl, trials/, spec.json)', 'runs/sweep')
+    .option('--name <name>', 'sweep name shown in the report')
+    .option('--optimizer <list>', `optimizers, comma-separated: ${SWEEP_OPTIMIZERS.join(', ')}`)
+    .option('--lr <list>', 'learning rates: comma list (1e-3,3e-3) or log range from:to:count')
+    .option(
+      '--weight-decay <list>',
+      'weight decays (L2 for adam/sgd, decoupled for adamw/sgdw), as --lr',
+    )
+    .option(
+      '--schedule <list>',
+      `schedules: ${SWEEP_SCHEDULES.join(', ')} (default cosine, unless the spec sets them)`,
+    )
+    .option('--seed <list>', 'seeds: comma list (1,2,3) or range (1-5)');
+  trainingOptions(command);
+  command
     .option('--base <json>', 'extra training settings as a JSON object, merged into the spec base')
     .option('-j, --concurrency <n>', 'local worker threads (default: number of cores)')
     .option('--retry-failed', 'also rerun trials recorded as failed')
