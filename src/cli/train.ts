@@ -6,6 +6,7 @@
  * SIGINT/SIGTERM lets the run write its checkpoint before exiting (130/143).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { OptionError } from '../core/errors.js';
@@ -23,7 +24,14 @@ import {
   TrainConfigSchema,
 } from '../experiments/config.js';
 import { schemaErrorToUsage, UsageError } from './errors.js';
-import { argParser, parseInteger, parseName, parseNumber, parseNumbers } from './parse.js';
+import {
+  argParser,
+  parseCount,
+  parseInteger,
+  parseName,
+  parseNumber,
+  parseNumbers,
+} from './parse.js';
 import { signalExitCode, untilStopped } from './signals.js';
 
 /** The options commander hands the action (all optional: absent means "use the default"). */
@@ -71,6 +79,7 @@ export interface TrainFlags {
   resume?: boolean;
   force?: boolean;
   backend?: string;
+  threads?: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -78,6 +87,9 @@ export interface TrainFlags {
 const number = (flag: string) => argParser(flag, parseNumber);
 const integer = (flag: string) => argParser(flag, parseInteger);
 const numbers = (flag: string) => argParser(flag, parseNumbers);
+/** --threads: an integer >= 1, or 'auto' for one per core. */
+const threadsArg = (text: string) =>
+  text.trim() === 'auto' ? availableParallelism() : parseCount('--threads', text);
 
 /** Maps a TrainConfig path to the flag that sets it, for error messages. */
 const FLAG_OF: Record<string, string> = {
@@ -111,6 +123,7 @@ const FLAG_OF: Record<string, string> = {
   'augment.cropPadding': '--crop-padding',
   out: '--out',
   backend: '--backend',
+  threads: '--threads',
 };
 
 /** `base` with the fields of `overrides` that are defined (an absent flag keeps the file's value). */
@@ -184,6 +197,7 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     augment,
     out: flags.out,
     backend: flags.backend,
+    threads: flags.threads,
   });
   let config: TrainConfig;
   try {
@@ -436,6 +450,11 @@ function addRunOptions(command: Command): void {
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--force', 'start afresh even if --out holds a checkpoint')
     .addOption(new Option('--backend <name>', 'tfjs backend (default wasm)').choices(BACKENDS))
+    .option(
+      '--threads <n|auto>',
+      "wasm: XNNPACK threads, 'auto' = one per core (default 1); the numbers do not change",
+      threadsArg,
+    )
     .option('--json', 'print each epoch as its JSON record (the default when stdout is no TTY)')
     .option('--quiet', 'no progress bar and no per-epoch lines on stdout');
 }

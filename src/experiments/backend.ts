@@ -1,22 +1,50 @@
 /**
  * Selects the tfjs backend for training: 'wasm' (tfjs-backend-wasm with the project's training
- * kernels, the practical choice in Node) or 'cpu' (the pure-JS reference backend, slow but exact).
+ * kernels, the practical choice in Node; its threaded build when `threads` > 1) or 'cpu' (the
+ * pure-JS reference backend, slow but exact).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from './config.js';
 
-/** Loads, registers and activates `name`; safe to call repeatedly. */
-export async function useBackend(name: BackendName): Promise<void> {
+/** The emscripten module behind tfjs-backend-wasm: its pthreads (XNNPACK's pool). */
+interface WasmModule {
+  PThread?: { runningWorkers: { unref(): void }[] };
+}
+
+/**
+ * Loads, registers and activates `name`; safe to call repeatedly. `threads` > 1 starts the wasm
+ * backend's threaded build with that many XNNPACK threads. A backend is per process: asking for
+ * another thread count than the running wasm backend's is an error.
+ */
+export async function useBackend(name: BackendName, threads = 1): Promise<void> {
   if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
     const { registerWasmTrainingKernels } = await import('../tfjs/training-kernels/index.js');
     registerWasmTrainingKernels();
+    if (threads > 1 && !('wasm' in tf.engine().registry)) await startThreaded(threads);
   } else {
     await import('@tensorflow/tfjs-backend-cpu');
   }
-  if (tf.getBackend() !== name) {
-    const ok = await tf.setBackend(name);
-    if (!ok) throw new Error(`tfjs backend '${name}' failed to initialize`);
+  if (tf.getBackend() !== name && !(await tf.setBackend(name))) {
+    throw new Error(`tfjs backend '${name}' failed to initialize`);
   }
   await tf.ready();
+  if (name === 'wasm') {
+    const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+    if (getThreadsCount() !== threads) {
+      throw new Error(
+        `threads: this process's wasm backend runs ${getThreadsCount()} thread(s) and a ` +
+          `backend is per process, so it cannot run ${threads}`,
+      );
+    }
+  }
+}
+
+/** Initializes the wasm backend's threaded build (Node only). */
+async function startThreaded(threads: number): Promise<void> {
+  const { initWasmBackendThreaded } = await import('../tfjs/training-kernels/threads-node.js');
+  await initWasmBackendThreaded(threads);
+  // The pool's pthreads would otherwise keep the process alive after the run.
+  const module = (tf.backend() as unknown as { wasm: WasmModule }).wasm;
+  for (const worker of module.PThread?.runningWorkers ?? []) worker.unref();
 }

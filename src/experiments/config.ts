@@ -153,6 +153,12 @@ export const TrainConfigSchema = z.strictObject({
   /** Run directory: config.json, metrics.jsonl, checkpoint.json, result.json. Omit: nothing saved. */
   out: z.string().min(1).optional(),
   backend: z.enum(BACKENDS).default('wasm'),
+  /**
+   * XNNPACK threads of the wasm backend (its threaded build above 1). It does not change the
+   * numbers (measured bit-identical, docs/harness.md), so trial ids leave it out. Default 1: a
+   * sweep runs one trial per core.
+   */
+  threads: positiveInt.default(1),
 });
 
 /** The files of a run directory (`out`), named once for the trainer and the CLI. */

@@ -76,7 +76,7 @@ export async function runTraining(
   options: TrainOptions = {},
 ): Promise<TrainResult> {
   const config = parseTrainConfig(input);
-  await useBackend(config.backend);
+  await useBackend(config.backend, config.threads);
   const run = new Run(config, options);
   try {
     await run.begin();
@@ -478,12 +478,15 @@ async function restoreOptimizer(
   }
 }
 
-/** A checkpoint belongs to this run only if every setting but `out` matches. */
+/** Settings that do not change a run's numbers: a resume may change them. */
+const NOT_THE_RUN = new Set(['out', 'threads']);
+
+/** A checkpoint belongs to this run only if every setting but `out` and `threads` matches. */
 function checkSameRun(saved: TrainConfig, current: TrainConfig): void {
   const keys = [...new Set([...Object.keys(saved), ...Object.keys(current)])].sort();
   const differ = keys.filter(
     (k) =>
-      k !== 'out' &&
+      !NOT_THE_RUN.has(k) &&
       canonicalJson((saved as Record<string, unknown>)[k]) !==
         canonicalJson((current as Record<string, unknown>)[k]),
   );

@@ -119,8 +119,9 @@ export function scheduleConfig(
 
 /** Readable, filesystem-safe trial id: `adamw_lr0.001_wd0.05_cosine_s1_<hash8>`. */
 export function trialId(params: TrialParams, config: Record<string, unknown>): string {
-  // Where the data lives differs between machines; it does not change the trial.
-  const { dataDir: _where, ...hashed } = config;
+  // Where the data lives and how many threads run it differ between machines; neither changes
+  // the trial's numbers.
+  const { dataDir: _where, threads: _threads, ...hashed } = config;
   const hash = createHash('sha256').update(canonicalJson(hashed)).digest('hex').slice(0, 8);
   const num = (x: number) => String(x).replace(/\+/g, '');
   return `${params.optimizer}_lr${num(params.lr)}_wd${num(params.weightDecay)}_${params.schedule}_s${params.seed}_${hash}`;

@@ -8,7 +8,8 @@
  *         arrays through its memory in L2-sized chunks (src/kernels/wasm.ts), or the core's
  *         default UpdateKernels where WebAssembly SIMD is missing.
  *   wasm  tfjs-backend-wasm's heap: the project's SIMD kernel module (src/kernels/assembly) is
- *         instantiated on the backend's own WebAssembly.Memory, so parameter, gradient and slots
+ *         instantiated on the backend's own WebAssembly.Memory (the shared-memory variant on the
+ *         threaded build), so parameter, gradient and slots
  *         are updated in place with no copy; the backend is then told the parameter changed
  *         (its XNNPACK operators cache packed weights by tensor id).
  *
@@ -36,6 +37,8 @@ import { type KernelExports, kernelModule } from '../kernels/module.js';
 import { wasmKernels, wasmKernelsSupported } from '../kernels/wasm.js';
 import { registerGpuKernels } from './gpu/index.js';
 import { registerWasmTrainingKernels } from './training-kernels/index.js';
+import { isThreaded } from './training-kernels/simd.js';
+import type { WasmBackend as TrainingBackend } from './training-kernels/wasm-backend.js';
 
 export const ADAM_KERNEL = 'DecoupledAdamUpdate';
 export const SGD_KERNEL = 'DecoupledSgdUpdate';
@@ -51,7 +54,9 @@ interface WasmBackend {
   dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } };
   wasm: {
     HEAPF32: Float32Array;
-    asm: { memory: WebAssembly.Memory };
+    asm: { memory?: WebAssembly.Memory };
+    /** The threaded build's memory (shared); it has no asm.memory. */
+    wasmMemory?: WebAssembly.Memory;
     tfjs: {
       registerTensor(id: number, size: number, memoryOffset: number): void;
       disposeData(id: number): void;
@@ -110,9 +115,13 @@ const wasmModules = new WeakMap<object, KernelExports>();
 function wasmKernelsOn(backend: unknown): KernelExports {
   let k = wasmModules.get(backend as object);
   if (!k) {
-    // The plain-memory variant: tfjs-backend-wasm's memory is not shared in Node or the browser.
-    const memory = (backend as WasmBackend).wasm.asm.memory;
-    const instance = new WebAssembly.Instance(kernelModule(false), { env: { memory } });
+    const { wasm } = backend as WasmBackend;
+    const memory = wasm.wasmMemory ?? wasm.asm.memory;
+    if (memory === undefined) throw new Error('decoupled/tfjs: no wasm memory on the backend');
+    // The threaded build (threads-node.ts) runs on a shared memory, which only the
+    // shared-memory variant of the module can import.
+    const shared = isThreaded(backend as TrainingBackend);
+    const instance = new WebAssembly.Instance(kernelModule(shared), { env: { memory } });
     k = instance.exports as unknown as KernelExports;
     wasmModules.set(backend as object, k);
   }

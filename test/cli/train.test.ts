@@ -62,6 +62,7 @@ describe('decoupled train (CLI)', () => {
       '--out',
       '--resume',
       '--backend',
+      '--threads',
     ]) {
       assert.ok(r.stdout.includes(flag), flag);
     }
@@ -86,6 +87,8 @@ describe('decoupled train (CLI)', () => {
     assert.deepEqual(c.model, { kind: 'resnet', blocksPerStage: 2, width: 16 });
     assert.deepEqual(c.augment, { cropPadding: 4, flip: true });
     assert.equal(configFromFlags({}).out, join('runs', 'fashion-mnist-cnn-adamw-s1'));
+    assert.equal(c.threads, 1);
+    assert.equal(configFromFlags({ threads: 2 }).threads, 2);
   });
 
   const bad: [string[], RegExp][] = [
@@ -99,6 +102,8 @@ describe('decoupled train (CLI)', () => {
     [['--schedule', 'warm-restarts'], /needs --t0/],
     [['--model', 'resnet', '--depth', '9'], /--depth must be 6n \+ 2.*9/],
     [['--no-such-flag'], /unknown option/],
+    [['--threads', '0'], /--threads must be an integer >= 1; received "0"/],
+    [['--threads', 'all'], /--threads must be an integer >= 1; received "all"/],
     [
       ['--data-dir', '/nonexistent-dir', '--out', '/nonexistent-dir/run'],
       /not found.*apt-get install dataset-fashion-mnist/,
