@@ -24,14 +24,10 @@ Conventions that tie the two libraries together (see DESIGN.md):
 Run: npm run golden   (or /usr/bin/python3 scripts/make_golden.py)
 """
 
-import json
 import math
 import os
 import subprocess
 import sys
-
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
-OUT = os.path.join(ROOT, 'test', 'fixtures')
 
 if __name__ == '__main__' and 'ATEN_CPU_CAPABILITY' not in os.environ:
     # PyTorch picks its CPU kernels when it is imported: run once per kernel set.
@@ -43,6 +39,7 @@ if __name__ == '__main__' and 'ATEN_CPU_CAPABILITY' not in os.environ:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.optim import lr_scheduler as S  # noqa: E402
+from golden_io import write_fixture as write  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -382,19 +379,6 @@ def optimizer_cases(schedules):
                    'constructor': {'name': wr_kind,
                                    'options': {'lr': lr, **wr_settings, **extra_opts}}})
     return cases
-
-
-def write(name, data):
-    os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, name)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as fh:
-        json.dump(data, fh, separators=(',', ':'))
-        fh.write('\n')
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    print(f'{path}: {os.path.getsize(path)} bytes')
 
 
 def cpu_capability():
