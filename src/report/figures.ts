@@ -45,6 +45,8 @@ export interface HeatmapOptions {
 
 const CELL_WIDTH = 64;
 const CELL_HEIGHT = 40;
+/** Fill of a heatmap cell whose every seed was pruned (no error to colour). */
+const PRUNED_FILL = '#c8c8c8';
 
 /** The colour encoding; with a clamped domain, the legend's top label reads "≥ hi". */
 function errorColour(domain: [number, number] | undefined) {
@@ -144,6 +146,20 @@ function isoTauLayers(group: Group, timescale: Timescale | undefined, width: num
   ];
 }
 
+/** Epochs as "1" or "1, 3" (distinct, ascending). */
+function epochList(epochs: number[]): string {
+  return [...new Set(epochs)].sort((a, b) => a - b).join(', ');
+}
+
+/**
+ * A heatmap cell's text: its mean error, † when a seed diverged, ‡ when a seed was pruned (left
+ * out of the mean); "pruned @k" when every seed with a result was pruned (at epoch k).
+ */
+function cellLabel(c: Cell): string {
+  if (!c.n) return c.pruned ? `pruned @${epochList(c.prunedAt)}` : '–';
+  return `${(c.mean * 100).toFixed(c.mean < 0.1 ? 2 : 1)}${c.diverged ? '†' : ''}${c.pruned ? '‡' : ''}`;
+}
+
 export function heatmapSpec(
   group: Group,
   alignment: Alignment | undefined,
@@ -162,7 +178,8 @@ export function heatmapSpec(
     error: c.n ? Number((c.mean * 100).toFixed(3)) : null,
     sd: Number((c.sd * 100).toFixed(3)),
     n: c.n,
-    label: c.n ? `${(c.mean * 100).toFixed(c.mean < 0.1 ? 2 : 1)}${c.diverged ? '†' : ''}` : '–',
+    label: cellLabel(c),
+    pruned: c.pruned > 0 && c.n === 0,
     rank: rankOf.get(c) ?? null,
     top: rankOf.has(c),
     ridge: ridge.has(`${c.lr}|${c.weightDecay}`),
@@ -199,6 +216,11 @@ export function heatmapSpec(
       {
         layer: [
           {
+            // Pruned cells have no error to colour: grey, so they do not read as missing data.
+            transform: [{ filter: 'datum.pruned' }],
+            mark: { type: 'rect', fill: PRUNED_FILL },
+          },
+          {
             mark: { type: 'rect' },
             encoding: {
               color: errorColour(options.domain),
@@ -220,6 +242,8 @@ export function heatmapSpec(
             encoding: {
               ...centre,
               text: { field: 'label' },
+              // "pruned @k" is wider than a number: smaller, to stay inside its cell.
+              size: { condition: { test: 'datum.pruned', value: 10 }, value: 12 },
               color: {
                 condition: {
                   test: `datum.error != null && datum.error > ${options.domain ? (options.domain[0] + options.domain[1]) / 2 : 50}`,
@@ -405,7 +429,13 @@ export function lossScatterSpec(
     const r = byId.get(t.id);
     const loss = r?.final?.trainLoss;
     const err = r?.final?.testError;
-    if (r?.status !== 'ok' || r.diverged || !Number.isFinite(loss) || !Number.isFinite(err))
+    if (
+      r?.status !== 'ok' ||
+      r.diverged ||
+      r.pruned ||
+      !Number.isFinite(loss) ||
+      !Number.isFinite(err)
+    )
       continue;
     values.push({
       optimizer: OPTIMIZER_NAMES[t.params.optimizer],

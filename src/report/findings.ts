@@ -13,7 +13,13 @@ import {
   signedPoints,
 } from './format.js';
 import type { ReportRecord } from './load.js';
-import type { Alignment, Comparison, DecayEffect, Noise } from './metrics.js';
+import {
+  type Alignment,
+  type Comparison,
+  type DecayEffect,
+  type Noise,
+  prunedEpoch,
+} from './metrics.js';
 import type { PairedDifference } from './stats.js';
 import type { GroupSummary, ReportSummary } from './summary.js';
 import type { Timescale } from './timescale.js';
@@ -114,6 +120,21 @@ export function noiseText(noise: Noise | null): string {
     : `${sd} (one seed per setting, so this is the binomial sd of an error rate measured on the test images, sqrt(p(1-p)/N); seed-to-seed noise may be larger)`;
 }
 
+/** How many trials --prune stopped, and at which epochs; undefined when none was. */
+function prunedFinding(results: ReportRecord[]): string | undefined {
+  const perEpoch = new Map<number, number>();
+  for (const r of results) {
+    const epoch = prunedEpoch(r);
+    if (epoch !== undefined) perEpoch.set(epoch, (perEpoch.get(epoch) ?? 0) + 1);
+  }
+  const total = [...perEpoch.values()].reduce((a, b) => a + b, 0);
+  if (!total) return undefined;
+  const where = [...perEpoch.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([epoch, n]) => `${n} at epoch ${epoch}`);
+  return `Successive halving (--prune) stopped ${total} of ${results.length} recorded trials early (${listWords(where)}). They were not trained to the budget, so they are shown as pruned and left out of every best setting, comparison and slope.`;
+}
+
 function statusFindings(summary: ReportSummary, results: ReportRecord[]): string[] {
   const out: string[] = [];
   const { warnings, trials } = summary;
@@ -146,6 +167,8 @@ function statusFindings(summary: ReportSummary, results: ReportRecord[]): string
       `${share} (the first, ${first.trialId}: ${first.error ?? 'no message'}). Fix the cause, then rerun the sweep with --retry-failed.`,
     );
   }
+  const pruned = prunedFinding(results);
+  if (pruned) out.push(pruned);
   return out;
 }
 

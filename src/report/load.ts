@@ -84,6 +84,7 @@ export const RecordSchema = z
     error: z.string().optional(),
     epochs: z.array(EpochSchema),
     diverged: z.boolean().optional(),
+    pruned: z.boolean().optional(),
     final: FinalSchema.optional(),
     wallTimeMs: z.number().nonnegative(),
     attempt: z.number().int().positive(),

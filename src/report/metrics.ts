@@ -4,6 +4,9 @@
  * - A cell is one (optimizer, schedule, lr, weight decay) setting; its value is the final test error
  *   averaged over seeds: mean = sum(e_s) / n, spread = sample sd sqrt(sum (e_s - mean)^2 / (n - 1)).
  *   A diverged trial counts with its last measured test error (chance level if that is not finite).
+ *   A pruned trial (stopped at a rung by --prune) does not count: it was not trained to the budget,
+ *   so it never enters a mean, a best setting, a paired comparison or a slope; its cell only
+ *   records that it was pruned and at which epoch.
  * - Best setting per (optimizer, schedule) = the cell with the lowest mean validation error when
  *   every cell has one (records with `final.valError`), else the lowest mean test error (then the
  *   reported test error of the best setting is optimistic: it was also used to choose it).
@@ -54,6 +57,9 @@ export interface Cell {
   sd: number;
   diverged: number;
   failed: number;
+  /** Seeds stopped by --prune, and the epoch (rung) each stopped at; not in `values`. */
+  pruned: number;
+  prunedAt: number[];
   /** Final training loss averaged over seeds (NaN if any is not finite). */
   trainLoss: number;
   /** Final validation error averaged over seeds (NaN unless every seed measured one). */
@@ -63,9 +69,17 @@ export interface Cell {
 /** What a best setting is chosen on. */
 export type SelectionMetric = 'validation' | 'test';
 
-/** The final test error of a result, or undefined if it has none (failed). */
+/** The epoch a pruned trial stopped at (its last recorded epoch), or undefined if not pruned. */
+export function prunedEpoch(result: ReportRecord): number | undefined {
+  return result.pruned && result.status === 'ok' ? (result.epochs.at(-1)?.epoch ?? 0) : undefined;
+}
+
+/**
+ * The final test error of a result, or undefined if it has none: failed, or pruned (its error is
+ * that of a rung, not of the full budget).
+ */
 export function finalTestError(result: ReportRecord): number | undefined {
-  if (result.status !== 'ok') return undefined;
+  if (result.status !== 'ok' || result.pruned) return undefined;
   const e = result.final?.testError;
   if (e !== undefined && Number.isFinite(e)) return e;
   return result.diverged ? CHANCE_ERROR : undefined;
@@ -111,6 +125,8 @@ export function buildCells(trials: Trial[], results: ReportRecord[]): Cell[] {
         sd: 0,
         diverged: 0,
         failed: 0,
+        pruned: 0,
+        prunedAt: [],
         trainLoss: Number.NaN,
         valMean: Number.NaN,
         losses: [],
@@ -122,6 +138,11 @@ export function buildCells(trials: Trial[], results: ReportRecord[]): Cell[] {
     if (!result) continue;
     if (result.status === 'failed') cell.failed++;
     if (result.diverged) cell.diverged++;
+    const rung = prunedEpoch(result);
+    if (rung !== undefined) {
+      cell.pruned++;
+      cell.prunedAt.push(rung);
+    }
     const e = finalTestError(result);
     if (e === undefined) continue;
     cell.values.push(e);

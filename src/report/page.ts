@@ -21,7 +21,7 @@ import {
 } from './format.js';
 import type { HtmlFigure, HtmlSection, HtmlTable } from './html.js';
 import type { ReportRecord } from './load.js';
-import { type Cell, type Comparison, groupCells } from './metrics.js';
+import { type Cell, type Comparison, groupCells, prunedEpoch } from './metrics.js';
 import type { ReportSummary } from './summary.js';
 
 /** A figure before rendering: its id (file name), title, caption and Vega-Lite spec. */
@@ -70,7 +70,7 @@ export function heatmapPlans({ summary, cells, top }: PageInput): FigurePlan[] {
     return {
       id: `heatmap-${g.optimizer}-${g.schedule}`,
       title: `${name} (${g.schedule}) heatmap`,
-      caption: `Final test error (%) of ${name} with the ${g.schedule} schedule over learning rate x ${decay?.axis ?? 'weight decay'}, mean over seeds († = a seed diverged). Red outlines: the ${top} best settings, ranked. White dots: the ridge (best nonzero weight decay per learning rate) used for the alignment number. ${s ? describeAlignment(g.optimizer, g.schedule, s.alignment) : ''}${iso}`,
+      caption: `Final test error (%) of ${name} with the ${g.schedule} schedule over learning rate x ${decay?.axis ?? 'weight decay'}, mean over seeds († = a seed diverged; ‡ = a seed was pruned by --prune and is left out of the mean; grey "pruned @k" = every seed was stopped at epoch k, not trained to the budget). Red outlines: the ${top} best settings, ranked. White dots: the ridge (best nonzero weight decay per learning rate) used for the alignment number. ${s ? describeAlignment(g.optimizer, g.schedule, s.alignment) : ''}${iso}`,
       spec: heatmapSpec(g, s?.alignment, {
         top,
         domain,
@@ -150,7 +150,7 @@ const DATASET_NAMES: Record<TrainConfig['dataset'], string> = {
 export function describeSetup(summary: ReportSummary, trials: Trial[]): string[] {
   const config = summary.groups.find((g) => g.config)?.config;
   const t = summary.trials;
-  const counts = `${t.total} trials: ${t.ok} finished (${t.diverged} diverged), ${t.failed} failed, ${t.pending} without a result. Noise of a setting's final test error: ${noiseText(summary.noise)}.`;
+  const counts = `${t.total} trials: ${t.ok} finished (${t.diverged} diverged${t.pruned ? `, ${t.pruned} stopped early by --prune` : ''}), ${t.failed} failed, ${t.pending} without a result. Noise of a setting's final test error: ${noiseText(summary.noise)}.`;
   if (!config) return [counts];
   const seeds = [...new Set(trials.map((x) => x.params.seed))].sort((a, b) => a - b);
   const schedules = [...new Set(summary.groups.map((g) => g.schedule))];
@@ -253,7 +253,9 @@ function trialTable({ trials, allTrials, results }: PageInput): HtmlTable {
         ? `failed: ${r.error ?? ''}`
         : r.diverged
           ? 'diverged'
-          : 'ok';
+          : r.pruned
+            ? `pruned @${prunedEpoch(r)}`
+            : 'ok';
   return {
     head: [
       'optimizer',

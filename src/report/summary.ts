@@ -25,6 +25,7 @@ import {
   estimateNoise,
   groupCells,
   type Noise,
+  prunedEpoch,
   type SelectionMetric,
   selectionMetric,
 } from './metrics.js';
@@ -46,6 +47,8 @@ export interface TrialCounts {
   total: number;
   ok: number;
   diverged: number;
+  /** 'ok' trials stopped early by --prune (not trained to the budget). */
+  pruned: number;
   failed: number;
   /** Trials without a (valid) record. */
   pending: number;
@@ -92,6 +95,7 @@ function countTrials(trials: Trial[], results: ReportRecord[]): TrialCounts {
     total: trials.length,
     ok: results.filter((r) => r.status === 'ok').length,
     diverged: results.filter((r) => r.diverged).length,
+    pruned: results.filter((r) => prunedEpoch(r) !== undefined).length,
     failed: results.filter((r) => r.status === 'failed').length,
     pending: trials.length - results.length,
   };

@@ -12,13 +12,18 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
 
-test('report prints its findings and where the page is', async () => {
+test('report prints its findings, the per-claim verdicts and where the page is', async () => {
   const { dir } = await writeSyntheticSweep();
   const out = join(mkdtempSync(join(tmpdir(), 'cli-report-')), 'out');
   const r = run('report', dir, '--out', out, '--top', '2');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /What the data shows:/);
   assert.match(r.stdout, /AdamW vs Adam\+L2 \(cosine\)/);
+  // The per-claim verdicts follow the findings, one line per claim.
+  const claims = r.stdout.split("The paper's claims:\n")[1] ?? '';
+  assert.match(claims, /^- Generalization: AdamW vs Adam\+L2 \(cosine\)/m);
+  assert.match(claims, /^- Separable lr and decay: AdamW \(cosine\): slope/m);
+  assert.match(claims, /^- Warm restarts and anytime performance: this sweep cannot address it/m);
   assert.match(
     r.stdout,
     new RegExp(`report: ${join(out, 'index.html').replace(/[.]/g, '\\.')}$`, 'm'),

@@ -10,10 +10,43 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/experiments/atomic-file.js';
 import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
 import { JsonlResultStore, SPEC_FILE, TRIALS_FILE } from '../../src/sweep/store.js';
-import type { EpochPoint, Trial } from '../../src/sweep/types.js';
+import type { EpochPoint, Trial, TrialResult } from '../../src/sweep/types.js';
 import { syntheticResult } from './sweep-fakes.js';
 
-export async function writeSyntheticSweep(): Promise<{ dir: string; trials: number }> {
+/**
+ * The trials {@link writeSyntheticSweep} records as pruned when asked (as --prune leaves them:
+ * status 'ok', `pruned`, the metrics of their rung), each with a test and validation error far
+ * below every finished trial's: AdamW at lr 0.1, decay 0.01 (both seeds, at epoch 1) and seed 2 of
+ * AdamW at lr 0.001, decay 1e-4 (at epoch 2).
+ */
+export const PRUNED = [
+  { lr: 1e-1, weightDecay: 1e-2, seed: 1, epoch: 1 },
+  { lr: 1e-1, weightDecay: 1e-2, seed: 2, epoch: 1 },
+  { lr: 1e-3, weightDecay: 1e-4, seed: 2, epoch: 2 },
+];
+const PRUNED_ERROR = 0.01;
+
+/** A result stopped at epoch `epoch` of a successive-halving run. */
+function prunedResult(trial: Trial, epoch: number): TrialResult {
+  const full = syntheticResult(trial, PRUNED_ERROR);
+  const epochs = full.epochs.slice(0, epoch).map((p) => ({ ...p, testError: PRUNED_ERROR }));
+  const last = epochs[epochs.length - 1];
+  return {
+    ...full,
+    epochs,
+    pruned: true,
+    final: {
+      trainLoss: last.trainLoss,
+      trainError: last.trainError,
+      testError: PRUNED_ERROR,
+      valError: PRUNED_ERROR,
+    },
+  };
+}
+
+export async function writeSyntheticSweep(
+  options: { prune?: boolean } = {},
+): Promise<{ dir: string; trials: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'report-sweep-'));
   const spec = parseSweepSpec({
     name: 'synthetic <report> & "test"',
@@ -38,6 +71,13 @@ export async function writeSyntheticSweep(): Promise<{ dir: string; trials: numb
           ? 0.1 + 0.01 * (Math.log10(lr * wd) + 5) ** 2
           : 0.09 + 0.01 * (Math.log10(wd) + 3) ** 2 + 0.005 * (Math.log10(lr) + 2) ** 2;
     const loss = optimizer === 'adam' ? 0.05 : 0.08;
+    const pruned = PRUNED.find(
+      (p) => optimizer === 'adamw' && p.lr === lr && p.weightDecay === wd && p.seed === seed,
+    );
+    if (options.prune && pruned) {
+      await store.append(prunedResult(t, pruned.epoch));
+      continue;
+    }
     await store.append(syntheticResult(t, base + (seed === 1 ? 0.002 : -0.002), loss));
   }
   return { dir, trials: trials.length };

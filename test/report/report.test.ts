@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { writeReport } from '../../src/report/index.js';
 import { chromiumSkip, withChromium } from '../helpers/chromium.js';
-import { writeClaimsSweep, writeSyntheticSweep } from '../helpers/report-fixture.js';
+import { PRUNED, writeClaimsSweep, writeSyntheticSweep } from '../helpers/report-fixture.js';
 
 test('the report writes a self-contained page, one SVG per figure and the numbers', async (t) => {
   const { dir } = await writeSyntheticSweep();
@@ -224,4 +224,53 @@ test('a sweep without the data for a claim says which claim and why, in one line
     lines[1],
     /Warm restarts and anytime performance: this sweep cannot address it: no optimizer ran both/,
   );
+});
+
+test('trials pruned by --prune are never a best setting, and are shown as pruned', async () => {
+  const { dir: fullDir } = await writeSyntheticSweep();
+  const { dir } = await writeSyntheticSweep({ prune: true });
+  const report = await writeReport(dir);
+  await writeReport(fullDir);
+  const read = (d: string) => JSON.parse(readFileSync(join(d, 'report', 'summary.json'), 'utf8'));
+  const summary = read(dir);
+  const full = read(fullDir);
+  assert.equal(summary.trials.pruned, PRUNED.length);
+  assert.equal(summary.trials.ok, 48);
+  // The pruned AdamW cell (lr 0.1, decay 0.01) has the lowest error of all at its rung; the best
+  // AdamW setting is still the fixture's optimum (lr 0.01, decay 0.001), as without pruning.
+  const adamw = summary.groups.find((g: { optimizer: string }) => g.optimizer === 'adamw');
+  assert.deepEqual([adamw.best.lr, adamw.best.weightDecay], [1e-2, 1e-3]);
+  assert.deepEqual(adamw.best.prunedAt, []);
+  assert.deepEqual(summary.comparisons[0].decoupledBest, full.comparisons[0].decoupledBest);
+  assert.equal(summary.comparisons[0].paired.n, 2);
+  // No claim analysis sees a pruned error (0.01 is below every finished trial's).
+  assert.deepEqual(summary.claims, full.claims);
+  assert.deepEqual(summary.groups[1].alignment, full.groups[1].alignment);
+  assert.match(
+    summary.findings.join('\n'),
+    /Successive halving \(--prune\) stopped 3 of 48 recorded trials early \(2 at epoch 1 and 1 at epoch 2\)/,
+  );
+
+  const spec = JSON.parse(
+    readFileSync(join(dir, 'report', 'figures', 'heatmap-adamw-cosine.vl.json'), 'utf8'),
+  );
+  const cell = (lr: number, wd: number) =>
+    spec.data.values.find(
+      (v: { lr: number; weightDecay: number }) => v.lr === lr && v.weightDecay === wd,
+    );
+  assert.deepEqual(
+    [cell(1e-1, 1e-2).label, cell(1e-1, 1e-2).pruned, cell(1e-1, 1e-2).n, cell(1e-1, 1e-2).rank],
+    ['pruned @1', true, 0, null],
+  );
+  // One seed of two pruned: the cell shows the other seed's error (seed 1 = base + 0.002), marked ‡.
+  const base = 0.09 + 0.01 * (Math.log10(1e-4) + 3) ** 2 + 0.005 * (Math.log10(1e-3) + 2) ** 2;
+  assert.equal(cell(1e-3, 1e-4).label, `${((base + 0.002) * 100).toFixed(1)}‡`);
+  assert.equal(cell(1e-3, 1e-4).n, 1);
+  const svg = readFileSync(join(dir, 'report', 'figures', 'heatmap-adamw-cosine.svg'), 'utf8');
+  assert.match(svg, /pruned @1/);
+  assert.match(svg, /fill="#c8c8c8"/);
+  const html = readFileSync(report.html, 'utf8');
+  assert.equal((html.match(/<td>pruned @1<\/td>/g) ?? []).length, 2);
+  assert.equal((html.match(/<td>pruned @2<\/td>/g) ?? []).length, 1);
+  assert.match(html, /48 finished \(0 diverged, 3 stopped early by --prune\)/);
 });

@@ -1,6 +1,6 @@
 /**
  * The per-trial numbers every claim analysis starts from: each finished trial's final test error
- * (chance level when it diverged without one) and the value its setting is selected on, the
+ * (chance level when it diverged without one; trials pruned by --prune have none) and the value its setting is selected on, the
  * validation error when the sweep records one for every setting, else the test error (metrics.ts).
  */
 import type { Trial } from '../../sweep/types.js';
