@@ -176,10 +176,10 @@ export function expandGrid(
             for (const seed of axes.seed) {
               const params: TrialParams = { optimizer, lr, weightDecay, schedule, seed };
               if (epochsAxis !== undefined) params.epochs = epochsAxis;
-              const trial = makeTrial(params, base, epochs, spec.schedules);
+              const trial = makeTrial(params, base, epochs, spec.schedules, trials.length);
               if (seen.has(trial.id)) continue;
               seen.add(trial.id);
-              trials.push({ ...trial, index: trials.length });
+              trials.push(trial);
               order.set(trial.id, [
                 axes.seed.indexOf(seed),
                 cell,
@@ -212,7 +212,8 @@ function makeTrial(
   base: Record<string, unknown>,
   epochs: number,
   schedules: ParsedSweepSpec['schedules'],
-): Omit<Trial, 'index'> {
+  index: number,
+): Trial {
   const { optimizer, lr, weightDecay, seed, schedule } = params;
   const input = {
     ...base,
@@ -224,5 +225,6 @@ function makeTrial(
   };
   TrainConfigSchema.parse(input);
   const config = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
-  return { id: trialId(params, config), params, config, epochs };
+  // The key order of trials.json (and of the report's schema), so expanded trials compare equal.
+  return { id: trialId(params, config), index, params, config, epochs };
 }
