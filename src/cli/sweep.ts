@@ -1,6 +1,6 @@
 /**
  * `decoupled sweep`: runs a grid of training runs (optimizer x lr x weight decay x schedule x
- * seed) from a JSON/YAML spec file and/or flags, on the local worker-thread pool or, with
+ * seed, optionally x epochs) from a JSON/YAML spec file and/or flags, on the local worker-thread pool or, with
  * --redis, on BullMQ workers. Re-running on the same --out resumes: finished trials are skipped,
  * interrupted ones continue from their checkpoints. Ctrl-C stops after checkpointing.
  */
@@ -8,11 +8,13 @@ import type { Command } from 'commander';
 import { OptionError } from '../core/errors.js';
 import { INITS } from '../experiments/config.js';
 import { PRESET_NAMES, presetSpec } from '../sweep/presets.js';
+import { trialEpochs } from '../sweep/progress.js';
 import type { RunSweepOptions, SweepSummary } from '../sweep/run.js';
 import { expandGrid, loadSweepSpec, parseSweepSpec, type SweepSpecInput } from '../sweep/spec.js';
 import { SWEEP_OPTIMIZERS, SWEEP_SCHEDULES, type TrialRunner } from '../sweep/types.js';
 import { describePathError, formatUsageError, schemaErrorToUsage, UsageError } from './errors.js';
 import {
+  decimal,
   parseCount,
   parseIntegerList,
   parseName,
@@ -159,7 +161,14 @@ export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> 
   if (flags.dataset) base.dataset = flags.dataset;
   if (flags.dataDir) base.dataDir = flags.dataDir;
   if (flags.model) base.model = { kind: flags.model };
-  if (flags.epochs) base.epochs = parseCount('--epochs', flags.epochs);
+  if (flags.epochs) {
+    const lengths = parseEpochs(flags.epochs);
+    // One value is the base's length for every trial, as it always was (replacing a spec's axis).
+    if (lengths.length === 1) {
+      base.epochs = lengths[0];
+      delete grid.epochs;
+    } else grid.epochs = lengths;
+  }
   if (flags.batchSize) base.batchSize = parseCount('--batch-size', flags.batchSize);
   if (flags.subset) base.subset = parseCount('--subset', flags.subset);
   if (flags.testSubset) base.testSubset = parseCount('--test-subset', flags.testSubset);
@@ -182,6 +191,7 @@ export async function specFromFlags(flags: SweepFlags): Promise<SweepSpecInput> 
       if (flags.weightDecay) delete o.weightDecay;
       if (flags.schedule) delete o.schedule;
       if (flags.seed) delete o.seed;
+      if (flags.epochs) delete o.epochs;
     }
   }
   return {
@@ -300,13 +310,26 @@ export async function reportFailedTrials(dir: string): Promise<void> {
   if (!process.exitCode) process.exitCode = 1;
 }
 
+/** "--epochs 10" or "--epochs 10,30": integers >= 1. */
+export function parseEpochs(text: string): number[] {
+  const lengths = text.split(',').map(decimal);
+  if (text.trim() === '' || lengths.some((n) => n === undefined || !Number.isInteger(n) || n < 1)) {
+    throw new OptionError(
+      '--epochs',
+      text,
+      'an integer >= 1, or a comma list of them (e.g. 10,30)',
+    );
+  }
+  return lengths as number[];
+}
+
 /** The training settings a sweep can set for all its trials (as in `decoupled train`). */
 function trainingOptions(command: Command): void {
   command
     .option('--dataset <name>', 'fashion-mnist | mnist | cifar10')
     .option('--data-dir <dir>', 'dataset directory (default: the Debian package directory)')
     .option('--model <kind>', 'mlp | cnn | resnet (default options)')
-    .option('--epochs <n>', 'epochs per trial')
+    .option('--epochs <list>', 'epochs per trial; a comma list (e.g. 10,30) is a grid axis')
     .option('--batch-size <n>', 'batch size')
     .option('--subset <n>', 'training images used per trial')
     .option('--test-subset <n>', 'test images used per trial')
@@ -374,7 +397,8 @@ export function register(program: Command): void {
     const runner = await pruneRunner(flags, await redisRunner(flags), concurrency);
     if (flags.dryRun) {
       for (const t of trials) process.stdout.write(`${t.id}\n`);
-      process.stdout.write(`${trials.length} trials\n`);
+      const epochs = trials.reduce((n, t) => n + trialEpochs(t), 0);
+      process.stdout.write(`${trials.length} trials, ${epochs} trial-epochs\n`);
       return;
     }
     const summary = await runSweepWithSignals({

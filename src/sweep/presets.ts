@@ -13,9 +13,10 @@
  *     grid     Adam (L2) vs AdamW (lambda_norm), 5 lr x 6 decays up to over-regularization,
  *              1 seed, with a validation split: the separability heatmaps and the selection;
  *     seeds    each optimizer at its best (lr, decay) on validation, 5 paired seeds: generalization;
- *     budget   AdamW at its best lr, the 6 lambda_norm at 3x the epochs, cosine and warm restarts
- *              (T0 = E, T_mult 2): normalized-decay transfer (against the grid's E-epoch row) and
- *              AdamWR vs AdamW-cosine anytime curves.
+ *     budget   AdamW at its best lr, the 6 lambda_norm at E/3 and E epochs (an epochs axis, one
+ *              sweep): normalized-decay transfer;
+ *     restarts AdamWR (T0 = E/3, T_mult 2) at the same lr and lambda_norm: anytime curves against
+ *              the grid's AdamW-cosine.
  * - full: the paper-scale plan for many workers (`--redis`): CIFAR-10 with standard augmentation,
  *   a 26-layer BN ResNet, 100 epochs, all four optimizers over a 5 x 5 grid x 2 schedules x 2 seeds.
  */
@@ -74,7 +75,7 @@ const QUICK: SweepSpecInput = {
 };
 
 /**
- * The medium preset's shared settings, sized to about 50 minutes on 2 cores (docs/reproduction.md:
+ * The medium preset's shared settings, sized to about 55 minutes on 2 cores (docs/reproduction.md:
  * 3.7 ms per training image and 0.24 ms per evaluated image, measured CPU time of this model).
  */
 const MEDIUM_EPOCHS = 6;
@@ -182,23 +183,27 @@ function seedsStage(grid: SweepSpecInput, seeds: number[], testSubset?: number):
   };
 }
 
-/** AdamW at its best lr of the grid stage, over the grid's lambda_norm values. */
+/**
+ * AdamW at its best lr of the grid stage, over the grid's lambda_norm values, at the grid's length
+ * or, given `lengths`, at each of them (an epochs axis: one sweep holds every length).
+ */
 function adamwAtBestLr(
   earlier: StageResults,
   name: string,
-  epochs: number,
   schedule: SweepSchedule,
+  lengths?: number[],
 ): SweepSpecInput {
   const { lr } = bestOnValidation(gridResults(earlier), 'adamw');
   return {
     name,
-    base: { ...MEDIUM_BASE, ...PAPER_DECOUPLED, epochs },
+    base: { ...MEDIUM_BASE, ...PAPER_DECOUPLED },
     grid: {
       optimizer: ['adamw'],
       lr: [lr],
       weightDecay: MEDIUM_LAMBDA_NORM,
       schedule: [schedule],
       seed: [1],
+      ...(lengths ? { epochs: lengths } : {}),
     },
   };
 }
@@ -209,9 +214,9 @@ const MEDIUM: Preset = {
     `(PyTorch init and padding), ${MEDIUM_EPOCHS} epochs at batch 64, four sweeps: ` +
     'grid (Adam L2 vs AdamW lambda_norm, 5 lr x 6 decays, cosine; 60 trials), ' +
     'seeds (each at its best setting on validation, 5 paired seeds, full test set; 10 trials), ' +
-    `budget (AdamW, 6 lambda_norm, ${MEDIUM_EPOCHS / 3} epochs against the grid's ${MEDIUM_EPOCHS}; 6 trials), ` +
+    `budget (AdamW, 6 lambda_norm at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs; 12 trials), ` +
     `restarts (AdamWR, T0 ${MEDIUM_EPOCHS / 3}, T_mult 2, against the grid's cosine; 6 trials); ` +
-    'about 50 minutes on 2 cores',
+    'about 55 minutes on 2 cores',
   stages: [
     {
       dir: 'grid',
@@ -221,13 +226,13 @@ const MEDIUM: Preset = {
     seedsStage(MEDIUM_GRID, SEEDS, 10000),
     {
       dir: 'budget',
-      claim: `normalized decay transfers across budgets: best lambda_norm at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs (the grid's AdamW row)`,
+      claim: `normalized decay transfers across budgets: best lambda_norm (and raw lambda) at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs`,
       spec: (earlier) =>
         adamwAtBestLr(
           earlier,
-          `medium budget: AdamW at ${MEDIUM_EPOCHS / 3} epochs`,
-          MEDIUM_EPOCHS / 3,
+          `medium budget: AdamW at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs`,
           'cosine',
+          [MEDIUM_EPOCHS / 3, MEDIUM_EPOCHS],
         ),
     },
     {
@@ -235,12 +240,7 @@ const MEDIUM: Preset = {
       claim: "anytime performance: AdamWR against the grid's AdamW-cosine over the same budget",
       // Warm restarts default to T0 = epochs / 3, T_mult 2: restarts at E/3 and at the end.
       spec: (earlier) =>
-        adamwAtBestLr(
-          earlier,
-          'medium restarts: AdamWR (T0 = E/3, T_mult 2)',
-          MEDIUM_EPOCHS,
-          'warm-restarts',
-        ),
+        adamwAtBestLr(earlier, 'medium restarts: AdamWR (T0 = E/3, T_mult 2)', 'warm-restarts'),
     },
   ],
 };

@@ -38,7 +38,8 @@ export function trialEpochs(trial: Trial): number {
 
 export function describeParams(trial: Pick<Trial, 'params'>): string {
   const p = trial.params;
-  return `${p.optimizer} lr=${p.lr} wd=${p.weightDecay} ${p.schedule} seed=${p.seed}`;
+  const length = p.epochs === undefined ? '' : ` epochs=${p.epochs}`;
+  return `${p.optimizer} lr=${p.lr} wd=${p.weightDecay} ${p.schedule} seed=${p.seed}${length}`;
 }
 
 /** Counts the events of a sweep's pending trials into a SweepProgress and logs its lines. */

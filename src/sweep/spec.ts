@@ -1,12 +1,14 @@
 /**
  * Sweep specs: the zod schema (a JSON or YAML file, or CLI flags), loading, and grid expansion.
  *
- * Trials = optimizer x lr x weightDecay x schedule x seed (Cartesian product), where an optimizer
+ * Trials = optimizer x lr x weightDecay x schedule x seed [x epochs] (Cartesian product), where an optimizer
  * may replace any axis with its own values (`perOptimizer`), because an L2 factor for Adam and a
  * decoupled lambda (or lambda_norm) for AdamW live on different scales. Each trial's training config
  * is `base` + its coordinates, validated by the experiment harness's TrainConfig schema; its id is a
  * readable prefix plus a hash of that config as written (defaults not filled in), so the same spec
- * always yields the same ids, also after the training schema gains new defaulted fields.
+ * always yields the same ids, also after the training schema gains new defaulted fields. The
+ * optional epochs axis (training lengths, e.g. E and 3E for the budget claim) overrides the base's
+ * epochs per trial; a spec without it writes no per-trial epochs, so its ids are those it always had.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -32,6 +34,7 @@ const axisNumbers = z.array(z.number().finite().nonnegative()).min(1);
 const axisLr = z.array(z.number().finite().positive()).min(1);
 const axisSeeds = z.array(z.number().int().nonnegative()).min(1);
 const axisSchedules = z.array(z.enum(SWEEP_SCHEDULES)).min(1);
+const axisEpochs = z.array(z.number().int().min(1)).min(1);
 
 const OverrideSchema = z.strictObject({
   /** Training settings merged over `base` for this optimizer (e.g. weightDecayNorm for adamw). */
@@ -40,6 +43,7 @@ const OverrideSchema = z.strictObject({
   weightDecay: axisNumbers.optional(),
   schedule: axisSchedules.optional(),
   seed: axisSeeds.optional(),
+  epochs: axisEpochs.optional(),
 });
 
 /** Fields of the training config that the grid sets; they may not appear in `base`. */
@@ -55,6 +59,8 @@ export const SweepSpecSchema = z
       weightDecay: axisNumbers,
       schedule: axisSchedules.default(['cosine']),
       seed: axisSeeds.default([1]),
+      /** Training lengths; absent = every trial trains the base's epochs. */
+      epochs: axisEpochs.optional(),
     }),
     perOptimizer: z.partialRecord(z.enum(SWEEP_OPTIMIZERS), OverrideSchema).optional(),
     /** Parameters of named schedules; defaults derive from the epoch count (see scheduleConfig). */
@@ -117,14 +123,18 @@ export function scheduleConfig(
   }
 }
 
-/** Readable, filesystem-safe trial id: `adamw_lr0.001_wd0.05_cosine_s1_<hash8>`. */
+/**
+ * Readable, filesystem-safe trial id: `adamw_lr0.001_wd0.05_cosine_s1_<hash8>`, with `_e<epochs>`
+ * before the hash when the trial comes from an epochs axis.
+ */
 export function trialId(params: TrialParams, config: Record<string, unknown>): string {
   // Where the data lives and how many threads run it differ between machines; neither changes
   // the trial's numbers.
   const { dataDir: _where, threads: _threads, ...hashed } = config;
   const hash = createHash('sha256').update(canonicalJson(hashed)).digest('hex').slice(0, 8);
   const num = (x: number) => String(x).replace(/\+/g, '');
-  return `${params.optimizer}_lr${num(params.lr)}_wd${num(params.weightDecay)}_${params.schedule}_s${params.seed}_${hash}`;
+  const length = params.epochs === undefined ? '' : `_e${params.epochs}`;
+  return `${params.optimizer}_lr${num(params.lr)}_wd${num(params.weightDecay)}_${params.schedule}_s${params.seed}${length}_${hash}`;
 }
 
 /** The axes an optimizer actually sweeps, after its overrides. */
@@ -136,6 +146,8 @@ export function axesFor(spec: SweepSpec, optimizer: SweepOptimizer) {
     weightDecay: o.weightDecay ?? spec.grid.weightDecay,
     schedule: o.schedule ?? spec.grid.schedule,
     seed: o.seed ?? spec.grid.seed,
+    /** undefined = no epochs axis: the base's epochs, not written per trial. */
+    epochs: o.epochs ?? spec.grid.epochs,
   };
 }
 
@@ -153,41 +165,66 @@ export function expandGrid(
   for (const optimizer of spec.grid.optimizer) {
     const axes = axesFor(spec, optimizer);
     let cellIndex = 0;
-    const baseEpochs = TrainConfigSchema.parse(axes.base).epochs;
-    for (const schedule of axes.schedule) {
-      for (const lr of axes.lr) {
-        for (const weightDecay of axes.weightDecay) {
-          const cell = cellIndex++;
-          for (const seed of axes.seed) {
-            const params: TrialParams = { optimizer, lr, weightDecay, schedule, seed };
-            const input = {
-              ...axes.base,
-              optimizer,
-              lr,
-              weightDecay,
-              seed,
-              schedule: scheduleConfig(schedule, baseEpochs, spec.schedules),
-            };
-            // Validate now, but keep what the spec says: the executor fills defaults, and ids do
-            // not change when the training schema gains a field with a default.
-            TrainConfigSchema.parse(input);
-            const config = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
-            const id = trialId(params, config);
-            if (seen.has(id)) continue;
-            seen.add(id);
-            trials.push({ id, index: trials.length, params, config, epochs: baseEpochs });
-            order.set(id, [axes.seed.indexOf(seed), cell, spec.grid.optimizer.indexOf(optimizer)]);
+    const lengths: (number | undefined)[] = axes.epochs ?? [undefined];
+    for (const epochsAxis of lengths) {
+      const base = epochsAxis === undefined ? axes.base : { ...axes.base, epochs: epochsAxis };
+      const epochs = TrainConfigSchema.parse(base).epochs;
+      for (const schedule of axes.schedule) {
+        for (const lr of axes.lr) {
+          for (const weightDecay of axes.weightDecay) {
+            const cell = cellIndex++;
+            for (const seed of axes.seed) {
+              const params: TrialParams = { optimizer, lr, weightDecay, schedule, seed };
+              if (epochsAxis !== undefined) params.epochs = epochsAxis;
+              const trial = makeTrial(params, base, epochs, spec.schedules, trials.length);
+              if (seen.has(trial.id)) continue;
+              seen.add(trial.id);
+              trials.push(trial);
+              order.set(trial.id, [
+                axes.seed.indexOf(seed),
+                cell,
+                spec.grid.optimizer.indexOf(optimizer),
+              ]);
+            }
           }
         }
       }
     }
   }
   // Run order: seed by seed, optimizers interleaved, so a sweep stopped early still has whole
-  // heatmaps of every optimizer for its first seeds.
+  // heatmaps of every optimizer for its first seeds (the shorter length first, in the axis order).
   const key = (t: Trial) => order.get(t.id) ?? [0, 0, 0];
   trials.sort((a, b) => {
     const [ka, kb] = [key(a), key(b)];
     return ka[0] - kb[0] || ka[1] - kb[1] || ka[2] - kb[2];
   });
   return trials.map((t, index) => ({ ...t, index }));
+}
+
+/**
+ * One trial: `base` + the coordinates, validated now (so a bad base fails before any training),
+ * but kept as the spec says it: the executor fills defaults, and ids do not change when the
+ * training schema gains a field with a default. Schedules that derive from the epoch count (step
+ * milestones, warm-restart periods) are derived from this trial's `epochs`.
+ */
+function makeTrial(
+  params: TrialParams,
+  base: Record<string, unknown>,
+  epochs: number,
+  schedules: ParsedSweepSpec['schedules'],
+  index: number,
+): Trial {
+  const { optimizer, lr, weightDecay, seed, schedule } = params;
+  const input = {
+    ...base,
+    optimizer,
+    lr,
+    weightDecay,
+    seed,
+    schedule: scheduleConfig(schedule, epochs, schedules),
+  };
+  TrainConfigSchema.parse(input);
+  const config = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
+  // The key order of trials.json (and of the report's schema), so expanded trials compare equal.
+  return { id: trialId(params, config), index, params, config, epochs };
 }

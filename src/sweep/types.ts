@@ -1,8 +1,8 @@
 /**
- * Shared types of sweeps: the spec (a grid over optimizer x lr x weight decay x schedule x seed),
- * the trials it expands to, the record each finished trial leaves in the result store, the store
- * API, and the pluggable trial runner (local worker-thread pool by default, BullMQ on Redis in
- * src/sweep/distributed). Every runner feeds the same store, so reports never care who ran a trial.
+ * Shared types of sweeps: the spec (a grid over optimizer x lr x weight decay x schedule x seed,
+ * optionally x epochs), the trials it expands to, the record each finished trial leaves in the
+ * result store, the store API, and the pluggable trial runner (local worker-thread pool by
+ * default, BullMQ on Redis in src/sweep/distributed). Every runner feeds the same store, so reports never care who ran a trial.
  *
  * Contract between runner and driver:
  *   driver  = runSweep(): expands the grid, reads the store, hands the PENDING trials to a runner;
@@ -41,6 +41,8 @@ export interface TrialParams {
   weightDecay: number;
   schedule: SweepSchedule;
   seed: number;
+  /** Training length, set only when the spec has an epochs axis (else the base's epochs). */
+  epochs?: number;
 }
 
 /** Axis values of a grid; the trial set is their Cartesian product. */
@@ -50,6 +52,8 @@ export interface SweepGrid {
   weightDecay: number[];
   schedule: SweepSchedule[];
   seed: number[];
+  /** Training lengths (integers >= 1); absent = the base's epochs for every trial. */
+  epochs?: number[];
 }
 
 /** A validated sweep spec (JSON/YAML file or CLI flags; zod schema in src/sweep/spec.ts). */

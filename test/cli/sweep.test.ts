@@ -124,6 +124,10 @@ test('bad spec files, values and paths exit with code 2 and name what was wrong'
       /--lr must be .*"0x10"/,
     ],
     [[...flagSweep, '--seed', '1:3:3'], /--seed must be .*integers.*"1:3:3"/],
+    [[...flagSweep, '--epochs', '0', '--dry-run'], /--epochs must be an integer >= 1.*"0"/],
+    [[...flagSweep, '--epochs', '5,2.5', '--dry-run'], /--epochs must be .*"5,2\.5"/],
+    [[...flagSweep, '--epochs', '5,,10', '--dry-run'], /--epochs must be .*"5,,10"/],
+    [[...flagSweep, '--epochs', '0x10', '--dry-run'], /--epochs must be .*"0x10"/],
     [[...flagSweep, '--base', '{"bogus":1}', '--dry-run'], /--base .*bogus/],
     [[...flagSweep, '--model', 'transformer', '--dry-run'], /--model: .*"transformer"/],
     [[...flagSweep, '--concurrency', '0', '--dry-run'], /--concurrency must be an integer >= 1/],
@@ -135,7 +139,7 @@ test('bad spec files, values and paths exit with code 2 and name what was wrong'
 test('--dry-run lists the trials of a preset with flag overrides', () => {
   const r = run('sweep', '--preset', 'quick', '--seed', '1,2', '--dry-run');
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^36 trials$/m);
+  assert.match(r.stdout, /^36 trials, 108 trial-epochs$/m);
   const flags = run(
     'sweep',
     '--optimizer',
@@ -151,8 +155,21 @@ test('--dry-run lists the trials of a preset with flag overrides', () => {
     '--dry-run',
   );
   assert.equal(flags.status, 0, flags.stderr);
-  assert.match(flags.stdout, /^24 trials$/m);
+  assert.match(flags.stdout, /^24 trials, 240 trial-epochs$/m);
   assert.match(flags.stdout, /^sgdw_lr0\.1_wd0\.0001_warm-restarts_s1_[0-9a-f]{8}$/m);
+});
+
+test("--epochs: one value sets every trial's length as before, a list is an epochs axis", () => {
+  const one = run('sweep', '--preset', 'quick', '--epochs', '4', '--dry-run');
+  assert.equal(one.status, 0, one.stderr);
+  assert.match(one.stdout, /^18 trials, 72 trial-epochs$/m);
+  assert.match(one.stdout, /^adamw_lr0\.003_wd0\.2_cosine_s1_[0-9a-f]{8}$/m, 'no _e in the ids');
+  const two = run('sweep', '--preset', 'quick', '--epochs', '2, 6', '--dry-run');
+  assert.equal(two.status, 0, two.stderr);
+  assert.match(two.stdout, /^36 trials, 144 trial-epochs$/m);
+  const ids = two.stdout.split('\n').filter((line) => line.includes('_s1_'));
+  assert.equal(ids.filter((id) => /_s1_e2_[0-9a-f]{8}$/.test(id)).length, 18);
+  assert.equal(ids.filter((id) => /_s1_e6_[0-9a-f]{8}$/.test(id)).length, 18);
 });
 
 test('a sweep stopped by a signal exits with its code: 130 for SIGINT, 143 for SIGTERM', {

@@ -81,6 +81,20 @@ test('canonicalJson sorts keys at every depth and drops undefined values, as JSO
   assert.deepEqual(JSON.parse(canonicalJson(value)), JSON.parse(JSON.stringify(value)));
 });
 
+/** Each input must fail the schema with an issue `path message` matching its pattern. */
+function assertSpecErrors(cases: [unknown, RegExp][]): void {
+  for (const [input, pattern] of cases) {
+    assert.throws(
+      () => parseSweepSpec(input),
+      (e: unknown) => {
+        assert.ok(e instanceof z.ZodError);
+        assert.match(e.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; '), pattern);
+        return true;
+      },
+    );
+  }
+}
+
 test('bad specs are rejected with the path of the bad field', () => {
   const cases: [unknown, RegExp][] = [
     [{ grid: { optimizer: ['adamx'], lr: [1e-3], weightDecay: [0] } }, /optimizer/],
@@ -96,16 +110,7 @@ test('bad specs are rejected with the path of the bad field', () => {
       /perOptimizer\.adam\.base\.seed/,
     ],
   ];
-  for (const [input, pattern] of cases) {
-    assert.throws(
-      () => parseSweepSpec(input),
-      (e: unknown) => {
-        assert.ok(e instanceof z.ZodError);
-        assert.match(e.issues.map((i) => `${i.path.join('.')} ${i.message}`).join(' '), pattern);
-        return true;
-      },
-    );
-  }
+  assertSpecErrors(cases);
   // A base the training schema rejects fails at expansion, before anything runs.
   const bad = parseSweepSpec({
     base: { batchSize: 0 },
@@ -237,17 +242,16 @@ test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from v
     assert.deepEqual([t.params.lr, t.params.weightDecay], expected);
   }
   assert.deepEqual([...new Set(seeds.map((t) => t.params.seed))], [1, 2, 3, 4, 5]);
-  // Budgets: the grid's AdamW row (E epochs) against E/3 epochs; restarts: AdamWR over E epochs
-  // with restarts at E/3 and E; both at AdamW's best lr on validation, the grid's lambda_norm.
+  // Budgets: AdamW at E/3 and E epochs in one sweep (an epochs axis); restarts: AdamWR over E
+  // epochs with restarts at E/3 and E; both at AdamW's best lr on validation, the grid's lambda_norm.
   const epochs = Number(gridTrials[0].config.epochs);
-  const adamwDecays = gridTrials
-    .filter((t) => t.params.optimizer === 'adamw' && t.params.lr === 3e-3)
-    .map((t) => t.params.weightDecay);
+  const adamwRow = gridTrials.filter((t) => t.params.optimizer === 'adamw' && t.params.lr === 3e-3);
+  const adamwDecays = adamwRow.map((t) => t.params.weightDecay);
   const budget = expandGrid(parseSweepSpec(budgetStage.spec(earlier)));
   const restarts = expandGrid(parseSweepSpec(restartStage.spec(earlier)));
   assert.deepEqual(
-    budget.map((t) => t.params.weightDecay),
-    adamwDecays,
+    budget.map((t) => [t.params.weightDecay, t.epochs]),
+    [...adamwDecays.map((w) => [w, epochs / 3]), ...adamwDecays.map((w) => [w, epochs])],
   );
   assert.deepEqual(
     restarts.map((t) => t.params.weightDecay),
@@ -256,10 +260,15 @@ test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from v
   for (const t of budget) {
     assert.deepEqual(
       [t.params.lr, t.config.epochs, t.params.schedule],
-      [3e-3, epochs / 3, 'cosine'],
+      [3e-3, t.params.epochs, 'cosine'],
     );
     assert.equal(t.config.weightDecayNorm, true);
   }
+  // The E-epoch budget trials train exactly the grid's AdamW row (same config, same hash).
+  assert.deepEqual(
+    budget.filter((t) => t.epochs === epochs).map((t) => t.id.slice(-8)),
+    adamwRow.map((t) => t.id.slice(-8)),
+  );
   for (const t of restarts) {
     assert.deepEqual([t.params.lr, t.config.epochs], [3e-3, epochs]);
     assert.deepEqual(t.config.schedule, {
@@ -270,4 +279,117 @@ test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from v
     });
   }
   assert.throws(() => seedStage.spec(new Map()), /no finished adam trial with a validation error/);
+});
+
+test('ids of specs without an epochs axis are those the code gave before the axis existed', () => {
+  // Pinned from the expansion before the axis was added: a re-run of an old sweep directory must
+  // find its finished trials.
+  const wr = expandGrid(
+    parseSweepSpec({
+      base,
+      grid: {
+        optimizer: ['adamw'],
+        lr: [1e-3],
+        weightDecay: [0.05],
+        schedule: ['warm-restarts'],
+        seed: [1],
+      },
+      perOptimizer: { adamw: { base: { weightDecayNorm: true } } },
+    }),
+  );
+  assert.deepEqual(
+    wr.map((t) => t.id),
+    ['adamw_lr0.001_wd0.05_warm-restarts_s1_055e0a29'],
+  );
+  const defaults = expandGrid(
+    parseSweepSpec({
+      base: { model: { kind: 'mlp', hidden: [8] } },
+      grid: { optimizer: ['sgd'], lr: [0.1], weightDecay: [1e-4] },
+    }),
+  );
+  assert.deepEqual(
+    defaults.map((t) => [t.id, t.epochs, 'epochs' in t.params]),
+    [['sgd_lr0.1_wd0.0001_cosine_s1_1803dd30', 10, false]],
+  );
+  const quick = expandGrid(parseSweepSpec(presetSpec('quick')));
+  assert.equal(quick.length, 18);
+  assert.equal(quick[0].id, 'adam_lr0.0003_wd0_cosine_s1_0b091417');
+  assert.equal(quick[17].id, 'adamw_lr0.003_wd0.2_cosine_s1_0abf53a1');
+});
+
+test('an epochs axis multiplies the trials, each with its own length, id and schedule', () => {
+  const spec = {
+    base,
+    grid: {
+      optimizer: ['adam', 'adamw'],
+      lr: [1e-3, 3e-3],
+      weightDecay: [0, 0.1],
+      schedule: ['warm-restarts', 'step'],
+      seed: [1, 2],
+      epochs: [3, 9],
+    },
+  };
+  const trials = expandGrid(parseSweepSpec(spec));
+  assert.equal(trials.length, 2 * 2 * 2 * 2 * 2 * 2);
+  assert.equal(new Set(trials.map((t) => t.id)).size, trials.length);
+  for (const t of trials) {
+    assert.ok(t.params.epochs === 3 || t.params.epochs === 9);
+    assert.equal(t.epochs, t.params.epochs);
+    assert.equal(t.config.epochs, t.params.epochs, 'the axis replaces the base epochs');
+    assert.match(t.id, new RegExp(`_s${t.params.seed}_e${t.params.epochs}_[0-9a-f]{8}$`));
+    // Schedules that derive from the length derive from this trial's length.
+    assert.deepEqual(t.config.schedule, scheduleConfig(t.params.schedule, t.epochs ?? 0));
+  }
+  const wr9 = trials.find((t) => t.params.schedule === 'warm-restarts' && t.params.epochs === 9);
+  assert.deepEqual(wr9?.config.schedule, { kind: 'warm-restarts', t0: 3, tMult: 2, min: 0 });
+  // Stable: the same spec gives the same ids; the base-length trial has the old config and hash.
+  const again = expandGrid(parseSweepSpec(structuredClone(spec)));
+  assert.deepEqual(
+    again.map((t) => t.id),
+    trials.map((t) => t.id),
+  );
+  const { epochs: _axis, ...oneLength } = spec.grid;
+  const old = expandGrid(parseSweepSpec({ base, grid: oneLength }));
+  const hash = (id: string) => id.slice(-8);
+  assert.deepEqual(
+    old.map((t) => hash(t.id)).sort(),
+    trials
+      .filter((t) => t.params.epochs === base.epochs)
+      .map((t) => hash(t.id))
+      .sort(),
+  );
+  // Run order: the seed first, as without the axis.
+  const firstSeed2 = trials.findIndex((t) => t.params.seed === 2);
+  assert.equal(firstSeed2, trials.length / 2);
+});
+
+test('an optimizer may have its own epochs axis; an axis value listed twice is one trial', () => {
+  const trials = expandGrid(
+    parseSweepSpec({
+      base,
+      grid: { optimizer: ['adam', 'adamw'], lr: [1e-3], weightDecay: [0] },
+      perOptimizer: { adamw: { epochs: [2, 6, 6] } },
+    }),
+  );
+  assert.deepEqual(
+    trials.map((t) => [t.params.optimizer, t.epochs]),
+    [
+      ['adam', 3],
+      ['adamw', 2],
+      ['adamw', 6],
+    ],
+  );
+  assert.equal(trials[0].params.epochs, undefined);
+});
+
+test('a bad epochs axis is rejected with a path naming epochs', () => {
+  const grid = { optimizer: ['adam'], lr: [1e-3], weightDecay: [0] };
+  const cases: [unknown, RegExp][] = [
+    [{ base, grid: { ...grid, epochs: [0] } }, /^grid\.epochs\.0 /],
+    [{ base, grid: { ...grid, epochs: [2.5] } }, /^grid\.epochs\.0 /],
+    [{ base, grid: { ...grid, epochs: [] } }, /^grid\.epochs /],
+    [{ base, grid: { ...grid, epochs: 3 } }, /^grid\.epochs /],
+    [{ base, grid, perOptimizer: { adam: { epochs: [-1] } } }, /^perOptimizer\.adam\.epochs\.0 /],
+  ];
+  assertSpecErrors(cases);
 });
