@@ -14,18 +14,13 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelConfig } from '../src/experiments/config.js';
 import { buildModel } from '../src/experiments/models.js';
 import {
   registerWasmTrainingKernels,
   setFusedBatchNorm,
 } from '../src/tfjs/training-kernels/index.js';
 import { KernelTimer } from './kernel-timer.js';
-
-const MODELS: Record<string, ModelConfig> = {
-  cnn: { kind: 'cnn', width: 1 },
-  resnet: { kind: 'resnet', blocksPerStage: 1, width: 16 },
-};
+import { BENCH_MODELS } from './models.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -50,7 +45,7 @@ function cpuModel(): string {
 }
 
 async function main(): Promise<void> {
-  const config = MODELS[opts.model];
+  const config = BENCH_MODELS[opts.model];
   if (config === undefined) {
     throw new Error(`--model: unknown model '${opts.model}'; allowed: cnn, resnet`);
   }

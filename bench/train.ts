@@ -33,11 +33,7 @@ import { buildModel } from '../src/experiments/models.js';
 import { registerWasmTrainingKernels } from '../src/tfjs/training-kernels/index.js';
 import { initWasmBackendThreaded } from '../src/tfjs/training-kernels/threads-node.js';
 import { KernelTimer } from './kernel-timer.js';
-
-const MODELS: Record<string, ModelConfig> = {
-  cnn: { kind: 'cnn', width: 1 },
-  resnet: { kind: 'resnet', blocksPerStage: 1, width: 16 },
-};
+import { BENCH_MODELS } from './models.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -177,7 +173,7 @@ async function main(): Promise<void> {
   );
   timer?.install('wasm');
   for (const name of opts.models.split(',')) {
-    const config = MODELS[name];
+    const config = BENCH_MODELS[name];
     if (config === undefined)
       throw new Error(`--models: unknown model '${name}'; allowed: cnn, resnet`);
     await tf.setBackend('wasm');

@@ -7,22 +7,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { maxRelDiff, onBackend, randomArray, setup } from './helpers.js';
+import { randomTensor, sameOnBoth, setup } from './helpers.js';
 
 before(setup);
-
-function sameOnBoth(f: () => tf.Tensor[], tol: number, what: string): void {
-  const wasm = onBackend('wasm', f);
-  const cpu = onBackend('cpu', f);
-  assert.equal(wasm.length, cpu.length);
-  for (let i = 0; i < wasm.length; i++) {
-    const d = maxRelDiff(wasm[i], cpu[i]);
-    assert.ok(d <= tol, `${what}: output ${i} differs from cpu by ${d}`);
-  }
-}
-
-const rand = (shape: number[], seed: number) =>
-  tf.tensor(randomArray(tf.util.sizeFromShape(shape), seed), shape);
 
 describe('BatchMatMul with transposes', () => {
   for (const [ta, tb] of [
@@ -34,10 +21,10 @@ describe('BatchMatMul with transposes', () => {
     it(`transposeA ${ta} transposeB ${tb}, 2-D and batched`, () => {
       sameOnBoth(
         () => {
-          const a2 = rand(ta ? [7, 5] : [5, 7], 1) as tf.Tensor2D;
-          const b2 = rand(tb ? [3, 7] : [7, 3], 2) as tf.Tensor2D;
-          const a3 = rand(ta ? [2, 7, 5] : [2, 5, 7], 3) as tf.Tensor3D;
-          const b3 = rand(tb ? [2, 3, 7] : [2, 7, 3], 4) as tf.Tensor3D;
+          const a2 = randomTensor(ta ? [7, 5] : [5, 7], 1) as tf.Tensor2D;
+          const b2 = randomTensor(tb ? [3, 7] : [7, 3], 2) as tf.Tensor2D;
+          const a3 = randomTensor(ta ? [2, 7, 5] : [2, 5, 7], 3) as tf.Tensor3D;
+          const b3 = randomTensor(tb ? [2, 3, 7] : [2, 7, 3], 4) as tf.Tensor3D;
           return [tf.matMul(a2, b2, ta, tb), tf.matMul(a3, b3, ta, tb)];
         },
         1e-5,
@@ -49,8 +36,8 @@ describe('BatchMatMul with transposes', () => {
   it('dense layer gradients (the transposed products of backprop)', () => {
     sameOnBoth(
       () => {
-        const x = rand([6, 9], 5);
-        const w = rand([9, 4], 6);
+        const x = randomTensor([6, 9], 5);
+        const w = randomTensor([9, 4], 6);
         return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
           tf.sum(tf.square(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))),
         )([x, w]);
@@ -72,7 +59,9 @@ describe('Tile', () => {
   for (const [shape, reps, dtype] of cases) {
     it(`${dtype} ${shape} x ${reps}`, () => {
       sameOnBoth(
-        () => [tf.cast(tf.tile(tf.cast(tf.mul(rand(shape, 7), 10), dtype), reps), 'float32')],
+        () => [
+          tf.cast(tf.tile(tf.cast(tf.mul(randomTensor(shape, 7), 10), dtype), reps), 'float32'),
+        ],
         0,
         'tile',
       );
@@ -108,7 +97,7 @@ describe('Sum and Mean', () => {
       it(`shape ${shape} axis ${axis} keepDims ${keepDims}`, () => {
         sameOnBoth(
           () => {
-            const x = rand(shape, 9);
+            const x = randomTensor(shape, 9);
             const s = tf.sum(x, axis, keepDims);
             const m = tf.mean(x, axis, keepDims);
             return [s, m, tf.tensor(s.shape), tf.tensor(m.shape)];

@@ -9,22 +9,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { convGradientTuning } from '../../src/tfjs/training-kernels/conv2d.js';
-import { maxRelDiff, onBackend, randomArray, setup } from './helpers.js';
+import { randomTensor, sameOnBoth, setup } from './helpers.js';
 
 before(setup);
-
-function assertSame(f: () => tf.Tensor[], tol: number, what: string): void {
-  const wasm = onBackend('wasm', f);
-  const cpu = onBackend('cpu', f);
-  assert.equal(wasm.length, cpu.length);
-  for (let i = 0; i < wasm.length; i++) {
-    const d = maxRelDiff(wasm[i], cpu[i]);
-    assert.ok(d <= tol, `${what}: output ${i} differs from cpu by ${d}`);
-  }
-}
-
-const input = (shape: number[], seed: number) =>
-  tf.tensor(randomArray(tf.util.sizeFromShape(shape), seed), shape);
 
 describe('fused Relu gradient on wasm matches tfjs on cpu', () => {
   for (const shape of [
@@ -34,11 +21,11 @@ describe('fused Relu gradient on wasm matches tfjs on cpu', () => {
     [2, 9],
   ]) {
     it(`[${shape}]: value and gradient (including exact zeros)`, () => {
-      assertSame(
+      sameOnBoth(
         () => {
           // Rounding to a grid of 1/4 puts exact zeros in x: their gradient is 0.
-          const x = tf.div(tf.round(tf.mul(input(shape, 3), 4)), 4);
-          const r = input(shape, 5);
+          const x = tf.div(tf.round(tf.mul(randomTensor(shape, 3), 4)), 4);
+          const r = randomTensor(shape, 5);
           const { value, grad } = tf.valueAndGrad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), r)))(
             x,
           );
@@ -75,11 +62,11 @@ describe('fused Mean gradient on wasm matches tfjs on cpu', () => {
   for (const [shape, axes] of cases) {
     for (const keepDims of [false, true]) {
       it(`[${shape}] axes ${axes}${keepDims ? ', keepDims' : ''}`, () => {
-        assertSame(
+        sameOnBoth(
           () => {
-            const x = input(shape, 7);
+            const x = randomTensor(shape, 7);
             const y = tf.mean(x, axes, keepDims);
-            const r = input(y.shape, 11);
+            const r = randomTensor(y.shape, 11);
             return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.mean(a, axes, keepDims), r)))(x)];
           },
           1e-6,
@@ -90,7 +77,7 @@ describe('fused Mean gradient on wasm matches tfjs on cpu', () => {
   }
   it('the fused kernels are what runs on wasm', async () => {
     tf.setBackend('wasm');
-    const x = input([2, 3, 3, 4], 13);
+    const x = randomTensor([2, 3, 3, 4], 13);
     const { kernelNames } = await tf.profile(() =>
       tf.grad((a: tf.Tensor) => tf.sum(tf.mean(tf.relu(a), [1, 2])))(x),
     );
@@ -101,7 +88,7 @@ describe('fused Mean gradient on wasm matches tfjs on cpu', () => {
   });
   it('leaves no tensor behind', () => {
     tf.setBackend('wasm');
-    const x = input([2, 3, 3, 4], 13);
+    const x = randomTensor([2, 3, 3, 4], 13);
     const g = () => tf.grad((a: tf.Tensor) => tf.sum(tf.relu(tf.mean(a, [1, 2]))))(x);
     tf.dispose(g());
     const before = tf.memory().numTensors;
@@ -124,8 +111,15 @@ describe('SIMD forward Conv2D on wasm matches the cpu backend', () => {
     it(`x ${xs} w ${ws} stride ${strides} pad ${pad}`, () => {
       assert.ok(convGradientTuning.directForward);
       assert.equal(ws[3] % 4, 0, 'the SIMD route needs Co % 4 == 0');
-      assertSame(
-        () => [tf.conv2d(input(xs, 17) as tf.Tensor4D, input(ws, 19) as tf.Tensor4D, strides, pad)],
+      sameOnBoth(
+        () => [
+          tf.conv2d(
+            randomTensor(xs, 17) as tf.Tensor4D,
+            randomTensor(ws, 19) as tf.Tensor4D,
+            strides,
+            pad,
+          ),
+        ],
         1e-5,
         `conv ${xs} ${ws}`,
       );

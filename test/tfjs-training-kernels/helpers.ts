@@ -4,6 +4,7 @@
  * backends see identical inputs.
  */
 
+import assert from 'node:assert/strict';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
@@ -64,6 +65,22 @@ export function maxRelDiff(a: Float32Array, b: Float32Array): number {
     if (!(d <= worst)) worst = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
   }
   return worst / scale;
+}
+
+/** Runs `f` on wasm and on cpu and asserts each output agrees within relative tolerance `tol`. */
+export function sameOnBoth(f: () => tf.Tensor[], tol: number, what: string): void {
+  const wasm = onBackend('wasm', f);
+  const cpu = onBackend('cpu', f);
+  assert.equal(wasm.length, cpu.length);
+  for (let i = 0; i < wasm.length; i++) {
+    const d = maxRelDiff(wasm[i], cpu[i]);
+    assert.ok(d <= tol, `${what}: output ${i} differs from cpu by ${d}`);
+  }
+}
+
+/** A tensor of `shape` with the seeded values of randomArray. */
+export function randomTensor(shape: number[], seed: number): tf.Tensor {
+  return tf.tensor(randomArray(tf.util.sizeFromShape(shape), seed), shape);
 }
 
 /**
