@@ -14,13 +14,12 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import { buildModel } from '../src/experiments/models.js';
 import {
   registerWasmTrainingKernels,
   setFusedBatchNorm,
 } from '../src/tfjs/training-kernels/index.js';
 import { KernelTimer } from './kernel-timer.js';
-import { BENCH_MODELS } from './models.js';
+import { BENCH_MODELS, benchProblem } from './models.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -59,15 +58,7 @@ async function main(): Promise<void> {
   const timer = new KernelTimer(opts.nested);
   timer.install('wasm');
 
-  const model = buildModel(config, [28, 28, 1], 10, 1);
-  const optimizer = tf.train.adam(1e-3);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const x = tf.randomNormal([batch, 28, 28, 1], 0, 1, 'float32', 3);
-  const labels = tf.tensor1d(
-    Array.from({ length: batch }, (_, i) => (i * 7) % 10),
-    'int32',
-  );
-  const oneHot = tf.oneHot(labels, 10);
+  const { model, optimizer, variables, x, oneHot } = benchProblem(config, batch);
   const wall = new Map<string, number>(PHASES.map((p) => [p, 0]));
   let mark = 0;
   const enter = (phase: (typeof PHASES)[number] | null, record: boolean) => {
@@ -125,7 +116,7 @@ async function main(): Promise<void> {
     `\nstep: ${fmt(totalWall)} ms wall (${fmt((batch * 1000) / totalWall)} img/s), ` +
       `${fmt(totalKernels)} ms in ${totalCalls} kernel calls`,
   );
-  tf.dispose([x, labels, oneHot]);
+  tf.dispose([x, oneHot]);
   optimizer.dispose();
   model.dispose();
 }

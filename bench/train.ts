@@ -27,13 +27,11 @@ import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { ModelConfig } from '../src/experiments/config.js';
-import { buildModel } from '../src/experiments/models.js';
 import { registerWasmTrainingKernels } from '../src/tfjs/training-kernels/index.js';
 import { initWasmBackendThreaded } from '../src/tfjs/training-kernels/threads-node.js';
 import { KernelTimer } from './kernel-timer.js';
-import { BENCH_MODELS } from './models.js';
+import { BENCH_MODELS, benchProblem } from './models.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -72,15 +70,7 @@ interface Measured {
 
 /** Times `warmupSteps + timedSteps` training steps of `config` on the current backend. */
 function measureTfjs(config: ModelConfig, warmupSteps: number, timedSteps: number): Measured {
-  const model: LayersModel = buildModel(config, [28, 28, 1], 10, 1);
-  const optimizer = tf.train.adam(1e-3);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const x = tf.randomNormal([batch, 28, 28, 1], 0, 1, 'float32', 3);
-  const labels = tf.tensor1d(
-    Array.from({ length: batch }, (_, i) => (i * 7) % 10),
-    'int32',
-  );
-  const oneHot = tf.oneHot(labels, 10);
+  const { model, optimizer, variables, x, oneHot } = benchProblem(config, batch);
   const step = () =>
     tf.tidy(() => {
       const cost = optimizer.minimize(
@@ -110,7 +100,7 @@ function measureTfjs(config: ModelConfig, warmupSteps: number, timedSteps: numbe
   if (timer) timer.phase = null;
   // Without warm-up the first step also creates the optimizer's slots: no leak check then.
   const leakedTensors = warmupSteps > 0 ? tf.memory().numTensors - before : 0;
-  tf.dispose([x, labels, oneHot]);
+  tf.dispose([x, oneHot]);
   optimizer.dispose();
   model.dispose();
   return {
