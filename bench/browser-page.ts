@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
-import { AdamW } from '../src/tfjs/index.js';
+import { AdamW } from '#decoupled/tfjs/index.js';
 import { countReads } from '../test/tfjs/gpu-cases.js';
 import { median, problem } from './tfjs-problem.js';
 

@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { ModelConfig } from '../src/experiments/config.js';
-import { buildModel } from '../src/experiments/models.js';
+import type { ModelConfig } from '#harness/experiments/config.js';
+import { buildModel } from '#harness/experiments/models.js';
 
 export const BENCH_MODELS: Record<string, ModelConfig> = {
   cnn: { kind: 'cnn', width: 1 },

@@ -16,15 +16,15 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AdamScalars, adamReferenceUpdate } from '../src/core/kernels.js';
+import { type AdamScalars, adamReferenceUpdate } from '#decoupled/core/kernels.js';
 import {
   createArena,
   initKernels,
   kernelThreads,
   shutdownKernels,
   wasmKernels,
-} from '../src/kernels/index.js';
-import { getThreadPool, setThreadPool } from '../src/kernels/wasm.js';
+} from '#decoupled/kernels/index.js';
+import { getThreadPool, setThreadPool } from '#decoupled/kernels/wasm.js';
 
 const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
 const sizes = (process.env.BENCH_SIZES ?? (quick ? '100000,4000000' : '100000,4000000,64000000'))

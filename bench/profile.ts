@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   registerWasmTrainingKernels,
   setFusedBatchNorm,
-} from '../src/tfjs/training-kernels/index.js';
+} from '#decoupled/tfjs/training-kernels/index.js';
 import { KernelTimer } from './kernel-timer.js';
 import { BENCH_MODELS, benchProblem } from './models.js';
 

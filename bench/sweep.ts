@@ -21,15 +21,18 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedisRunner } from '../src/sweep/distributed/index.js';
-import { runSweep } from '../src/sweep/run.js';
-import type { SweepSpec } from '../src/sweep/types.js';
+import { createRedisRunner } from '#harness/sweep/distributed/index.js';
+import { runSweep } from '#harness/sweep/run.js';
+import type { SweepSpec } from '#harness/sweep/types.js';
 import { haveRedis, startRedis } from '../test/helpers/redis.js';
 
 const TRIALS = Number(process.env.BENCH_SWEEP_TRIALS ?? 48);
 const REPS = Number(process.env.BENCH_SWEEP_REPS ?? 3);
 const WARMUP = Number(process.env.BENCH_SWEEP_WARMUP ?? 20);
-const WORKER_INDEX = new URL('../src/sweep/distributed/index.js', import.meta.url).href;
+const WORKER_INDEX = new URL(
+  '../../packages/harness/dist/sweep/distributed/index.js',
+  import.meta.url,
+).href;
 
 /**
  * The trial: 'mlp' (default) is short and overhead-heavy (MLP 784-128-10, 5000 images, 2 epochs,
@@ -153,7 +156,7 @@ async function busyLoops(n: number): Promise<number> {
   return performance.now() - started;
 }
 
-const EXECUTE = new URL('../src/sweep/execute.js', import.meta.url).href;
+const EXECUTE = new URL('../../packages/harness/dist/sweep/execute.js', import.meta.url).href;
 
 /**
  * The executor's own scaling, without Redis or BullMQ: k processes each run WARMUP warm-up trials

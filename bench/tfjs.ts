@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { AdamW } from '../src/tfjs/index.js';
+import { AdamW } from '#decoupled/tfjs/index.js';
 import { median, problem } from './tfjs-problem.js';
 
 const VARIABLES = 16;

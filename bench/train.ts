@@ -27,9 +27,9 @@ import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelConfig } from '../src/experiments/config.js';
-import { registerWasmTrainingKernels } from '../src/tfjs/training-kernels/index.js';
-import { initWasmBackendThreaded } from '../src/tfjs/training-kernels/threads-node.js';
+import { registerWasmTrainingKernels } from '#decoupled/tfjs/training-kernels/index.js';
+import { initWasmBackendThreaded } from '#decoupled/tfjs/training-kernels/threads-node.js';
+import type { ModelConfig } from '#harness/experiments/config.js';
 import { KernelTimer } from './kernel-timer.js';
 import { BENCH_MODELS, benchProblem } from './models.js';
 

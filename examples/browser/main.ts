@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { cosine } from '../../src/core/schedules.js';
-import { AdamW } from '../../src/tfjs/index.js';
+import { cosine } from 'decoupled';
+import { AdamW } from 'decoupled/tfjs';
 
 const EPOCHS = 3;
 const BATCH = 32;

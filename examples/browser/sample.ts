@@ -4,9 +4,9 @@
  * src/experiments/data/idx.ts), as raw uint8 pixels and labels plus a small JSON header.
  */
 
-import { loadIdxSplit } from '../../src/experiments/data/idx.js';
-import { selectImages } from '../../src/experiments/data/images.js';
-import { DEFAULT_DATA_DIRS, howToGet } from '../../src/experiments/data/index.js';
+import { loadIdxSplit } from '#harness/experiments/data/idx.js';
+import { selectImages } from '#harness/experiments/data/images.js';
+import { DEFAULT_DATA_DIRS, howToGet } from '#harness/experiments/data/index.js';
 
 /** What the page fetches: /sample.json, /images.bin (count x 28 x 28 bytes), /labels.bin. */
 export interface SampleFiles {

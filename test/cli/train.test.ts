@@ -4,14 +4,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/program.js';
-import { configFromFlags, describeEpoch } from '../../src/cli/train.js';
-import type { Checkpoint } from '../../src/experiments/checkpoint.js';
-import type { EpochRecord, TrainConfig } from '../../src/experiments/config.js';
-import { runTraining } from '../../src/experiments/train.js';
+import { main } from '#harness/cli/program.js';
+import { configFromFlags, describeEpoch } from '#harness/cli/train.js';
+import type { Checkpoint } from '#harness/experiments/checkpoint.js';
+import type { EpochRecord, TrainConfig } from '#harness/experiments/config.js';
+import { runTraining } from '#harness/experiments/train.js';
 import { tempDir, writeIdxDataset } from '../experiments/fixtures.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../../packages/harness/dist/cli/main.js', import.meta.url));
 
 function cli(args: string[]) {
   return spawnSync(process.execPath, [MAIN, 'train', ...args], { encoding: 'utf8' });

@@ -17,7 +17,7 @@ import {
   SGDW,
   stateDictFromJSON,
   stateDictToJSON,
-} from '../../src/index.js';
+} from 'decoupled';
 import { assertBitEqual, randomArray } from '../helpers/arrays.js';
 
 const f = Math.fround;

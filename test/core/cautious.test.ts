@@ -23,7 +23,7 @@ import {
   stateDictToJSON,
   type UpdateKernels,
   wasmKernels,
-} from '../../src/index.js';
+} from 'decoupled';
 import { assertBitEqual, randomArray } from '../helpers/arrays.js';
 
 interface Case {

@@ -1,6 +1,6 @@
 /** The optimizers against closed forms: first Adam step, pure decay, constant gradients. */
 import { describe, test } from 'node:test';
-import { Adam, AdamW, SGD, SGDW } from '../../src/index.js';
+import { Adam, AdamW, SGD, SGDW } from 'decoupled';
 import { assertClose, randomArray } from '../helpers/arrays.js';
 
 const f = Math.fround;

@@ -1,7 +1,7 @@
 /** CRC-32C against published check values (the CRC catalogue and RFC 3720's iSCSI vectors). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { crc32c, crc32cHex } from '../../src/core/crc32c.js';
+import { crc32c, crc32cHex } from '#decoupled/core/crc32c.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 

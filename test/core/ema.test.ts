@@ -15,7 +15,7 @@ import {
   SGD,
   stateDictFromJSON,
   stateDictToJSON,
-} from '../../src/index.js';
+} from 'decoupled';
 import { assertBitEqual, randomArray } from '../helpers/arrays.js';
 
 interface Case {

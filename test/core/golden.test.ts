@@ -10,14 +10,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Adam } from '../../src/core/adam.js';
-import { AdamW } from '../../src/core/adamw.js';
-import { referenceKernels, type UpdateKernels } from '../../src/core/kernels.js';
-import { AdamWR, SGDWR } from '../../src/core/restarts.js';
-import { scheduleFromConfig } from '../../src/core/schedule-registry.js';
-import { SGD } from '../../src/core/sgd.js';
-import { SGDW } from '../../src/core/sgdw.js';
-import { wasmKernels } from '../../src/kernels/wasm.js';
+import { Adam } from '#decoupled/core/adam.js';
+import { AdamW } from '#decoupled/core/adamw.js';
+import { referenceKernels, type UpdateKernels } from '#decoupled/core/kernels.js';
+import { AdamWR, SGDWR } from '#decoupled/core/restarts.js';
+import { scheduleFromConfig } from '#decoupled/core/schedule-registry.js';
+import { SGD } from '#decoupled/core/sgd.js';
+import { SGDW } from '#decoupled/core/sgdw.js';
+import { wasmKernels } from '#decoupled/kernels/wasm.js';
 
 interface StepFunctionFixture {
   config: unknown;

@@ -1,14 +1,7 @@
 /** Parameter groups, decay exclusion and gradient clipping. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  AdamW,
-  clipGradNorm,
-  groupParams,
-  OptionError,
-  orderByGroups,
-  SGDW,
-} from '../../src/index.js';
+import { AdamW, clipGradNorm, groupParams, OptionError, orderByGroups, SGDW } from 'decoupled';
 import { assertBitEqual, assertClose, randomArray } from '../helpers/arrays.js';
 
 describe('groupParams', () => {

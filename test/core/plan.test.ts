@@ -14,7 +14,7 @@ import {
   SGDW,
   type SgdScalars,
   type UpdateKernels,
-} from '../../src/index.js';
+} from 'decoupled';
 
 const eta = (t: number) => 1 / (1 + t); // a schedule with a known value at every step
 

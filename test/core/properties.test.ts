@@ -1,8 +1,8 @@
 /** Property tests (fast-check) of the decay rules: the paper's claims as invariants. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Adam, AdamW, SGDW } from 'decoupled';
 import fc from 'fast-check';
-import { Adam, AdamW, SGDW } from '../../src/index.js';
 import { assertBitEqual, assertClose, randomArray } from '../helpers/arrays.js';
 
 const runs = { numRuns: 60 };

@@ -7,16 +7,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { AdamW } from '../../src/core/adamw.js';
-import { OptionError } from '../../src/core/errors.js';
+import { AdamW } from '#decoupled/core/adamw.js';
+import { OptionError } from '#decoupled/core/errors.js';
 import {
   normalizedWeightDecay,
   normalizedWeightDecayForRestarts,
-} from '../../src/core/normalized-decay.js';
-import { AdamWR, SGDWR, warmRestartHyper } from '../../src/core/restarts.js';
-import { warmRestarts } from '../../src/core/schedules.js';
-import { SGDW } from '../../src/core/sgdw.js';
-import { stateDictFromJSON, stateDictToJSON } from '../../src/core/state.js';
+} from '#decoupled/core/normalized-decay.js';
+import { AdamWR, SGDWR, warmRestartHyper } from '#decoupled/core/restarts.js';
+import { warmRestarts } from '#decoupled/core/schedules.js';
+import { SGDW } from '#decoupled/core/sgdw.js';
+import { stateDictFromJSON, stateDictToJSON } from '#decoupled/core/state.js';
 
 // 100 examples in batches of 32: 4 steps per epoch; t0 = 1 epoch, tMult 2 restarts at 4, 12, 28.
 const SETTINGS = { lambdaNorm: 0.05, batchSize: 32, datasetSize: 100, t0: 1, tMult: 2 };

@@ -16,7 +16,7 @@ import {
   ScheduleFreeSGD,
   stateDictFromJSON,
   stateDictToJSON,
-} from '../../src/index.js';
+} from 'decoupled';
 import { assertBitEqual, randomArray } from '../helpers/arrays.js';
 
 interface Case {

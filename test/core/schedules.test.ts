@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { OptionError } from '../../src/core/errors.js';
+import { OptionError } from '#decoupled/core/errors.js';
 import {
   normalizedWeightDecay,
   normalizedWeightDecayForRestarts,
-} from '../../src/core/normalized-decay.js';
-import { scheduleFromConfig } from '../../src/core/schedule-registry.js';
+} from '#decoupled/core/normalized-decay.js';
+import { scheduleFromConfig } from '#decoupled/core/schedule-registry.js';
 import {
   constant,
   cosine,
@@ -25,9 +25,9 @@ import {
   stepDecay,
   stepsPerEpoch,
   warmRestarts,
-} from '../../src/core/schedules.js';
-import { decayForTimescale, timescaleOf } from '../../src/core/timescale.js';
-import type { Schedule } from '../../src/core/types.js';
+} from '#decoupled/core/schedules.js';
+import { decayForTimescale, timescaleOf } from '#decoupled/core/timescale.js';
+import type { Schedule } from '#decoupled/core/types.js';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../../../test/fixtures/schedules.json', import.meta.url), 'utf8'),

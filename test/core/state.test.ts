@@ -1,7 +1,6 @@
 /** Save and resume: a step after stateDict/loadStateDict is bit-identical to an uninterrupted one. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import fc from 'fast-check';
 import {
   Adam,
   AdamW,
@@ -13,7 +12,8 @@ import {
   SGDW,
   stateDictFromJSON,
   stateDictToJSON,
-} from '../../src/index.js';
+} from 'decoupled';
+import fc from 'fast-check';
 import { assertBitEqual, randomArray } from '../helpers/arrays.js';
 
 type Make = (params: Float32Array[]) => {

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { AdamW } from '../../src/core/adamw.js';
-import { normalizedWeightDecay } from '../../src/core/normalized-decay.js';
-import { SGDW } from '../../src/core/sgdw.js';
-import { decayForTimescale, timescaleOf } from '../../src/core/timescale.js';
-import type { DecayScale } from '../../src/core/types.js';
+import { AdamW } from '#decoupled/core/adamw.js';
+import { normalizedWeightDecay } from '#decoupled/core/normalized-decay.js';
+import { SGDW } from '#decoupled/core/sgdw.js';
+import { decayForTimescale, timescaleOf } from '#decoupled/core/timescale.js';
+import type { DecayScale } from '#decoupled/core/types.js';
 
 function close(actual: number, expected: number, tol: number, message?: string) {
   assert.ok(

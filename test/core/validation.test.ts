@@ -1,7 +1,7 @@
 /** Bad input: every hyperparameter check, step input checks, and the non-finite gradient policy. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Adam, AdamW, NonFiniteGradientError, OptionError, SGD, SGDW } from '../../src/index.js';
+import { Adam, AdamW, NonFiniteGradientError, OptionError, SGD, SGDW } from 'decoupled';
 import { assertBitEqual, randomArray } from '../helpers/arrays.js';
 
 const param = () => [new Float32Array(4)];

@@ -21,10 +21,10 @@ import {
   RedisUnavailableError,
   runDistributedSweep,
   trialJobId,
-} from '../../src/sweep/distributed/index.js';
-import { runSweep } from '../../src/sweep/run.js';
-import { expandGrid } from '../../src/sweep/spec.js';
-import type { SweepSpec, TrialResult } from '../../src/sweep/types.js';
+} from '#harness/sweep/distributed/index.js';
+import { runSweep } from '#harness/sweep/run.js';
+import { expandGrid } from '#harness/sweep/spec.js';
+import type { SweepSpec, TrialResult } from '#harness/sweep/types.js';
 import { freePort, haveRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { ALWAYS_THROW_LR, CRASH_ONCE_LR, syntheticError } from './fixtures/synthetic-executor.js';
 import {

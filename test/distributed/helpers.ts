@@ -7,11 +7,21 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SweepSpec, TrialResult } from '../../src/sweep/types.js';
+import type { SweepSpec, TrialResult } from '#harness/sweep/types.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-/** The `decoupled` executable, compiled (dist/src/cli/main.js). */
-export const CLI_MAIN = join(here, '..', '..', 'src', 'cli', 'main.js');
+/** The `decoupled` executable, compiled (packages/harness/dist/cli/main.js). */
+export const CLI_MAIN = join(
+  here,
+  '..',
+  '..',
+  '..',
+  'packages',
+  'harness',
+  'dist',
+  'cli',
+  'main.js',
+);
 export const SYNTHETIC_EXECUTOR = join(here, 'fixtures', 'synthetic-executor.js');
 /** A coordinator that SIGKILLs itself after its n-th append (fixtures/crashing-coordinator.ts). */
 export const CRASHING_COORDINATOR = join(here, 'fixtures', 'crashing-coordinator.js');

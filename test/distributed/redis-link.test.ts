@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OptionError } from '../../src/core/errors.js';
-import { checkJobId } from '../../src/sweep/distributed/jobs.js';
-import { backoffDelay, parseRedisUrl } from '../../src/sweep/distributed/redis-link.js';
+import { OptionError } from '#decoupled/core/errors.js';
+import { checkJobId } from '#harness/sweep/distributed/jobs.js';
+import { backoffDelay, parseRedisUrl } from '#harness/sweep/distributed/redis-link.js';
 
 test('parseRedisUrl reads host, port, db, credentials and hides the password', () => {
   assert.deepEqual(parseRedisUrl('redis://10.0.0.5:6380/2'), {

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { removeStaleTempFiles, writeFileAtomic } from '../../src/experiments/atomic-file.js';
+import { removeStaleTempFiles, writeFileAtomic } from '#harness/experiments/atomic-file.js';
 import { tempDir } from './fixtures.js';
 
 /** The temp-file name of the module doc: <target>.<host>~<pid>-<thread>-<n>.tmp. */

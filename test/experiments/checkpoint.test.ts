@@ -14,12 +14,12 @@ import {
   CheckpointError,
   loadCheckpoint,
   parseCheckpoint,
-} from '../../src/experiments/checkpoint.js';
-import type { TrainConfigInput } from '../../src/experiments/config.js';
-import { runTraining } from '../../src/experiments/train.js';
+} from '#harness/experiments/checkpoint.js';
+import type { TrainConfigInput } from '#harness/experiments/config.js';
+import { runTraining } from '#harness/experiments/train.js';
 import { tempDir, writeIdxDataset } from './fixtures.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../../packages/harness/dist/cli/main.js', import.meta.url));
 const dataDir = writeIdxDataset({ train: 64, test: 16, side: 8, seed: 4 });
 const config: TrainConfigInput = {
   dataDir,

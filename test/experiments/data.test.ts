@@ -15,8 +15,8 @@ import {
   loadRaw,
   makeBatch,
   splitTraining,
-} from '../../src/experiments/data/index.js';
-import { Rng } from '../../src/experiments/rng.js';
+} from '#harness/experiments/data/index.js';
+import { Rng } from '#harness/experiments/rng.js';
 import { syntheticImages, tempDir, writeCifarDataset, writeIdxDataset } from './fixtures.js';
 
 const HOW = 'HOW-TO-GET';

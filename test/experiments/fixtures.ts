@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { encodeIdx } from '../../src/experiments/data/index.js';
-import { Rng } from '../../src/experiments/rng.js';
+import { encodeIdx } from '#harness/experiments/data/index.js';
+import { Rng } from '#harness/experiments/rng.js';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `decoupled-${prefix}-`));

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { useBackend } from '../../src/experiments/backend.js';
-import type { ModelConfig } from '../../src/experiments/config.js';
-import { loadData } from '../../src/experiments/data/index.js';
-import { buildModel, conv2d, torchInitBound } from '../../src/experiments/models.js';
+import { useBackend } from '#harness/experiments/backend.js';
+import type { ModelConfig } from '#harness/experiments/config.js';
+import { loadData } from '#harness/experiments/data/index.js';
+import { buildModel, conv2d, torchInitBound } from '#harness/experiments/models.js';
 import { writeIdxDataset } from './fixtures.js';
 
 interface InitCase {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTrainConfig } from '../../src/experiments/config.js';
-import { createOptimizer } from '../../src/experiments/optimizer.js';
-import { buildSchedule, buildWeightDecay, stepsPerEpoch } from '../../src/experiments/schedule.js';
+import { parseTrainConfig } from '#harness/experiments/config.js';
+import { createOptimizer } from '#harness/experiments/optimizer.js';
+import { buildSchedule, buildWeightDecay, stepsPerEpoch } from '#harness/experiments/schedule.js';
 
 const cos = (x: number) => (1 + Math.cos(Math.PI * x)) / 2;
 

@@ -3,11 +3,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '../../src/experiments/backend.js';
-import { type Checkpoint, CheckpointError } from '../../src/experiments/checkpoint.js';
-import type { EpochRecord, ModelConfig, TrainConfigInput } from '../../src/experiments/config.js';
-import { buildModel } from '../../src/experiments/models.js';
-import { runTraining } from '../../src/experiments/train.js';
+import { useBackend } from '#harness/experiments/backend.js';
+import { type Checkpoint, CheckpointError } from '#harness/experiments/checkpoint.js';
+import type { EpochRecord, ModelConfig, TrainConfigInput } from '#harness/experiments/config.js';
+import { buildModel } from '#harness/experiments/models.js';
+import { runTraining } from '#harness/experiments/train.js';
 import { tempDir, writeIdxDataset } from './fixtures.js';
 
 const dataDir = writeIdxDataset({ train: 480, test: 120, side: 12, seed: 3 });

@@ -7,10 +7,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../src/experiments/atomic-file.js';
-import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
-import { JsonlResultStore, SPEC_FILE, TRIALS_FILE } from '../../src/sweep/store.js';
-import type { EpochPoint, Trial, TrialResult } from '../../src/sweep/types.js';
+import { writeFileAtomic } from '#harness/experiments/atomic-file.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
+import { JsonlResultStore, SPEC_FILE, TRIALS_FILE } from '#harness/sweep/store.js';
+import type { EpochPoint, Trial, TrialResult } from '#harness/sweep/types.js';
 import { syntheticResult } from './sweep-fakes.js';
 
 /**

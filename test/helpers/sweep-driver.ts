@@ -1,7 +1,7 @@
 /** Child process for the kill test: runs a sweep with the fake executor (argv: dir, spec, module). */
-import { LocalPoolRunner } from '../../src/sweep/pool.js';
-import { runSweep } from '../../src/sweep/run.js';
-import { parseSweepSpec } from '../../src/sweep/spec.js';
+import { LocalPoolRunner } from '#harness/sweep/pool.js';
+import { runSweep } from '#harness/sweep/run.js';
+import { parseSweepSpec } from '#harness/sweep/spec.js';
 
 const [dir, specJson, executorModule] = process.argv.slice(2);
 await runSweep({

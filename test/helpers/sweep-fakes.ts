@@ -8,7 +8,7 @@
  * seed 15: training throws (a 'failed' result, no retry).
  */
 import { writeFileSync } from 'node:fs';
-import type { EpochPoint, Trial, TrialExecutor, TrialResult } from '../../src/sweep/types.js';
+import type { EpochPoint, Trial, TrialExecutor, TrialResult } from '#harness/sweep/types.js';
 
 export function fakeError(lr: number, wd: number): number {
   const l = Math.log10(lr) + 3;

@@ -4,7 +4,7 @@
  * replaced by one of another type). Every draw comes from the harness's sfc32 Rng, so a seed
  * replays the same corruptions.
  */
-import type { Rng } from '../../src/experiments/rng.js';
+import type { Rng } from '#harness/experiments/rng.js';
 
 export const BYTE_CORRUPTIONS = [
   'bit flip',

@@ -17,24 +17,24 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { AdamW } from '../../src/core/adamw.js';
-import { OptionError } from '../../src/core/errors.js';
-import { cosine } from '../../src/core/schedules.js';
+import { AdamW } from '#decoupled/core/adamw.js';
+import { OptionError } from '#decoupled/core/errors.js';
+import { cosine } from '#decoupled/core/schedules.js';
 import {
   decodeStateDict,
   encodeStateDict,
   type OptimizerStateDict,
   stateDictFromJSON,
   stateDictToJSON,
-} from '../../src/core/state.js';
-import { CheckpointError, parseCheckpoint } from '../../src/experiments/checkpoint.js';
-import { loadCifar10Split } from '../../src/experiments/data/cifar.js';
-import { DatasetError } from '../../src/experiments/data/errors.js';
-import { encodeIdx, loadIdxSplit } from '../../src/experiments/data/idx.js';
-import { Rng } from '../../src/experiments/rng.js';
-import { runTraining } from '../../src/experiments/train.js';
-import { JsonlResultStore, RESULTS_FILE } from '../../src/sweep/store.js';
-import type { TrialResult } from '../../src/sweep/types.js';
+} from '#decoupled/core/state.js';
+import { CheckpointError, parseCheckpoint } from '#harness/experiments/checkpoint.js';
+import { loadCifar10Split } from '#harness/experiments/data/cifar.js';
+import { DatasetError } from '#harness/experiments/data/errors.js';
+import { encodeIdx, loadIdxSplit } from '#harness/experiments/data/idx.js';
+import { Rng } from '#harness/experiments/rng.js';
+import { runTraining } from '#harness/experiments/train.js';
+import { JsonlResultStore, RESULTS_FILE } from '#harness/sweep/store.js';
+import type { TrialResult } from '#harness/sweep/types.js';
 import {
   syntheticImages,
   tempDir,

@@ -13,7 +13,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromiumSkip, withChromium } from '../helpers/chromium.js';
 
-const distSrc = fileURLToPath(new URL('../../src/', import.meta.url));
+const distSrc = fileURLToPath(new URL('../../../packages/decoupled/dist/', import.meta.url));
 
 // Runs in the page: AdamW over 3 tensors (odd sizes), 5 steps with a schedule, both kernels.
 const PAGE_SCRIPT = `

@@ -11,15 +11,15 @@ import {
   adamReferenceUpdate,
   type SgdScalars,
   sgdReferenceUpdate,
-} from '../../src/core/kernels.js';
-import { memoryOf, STAGE_CHUNK } from '../../src/kernels/arena.js';
+} from '#decoupled/core/kernels.js';
+import { memoryOf, STAGE_CHUNK } from '#decoupled/kernels/arena.js';
 import {
   createArena,
   initKernels,
   kernelThreads,
   shutdownKernels,
   wasmKernels,
-} from '../../src/kernels/index.js';
+} from '#decoupled/kernels/index.js';
 
 /** Deterministic pseudo-random floats with a sprinkling of zeros, -0, tiny and large values. */
 function values(n: number, seed: number, positive = false, nonFinite = false): Float32Array {

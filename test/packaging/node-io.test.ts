@@ -15,7 +15,7 @@ import { after, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { AdamW, type DecoupledOptimizer, nodeFileSystem } from 'decoupled/tfjs';
-import { warmRestarts } from '../../src/core/schedules.js';
+import { warmRestarts } from '#decoupled/core/schedules.js';
 import { prng, randomArray, useBackend } from '../tfjs/helpers.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'decoupled-node-io-'));

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 /** The directory of the `decoupled` package (scripts/split-workspaces.mjs moves it). */
-export const PACKAGE_DIR = REPO;
+export const PACKAGE_DIR = join(REPO, 'packages/decoupled');
 
 /** Packs the `decoupled` package into `dir` and returns the tarball's path. */
 export function packPackage(dir: string): string {

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { restartEpochs } from '../../src/report/claims/restarts.js';
-import { scoreTrials } from '../../src/report/claims/scores.js';
-import { analyzeSeparable } from '../../src/report/claims/separable.js';
-import { buildCells, pairBySeed } from '../../src/report/metrics.js';
-import { pairedDifference, studentTQuantile } from '../../src/report/stats.js';
-import { summarize } from '../../src/report/summary.js';
-import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
+import { restartEpochs } from '#harness/report/claims/restarts.js';
+import { scoreTrials } from '#harness/report/claims/scores.js';
+import { analyzeSeparable } from '#harness/report/claims/separable.js';
+import { buildCells, pairBySeed } from '#harness/report/metrics.js';
+import { pairedDifference, studentTQuantile } from '#harness/report/stats.js';
+import { summarize } from '#harness/report/summary.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
 import { CLAIMS_ANSWERS, claimsSweep } from '../helpers/report-fixture.js';
 import { syntheticResult } from '../helpers/sweep-fakes.js';
 

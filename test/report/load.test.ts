@@ -11,14 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '../../src/experiments/rng.js';
-import { SweepFileError } from '../../src/report/errors.js';
-import { renderReport, summarize } from '../../src/report/index.js';
-import { loadSweep, RecordSchema, type ReportRecord } from '../../src/report/load.js';
-import { RESULTS_FILE, SPEC_FILE, TRIALS_FILE } from '../../src/sweep/store.js';
+import { Rng } from '#harness/experiments/rng.js';
+import { SweepFileError } from '#harness/report/errors.js';
+import { renderReport, summarize } from '#harness/report/index.js';
+import { loadSweep, RecordSchema, type ReportRecord } from '#harness/report/load.js';
+import { RESULTS_FILE, SPEC_FILE, TRIALS_FILE } from '#harness/sweep/store.js';
 import { writeSyntheticSweep } from '../helpers/report-fixture.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../../packages/harness/dist/cli/main.js', import.meta.url));
 const FILES = [SPEC_FILE, TRIALS_FILE, RESULTS_FILE] as const;
 
 /** A finished synthetic sweep, its three files kept as bytes. */

@@ -1,8 +1,8 @@
 /** Report metrics on synthetic sweeps whose answers are known in closed form. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeComparison } from '../../src/report/findings.js';
-import { summarize } from '../../src/report/index.js';
+import { describeComparison } from '#harness/report/findings.js';
+import { summarize } from '#harness/report/index.js';
 import {
   axisAlignment,
   buildCells,
@@ -11,9 +11,9 @@ import {
   estimateNoise,
   groupCells,
   pooledSd,
-} from '../../src/report/metrics.js';
-import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
-import type { Trial } from '../../src/sweep/types.js';
+} from '#harness/report/metrics.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
+import type { Trial } from '#harness/sweep/types.js';
 import { syntheticResult } from '../helpers/sweep-fakes.js';
 
 const lrs = [1e-3, 1e-2, 1e-1];

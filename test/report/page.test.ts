@@ -1,10 +1,10 @@
 /** The page's words and chart settings: Setup in words, decay axes named from the config, fitted axes. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { lossAxis, round125 } from '../../src/report/figures.js';
-import { describeSetup, heatmapPlans } from '../../src/report/page.js';
-import { summarize } from '../../src/report/summary.js';
-import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
+import { lossAxis, round125 } from '#harness/report/figures.js';
+import { describeSetup, heatmapPlans } from '#harness/report/page.js';
+import { summarize } from '#harness/report/summary.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
 import { syntheticResult } from '../helpers/sweep-fakes.js';
 
 /** The quick preset's shape: Adam with an L2 grid, AdamW with λ_norm scaled by η_t. */

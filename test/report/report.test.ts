@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { writeReport } from '../../src/report/index.js';
+import { writeReport } from '#harness/report/index.js';
 import { chromiumSkip, withChromium } from '../helpers/chromium.js';
 import { PRUNED, writeClaimsSweep, writeSyntheticSweep } from '../helpers/report-fixture.js';
 

@@ -16,7 +16,7 @@ import {
   regularizedIncompleteBeta,
   studentTCdf,
   studentTQuantile,
-} from '../../src/report/stats.js';
+} from '#harness/report/stats.js';
 
 const close = (actual: number, expected: number, rtol: number, what: string) =>
   assert.ok(

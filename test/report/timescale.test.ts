@@ -1,7 +1,7 @@
 /** The EMA timescale view against its closed forms, and the iso-τ fit on basins of known shape. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildCells } from '../../src/report/metrics.js';
+import { buildCells } from '#harness/report/metrics.js';
 import {
   columnOf,
   gridOf,
@@ -10,9 +10,9 @@ import {
   niceTaus,
   tauEpochs,
   timescaleRate,
-} from '../../src/report/timescale.js';
-import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
-import type { Trial } from '../../src/sweep/types.js';
+} from '#harness/report/timescale.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
+import type { Trial } from '#harness/sweep/types.js';
 import { syntheticResult } from '../helpers/sweep-fakes.js';
 
 const close = (a: number, b: number, what: string) =>

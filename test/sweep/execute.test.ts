@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { executeTrial } from '../../src/sweep/execute.js';
-import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
+import { executeTrial } from '#harness/sweep/execute.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
 
 const DATA = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
 const skip = existsSync(DATA) ? false : 'dataset-fashion-mnist is not installed';

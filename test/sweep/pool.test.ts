@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LocalPoolRunner } from '../../src/sweep/pool.js';
-import { runSweep } from '../../src/sweep/run.js';
-import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
-import { JsonlResultStore, RESULTS_FILE } from '../../src/sweep/store.js';
+import { LocalPoolRunner } from '#harness/sweep/pool.js';
+import { runSweep } from '#harness/sweep/run.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
+import { JsonlResultStore, RESULTS_FILE } from '#harness/sweep/store.js';
 import { fakeError } from '../helpers/sweep-fakes.js';
 
 const fakeModule = new URL('../helpers/sweep-fakes.js', import.meta.url).href;

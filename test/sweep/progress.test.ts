@@ -1,9 +1,9 @@
 /** Progress over trials of different lengths (an epochs axis): totals, counting, ETA. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ProgressTracker } from '../../src/sweep/progress.js';
-import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
-import type { TrialResult } from '../../src/sweep/types.js';
+import { ProgressTracker } from '#harness/sweep/progress.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
+import type { TrialResult } from '#harness/sweep/types.js';
 
 test('progress counts each trial at its own length', () => {
   const trials = expandGrid(

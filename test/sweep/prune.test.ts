@@ -8,10 +8,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { executeTrial } from '../../src/sweep/execute.js';
-import { rungEpochs, rungScore, SuccessiveHalvingRunner } from '../../src/sweep/prune.js';
-import { expandGrid, parseSweepSpec } from '../../src/sweep/spec.js';
-import type { Trial, TrialEvent, TrialResult, TrialRunner } from '../../src/sweep/types.js';
+import { executeTrial } from '#harness/sweep/execute.js';
+import { rungEpochs, rungScore, SuccessiveHalvingRunner } from '#harness/sweep/prune.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
+import type { Trial, TrialEvent, TrialResult, TrialRunner } from '#harness/sweep/types.js';
 import { writeIdxDataset } from '../experiments/fixtures.js';
 
 /** Runs trials one after another in this process, as a pool worker would. */

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { parseNumberList } from '../../src/cli/parse.js';
-import { canonicalJson } from '../../src/experiments/config.js';
-import { bestOnValidation, PRESET_NAMES, PRESETS, presetSpec } from '../../src/sweep/presets.js';
-import { expandGrid, loadSweepSpec, parseSweepSpec, scheduleConfig } from '../../src/sweep/spec.js';
-import type { TrialResult } from '../../src/sweep/types.js';
+import { parseNumberList } from '#harness/cli/parse.js';
+import { canonicalJson } from '#harness/experiments/config.js';
+import { bestOnValidation, PRESET_NAMES, PRESETS, presetSpec } from '#harness/sweep/presets.js';
+import { expandGrid, loadSweepSpec, parseSweepSpec, scheduleConfig } from '#harness/sweep/spec.js';
+import type { TrialResult } from '#harness/sweep/types.js';
 
 const base = { model: { kind: 'mlp', hidden: [8] }, epochs: 3 };
 

@@ -10,8 +10,8 @@ import {
   LOCK_FILE,
   parseResults,
   RESULTS_FILE,
-} from '../../src/sweep/store.js';
-import type { TrialResult } from '../../src/sweep/types.js';
+} from '#harness/sweep/store.js';
+import type { TrialResult } from '#harness/sweep/types.js';
 
 function result(id: string, extra: Partial<TrialResult> = {}): TrialResult {
   return {
@@ -165,9 +165,9 @@ test('a torn line after a non-UTF-8 line is cut at the right byte; no record is 
 });
 
 test('a re-run sweep records the dropped trial after garbage and a torn line (issue #20 repro)', async () => {
-  const { runSweep } = await import('../../src/sweep/run.js');
-  const { LocalPoolRunner } = await import('../../src/sweep/pool.js');
-  const { parseSweepSpec } = await import('../../src/sweep/spec.js');
+  const { runSweep } = await import('#harness/sweep/run.js');
+  const { LocalPoolRunner } = await import('#harness/sweep/pool.js');
+  const { parseSweepSpec } = await import('#harness/sweep/spec.js');
   const executorModule = new URL('../helpers/sweep-fakes.js', import.meta.url).href;
   const dir = mkdtempSync(join(tmpdir(), 'store-sweep-'));
   const file = join(dir, RESULTS_FILE);

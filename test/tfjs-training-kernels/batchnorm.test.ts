@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { batchNormTrainingOp, setFusedBatchNorm } from '../../src/tfjs/training-kernels/index.js';
+import { batchNormTrainingOp, setFusedBatchNorm } from '#decoupled/tfjs/training-kernels/index.js';
 import { maxRelDiff, onBackend, randomArray, resnetLosses, setup } from './helpers.js';
 
 before(setup);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { convGradientTuning } from '../../src/tfjs/training-kernels/conv2d.js';
+import { convGradientTuning } from '#decoupled/tfjs/training-kernels/conv2d.js';
 import { randomTensor, sameOnBoth, setup } from './helpers.js';
 
 before(setup);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { convGradientTuning } from '../../src/tfjs/training-kernels/conv2d.js';
+import { convGradientTuning } from '#decoupled/tfjs/training-kernels/conv2d.js';
 import { type Backend, maxRelDiff, onBackend, randomArray, setup } from './helpers.js';
 
 const defaultPatch = convGradientTuning.matmulMaxPatch;

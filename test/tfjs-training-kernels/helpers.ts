@@ -10,9 +10,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's node bundle registers no gradients; tfjs-layers' bundle registers them all.
 import '@tensorflow/tfjs-layers';
-import type { ModelConfig } from '../../src/experiments/config.js';
-import { buildModel } from '../../src/experiments/models.js';
-import { registerWasmTrainingKernels } from '../../src/tfjs/training-kernels/index.js';
+import { registerWasmTrainingKernels } from '#decoupled/tfjs/training-kernels/index.js';
+import type { ModelConfig } from '#harness/experiments/config.js';
+import { buildModel } from '#harness/experiments/models.js';
 
 let ready: Promise<void> | undefined;
 

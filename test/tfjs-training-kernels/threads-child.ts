@@ -6,8 +6,8 @@
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { registerWasmTrainingKernels } from '../../src/tfjs/training-kernels/index.js';
-import { initWasmBackendThreaded } from '../../src/tfjs/training-kernels/threads-node.js';
+import { registerWasmTrainingKernels } from '#decoupled/tfjs/training-kernels/index.js';
+import { initWasmBackendThreaded } from '#decoupled/tfjs/training-kernels/threads-node.js';
 import { resnetLosses } from './helpers.js';
 
 registerWasmTrainingKernels();

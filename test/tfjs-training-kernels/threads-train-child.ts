@@ -7,8 +7,8 @@
 
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import { runTraining } from '../../src/experiments/train.js';
-import { kernelModule } from '../../src/kernels/module.js';
+import { kernelModule } from '#decoupled/kernels/module.js';
+import { runTraining } from '#harness/experiments/train.js';
 
 const [threadsArg, dataDir, out] = process.argv.slice(2);
 const variants = new Map([

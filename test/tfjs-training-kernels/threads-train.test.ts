@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Checkpoint } from '../../src/experiments/checkpoint.js';
+import type { Checkpoint } from '#harness/experiments/checkpoint.js';
 import { tempDir, writeIdxDataset } from '../experiments/fixtures.js';
 
 interface ChildReport {

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelConfig } from '../../src/experiments/config.js';
-import { buildModel } from '../../src/experiments/models.js';
+import type { ModelConfig } from '#harness/experiments/config.js';
+import { buildModel } from '#harness/experiments/models.js';
 import { randomArray, setup } from './helpers.js';
 
 before(setup);

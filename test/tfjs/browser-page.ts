@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { AdamW } from '../../src/tfjs/index.js';
+import { AdamW } from '#decoupled/tfjs/index.js';
 import { type TaskResult, trainTask } from './browser-task.js';
 
 const page = globalThis as unknown as { __result?: TaskResult[]; __error?: string };

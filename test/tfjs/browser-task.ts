@@ -5,7 +5,7 @@
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { AdamW as AdamWClass } from '../../src/tfjs/index.js';
+import type { AdamW as AdamWClass } from '#decoupled/tfjs/index.js';
 
 export interface TaskResult {
   backend: string;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, AdamW, SGD, SGDW } from '../../src/tfjs/index.js';
+import { Adam, AdamW, SGD, SGDW } from '#decoupled/tfjs/index.js';
 import { prng, randomArray, useBackend } from './helpers.js';
 
 function run(opt: AdamW | SGDW, seed: number): number[] {

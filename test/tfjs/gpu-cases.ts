@@ -5,16 +5,16 @@
  * optimizer on Float32Arrays, counting the backend's reads during every applyGradients.
  */
 import type * as tfc from '@tensorflow/tfjs-core';
-import { Adam as CoreAdam } from '../../src/core/adam.js';
-import { AdamW as CoreAdamW } from '../../src/core/adamw.js';
-import { clipGradNorm } from '../../src/core/clip.js';
-import { groupParams, orderByGroups } from '../../src/core/param-groups.js';
-import { AdamWR as CoreAdamWR, SGDWR as CoreSGDWR } from '../../src/core/restarts.js';
-import { cosine, stepDecay } from '../../src/core/schedules.js';
-import { SGD as CoreSGD } from '../../src/core/sgd.js';
-import { SGDW as CoreSGDW } from '../../src/core/sgdw.js';
-import type { DecoupledOptimizer } from '../../src/tfjs/index.js';
-import * as decoupled from '../../src/tfjs/index.js';
+import { Adam as CoreAdam } from '#decoupled/core/adam.js';
+import { AdamW as CoreAdamW } from '#decoupled/core/adamw.js';
+import { clipGradNorm } from '#decoupled/core/clip.js';
+import { groupParams, orderByGroups } from '#decoupled/core/param-groups.js';
+import { AdamWR as CoreAdamWR, SGDWR as CoreSGDWR } from '#decoupled/core/restarts.js';
+import { cosine, stepDecay } from '#decoupled/core/schedules.js';
+import { SGD as CoreSGD } from '#decoupled/core/sgd.js';
+import { SGDW as CoreSGDW } from '#decoupled/core/sgdw.js';
+import type { DecoupledOptimizer } from '#decoupled/tfjs/index.js';
+import * as decoupled from '#decoupled/tfjs/index.js';
 import { prng } from './browser-task.js';
 
 interface CoreLike {

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { DEFAULT_DATA_DIRS } from '#harness/experiments/data/index.js';
 import { exampleFiles } from '../../examples/browser/serve.js';
-import { DEFAULT_DATA_DIRS } from '../../src/experiments/data/index.js';
 import { chromiumSkip } from '../helpers/chromium.js';
 import { withGpuPage } from './gpu-server.js';
 

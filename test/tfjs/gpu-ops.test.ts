@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { NonFiniteGradientError } from '../../src/core/errors.js';
-import { ADAM_KERNEL, AdamW, SGD_KERNEL } from '../../src/tfjs/index.js';
+import { NonFiniteGradientError } from '#decoupled/core/errors.js';
+import { ADAM_KERNEL, AdamW, SGD_KERNEL } from '#decoupled/tfjs/index.js';
 import { CASES, countReads, runCase, STEPS } from './gpu-cases.js';
 import './helpers.js';
 

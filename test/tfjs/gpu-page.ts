@@ -8,9 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { NonFiniteGradientError } from '../../src/core/errors.js';
-import { cosine } from '../../src/core/schedules.js';
-import { AdamW, registerOptimizerKernels } from '../../src/tfjs/index.js';
+import { NonFiniteGradientError } from '#decoupled/core/errors.js';
+import { cosine } from '#decoupled/core/schedules.js';
+import { AdamW, registerOptimizerKernels } from '#decoupled/tfjs/index.js';
 import { prng } from './browser-task.js';
 import { CASES, type CaseResult, countReads, runCase } from './gpu-cases.js';
 

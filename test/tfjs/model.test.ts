@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { cosine, warmRestarts } from '../../src/core/schedules.js';
-import { loadIdxSplit } from '../../src/experiments/data/idx.js';
-import { AdamW, AdamWR, type DecoupledOptimizer, SGDW } from '../../src/tfjs/index.js';
+import { cosine, warmRestarts } from '#decoupled/core/schedules.js';
+import { AdamW, AdamWR, type DecoupledOptimizer, SGDW } from '#decoupled/tfjs/index.js';
+import { loadIdxSplit } from '#harness/experiments/data/idx.js';
 import { prng, randomArray, useBackend } from './helpers.js';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';

@@ -5,22 +5,22 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam as CoreAdam } from '../../src/core/adam.js';
-import { AdamW as CoreAdamW } from '../../src/core/adamw.js';
-import { clipGradNorm } from '../../src/core/clip.js';
-import { NonFiniteGradientError, OptionError } from '../../src/core/errors.js';
+import { Adam as CoreAdam } from '#decoupled/core/adam.js';
+import { AdamW as CoreAdamW } from '#decoupled/core/adamw.js';
+import { clipGradNorm } from '#decoupled/core/clip.js';
+import { NonFiniteGradientError, OptionError } from '#decoupled/core/errors.js';
 import {
   type AdamStepScalars,
   adamReferenceUpdate,
   type SgdScalars,
   sgdReferenceUpdate,
-} from '../../src/core/kernels.js';
-import { groupParams, orderByGroups } from '../../src/core/param-groups.js';
-import { AdamWR as CoreAdamWR, SGDWR as CoreSGDWR } from '../../src/core/restarts.js';
-import { cosine, stepDecay } from '../../src/core/schedules.js';
-import { SGD as CoreSGD } from '../../src/core/sgd.js';
-import { SGDW as CoreSGDW } from '../../src/core/sgdw.js';
-import { wasmKernels } from '../../src/kernels/wasm.js';
+} from '#decoupled/core/kernels.js';
+import { groupParams, orderByGroups } from '#decoupled/core/param-groups.js';
+import { AdamWR as CoreAdamWR, SGDWR as CoreSGDWR } from '#decoupled/core/restarts.js';
+import { cosine, stepDecay } from '#decoupled/core/schedules.js';
+import { SGD as CoreSGD } from '#decoupled/core/sgd.js';
+import { SGDW as CoreSGDW } from '#decoupled/core/sgdw.js';
+import { wasmKernels } from '#decoupled/kernels/wasm.js';
 import {
   ADAM_KERNEL,
   Adam,
@@ -32,7 +32,7 @@ import {
   SGD_KERNEL,
   SGDW,
   SGDWR,
-} from '../../src/tfjs/index.js';
+} from '#decoupled/tfjs/index.js';
 import { prng, randomArray, useBackend } from './helpers.js';
 
 interface CoreLike {

@@ -14,6 +14,7 @@ export {
 } from './core/adam.js';
 export { AdamW } from './core/adamw.js';
 export { clipCoefficient, clipGradNorm, globalNorm } from './core/clip.js';
+export { crc32c, crc32cHex } from './core/crc32c.js';
 export { decoupledDecayFactor } from './core/decay.js';
 export type { EmaOptions } from './core/ema.js';
 export { NonFiniteGradientError, OptionError } from './core/errors.js';
@@ -72,8 +73,10 @@ export {
   SGDWR,
   type SGDWROptions,
   type WarmRestartHyper,
+  type WarmRestartScheduleSettings,
   type WarmRestartSettings,
   warmRestartHyper,
+  warmRestartSchedule,
 } from './core/restarts.js';
 export {
   SCHEDULE_FREE_MODES,

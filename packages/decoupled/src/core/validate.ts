@@ -1,8 +1,13 @@
 /**
  * The one place where option values are checked. Each helper throws an {@link OptionError} naming
  * the option, the received value and the allowed set.
+ *
+ * Also the package's `decoupled/validate` entry: the harness (decoupled-harness) checks its own
+ * options with the same rules and the same messages, so they are written once, here.
  */
 import { OptionError } from './errors.js';
+
+export { describe } from './errors.js';
 
 export interface NumberRule {
   /** Inclusive lower bound. */

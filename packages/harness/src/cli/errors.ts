@@ -3,8 +3,10 @@
  * Any error that carries a user-facing message about input (an OptionError from the core, a zod
  * validation error, a commander usage error, or a UsageError raised by a command) is such input.
  */
+
+import { OptionError } from 'decoupled';
+import { describe } from 'decoupled/validate';
 import { z } from 'zod';
-import { describe, OptionError } from '../core/errors.js';
 import { SweepFileError } from '../report/errors.js';
 
 /** Bad input detected by a command: printed as is, exit code 2. */

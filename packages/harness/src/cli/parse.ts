@@ -4,7 +4,7 @@
  * <text>". Numbers are plain decimals (`3e-4`, `0.1`, `-2`): `Number()` alone would also take
  * `0x10`, `0b1`, `''` and `Infinity`.
  */
-import { OptionError } from '../core/errors.js';
+import { OptionError } from 'decoupled';
 
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { OptionError } from '../core/errors.js';
+import { OptionError } from 'decoupled';
 import { SPEC_FILE } from '../sweep/store.js';
 import { describePathError, UsageError } from './errors.js';
 import { parseCount } from './parse.js';

@@ -5,7 +5,7 @@
  * interrupted ones continue from their checkpoints. Ctrl-C stops after checkpointing.
  */
 import type { Command } from 'commander';
-import { OptionError } from '../core/errors.js';
+import { OptionError } from 'decoupled';
 import { INITS } from '../experiments/config.js';
 import { PRESET_NAMES, presetSpec } from '../sweep/presets.js';
 import { trialEpochs } from '../sweep/progress.js';

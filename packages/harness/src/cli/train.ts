@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { OptionError } from '../core/errors.js';
+import { OptionError } from 'decoupled';
 import {
   BACKENDS,
   DATASETS,

@@ -19,7 +19,7 @@ interface WasmModule {
 export async function useBackend(name: BackendName, threads = 1): Promise<void> {
   if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
-    const { registerWasmTrainingKernels } = await import('../tfjs/training-kernels/index.js');
+    const { registerWasmTrainingKernels } = await import('decoupled/tfjs');
     registerWasmTrainingKernels();
     if (threads > 1 && !('wasm' in tf.engine().registry)) await startThreaded(threads);
   } else {
@@ -42,7 +42,7 @@ export async function useBackend(name: BackendName, threads = 1): Promise<void> 
 
 /** Initializes the wasm backend's threaded build (Node only). */
 async function startThreaded(threads: number): Promise<void> {
-  const { initWasmBackendThreaded } = await import('../tfjs/training-kernels/threads-node.js');
+  const { initWasmBackendThreaded } = await import('decoupled/tfjs');
   await initWasmBackendThreaded(threads);
   // The pool's pthreads would otherwise keep the process alive after the run.
   const module = (tf.backend() as unknown as { wasm: WasmModule }).wasm;

@@ -18,8 +18,8 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { crc32c, crc32cHex } from 'decoupled';
 import { z } from 'zod';
-import { crc32c, crc32cHex } from '../core/crc32c.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { type EpochRecord, type TrainConfig, TrainConfigSchema } from './config.js';
 import type { RngState } from './rng.js';

@@ -4,8 +4,8 @@
  * warm restarts), so both advance per batch inside the optimizer.
  *   adamw: AdamW (decoupled)   adam: Adam with L2   sgdw: SGDW (decoupled)   sgd: SGD with L2
  */
-import type { Schedule } from '../core/types.js';
-import { Adam, AdamW, type DecoupledOptimizer, SGD, SGDW } from '../tfjs/index.js';
+import type { Schedule } from 'decoupled';
+import { Adam, AdamW, type DecoupledOptimizer, SGD, SGDW } from 'decoupled/tfjs';
 import type { TrainConfig } from './config.js';
 
 export interface OptimizerParts {

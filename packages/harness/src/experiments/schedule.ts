@@ -8,13 +8,19 @@
  * Normalized decay: lambda = lambdaNorm * sqrt(batchSize / (trainSize * T)), T = epochs, or under
  * warm restarts AdamWR's lambda_t, T = the current period's length in epochs.
  */
-import { normalizedWeightDecay } from '../core/normalized-decay.js';
-import { warmRestartHyper, warmRestartSchedule } from '../core/restarts.js';
-import { constant, cosine, stepDecay } from '../core/schedules.js';
-import type { Schedule } from '../core/types.js';
+
+import type { Schedule } from 'decoupled';
+import {
+  constant,
+  cosine,
+  normalizedWeightDecay,
+  stepDecay,
+  warmRestartHyper,
+  warmRestartSchedule,
+} from 'decoupled';
 import type { TrainConfig } from './config.js';
 
-export { stepsPerEpoch } from '../core/schedules.js';
+export { stepsPerEpoch } from 'decoupled';
 
 export function buildSchedule(config: TrainConfig, spe: number): Schedule {
   const s = config.schedule;

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SingleBar } from 'cli-progress';
-import { NonFiniteGradientError, OptionError } from '../core/errors.js';
-import type { Schedule } from '../core/types.js';
+import type { Schedule } from 'decoupled';
+import { NonFiniteGradientError, OptionError } from 'decoupled';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 import { useBackend } from './backend.js';
 import {

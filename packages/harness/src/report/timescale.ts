@@ -13,8 +13,7 @@
  * closest is found by a scan over log τ (the distance is in grid cells, interpolating log λ
  * between the decay columns).
  */
-import { normalizedWeightDecay } from '../core/normalized-decay.js';
-import { timescaleOf } from '../core/timescale.js';
+import { normalizedWeightDecay, timescaleOf } from 'decoupled';
 import { type DatasetName, parseTrainConfig, type TrainConfig } from '../experiments/config.js';
 import { stepsPerEpoch } from '../experiments/schedule.js';
 import type { Trial } from '../sweep/types.js';

@@ -14,7 +14,7 @@
  * 95% interval (stats.ts). Moves: the interval excludes 0. Stays put: it contains 0 and lies within
  * ±1 cell. Otherwise (it contains 0 but is wider) the seeds cannot tell.
  */
-import { normalizedWeightDecay } from '../../core/normalized-decay.js';
+import { normalizedWeightDecay } from 'decoupled';
 import { parseTrainConfig } from '../../experiments/config.js';
 import type { SweepOptimizer, SweepSchedule, Trial } from '../../sweep/types.js';
 import { type PairedDifference, pairedDifference } from '../stats.js';

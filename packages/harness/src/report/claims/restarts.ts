@@ -12,7 +12,7 @@
  * Only whole epochs are points of the learning curves, so a restart inside an epoch is compared at
  * the epoch that contains it (rounded down).
  */
-import { restartPeriod } from '../../core/restart-periods.js';
+import { restartPeriod } from 'decoupled';
 import { parseTrainConfig } from '../../experiments/config.js';
 import type { SweepOptimizer } from '../../sweep/types.js';
 import { bestCell, type Cell, type SelectionMetric } from '../metrics.js';

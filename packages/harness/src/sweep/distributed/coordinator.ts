@@ -20,7 +20,7 @@
  */
 import { resolve } from 'node:path';
 import { type Job, Queue, QueueEvents } from 'bullmq';
-import { checkNumber } from '../../core/validate.js';
+import { checkNumber } from 'decoupled/validate';
 import type { RunnerContext, Trial, TrialResult, TrialRunner } from '../types.js';
 import {
   asTrialResult,

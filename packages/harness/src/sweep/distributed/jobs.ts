@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { OptionError } from '../../core/errors.js';
+import { OptionError } from 'decoupled';
 import type { EpochPoint, Trial, TrialResult } from '../types.js';
 
 /** The queue every coordinator and worker uses unless told otherwise (`--queue`). */

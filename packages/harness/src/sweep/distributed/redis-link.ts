@@ -10,8 +10,8 @@
  * when it ends, and gives up (RedisUnavailableError) after `giveUpAfterMs` of continuous outage.
  */
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
+import { OptionError } from 'decoupled';
 import { Redis, type RedisOptions } from 'ioredis';
-import { OptionError } from '../../core/errors.js';
 
 /** Where Redis is, parsed from `redis://[user[:password]@]host[:port][/db]` (or `rediss://`). */
 export interface RedisTarget {

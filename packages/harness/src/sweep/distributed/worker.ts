@@ -12,8 +12,8 @@
 import { availableParallelism, hostname } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Worker } from 'bullmq';
-import { OptionError } from '../../core/errors.js';
-import { checkNumber } from '../../core/validate.js';
+import { OptionError } from 'decoupled';
+import { checkNumber } from 'decoupled/validate';
 import type { TrialResult } from '../types.js';
 import {
   checkQueueName,
