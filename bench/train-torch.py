@@ -3,7 +3,7 @@
 Usage: python3 bench/train-torch.py MODEL BATCH WARMUP STEPS
 Prints one JSON line: {"model", "batch", "stepMs": [...], "stepCpuMs": [...], "imagesPerSec",
 "imagesPerCpuSec"} (from the median wall and CPU time per step; CPU time is robust to other load).
-Same architectures as src/experiments/models.ts (convs without bias, BN after each): Fashion-MNIST-sized input [N, 1, 28, 28], 10 classes,
+Same architectures as packages/harness/src/experiments/models.ts (convs without bias, BN after each): Fashion-MNIST-sized input [N, 1, 28, 28], 10 classes,
 Adam (lr 1e-3, foreach off), cross-entropy loss, synthetic data.
 """
 

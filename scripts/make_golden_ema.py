@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden values of weight averaging (the `ema` option, src/core/ema.ts), in NumPy float32.
+"""Golden values of weight averaging (the `ema` option, core/ema.ts), in NumPy float32.
 
 Each case runs plain SGD (theta <- theta + (-lr) * g, float32, no momentum or decay) on fixed
 random float32 gradients and keeps, after every step, the average of the weights by one of two

@@ -21,7 +21,7 @@ transcription of the same sequence of tensor operations:
 
 Run with ATEN_CPU_CAPABILITY=default (set below): PyTorch's portable CPU kernels round every
 float32 operation (no fused multiply-add), so the file does not depend on the machine and the core's
-loop (src/core/schedule-free.ts) must match it bit for bit.
+loop (packages/decoupled/src/core/schedule-free.ts) must match it bit for bit.
 
 Writes test/fixtures/schedule-free.json. Run: /usr/bin/python3 scripts/make_golden_schedule_free.py
 """

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
-import { normalizedWeightDecayForRestarts, warmRestarts } from '../dist/src/index.js';
+import { normalizedWeightDecayForRestarts, warmRestarts } from '#decoupled/index.js';
 
 const stepsPerEpoch = 8;
 const epochs = 150;

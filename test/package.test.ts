@@ -1,4 +1,8 @@
-/** The package's public entry points resolve by name (self-reference through the exports map). */
+/**
+ * The public entry points of both packages resolve by name (the workspaces are linked into
+ * node_modules, so this goes through each package.json's exports map), and a name and the root's
+ * `#decoupled/*` / `#harness/*` imports reach the same module: one copy of each, as tests need.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -23,7 +27,10 @@ const ENTRY_POINTS: Record<string, string[]> = {
     'AdamWR',
     'SGDWR',
     'registerWasmTrainingKernels',
+    'nodeFileSystem',
+    'initWasmBackendThreaded',
   ],
+  'decoupled/validate': ['checkNumber', 'describe'],
   'decoupled-harness/experiments': ['runTraining', 'parseTrainConfig', 'loadData', 'buildModel'],
   'decoupled-harness/sweep': ['runSweep', 'LocalPoolRunner', 'parseSweepSpec', 'presetSpec'],
   'decoupled-harness/distributed': ['createRedisRunner', 'runDistributedSweep', 'startWorker'],
@@ -37,8 +44,14 @@ for (const [specifier, names] of Object.entries(ENTRY_POINTS)) {
   });
 }
 
-test('the core entry is the same module whichever way it is reached', async () => {
-  const byName = await import('decoupled');
-  const byPath = await import('decoupled');
-  assert.equal(byName.AdamW, byPath.AdamW);
+test('a package name and the root imports map reach the same module', async () => {
+  const core = await import('decoupled');
+  assert.equal(core.AdamW, (await import('#decoupled/index.js')).AdamW);
+  const tfjs = await import('decoupled/tfjs');
+  assert.equal(tfjs.AdamW, (await import('#decoupled/tfjs/node.js')).AdamW);
+  const experiments = await import('decoupled-harness/experiments');
+  assert.equal(
+    experiments.runTraining,
+    (await import('#harness/experiments/index.js')).runTraining,
+  );
 });

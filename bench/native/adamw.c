@@ -1,6 +1,7 @@
 /* Native C fused AdamW step: the physical reference for bench/optim.ts. Same per-element math as
- * src/core/kernels.ts (theta *= decay; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g g;
- * theta += (-stepSize m) / (sqrt(v) / bc2Sqrt + eps)); one pass, 28 bytes per parameter.
+ * packages/decoupled/src/core/kernels.ts (theta *= decay; m = b1 m + (1-b1) g;
+ * v = b2 v + (1-b2) g g; theta += (-stepSize m) / (sqrt(v) / bc2Sqrt + eps)); one pass, 28 bytes
+ * per parameter.
  * Usage: adamw <n>, then one command per stdin line, "<reps> <threads>", answered with one line of
  * <reps> space-separated "wall,cpu" step times in seconds (cpu: CPU time of the process, which
  * other processes' load does not inflate), so a benchmark can interleave its samples with

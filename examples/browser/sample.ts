@@ -1,7 +1,7 @@
 /**
  * The Fashion-MNIST sample of the browser example, made from the real data when served (nothing
- * binary is committed): the first `count` training images of the IDX files (the core's loader,
- * src/experiments/data/idx.ts), as raw uint8 pixels and labels plus a small JSON header.
+ * binary is committed): the first `count` training images of the IDX files (the harness's loader,
+ * experiments/data/idx.ts), as raw uint8 pixels and labels plus a small JSON header.
  */
 
 import { loadIdxSplit } from '#harness/experiments/data/idx.js';

@@ -1,7 +1,7 @@
 /**
  * Gradient accumulation (`accumulate: k`):
  *  - bit-identical to the same optimizer without accumulation stepped on the mean gradient, the
- *    mean defined as in src/core/accumulate.ts: s = g_1, s = f(s + g_i) in call order, f(s / k);
+ *    mean defined as in core/accumulate.ts: s = g_1, s = f(s + g_i) in call order, f(s / k);
  *  - optax MultiSteps's documented semantics: every k-th call applies an update, the calls in
  *    between leave the parameters unchanged, and the schedule counts applied steps;
  *  - the partial window is in the state dict and resumes exactly; validation.

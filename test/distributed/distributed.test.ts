@@ -166,7 +166,7 @@ describe('distributed sweeps on Redis', { skip }, () => {
   test('real training through a worker process records what a local sweep records', {
     timeout: 60_000,
   }, async () => {
-    // The default executor (src/sweep/execute.ts): a tiny MLP on 400 Fashion-MNIST images.
+    // The default executor (harness sweep/execute.ts): a tiny MLP on 400 Fashion-MNIST images.
     const spec: SweepSpec = {
       name: 'real',
       base: {

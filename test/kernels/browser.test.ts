@@ -1,5 +1,5 @@
 /**
- * The kernels in a real browser: esbuild bundles the built library (dist/src) for the browser,
+ * The kernels in a real browser: esbuild bundles decoupled's built dist for the browser,
  * a 127.0.0.1 server serves it, and Debian's chromium (driven by playwright-core) runs AdamW steps
  * with the WASM kernels and with the reference loops; the results must be bit-identical. Served
  * twice: plain (no SharedArrayBuffer: the plain-memory module) and cross-origin isolated (the

@@ -1,5 +1,5 @@
 /**
- * The WASM kernels against the reference loops of src/core/kernels.ts: bit-identical float32
+ * The WASM kernels against the core's reference loops (core/kernels.ts): bit-identical float32
  * results (NaN compared as NaN) for every option combination, odd and tiny lengths, unaligned
  * views, schedules (scalars changing every step), staged and in-place (arena) memory, and threads.
  */

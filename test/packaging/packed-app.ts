@@ -10,8 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-/** The directory of the `decoupled` package (scripts/split-workspaces.mjs moves it). */
+/** The directory of the `decoupled` package (core, kernels, decoupled/tfjs). */
 export const PACKAGE_DIR = join(REPO, 'packages/decoupled');
+/** The directory of the `decoupled-harness` package (experiments, sweeps, report, the command). */
+export const HARNESS_DIR = join(REPO, 'packages/harness');
 
 /** Packs the `decoupled` package into `dir` and returns the tarball's path. */
 export function packPackage(dir: string): string {

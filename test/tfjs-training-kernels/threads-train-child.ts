@@ -1,7 +1,7 @@
 /**
  * Child process of threads-train.test.ts: `runTraining` with argv[2] threads on the dataset in
  * argv[3], writing its run to argv[4]; prints {threads, kernel, memoryIsBackends, records} as one
- * JSON line. `kernel` names the variant of the project's kernel module (src/kernels/module.ts)
+ * JSON line. `kernel` names the variant of decoupled's kernel module (kernels/module.ts)
  * that the decoupled AdamW update instantiated ('shared' or 'plain'; null if it never ran).
  */
 

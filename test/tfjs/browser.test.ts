@@ -1,9 +1,9 @@
 /**
  * decoupled/tfjs in a browser: esbuild bundles the built page script (dist/test/tfjs/browser-page.js,
- * importing dist/src/tfjs) with tfjs; a 127.0.0.1 HTTP server serves it; playwright-core drives
- * Debian's /usr/bin/chromium, which trains a small model with AdamW by model.fit on the cpu and the
- * wasm backends (the fused kernel on tfjs-backend-wasm's memory). The page's losses and final
- * weights must equal the same runs in Node (same tfjs kernels, same optimizer).
+ * importing decoupled's dist/tfjs) with tfjs; a 127.0.0.1 HTTP server serves it; playwright-core
+ * drives Debian's /usr/bin/chromium, which trains a small model with AdamW by model.fit on the cpu
+ * and the wasm backends (the fused kernel on tfjs-backend-wasm's memory). The page's losses and
+ * final weights must equal the same runs in Node (same tfjs kernels, same optimizer).
  * Skipped only when /usr/bin/chromium is absent (CI installs it).
  */
 import assert from 'node:assert/strict';

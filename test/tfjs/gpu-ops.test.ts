@@ -1,5 +1,5 @@
 /**
- * The generic on-device path (src/tfjs/gpu/ops-update.ts, device-step.ts) that any backend without
+ * The generic on-device path (tfjs/gpu/ops-update.ts, device-step.ts) that any backend without
  * a fused kernel runs (tfjs-node's `tensorflow`, custom backends), in Node on a custom backend:
  * tfjs-backend-cpu under another name with cpu's kernels but not the optimizer's, so the step is
  * composed from tf ops. Every GPU test case against the core (20 steps, 1e-5 relative), no read

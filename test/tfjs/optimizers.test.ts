@@ -457,7 +457,7 @@ describe('tfjs optimizers: options and state', () => {
 });
 
 /**
- * The calling convention (src/kernels/abi.ts) on its edge cases: the tfjs kernels on cpu and wasm
+ * The calling convention (kernels/abi.ts) on its edge cases: the tfjs kernels on cpu and wasm
  * and the core's WASM kernels give the reference loop's bits. Before the convention was one
  * module, the tfjs wasm kernel set the L2 flag for an l2 that rounds to 0 in float32 (0 * Infinity
  * then made m and v NaN) and had no bc2Sqrt range guard.

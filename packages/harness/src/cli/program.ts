@@ -27,7 +27,7 @@ const COMMANDS: { name: string; load: () => Promise<{ register: Register }> }[] 
 
 /**
  * The version in the package.json nearest above this module: the one of the installed package,
- * wherever it is installed (this file is <package>/dist/src/cli/program.js).
+ * wherever it is installed (this file is <package>/dist/cli/program.js).
  */
 export function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

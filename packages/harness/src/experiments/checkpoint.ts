@@ -6,7 +6,7 @@
  * its bytes, so a restore is bit-exact. Written atomically: temp file, fsync, rename, fsync dir.
  *
  * Integrity (version 2), as TensorFlow's checkpoint bundles do it: the last field, `crc32c`, holds
- *   header:  CRC-32C (src/core/crc32c.ts) of the UTF-8 JSON of the checkpoint without `crc32c` and
+ *   header:  CRC-32C (decoupled's crc32c) of the UTF-8 JSON of the checkpoint without `crc32c` and
  *            without the tensors' `data` fields (everything but the payload);
  *   payload: CRC-32C of the tensors' bytes, model tensors then optimizer tensors, in file order.
  * A reader verifies the header checksum first, then that the text is exactly what was written (no

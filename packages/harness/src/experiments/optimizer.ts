@@ -1,5 +1,5 @@
 /**
- * Builds the run's optimizer from its config: the project's tfjs optimizers (src/tfjs), with the
+ * Builds the run's optimizer from its config: decoupled/tfjs's optimizers, with the
  * run's schedule and weight decay (a number, or a function of the step under normalized decay with
  * warm restarts), so both advance per batch inside the optimizer.
  *   adamw: AdamW (decoupled)   adam: Adam with L2   sgdw: SGDW (decoupled)   sgd: SGD with L2

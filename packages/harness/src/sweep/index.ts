@@ -1,7 +1,7 @@
 /**
  * Sweeps: grids of training runs over optimizer x lr x weight decay x schedule x seed, run by a
- * pluggable TrialRunner (the local worker-thread pool by default; `decoupled/distributed` for
- * BullMQ on Redis) into an append-only result store, plus the presets of `decoupled reproduce`.
+ * pluggable TrialRunner (the local worker-thread pool by default; `decoupled-harness/distributed`
+ * for BullMQ on Redis) into an append-only result store, plus the presets of `decoupled reproduce`.
  */
 export { executeTrial, TrialAbortedError } from './execute.js';
 export { type LocalPoolOptions, LocalPoolRunner } from './pool.js';
