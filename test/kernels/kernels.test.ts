@@ -287,16 +287,17 @@ describe('x / y through an f64 reciprocal gives the float32 quotient (y in [2^-1
   // Math.fround(x / y) is the correctly rounded float32 quotient (double rounding is harmless for
   // division when 53 >= 2 * 24 + 2), i.e. what the reference loop computes.
   const quotient = (x: number, y: number) => Math.fround(x / y);
+  /** Same float32 (any NaN equal to any NaN). */
+  const sameQuotient = (x: number, y: number) => {
+    const [got, want] = [viaReciprocal(x, y), quotient(x, y)];
+    return Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want));
+  };
+  const divisor = fc.float({ min: minNormal, max: 1, noNaN: true });
 
   it('for every sqrt result x and y in [2^-126, 1] (property, incl. 0, Infinity, extremes)', () => {
     fc.assert(
-      fc.property(
-        fc.float({ min: 0, noNaN: true }),
-        fc.float({ min: minNormal, max: 1, noNaN: true }),
-        (v, y) => {
-          const x = Math.fround(Math.sqrt(v));
-          return Object.is(viaReciprocal(x, y), quotient(x, y));
-        },
+      fc.property(fc.float({ min: 0, noNaN: true }), divisor, (v, y) =>
+        sameQuotient(Math.fround(Math.sqrt(v)), y),
       ),
       { numRuns: 50000 },
     );
@@ -307,54 +308,36 @@ describe('x / y through an f64 reciprocal gives the float32 quotient (y in [2^-1
     const bits = new Uint32Array(1);
     const asFloat = new Float32Array(bits.buffer);
     fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), divisor, (b, y) => {
+        bits[0] = b;
+        return sameQuotient(asFloat[0], y);
+      }),
+      { numRuns: 50000 },
+    );
+  });
+
+  /** x = f32(m y) and its two float32 neighbours, for rounding midpoints m = midpointOf(k). */
+  const nearMidpoints = (midpointOf: (k: number) => number) =>
+    fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-        fc.float({ min: minNormal, max: 1, noNaN: true }),
-        (b, y) => {
-          bits[0] = b;
-          const x = asFloat[0];
-          const [got, want] = [viaReciprocal(x, y), quotient(x, y)];
-          return Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want));
+        fc.integer({ min: 0, max: 2 ** 23 - 1 }),
+        divisor,
+        fc.integer({ min: -1, max: 1 }),
+        (k, y, nudge) => {
+          const x = new Float32Array([Math.fround(midpointOf(k) * y)]);
+          new Uint32Array(x.buffer)[0] += nudge;
+          return sameQuotient(x[0], y);
         },
       ),
       { numRuns: 50000 },
     );
+
+  it('for quotients next to a float32 rounding midpoint (the hard cases)', () => {
+    nearMidpoints((k) => 1 + (2 * k + 1) * 2 ** -24); // halfway between two floats in [1, 2)
   });
 
   it('for subnormal quotients next to a rounding midpoint (x subnormal)', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 2 ** 23 - 1 }),
-        fc.float({ min: minNormal, max: 1, noNaN: true }),
-        fc.integer({ min: -1, max: 1 }),
-        (k, y, nudge) => {
-          const midpoint = (2 * k + 1) * 2 ** -150; // halfway between two subnormals
-          const x = new Float32Array([Math.fround(midpoint * y)]);
-          new Uint32Array(x.buffer)[0] += nudge;
-          return Object.is(viaReciprocal(x[0], y), quotient(x[0], y));
-        },
-      ),
-      { numRuns: 50000 },
-    );
-  });
-
-  it('for quotients next to a float32 rounding midpoint (the hard cases)', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 2 ** 23 - 1 }),
-        fc.float({ min: minNormal, max: 1, noNaN: true }),
-        fc.integer({ min: -1, max: 1 }),
-        (k, y, nudge) => {
-          const midpoint = 1 + (2 * k + 1) * 2 ** -24; // halfway between two floats in [1, 2)
-          const x0 = Math.fround(midpoint * y);
-          const x = new Float32Array([x0]);
-          new Uint32Array(x.buffer)[0] += nudge; // and its neighbours
-          if (!(x[0] >= minNormal)) return true;
-          return Object.is(viaReciprocal(x[0], y), quotient(x[0], y));
-        },
-      ),
-      { numRuns: 50000 },
-    );
+    nearMidpoints((k) => (2 * k + 1) * 2 ** -150); // halfway between two subnormals
   });
 
   it('the adam kernel matches the reference for v across the float32 range and extreme bc2Sqrt', () => {
