@@ -5,7 +5,9 @@
  * kernel on plain arrays (staged copy in/out: all four arrays, or only p and g with the state in
  * kernel memory as an optimizer allocates it), the reference JS loop, tf.train.adam on the tfjs cpu
  * and wasm backends, PyTorch AdamW (foreach on and off, 1 thread) through Debian's python3-torch,
- * and a native C fused loop compiled here with gcc -O3 -march=native -fno-math-errno.
+ * and a native C fused loop compiled here with gcc -O3 -march=native -fno-math-errno. Also one
+ * schedule-free AdamW step (y, g, z, v: the same 28 bytes per parameter) through its fused kernel
+ * and its reference loop (no peer: PyTorch 1.13 has no schedule-free optimizer).
  * Prints Mparam/s, GB/s and ratios; each figure is the median of several timed samples.
  *
  * Quick mode (BENCH_QUICK=1 or --quick): 100K and 4M params, fewer samples.
@@ -16,7 +18,12 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AdamScalars, adamReferenceUpdate } from '#decoupled/core/kernels.js';
+import {
+  type AdamScalars,
+  adamReferenceUpdate,
+  type ScheduleFreeScalars,
+  scheduleFreeReferenceUpdate,
+} from '#decoupled/core/kernels.js';
 import {
   createArena,
   initKernels,
@@ -83,6 +90,20 @@ function adamwScalars(t: number): AdamScalars {
     l2: 0,
     decayFactor: 1 - lr * 1e-2,
     amsgrad: false,
+    maximize: false,
+  };
+}
+
+/** Step t of schedule-free AdamW at its default lr with decay (c = 1/(t+1): constant lr, r = 0). */
+function scheduleFreeScalars(t: number): ScheduleFreeScalars {
+  const lr = 0.0025;
+  const c = 1 / (t + 1);
+  return {
+    lr,
+    ckp1: c,
+    yStep: lr * (0.9 * (1 - c) - 1),
+    weightDecay: 1e-2,
+    adam: { beta2: 0.999, eps: 1e-8, biasCorrection2: 1 - 0.999 ** t },
     maximize: false,
   };
 }
@@ -162,6 +183,17 @@ function benchReference(n: number): number {
   let t = 1;
   return timeSteps(
     () => adamReferenceUpdate(p, g, m, v, null, adamwScalars(t++)),
+    n > 1e7 ? 3 : SAMPLES,
+  );
+}
+
+function benchScheduleFreeReference(n: number): number {
+  const [y, g, z, v] = [0, 1, 2, 3].map(() => new Float32Array(n));
+  fillInputs(y, g);
+  z.set(y);
+  let t = 1;
+  return timeSteps(
+    () => scheduleFreeReferenceUpdate(y, g, z, v, scheduleFreeScalars(t++)),
     n > 1e7 ? 3 : SAMPLES,
   );
 }
@@ -376,6 +408,8 @@ async function main(): Promise<void> {
   const SC = 'non-finite scan, wasm allFinite (SIMD)';
   const SJ = 'non-finite scan, JS loop';
   const NC = 'native C fused loop, 1 thread, 128-bit vectors';
+  const SF1 = 'schedule-free AdamW: fused wasm kernel, 1 thread (arena)';
+  const SFR = 'schedule-free AdamW: reference JS loop';
   for (const n of sizes) {
     const rows: Row[] = [];
     // Interleaved rounds: each round takes one sample of every implementation below, so load from
@@ -385,11 +419,16 @@ async function main(): Promise<void> {
     fillInputs(p, g);
     let t = 1;
     const kernelStep = () => wasmKernels.adam(p, g, m, v, null, adamwScalars(t++));
+    // Schedule-free AdamW on the same arena arrays (y = p, z = m): timing only, no extra memory.
+    let sfT = 1;
+    const scheduleFreeStep = () => wasmKernels.scheduleFree(p, g, m, v, scheduleFreeScalars(sfT++));
     await initKernels({ threads: cores, minParallelLength: 1 });
     const threaded = (on: boolean) => setThreadPool(getThreadPool(), on ? 1 : 2 ** 31);
     threaded(false);
     kernelStep();
     kernelStep();
+    scheduleFreeStep();
+    scheduleFreeStep();
     const t0 = performance.now();
     kernelStep();
     const per = stepsPerSample((performance.now() - t0) / 1000);
@@ -411,6 +450,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < SAMPLES; r++) {
       threaded(false);
       add(K1, sampleSync(kernelStep, per));
+      add(SF1, sampleSync(scheduleFreeStep, per));
       add(KO, sampleSync(stagedOwn, per));
       add(KS, sampleSync(stagedAll, per));
       threaded(true);
@@ -454,6 +494,13 @@ async function main(): Promise<void> {
       note: 'one step; the state pages are faulted in during it',
     });
     rows.push({ name: REF, seconds: benchReference(n) });
+    rows.push({
+      name: SF1,
+      seconds: med(SF1),
+      cpuSeconds: cpu(SF1),
+      note: 'y, g, z, v: 28 B/param; decay on',
+    });
+    rows.push({ name: SFR, seconds: benchScheduleFreeReference(n) });
     try {
       rows.push({ name: TW, seconds: await benchTfjs(n, 'wasm') });
     } catch (e) {
@@ -490,6 +537,8 @@ async function main(): Promise<void> {
     ratio(rate, KO, K1, 'staged p and g (state in kernel memory) / in place');
     ratio(rate, KS, K1, 'all staged / in place');
     ratio(rate, K1, REF, 'kernel 1 thread / reference JS loop');
+    ratio(rate, SF1, K1, 'schedule-free AdamW kernel / AdamW kernel (1 thread, arena)');
+    ratio(rate, SF1, SFR, 'schedule-free AdamW kernel / its reference JS loop');
     ratio(rate, SC, SJ, 'non-finite scan: SIMD / JS loop');
     ratio(rate, K1, TW, 'kernel 1 thread / tf.train.adam wasm');
     ratio(rate, K1, TC, 'kernel 1 thread / tf.train.adam cpu');

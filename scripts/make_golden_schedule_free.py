@@ -95,9 +95,8 @@ class ScheduleFree:
         self.training = True
 
 
-def make_case(name, optimizer, options, seed, steps=12, events=None):
+def make_case(name, optimizer, options, seed, steps=12, events=None, shapes=(7, 19)):
     gen = torch.Generator().manual_seed(seed)
-    shapes = (7, 19)
     params = [torch.rand(n, generator=gen) * 2 - 1 for n in shapes]
     params0 = [f32(p) for p in params]
     adam = None
@@ -151,6 +150,22 @@ def main():
         make_case('sgd momentum 0.4 train/eval switching', 'ScheduleFreeSGD',
                   {'lr': 0.1, 'momentum': 0.4, 'warmupSteps': 2, 'weightDecay': 0.02}, 11,
                   events=switch),
+    ]
+    # Tensors long enough for the fused SIMD kernel (64 elements and up; 67 and 77 leave 3 and 5
+    # elements after its 8-wide loop), so the kernel is checked against PyTorch directly too.
+    simd = {'shapes': (67, 77)}
+    cases += [
+        make_case('adamw warmup 3 wd 0.05 r 1 train/eval, SIMD-sized', 'ScheduleFreeAdamW',
+                  {'lr': 0.02, 'warmupSteps': 3, 'weightDecay': 0.05, 'r': 1}, 12, events=switch,
+                  **simd),
+        make_case('adamw betas 0.5 0.9 eps 1e-3 power 0 r 0.5, SIMD-sized', 'ScheduleFreeAdamW',
+                  {'lr': 0.05, 'betas': [0.5, 0.9], 'eps': 1e-3, 'weightLrPower': 0, 'r': 0.5}, 13,
+                  **simd),
+        make_case('sgd warmup 2 wd 0.01 momentum 0.8 train/eval, SIMD-sized', 'ScheduleFreeSGD',
+                  {'lr': 0.2, 'warmupSteps': 2, 'weightDecay': 0.01, 'momentum': 0.8}, 14,
+                  events=switch, **simd),
+        make_case('sgd power 0 r 1.5 momentum 0.3, SIMD-sized', 'ScheduleFreeSGD',
+                  {'lr': 0.1, 'weightLrPower': 0, 'r': 1.5, 'momentum': 0.3}, 15, **simd),
     ]
     out = {'torch': torch.__version__, 'cpuCapability': 'default', 'reference': REFERENCE,
            'cases': cases}

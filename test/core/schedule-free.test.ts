@@ -1,9 +1,11 @@
 /**
  * Schedule-free AdamW and SGD against the golden trajectories of scripts/make_golden_schedule_free.py
  * (a plain-torch transcription of facebookresearch/schedule_free, run on PyTorch 1.13's portable
- * kernels, which round every float32 operation). The core's loop does the same float32 operations
- * in the same order, so every parameter after every step, eval() and train() must match bit for
- * bit. Also: save/resume (in train and eval mode) is bit-identical, and bad options are rejected.
+ * kernels, which round every float32 operation). The core's loop and the fused WASM kernel do the
+ * same float32 operations in the same order, so every parameter after every step, eval() and
+ * train() must match bit for bit with either (the SIMD-sized cases have tensors long enough for
+ * the kernel's vector loop). Also: save/resume (in train and eval mode) is bit-identical, and bad
+ * options are rejected.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -17,6 +19,8 @@ import {
   stateDictFromJSON,
   stateDictToJSON,
 } from 'decoupled';
+import { referenceKernels, type UpdateKernels } from '#decoupled/core/kernels.js';
+import { wasmKernels } from '#decoupled/kernels/wasm.js';
 import { assertBitEqual, randomArray } from '../helpers/arrays.js';
 
 interface Case {
@@ -49,17 +53,26 @@ function run(opt: Any, c: Case, event: number): void {
 
 describe('schedule-free: golden trajectories (PyTorch 1.13, bit for bit)', () => {
   assert.ok(fixture.cases.length >= 10);
+  // Below 64 elements the WASM kernels call the reference loop: some cases must be longer.
+  assert.ok(fixture.cases.filter((c) => c.params0.every((p) => p.length >= 64)).length >= 4);
+  const kernelSets: [string, UpdateKernels][] = [
+    ['reference loop', referenceKernels],
+    ['wasm kernel', wasmKernels],
+  ];
   for (const c of fixture.cases) {
-    test(c.name, () => {
-      const params = c.params0.map((p) => Float32Array.from(p));
-      const opt = make(c, params);
-      c.events.forEach((_, k) => {
-        run(opt, c, k);
-        params.forEach((p, i) => {
-          assertBitEqual(p, Float32Array.from(c.expected[k][i]), `${c.events[k]} ${k} param ${i}`);
+    for (const [label, kernels] of kernelSets) {
+      test(`${c.name} (${label})`, () => {
+        const params = c.params0.map((p) => Float32Array.from(p));
+        const opt = make(c, params, { kernels });
+        c.events.forEach((_, k) => {
+          run(opt, c, k);
+          params.forEach((p, i) => {
+            const what = `${c.events[k]} ${k} param ${i}`;
+            assertBitEqual(p, Float32Array.from(c.expected[k][i]), what);
+          });
         });
       });
-    });
+    }
   }
 });
 

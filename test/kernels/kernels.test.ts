@@ -20,62 +20,15 @@ import {
   shutdownKernels,
   wasmKernels,
 } from '#decoupled/kernels/index.js';
-
-/** Deterministic pseudo-random floats with a sprinkling of zeros, -0, tiny and large values. */
-function values(n: number, seed: number, positive = false, nonFinite = false): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 2 ** 32;
-    let x = (u - 0.5) * 2;
-    if (nonFinite && s % 61 === 0) x = [Number.NaN, Number.POSITIVE_INFINITY, -Infinity][s % 3];
-    else if (s % 97 === 0) x = 0;
-    else if (s % 89 === 0) x = -0;
-    else if (s % 83 === 0)
-      x *= 1e-39; // subnormal
-    else if (s % 79 === 0) x *= 1e6;
-    out[i] = positive ? Math.abs(x) * 1e-3 : x;
-  }
-  return out;
-}
-
-/** Equal bit patterns, with any NaN equal to any NaN. */
-function assertSameFloats(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
-  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== e[i] && !(Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) {
-      assert.fail(`${what}[${i}]: got ${actual[i]}, reference ${expected[i]}`);
-    }
-  }
-}
-
-type Alloc = (src: Float32Array) => Float32Array;
-const plain: Alloc = (src) => src.slice();
-/** A view at an odd element offset, so nothing is 16-byte aligned. */
-const unaligned: Alloc = (src) => {
-  const backing = new Float32Array(src.length + 1);
-  backing.set(src, 1);
-  return backing.subarray(1);
-};
-/** The state (the arrays that start at zero) where an optimizer puts it, p and g plain. */
-const ownState: Alloc = (src) => {
-  if (!src.every((x) => x === 0)) return plain(src);
-  const a = wasmKernels.allocateState(src);
-  a.set(src);
-  return a;
-};
-function arenaAlloc(capacity: number, misalign = false): Alloc {
-  const arena = createArena(capacity + 64, { prefault: false });
-  return (src) => {
-    if (!misalign) return arena.from(src);
-    const a = arena.alloc(src.length + 1);
-    a.set(src, 1);
-    return a.subarray(1);
-  };
-}
+import {
+  type Alloc,
+  arenaAlloc,
+  assertSameFloats,
+  ownState,
+  plain,
+  unaligned,
+  values,
+} from '../helpers/kernel-arrays.js';
 
 function adamScalars(
   t: number,
@@ -328,44 +281,63 @@ describe('wasm kernels match the reference loops bit for bit', () => {
   });
 });
 
-describe('sqrt(v) / bc2Sqrt through an f64 reciprocal gives the float32 quotient', () => {
+describe('x / y through an f64 reciprocal gives the float32 quotient (y in [2^-126, 1])', () => {
   const minNormal = 2 ** -126;
   const viaReciprocal = (x: number, y: number) => Math.fround(x * (1 / y));
   // Math.fround(x / y) is the correctly rounded float32 quotient (double rounding is harmless for
   // division when 53 >= 2 * 24 + 2), i.e. what the reference loop computes.
   const quotient = (x: number, y: number) => Math.fround(x / y);
+  /** Same float32 (any NaN equal to any NaN). */
+  const sameQuotient = (x: number, y: number) => {
+    const [got, want] = [viaReciprocal(x, y), quotient(x, y)];
+    return Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want));
+  };
+  const divisor = fc.float({ min: minNormal, max: 1, noNaN: true });
 
   it('for every sqrt result x and y in [2^-126, 1] (property, incl. 0, Infinity, extremes)', () => {
     fc.assert(
-      fc.property(
-        fc.float({ min: 0, noNaN: true }),
-        fc.float({ min: minNormal, max: 1, noNaN: true }),
-        (v, y) => {
-          const x = Math.fround(Math.sqrt(v));
-          return Object.is(viaReciprocal(x, y), quotient(x, y));
-        },
+      fc.property(fc.float({ min: 0, noNaN: true }), divisor, (v, y) =>
+        sameQuotient(Math.fround(Math.sqrt(v)), y),
       ),
       { numRuns: 50000 },
     );
   });
 
-  it('for quotients next to a float32 rounding midpoint (the hard cases)', () => {
+  // Schedule-free divides v itself (any float32: subnormal, negative, Inf, NaN) by 1 - beta2^t.
+  it('for every float32 x and y in [2^-126, 1] (property, from raw bit patterns)', () => {
+    const bits = new Uint32Array(1);
+    const asFloat = new Float32Array(bits.buffer);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), divisor, (b, y) => {
+        bits[0] = b;
+        return sameQuotient(asFloat[0], y);
+      }),
+      { numRuns: 50000 },
+    );
+  });
+
+  /** x = f32(m y) and its two float32 neighbours, for rounding midpoints m = midpointOf(k). */
+  const nearMidpoints = (midpointOf: (k: number) => number) =>
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 2 ** 23 - 1 }),
-        fc.float({ min: minNormal, max: 1, noNaN: true }),
+        divisor,
         fc.integer({ min: -1, max: 1 }),
         (k, y, nudge) => {
-          const midpoint = 1 + (2 * k + 1) * 2 ** -24; // halfway between two floats in [1, 2)
-          const x0 = Math.fround(midpoint * y);
-          const x = new Float32Array([x0]);
-          new Uint32Array(x.buffer)[0] += nudge; // and its neighbours
-          if (!(x[0] >= minNormal)) return true;
-          return Object.is(viaReciprocal(x[0], y), quotient(x[0], y));
+          const x = new Float32Array([Math.fround(midpointOf(k) * y)]);
+          new Uint32Array(x.buffer)[0] += nudge;
+          return sameQuotient(x[0], y);
         },
       ),
       { numRuns: 50000 },
     );
+
+  it('for quotients next to a float32 rounding midpoint (the hard cases)', () => {
+    nearMidpoints((k) => 1 + (2 * k + 1) * 2 ** -24); // halfway between two floats in [1, 2)
+  });
+
+  it('for subnormal quotients next to a rounding midpoint (x subnormal)', () => {
+    nearMidpoints((k) => (2 * k + 1) * 2 ** -150); // halfway between two subnormals
   });
 
   it('the adam kernel matches the reference for v across the float32 range and extreme bc2Sqrt', () => {

@@ -25,9 +25,12 @@ export {
   adamReferenceUpdate,
   firstNonFinite,
   referenceKernels,
+  type ScheduleFreeScalars,
+  type ScheduleFreeUpdate,
   type SgdScalars,
   type SgdStepScalars,
   type SgdUpdate,
+  scheduleFreeReferenceUpdate,
   sgdReferenceUpdate,
   type UpdateKernels,
 } from './core/kernels.js';
@@ -89,7 +92,6 @@ export {
   type ScheduleFreeSGDOptions,
   type ScheduleFreeSgdHyper,
   type ScheduleFreeStepScalars,
-  scheduleFreeReferenceUpdate,
 } from './core/schedule-free.js';
 export { scheduleFromConfig } from './core/schedule-registry.js';
 export {

@@ -24,6 +24,15 @@
  * (Adam: m, whose sign is that of m_hat / (sqrt(v_hat) + eps); SGD: d), and theta is decayed only
  * where u theta_old >= 0, i.e. u = 0, theta_old = 0 or both have the same sign; elsewhere the
  * undecayed theta_old enters the step. `sameDirection` is that test.
+ *
+ * Schedule-free AdamW / SGD (facebookresearch/schedule_free, single-tensor branch; the step's
+ * scalars and the train/eval switch: ./schedule-free.ts), y = the parameter, z its base sequence:
+ *   g <- maximize ? -g : g
+ *   v <- beta2 v + (1 - beta2) g^2;  g <- g / (sqrt(v / (1 - beta2^t)) + eps)   (AdamW only)
+ *   g <- g + lambda_t y                                 (decay at y; skipped when lambda_t = 0)
+ *   y <- lerp(y, z, c) + yStep g                        (c = ckp1, yStep = lr_t (beta (1 - c) - 1))
+ *   z <- z + (-lr_t) g
+ * with `lerp` PyTorch 1.13's two-sided form (see there).
  */
 
 const f = Math.fround;
@@ -98,11 +107,43 @@ export type SgdUpdate = (
   s: SgdScalars,
 ) => void;
 
-/** The pair of update loops an optimizer runs; the kernels layer supplies faster ones. */
+/**
+ * The scalars of one schedule-free step for one parameter group (planned in float64 by
+ * ./schedule-free.ts; the kernels round them as src/kernels/abi.ts says).
+ */
+export interface ScheduleFreeScalars {
+  /** lr_t, warmup included. */
+  readonly lr: number;
+  /** c = w_t / W, the weight of z in y's interpolation. */
+  readonly ckp1: number;
+  /** lr_t (beta (1 - c) - 1), the coefficient of the gradient in y's update. */
+  readonly yStep: number;
+  /** lambda_t, added to the gradient as lambda_t y; 0 for none. */
+  readonly weightDecay: number;
+  /** Adam's second moment (ScheduleFreeAdamW): biasCorrection2 = 1 - beta2^t; null for SGD. */
+  readonly adam: { beta2: number; eps: number; biasCorrection2: number } | null;
+  readonly maximize: boolean;
+}
+
+/**
+ * One schedule-free step on one parameter, in place: y (the parameter), z, and `v` (Adam's second
+ * moment, used only when `s.adam` is set; null for SGD).
+ */
+export type ScheduleFreeUpdate = (
+  y: Float32Array,
+  g: Float32Array,
+  z: Float32Array,
+  v: Float32Array | null,
+  s: ScheduleFreeScalars,
+) => void;
+
+/** The update loops an optimizer runs; the kernels layer supplies faster ones. */
 export interface UpdateKernels {
   readonly name: string;
   readonly adam: AdamUpdate;
   readonly sgd: SgdUpdate;
+  /** Schedule-free step (optional: without it the optimizer runs scheduleFreeReferenceUpdate). */
+  readonly scheduleFree?: ScheduleFreeUpdate;
   /** True if every element is finite: a fast path for the non-finite check (optional). */
   readonly allFinite?: (a: Float32Array) => boolean;
   /** A zeroed state array for `param`, placed where the kernel runs fastest (optional). */
@@ -172,6 +213,39 @@ export const sgdReferenceUpdate: SgdUpdate = (p, g, buf, s) => {
 };
 
 /**
+ * PyTorch 1.13's float32 lerp a + w (b - a) with a scalar weight `w` (already rounded to float32).
+ * Its CPU kernel tests `w < 0.5`, not |w| < 0.5: negative weights (eval()) take the first form
+ * (checked against torch.lerp on 10^5 random pairs for w = -1.5, -2.33, 0.7).
+ */
+export function lerp(a: number, b: number, w: number): number {
+  return w < 0.5 ? f(a + f(w * f(b - a))) : f(b - f(f(b - a) * f(1 - w)));
+}
+
+export const scheduleFreeReferenceUpdate: ScheduleFreeUpdate = (y, g, z, v, s) => {
+  const wd = f(s.weightDecay);
+  const c = f(s.ckp1);
+  const yStep = f(s.yStep);
+  const negLr = f(-s.lr);
+  const adam = s.adam !== null && v !== null;
+  const beta2 = f(s.adam?.beta2 ?? 0);
+  const oneMinusBeta2 = f(1 - (s.adam?.beta2 ?? 0));
+  const bc2 = f(s.adam?.biasCorrection2 ?? 1);
+  const eps = f(s.adam?.eps ?? 0);
+  for (let i = 0; i < y.length; i++) {
+    let grad = s.maximize ? -g[i] : g[i];
+    if (adam) {
+      const vi = f(f(v[i] * beta2) + f(f(oneMinusBeta2 * grad) * grad));
+      v[i] = vi;
+      grad = f(grad / f(f(Math.sqrt(f(vi / bc2))) + eps));
+    }
+    const yi = y[i];
+    if (wd !== 0) grad = f(grad + f(wd * yi));
+    y[i] = f(lerp(yi, z[i], c) + f(yStep * grad));
+    z[i] = f(z[i] + f(negLr * grad));
+  }
+};
+
+/**
  * Index and value of the first NaN or infinite element of `a`, or null: the one non-finite scan of
  * the core and the tfjs optimizers. `allFinite` is an optional fast check (a SIMD scan) tried first.
  */
@@ -193,4 +267,5 @@ export const referenceKernels: UpdateKernels = {
   name: 'reference',
   adam: adamReferenceUpdate,
   sgd: sgdReferenceUpdate,
+  scheduleFree: scheduleFreeReferenceUpdate,
 };

@@ -14,9 +14,11 @@
  *   g = g + lambda_t y                                         (decay at y, scaled by lr_t below)
  *   y = lerp(y, z, c);  y = y + lr_t (beta (1 - c) - 1) g      (the x and y updates, without x)
  *   z = z - lr_t g
- * train(): y = lerp(x, z, 1 - beta);  eval(): x = lerp(y, z, 1 - 1/beta). On the first step z is a
- * copy of the parameters. Float32 operations follow PyTorch 1.13 single-tensor order, and lerp is
- * PyTorch 1.13's: a + w (b - a) if w < 0.5 (negative w included), else b - (b - a) (1 - w).
+ * (the per-element loop: scheduleFreeReferenceUpdate in ./kernels.ts, run through the optimizer's
+ * kernels, which may be the fused WASM kernel). train(): y = lerp(x, z, 1 - beta);
+ * eval(): x = lerp(y, z, 1 - 1/beta). On the first step z is a copy of the parameters. Float32
+ * operations follow PyTorch 1.13 single-tensor order, and lerp is PyTorch 1.13's: a + w (b - a) if
+ * w < 0.5 (negative w included), else b - (b - a) (1 - w).
  *
  * Differences from the reference: the optimizer starts in train mode (the reference starts in
  * eval mode and needs train() first; before the first step the two are the same parameters), the
@@ -24,6 +26,7 @@
  * their running statistics recomputed after eval() (the statistics were gathered at y, not x).
  */
 import { OptionError } from './errors.js';
+import { lerp, type ScheduleFreeScalars, scheduleFreeReferenceUpdate } from './kernels.js';
 import {
   type BaseHyper,
   type GlobalOptions,
@@ -62,18 +65,14 @@ export interface ScheduleFreeSgdHyper extends ScheduleFreeCommonHyper {
 export type ScheduleFreeAdamWOptions = Partial<ScheduleFreeAdamWHyper> & GlobalOptions;
 export type ScheduleFreeSGDOptions = Partial<ScheduleFreeSgdHyper> & GlobalOptions;
 
-/** The scalars of one schedule-free step of one group (planStep; float64). */
-export interface ScheduleFreeStepScalars {
-  /** lr_t, warmup included. */
-  readonly lr: number;
-  /** c = w_t / W, the weight of z in y's interpolation. */
-  readonly ckp1: number;
-  /** lr_t (beta (1 - c) - 1), the coefficient of the gradient in y's update. */
-  readonly yStep: number;
-  readonly weightDecay: number;
-  /** Adam's second moment (ScheduleFreeAdamW); null for SGD. */
-  readonly adam: { beta2: number; eps: number; biasCorrection2: number } | null;
-  readonly maximize: boolean;
+// Also importable from here, next to the optimizers that run it (its home is ./kernels.ts).
+export { scheduleFreeReferenceUpdate };
+
+/**
+ * The scalars of one schedule-free step of one group (planStep; float64): the kernel's, and the
+ * group state the step leaves behind.
+ */
+export interface ScheduleFreeStepScalars extends ScheduleFreeScalars {
   /** The group's lrMax and W after this step, written when the step is applied. */
   readonly lrMax: number;
   readonly weightSum: number;
@@ -83,52 +82,10 @@ export interface ScheduleFreeStepScalars {
 export const SCHEDULE_FREE_MODES = ['train', 'eval'] as const;
 export type ScheduleFreeMode = (typeof SCHEDULE_FREE_MODES)[number];
 
-/**
- * PyTorch 1.13's float32 lerp with a scalar weight `w` (already rounded to float32). Its CPU kernel
- * tests `w < 0.5`, not |w| < 0.5: eval()'s negative weights take the first form (checked against
- * torch.lerp on 10^5 random pairs for w = -1.5, -2.33, 0.7).
- */
-function lerp(a: number, b: number, w: number): number {
-  return w < 0.5 ? f(a + f(w * f(b - a))) : f(b - f(f(b - a) * f(1 - w)));
-}
-
 /** p <- lerp(p, z, w) elementwise: how train() and eval() move between y and x. */
 function lerpInPlace(p: Float32Array, z: Float32Array, weight: number): void {
   const w = f(weight);
   for (let i = 0; i < p.length; i++) p[i] = lerp(p[i], z[i], w);
-}
-
-/**
- * The reference loop of one schedule-free step on one parameter (y = p, in place), in the order of
- * the module comment. `v` is Adam's second moment, or null for SGD.
- */
-export function scheduleFreeReferenceUpdate(
-  y: Float32Array,
-  g: Float32Array,
-  z: Float32Array,
-  v: Float32Array | null,
-  s: ScheduleFreeStepScalars,
-): void {
-  const wd = f(s.weightDecay);
-  const c = f(s.ckp1);
-  const yStep = f(s.yStep);
-  const negLr = f(-s.lr);
-  const beta2 = f(s.adam?.beta2 ?? 0);
-  const oneMinusBeta2 = f(1 - (s.adam?.beta2 ?? 0));
-  const bc2 = f(s.adam?.biasCorrection2 ?? 1);
-  const eps = f(s.adam?.eps ?? 0);
-  for (let i = 0; i < y.length; i++) {
-    let grad = s.maximize ? -g[i] : g[i];
-    if (v) {
-      const vi = f(f(v[i] * beta2) + f(f(oneMinusBeta2 * grad) * grad));
-      v[i] = vi;
-      grad = f(grad / f(f(Math.sqrt(f(vi / bc2))) + eps));
-    }
-    const yi = y[i];
-    if (wd !== 0) grad = f(grad + f(wd * yi));
-    y[i] = f(lerp(yi, z[i], c) + f(yStep * grad));
-    z[i] = f(z[i] + f(negLr * grad));
-  }
 }
 
 function validateCommon(h: ScheduleFreeCommonHyper, where: string): void {
@@ -255,7 +212,8 @@ abstract class ScheduleFreeFamily<H extends ScheduleFreeCommonHyper> extends Opt
     const fresh = !this.slots.z?.[index];
     const z = this.slot('z', index);
     if (fresh) z.set(p);
-    scheduleFreeReferenceUpdate(p, g, z, s.adam ? this.slot('exp_avg_sq', index) : null, s);
+    const update = this.kernels.scheduleFree ?? scheduleFreeReferenceUpdate;
+    update(p, g, z, s.adam ? this.slot('exp_avg_sq', index) : null, s);
   }
 
   protected expectedSlots(

@@ -14,14 +14,20 @@
  *   decay, l2, momentum, oneMinusDampening = f(1 - dampening), negLr = f(-lr_t)
  *   flags = MAXIMIZE | L2 (when f(l2) != 0) | MOMENTUM (when a buffer is passed)
  *           | NESTEROV and FIRST_STEP (only with MOMENTUM) | CAUTIOUS (decay only where d theta >= 0)
+ * Schedule-free arguments (ScheduleFreeScalars; SGD passes the AdamW-only ones as 0, 1, 1, 0):
+ *   weightDecay, c = f(ckp1), oneMinusC = f(1 - c), yStep, negLr = f(-lr_t),
+ *   beta2, oneMinusBeta2, bc2 = f(1 - beta2^t), eps
+ *   flags = MAXIMIZE | SECOND_MOMENT (AdamW, when a v slot is passed) | DECAY (when f(lambda) != 0)
+ *           | LERP_HIGH (when !(c < 0.5): lerp's b - (b - a)(1 - c) form, as PyTorch picks it)
  *
- * The L2 flag is decided after rounding, as the reference does: an l2 that rounds to 0 in float32
- * adds nothing (adding f(0 * theta) would turn -0 into +0 and Infinity into NaN).
- * The kernel divides by bc2Sqrt through a float64 reciprocal, exact only for f(bc2Sqrt) in
- * [2^-126, 1]; `adamKernelExact` says when the fused kernel may run, else callers run the
- * reference loop. sqrt(1 - beta2^t) from the core is always in range; direct callers may not be.
+ * The L2 and DECAY flags are decided after rounding, as the reference does: an l2 that rounds to 0
+ * in float32 adds nothing (adding f(0 * theta) would turn -0 into +0 and Infinity into NaN).
+ * The kernels divide by bc2Sqrt (Adam) and bc2 (schedule-free) through a float64 reciprocal, exact
+ * only for a float32 divisor in [2^-126, 1] (`reciprocalExact`); `adamKernelExact` and
+ * `scheduleFreeKernelExact` say when the fused kernel may run, else callers run the reference loop.
+ * The core's sqrt(1 - beta2^t) and 1 - beta2^t are always in range; direct callers may not be.
  */
-import type { AdamStepScalars, SgdStepScalars } from '../core/kernels.js';
+import type { AdamStepScalars, ScheduleFreeScalars, SgdStepScalars } from '../core/kernels.js';
 
 const f = Math.fround;
 
@@ -34,6 +40,9 @@ export const FLAG = {
   nesterov: 16,
   firstStep: 32,
   cautious: 64,
+  secondMoment: 128,
+  decay: 256,
+  lerpHigh: 512,
 } as const;
 
 /** The scalar arguments of the Adam kernel, in the export's order after the pointers and length. */
@@ -60,10 +69,40 @@ export type SgdKernelArgs = [
   flags: number,
 ];
 
+/**
+ * The schedule-free kernel's scalar arguments, in the export's order after the pointers and
+ * length.
+ */
+export type ScheduleFreeKernelArgs = [
+  weightDecay: number,
+  c: number,
+  oneMinusC: number,
+  yStep: number,
+  negLr: number,
+  beta2: number,
+  oneMinusBeta2: number,
+  bc2: number,
+  eps: number,
+  flags: number,
+];
+
+/**
+ * True if dividing a float32 by float32 `y` through f32(f64(x) * f64(1 / y)) gives the correctly
+ * rounded quotient for every float32 x: y in [2^-126, 1] (proof: src/kernels/assembly/index.ts).
+ */
+export function reciprocalExact(y: number): boolean {
+  const d = f(y);
+  return d >= 2 ** -126 && d <= 1;
+}
+
 /** True if the fused Adam kernel gives the reference loop's bits for `s` (bc2Sqrt in range). */
 export function adamKernelExact(s: AdamStepScalars): boolean {
-  const bc2 = f(s.biasCorrection2Sqrt);
-  return bc2 >= 2 ** -126 && bc2 <= 1;
+  return reciprocalExact(s.biasCorrection2Sqrt);
+}
+
+/** True if the fused schedule-free kernel gives the reference loop's bits (bc2 in range). */
+export function scheduleFreeKernelExact(s: ScheduleFreeScalars): boolean {
+  return s.adam === null || reciprocalExact(s.adam.biasCorrection2);
 }
 
 /** The Adam kernel's scalar arguments; `withVMax`: a vMax slot is passed (amsgrad). */
@@ -103,4 +142,32 @@ export function sgdArgs(s: SgdStepScalars, withBuffer: boolean, firstStep: boole
     (momentum && firstStep ? FLAG.firstStep : 0) |
     (s.cautious ? FLAG.cautious : 0);
   return [f(s.decayFactor), l2, f(s.momentum), f(1 - s.dampening), f(-s.lr), flags];
+}
+
+/**
+ * The schedule-free kernel's scalar arguments; `withV`: a second-moment slot is passed (it is used
+ * only when `s.adam` is set, as in scheduleFreeReferenceUpdate).
+ */
+export function scheduleFreeArgs(s: ScheduleFreeScalars, withV: boolean): ScheduleFreeKernelArgs {
+  const wd = f(s.weightDecay);
+  const c = f(s.ckp1);
+  const adam = withV ? s.adam : null;
+  const flags =
+    (s.maximize ? FLAG.maximize : 0) |
+    (adam ? FLAG.secondMoment : 0) |
+    (wd !== 0 ? FLAG.decay : 0) |
+    (c < 0.5 ? 0 : FLAG.lerpHigh);
+  const beta2 = adam?.beta2 ?? 0;
+  return [
+    wd,
+    c,
+    f(1 - c),
+    f(s.yStep),
+    f(-s.lr),
+    f(beta2),
+    f(1 - beta2),
+    f(adam?.biasCorrection2 ?? 1),
+    f(adam?.eps ?? 0),
+    flags,
+  ];
 }

@@ -1,8 +1,9 @@
 /**
- * The kernels layer: fused one-pass WASM SIMD optimizer kernels (AdamW, Adam-L2, SGD, SGDW), arena
- * memory that lets steps run in place, and optional worker threads. `initKernels()` picks the
- * fastest available kernels (the reference loops where WebAssembly SIMD is missing) and starts the
- * threads; `wasmKernels` works synchronously without it, on one thread.
+ * The kernels layer: fused one-pass WASM SIMD optimizer kernels (AdamW, Adam-L2, SGD, SGDW,
+ * schedule-free AdamW and SGD), arena memory that lets steps run in place, and optional worker
+ * threads. `initKernels()` picks the fastest available kernels (the reference loops where
+ * WebAssembly SIMD is missing) and starts the threads; `wasmKernels` works synchronously without
+ * it, on one thread.
  */
 
 import { OptionError } from '../core/errors.js';
@@ -22,7 +23,11 @@ export {
   adamArgs,
   adamKernelExact,
   FLAG,
+  reciprocalExact,
+  type ScheduleFreeKernelArgs,
   type SgdKernelArgs,
+  scheduleFreeArgs,
+  scheduleFreeKernelExact,
   sgdArgs,
 } from './abi.js';
 export {

@@ -5,7 +5,7 @@
  * importing a plain memory (everywhere else). Compilation is synchronous: the module is a few KiB,
  * well below the size browsers allow to compile on the main thread.
  */
-import type { AdamKernelArgs, SgdKernelArgs } from './abi.js';
+import type { AdamKernelArgs, ScheduleFreeKernelArgs, SgdKernelArgs } from './abi.js';
 import { plainWasmBase64, sharedWasmBase64 } from './generated/wasm.js';
 
 /**
@@ -23,8 +23,19 @@ export interface KernelExports {
     ...s: AdamKernelArgs
   ): void;
   sgd(p: number, g: number, buf: number, n: number, ...s: SgdKernelArgs): void;
+  scheduleFree(
+    y: number,
+    g: number,
+    z: number,
+    v: number,
+    n: number,
+    ...s: ScheduleFreeKernelArgs
+  ): void;
   allFinite(ptr: number, n: number): number;
 }
+
+/** The exports that update tensors (the ones worker threads run on ranges). */
+export type UpdateExport = 'adam' | 'sgd' | 'scheduleFree';
 
 export const PAGE_BYTES = 65536;
 /** The wasm32 limit: 65536 pages = 4 GiB. */

@@ -6,6 +6,7 @@
  */
 
 import { type KernelMemory, onSharedMemory } from './arena.js';
+import type { UpdateExport } from './module.js';
 
 /** True when running on Node (where worker_threads exists). */
 export function isNode(): boolean {
@@ -24,7 +25,7 @@ export interface KernelThreadPool {
    * `own()` on the calling thread, and returns once every worker has finished. Throws if a worker
    * failed.
    */
-  run(memoryId: number, fn: 'adam' | 'sgd', calls: number[][], own: () => void): void;
+  run(memoryId: number, fn: UpdateExport, calls: number[][], own: () => void): void;
   /** Stops the workers. */
   close(): Promise<void>;
 }

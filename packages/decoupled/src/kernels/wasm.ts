@@ -1,7 +1,7 @@
 /**
  * The fused WASM SIMD update kernels as `UpdateKernels` for the optimizer core: the same per-element
  * math as the reference loops of src/core/kernels.ts (bit-identical float32 results), in one pass
- * over p, g and the state (AdamW: 28 bytes per parameter).
+ * over p, g and the state (AdamW: 28 bytes per parameter; schedule-free AdamW: y, g, z, v, 28 too).
  *
  * Where the data lives decides the path:
  * - in place: every array is a view into one kernel memory (an arena, ./arena.ts): the kernel runs
@@ -14,11 +14,19 @@ import {
   type AdamStepScalars,
   adamReferenceUpdate,
   firstNonFinite,
+  type ScheduleFreeScalars,
   type SgdScalars,
+  scheduleFreeReferenceUpdate,
   sgdReferenceUpdate,
   type UpdateKernels,
 } from '../core/kernels.js';
-import { adamArgs, adamKernelExact, sgdArgs } from './abi.js';
+import {
+  adamArgs,
+  adamKernelExact,
+  scheduleFreeArgs,
+  scheduleFreeKernelExact,
+  sgdArgs,
+} from './abi.js';
 import {
   arenaOf,
   createKernelMemory,
@@ -29,10 +37,12 @@ import {
   stageSlot,
   stateArena,
 } from './arena.js';
+import type { UpdateExport } from './module.js';
 import { type KernelThreadPool, splitRange } from './threads.js';
 
 /** The WASM kernels, plus the extras the optimizer core can use when present. */
 export interface WasmKernels extends UpdateKernels {
+  readonly scheduleFree: NonNullable<UpdateKernels['scheduleFree']>;
   /** True if every element is finite (a SIMD scan); the fast path of the non-finite check. */
   allFinite(a: Float32Array): boolean;
   /**
@@ -133,7 +143,7 @@ function pickMemory(p: Float32Array, state: Float32Array | null): KernelMemory {
 /** Runs `args(start, len)` of export `fn` on every thread if worth it; false if not threaded. */
 function runThreaded(
   mem: KernelMemory,
-  fn: 'adam' | 'sgd',
+  fn: UpdateExport,
   n: number,
   args: (start: number, len: number) => number[],
 ): boolean {
@@ -157,7 +167,7 @@ function runThreaded(
  */
 function dispatch(
   mem: KernelMemory,
-  fn: 'adam' | 'sgd',
+  fn: UpdateExport,
   arrays: readonly (Float32Array | null)[],
   written: readonly number[],
   scalars: readonly number[],
@@ -224,6 +234,26 @@ function sgd(p: Float32Array, g: Float32Array, buffer: Float32Array | null, s: S
   dispatch(pickMemory(p, b), 'sgd', [p, g, b], [0, 2], sgdArgs(s, b !== null, s.firstStep));
 }
 
+function scheduleFree(
+  y: Float32Array,
+  g: Float32Array,
+  z: Float32Array,
+  v: Float32Array | null,
+  s: ScheduleFreeScalars,
+): void {
+  const n = y.length;
+  checkLength('g', g, n);
+  checkLength('z', z, n);
+  const vv = s.adam !== null && v !== null ? v : null;
+  checkLength('v', vv, n);
+  if (n < SMALL || !scheduleFreeKernelExact(s)) {
+    scheduleFreeReferenceUpdate(y, g, z, v, s);
+    return;
+  }
+  const args = scheduleFreeArgs(s, vv !== null);
+  dispatch(pickMemory(y, z), 'scheduleFree', [y, g, z, vv], [0, 2, 3], args);
+}
+
 function allFinite(a: Float32Array): boolean {
   const n = a.length;
   if (n < SMALL) return firstNonFinite(a) === null;
@@ -248,6 +278,7 @@ export const wasmKernels: WasmKernels = {
   name: 'wasm-simd',
   adam,
   sgd,
+  scheduleFree,
   allFinite,
   allocateState,
 };

@@ -7,14 +7,24 @@
  *          vmax = max(vmax, v); theta += (-stepSize m) / (sqrt(v or vmax) / bc2Sqrt + eps)
  *   SGD:   theta *= decay; g = (+-g) + l2 theta; b = first ? g : mu b + (1-damp) g;
  *          d = nesterov ? g + mu b : b; theta += -lr d
- * One exception to "same operations": the SIMD Adam loop computes sqrt(v) / bc2Sqrt as
- * f32(f64(sqrt(v)) * f64(1 / bc2Sqrt)), which frees the divider (the loop's bottleneck, about 10%
- * here) and gives the same float32 as the division. Why: for normal x = X 2^a, y = Y 2^b
- * (X, Y integers in [2^23, 2^24)) the exact x / y lies at least 2^-50 (relative) from any float32
- * rounding midpoint, because X 2^25 - (2K + 1) Y is a nonzero integer; the two f64 roundings move it
- * by at most 2^-52. sqrt(v) is 0, NaN, Inf or normal (sqrt of the smallest subnormal is 2^-74.5),
- * and every caller passes only bc2Sqrt in [2^-126, 1] (adamKernelExact, src/kernels/abi.ts), so
- * the quotient is normal or overflows at the same midpoint. test/kernels/kernels.test.ts checks it property-based.
+ *   Schedule-free (y = the param): g = +-g; [v = b2 v + ((1-b2) g) g; g = g / (sqrt(v / bc2) + eps)];
+ *          g = g + wd y; y = lerp(y, z, c) + yStep g; z = z + (-lr) g
+ * One exception to "same operations": the SIMD loops compute sqrt(v) / bc2Sqrt (Adam) and v / bc2
+ * (schedule-free) as f32(f64(x) * f64(1 / y)), which frees the divider (the loop's bottleneck,
+ * about 10% here) and gives the same float32 as the division for every float32 x when the scalar
+ * y is in [2^-126, 1] (reciprocalExact, src/kernels/abi.ts; callers run the reference loop
+ * otherwise). Why, for x = X 2^a and y = Y 2^b with integers X < 2^24 (x subnormal included) and
+ * Y in [2^23, 2^24), so b <= -23:
+ * - normal quotient: a float32 rounding midpoint is m = M 2^c with M odd in (2^24, 2^25) (the
+ *   overflow threshold included); x / y = m would need odd(X) = M odd(Y) > 2^24, so the numerator
+ *   of x / y - m = (X 2^a - M Y 2^(b+c)) / (Y 2^b) is a nonzero multiple of 2^(b+c) (b + c < a),
+ *   and |x / y - m| >= 2^-49 m;
+ * - subnormal quotient (below 2^-126, possible for a subnormal x): m = M 2^-150 with M odd; x / y = m
+ *   would need y = 2X / M, a float32 <= 1, which is impossible (M divides X, so y >= 2), and
+ *   |x / y - m| = 2^-150 |2X 2^-b - M Y| / Y >= 2^-174 > 2^-48 x / y.
+ * The two f64 roundings (1 / y, then the product) move the quotient by less than 2^-51 relative, so
+ * it stays on the same side of every midpoint. test/kernels/kernels.test.ts checks it
+ * property-based, subnormal quotients and near-midpoint cases included.
  * CAUTIOUS (cautious weight decay, arXiv 2510.12402): the decay factor applies only where the step
  * direction u (Adam: m; SGD: d) and the old theta agree in sign, u theta >= 0; elsewhere theta keeps
  * its undecayed value. Same test as the reference: u == 0 or theta == 0 or equal sign bits.
@@ -30,6 +40,9 @@ const MOMENTUM: i32 = 8;
 const NESTEROV: i32 = 16;
 const FIRST_STEP: i32 = 32;
 const CAUTIOUS: i32 = 64;
+const SECOND_MOMENT: i32 = 128;
+const DECAY: i32 = 256;
+const LERP_HIGH: i32 = 512;
 
 /** Lanes where u theta >= 0 (u or theta zero, or the same sign bit): cautious decay applies. */
 @inline
@@ -102,11 +115,7 @@ function adamLoop(
         second = f32x4.pmax(vi, v128.load(vmax + o));
         v128.store(vmax + o, second);
       }
-      const root = f32x4.sqrt(second);
-      const lo = f64x2.mul(f64x2.promote_low_f32x4(root), vInvBc2);
-      const hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(root, root, 2, 3, 2, 3)), vInvBc2);
-      const scaled = v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
-      const denom = f32x4.add(scaled, vEps);
+      const denom = f32x4.add(divByReciprocal(f32x4.sqrt(second), vInvBc2), vEps);
       theta = f32x4.add(theta, f32x4.div(f32x4.mul(vNeg, mi), denom));
       v128.store(p + o, theta);
     }
@@ -126,11 +135,7 @@ function adamLoop(
         second = f32x4.pmax(vi, v128.load(vmax + o2));
         v128.store(vmax + o2, second);
       }
-      const root = f32x4.sqrt(second);
-      const lo = f64x2.mul(f64x2.promote_low_f32x4(root), vInvBc2);
-      const hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(root, root, 2, 3, 2, 3)), vInvBc2);
-      const scaled = v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
-      const denom = f32x4.add(scaled, vEps);
+      const denom = f32x4.add(divByReciprocal(f32x4.sqrt(second), vInvBc2), vEps);
       theta = f32x4.add(theta, f32x4.div(f32x4.mul(vNeg, mi), denom));
       v128.store(p + o2, theta);
     }
@@ -343,6 +348,181 @@ export function sgd(
   const sign: u32 = flags & MAXIMIZE ? 0x80000000 : 0;
   if (flags & CAUTIOUS) sgdVariants(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, flags, true);
   else sgdVariants(p, g, buf, n, decay, l2, momentum, omd, negLr, sign, flags, false);
+}
+
+/** f32(f64(x) * invY) lane by lane: x / y for y in [2^-126, 1] (see the module comment). */
+@inline
+function divByReciprocal(x: v128, invY: v128): v128 {
+  const lo = f64x2.mul(f64x2.promote_low_f32x4(x), invY);
+  const hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 2, 3)), invY);
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/**
+ * PyTorch 1.13's lerp(a, b, c), the form chosen by the flag: a + c (b - a) when c < 0.5, else
+ * b - (b - a) (1 - c).
+ */
+@inline
+function lerp4(a: v128, b: v128, vC: v128, vOmc: v128, high: bool): v128 {
+  const diff = f32x4.sub(b, a);
+  return high ? f32x4.sub(b, f32x4.mul(diff, vOmc)) : f32x4.add(a, f32x4.mul(vC, diff));
+}
+
+@inline
+function scheduleFreeLoop(
+  y: usize,
+  g: usize,
+  z: usize,
+  v: usize,
+  n: i32,
+  wd: f32,
+  c: f32,
+  omc: f32,
+  yStep: f32,
+  negLr: f32,
+  beta2: f32,
+  omb2: f32,
+  bc2: f32,
+  eps: f32,
+  sign: u32,
+  adam: bool,
+  decay: bool,
+  high: bool,
+): void {
+  const vWd = f32x4.splat(wd);
+  const vC = f32x4.splat(c);
+  const vOmc = f32x4.splat(omc);
+  const vYStep = f32x4.splat(yStep);
+  const vNeg = f32x4.splat(negLr);
+  const vB2 = f32x4.splat(beta2);
+  const vOmb2 = f32x4.splat(omb2);
+  const vInvBc2 = f64x2.splat(1.0 / <f64>bc2);
+  const vEps = f32x4.splat(eps);
+  const vSign = i32x4.splat(sign);
+  // Two v128 blocks per iteration, written out as in adamLoop (and for the same reason).
+  const end8 = <usize>(n & ~7) << 2;
+  let o: usize = 0;
+  for (; o < end8; o += 32) {
+    {
+      let grad = v128.xor(v128.load(g + o), vSign);
+      if (adam) {
+        const vi = f32x4.add(f32x4.mul(v128.load(v + o), vB2), f32x4.mul(f32x4.mul(vOmb2, grad), grad));
+        v128.store(v + o, vi);
+        grad = f32x4.div(grad, f32x4.add(f32x4.sqrt(divByReciprocal(vi, vInvBc2)), vEps));
+      }
+      const yi = v128.load(y + o);
+      if (decay) grad = f32x4.add(grad, f32x4.mul(vWd, yi));
+      const zi = v128.load(z + o);
+      v128.store(y + o, f32x4.add(lerp4(yi, zi, vC, vOmc, high), f32x4.mul(vYStep, grad)));
+      v128.store(z + o, f32x4.add(zi, f32x4.mul(vNeg, grad)));
+    }
+    {
+      const o2 = o + 16;
+      let grad = v128.xor(v128.load(g + o2), vSign);
+      if (adam) {
+        const vi = f32x4.add(f32x4.mul(v128.load(v + o2), vB2), f32x4.mul(f32x4.mul(vOmb2, grad), grad));
+        v128.store(v + o2, vi);
+        grad = f32x4.div(grad, f32x4.add(f32x4.sqrt(divByReciprocal(vi, vInvBc2)), vEps));
+      }
+      const yi = v128.load(y + o2);
+      if (decay) grad = f32x4.add(grad, f32x4.mul(vWd, yi));
+      const zi = v128.load(z + o2);
+      v128.store(y + o2, f32x4.add(lerp4(yi, zi, vC, vOmc, high), f32x4.mul(vYStep, grad)));
+      v128.store(z + o2, f32x4.add(zi, f32x4.mul(vNeg, grad)));
+    }
+  }
+  const end = <usize>n << 2;
+  for (; o < end; o += 4) {
+    let grad = reinterpret<f32>(load<u32>(g + o) ^ sign);
+    if (adam) {
+      const vi = load<f32>(v + o) * beta2 + omb2 * grad * grad;
+      store<f32>(v + o, vi);
+      grad = grad / (Mathf.sqrt(vi / bc2) + eps);
+    }
+    const yi = load<f32>(y + o);
+    if (decay) grad = grad + wd * yi;
+    const zi = load<f32>(z + o);
+    const l = high ? zi - (zi - yi) * omc : yi + c * (zi - yi);
+    store<f32>(y + o, l + yStep * grad);
+    store<f32>(z + o, zi + negLr * grad);
+  }
+}
+
+// The flags become constants through these @inline levels (as in adamVariants): passing them to
+// one loop as runtime values measured 0.70-0.81x (docs/kernels.md, "Schedule-free").
+@inline
+function scheduleFreeLerp(
+  y: usize,
+  g: usize,
+  z: usize,
+  v: usize,
+  n: i32,
+  wd: f32,
+  c: f32,
+  omc: f32,
+  yStep: f32,
+  negLr: f32,
+  beta2: f32,
+  omb2: f32,
+  bc2: f32,
+  eps: f32,
+  sign: u32,
+  adam: bool,
+  decay: bool,
+  flags: i32,
+): void {
+  if (flags & LERP_HIGH) scheduleFreeLoop(y, g, z, v, n, wd, c, omc, yStep, negLr, beta2, omb2, bc2, eps, sign, adam, decay, true);
+  else scheduleFreeLoop(y, g, z, v, n, wd, c, omc, yStep, negLr, beta2, omb2, bc2, eps, sign, adam, decay, false);
+}
+
+@inline
+function scheduleFreeDecay(
+  y: usize,
+  g: usize,
+  z: usize,
+  v: usize,
+  n: i32,
+  wd: f32,
+  c: f32,
+  omc: f32,
+  yStep: f32,
+  negLr: f32,
+  beta2: f32,
+  omb2: f32,
+  bc2: f32,
+  eps: f32,
+  sign: u32,
+  adam: bool,
+  flags: i32,
+): void {
+  if (flags & DECAY) scheduleFreeLerp(y, g, z, v, n, wd, c, omc, yStep, negLr, beta2, omb2, bc2, eps, sign, adam, true, flags);
+  else scheduleFreeLerp(y, g, z, v, n, wd, c, omc, yStep, negLr, beta2, omb2, bc2, eps, sign, adam, false, flags);
+}
+
+/**
+ * One schedule-free step over n elements (y the param, z its base sequence, v Adam's second
+ * moment); flags: MAXIMIZE | SECOND_MOMENT | DECAY | LERP_HIGH.
+ */
+export function scheduleFree(
+  y: usize,
+  g: usize,
+  z: usize,
+  v: usize,
+  n: i32,
+  wd: f32,
+  c: f32,
+  omc: f32,
+  yStep: f32,
+  negLr: f32,
+  beta2: f32,
+  omb2: f32,
+  bc2: f32,
+  eps: f32,
+  flags: i32,
+): void {
+  const sign: u32 = flags & MAXIMIZE ? 0x80000000 : 0;
+  if (flags & SECOND_MOMENT) scheduleFreeDecay(y, g, z, v, n, wd, c, omc, yStep, negLr, beta2, omb2, bc2, eps, sign, true, flags);
+  else scheduleFreeDecay(y, g, z, v, n, wd, c, omc, yStep, negLr, beta2, omb2, bc2, eps, sign, false, flags);
 }
 
 /** 1 if all n floats at ptr are finite, else 0: a SIMD scan of the exponent bits. */
