@@ -28,6 +28,8 @@ import {
   RESTARTS as restarts,
   runCore,
   runTfjs,
+  savedWeights,
+  straightAndResumed,
   tfjsAverages,
 } from './trajectory.js';
 
@@ -166,11 +168,6 @@ describe('ema: swapAverages', () => {
   });
 });
 
-/** A copy of getWeights' list (the caller owns it), as a saved file would be. */
-async function savedWeights(opt: DecoupledOptimizer) {
-  return (await opt.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
-}
-
 describe('ema: state', () => {
   test('getWeights/setWeights carry the averages: a resume continues bit for bit', async () => {
     for (const backend of ['cpu', 'wasm'] as const) {
@@ -178,16 +175,9 @@ describe('ema: state', () => {
       const make = () =>
         new AdamW({ lr: 0.02, weightDecay: 0.1, ema: { decay: 0.9, debias: true, every: 4 } });
       const { init, grads } = problem(7, 9);
-      const straight = make();
-      const a = makeVariables(init);
-      for (const g of grads) applyTo(straight, a, g);
-
-      const first = make();
-      const b = makeVariables(init);
-      for (const g of grads.slice(0, 5)) applyTo(first, b, g);
-      const saved = await savedWeights(first);
+      const r = await straightAndResumed(make, init, grads, 5);
       assert.deepEqual(
-        saved.map((w) => w.name.replace(/_\d+\//, '/')),
+        r.saved.map((w) => w.name.replace(/_\d+\//, '/')),
         [
           'iter',
           ...['dense/kernel', 'dense/bias'].flatMap((v) =>
@@ -195,17 +185,8 @@ describe('ema: state', () => {
           ),
         ],
       );
-      first.dispose();
-      const second = make();
-      await second.setWeights(saved);
-      tf.dispose(saved.map((w) => w.tensor));
-      for (const g of grads.slice(5)) applyTo(second, b, g);
-      for (const name of Object.keys(a)) {
-        assert.deepEqual(Array.from(b[name].dataSync()), Array.from(a[name].dataSync()), name);
-      }
-      assert.deepEqual(tfjsAverages(second, b), tfjsAverages(straight, a), 'averages');
-      for (const opt of [straight, second]) opt.dispose();
-      tf.dispose([...Object.values(a), ...Object.values(b)]);
+      tf.dispose(r.saved.map((w) => w.tensor));
+      assert.deepEqual(r.resumed, r.straight, `${backend}: weights and averages`);
     }
   });
 

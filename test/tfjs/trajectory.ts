@@ -107,6 +107,47 @@ export function runTfjs(
   return trace;
 }
 
+/** A copy of getWeights' list (the caller owns it), as a saved file would be. */
+export async function savedWeights(opt: DecoupledOptimizer) {
+  return (await opt.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+}
+
+/**
+ * One run of `make()` over every call, and one saved after `at` calls (`saved`: the copies its
+ * getWeights gave, the caller's to dispose) and continued by a new `make()` from setWeights.
+ * Returns both runs' weights and averages by name, and the resumed optimizer.
+ */
+export async function straightAndResumed(
+  make: () => DecoupledOptimizer,
+  init: Record<string, Float32Array>,
+  grads: Record<string, Float32Array>[],
+  at: number,
+) {
+  const straight = make();
+  const a = makeVariables(init);
+  for (const g of grads) applyTo(straight, a, g);
+  const first = make();
+  const b = makeVariables(init);
+  for (const g of grads.slice(0, at)) applyTo(first, b, g);
+  const saved = await savedWeights(first);
+  first.dispose();
+  const resumed = make();
+  await resumed.setWeights(saved);
+  const restored = { calls: resumed.accumulatedCalls, iterations: resumed.iterations };
+  for (const g of grads.slice(at)) applyTo(resumed, b, g);
+  const weights = (vars: Record<string, tf.Variable>) =>
+    Object.fromEntries(NAMES.map((n) => [n, Array.from(vars[n].dataSync())]));
+  const out = {
+    saved,
+    restored,
+    straight: { weights: weights(a), averages: tfjsAverages(straight, a) },
+    resumed: { weights: weights(b), averages: tfjsAverages(resumed, b) },
+  };
+  for (const opt of [straight, resumed]) opt.dispose();
+  tf.dispose([...Object.values(a), ...Object.values(b)]);
+  return out;
+}
+
 /** The core side: `make` builds the optimizer on the decay groups of the same parameters. */
 export interface CoreLike {
   step(grads: Float32Array[]): boolean;
