@@ -24,6 +24,9 @@ export interface KernelExports {
   ): void;
   sgd(p: number, g: number, buf: number, n: number, ...s: SgdKernelArgs): void;
   allFinite(ptr: number, n: number): number;
+  emaUpdate(e: number, theta: number, n: number, d: number, c: number): void;
+  accumulateAdd(s: number, g: number, n: number): void;
+  accumulateMean(out: number, s: number, g: number, n: number, k: number): void;
 }
 
 export const PAGE_BYTES = 65536;

@@ -8,8 +8,9 @@
  *
  * which is then clipped (clipNorm) and applied like any gradient, so the schedule, the bias
  * corrections and the averages (./ema.ts) count applied steps. The variables change only at call k.
- * On cpu and wasm the core's loops run on the backend's arrays; elsewhere the same float32
- * operations run as tf ops, with no readback.
+ * On cpu the core's loops run on the backend's arrays, on wasm their SIMD forms
+ * (src/kernels/assembly) on the heap; elsewhere the same float32 operations run as tf ops, with no
+ * readback.
  *
  * The call count of the window in progress is saved by getWeights as the int32 scalar
  * `accumulate_calls` (a live variable, like the slots), so a resume mid-window is exact.
@@ -18,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { addGradient, meanGradient } from '../core/accumulate.js';
 import { OptionError } from '../core/errors.js';
 import { checkNumber } from '../core/validate.js';
-import { readView } from './backend-kernels.js';
+import { readView, wasmHeapKernels } from './backend-kernels.js';
 import { runsOnDevice } from './gpu/device-step.js';
 import { ownHostData } from './host-path.js';
 import type { BoundEntry, Entry, NamedTensor, SlotStore } from './slots.js';
@@ -71,9 +72,10 @@ export class GradientWindow {
         return;
       }
       ownHostData(s);
-      const sum = readView(s);
-      if (first) sum.set(readView(grads[i]));
-      else addGradient(sum, readView(grads[i]));
+      const heap = wasmHeapKernels();
+      if (first) readView(s).set(readView(grads[i]));
+      else if (heap) heap.kernels.accumulateAdd(heap.at(s), heap.at(grads[i]), s.size);
+      else addGradient(readView(s), readView(grads[i]));
     });
     if (first) this.members = new Set(entries);
     this.calls++;
@@ -89,6 +91,12 @@ export class GradientWindow {
     const means = entries.map((entry, i) => {
       const s = this.store.slot(entry, 'accumulated_grad');
       if (onDevice) return tf.div(tf.add(s, grads[i]), k);
+      const heap = wasmHeapKernels();
+      if (heap) {
+        const mean = tf.zeros(grads[i].shape, 'float32');
+        heap.kernels.accumulateMean(heap.at(mean), heap.at(s), heap.at(grads[i]), s.size, k);
+        return mean;
+      }
       const out = new Float32Array(grads[i].size);
       meanGradient(out, readView(s), readView(grads[i]), k);
       return tf.tensor(out, grads[i].shape, 'float32');

@@ -7,9 +7,9 @@
  *   Keras rule (debias false):  e_1 = theta_1,  e_t = f(f(d e_{t-1}) + f(c theta_t)),  a_t = e_t
  *   debias (optax):             e_0 = 0,        the same update,  a_t = f(e_t / f(1 - d^t))
  *
- * On cpu and wasm the core's loop (emaUpdate) runs on the backend's arrays in place; elsewhere the
- * same float32 operations run as tf ops, and a step the device skipped (nonFinite 'skip') leaves e
- * as it is. A variable first seen after step 1 starts there as at step 1 (e = theta, or e = 0).
+ * On cpu the core's loop (emaUpdate) runs on the backend's arrays in place, on wasm its SIMD form
+ * (src/kernels/assembly) on the heap; elsewhere the same float32 operations run as tf ops, and a
+ * step the device skipped (nonFinite 'skip') leaves e as it is. A variable first seen after step 1 starts there as at step 1 (e = theta, or e = 0).
  * `every: k` (Keras `ema_overwrite_frequency`): after applied steps k, 2k, ... the variables are
  * overwritten with a_t.
  *
@@ -19,12 +19,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { debiasDivisor, type EmaSettings, emaCoefficients, emaUpdate } from '../core/ema.js';
 import { OptionError } from '../core/errors.js';
-import { readView } from './backend-kernels.js';
+import { readView, wasmHeapKernels } from './backend-kernels.js';
 import { runsOnDevice } from './gpu/device-step.js';
 import { ownHostData } from './host-path.js';
 import type { BoundEntry, Entry, NamedTensor, SlotStore } from './slots.js';
 
 const isBound = (e: Entry): e is BoundEntry => e.variable !== null && !e.variable.isDisposed;
+
+/** True where an update copies theta instead (the Keras rule's start, a_1 = theta_1). */
+const copiesWeights = (settings: EmaSettings, start: boolean) => start && !settings.debias;
 
 /** A copy of `t` in new memory (x * 1 is exact), so no in-place write elsewhere can reach it. */
 const copyOf = (t: tf.Tensor) => tf.mul(t, 1);
@@ -52,13 +55,8 @@ export class VariableAverages {
     for (const entry of entries) {
       const start = count === 1 || !entry.slots.has('ema');
       const e = this.store.slot(entry, 'ema');
-      if (onDevice) {
-        this.updateOnDevice(e, entry.variable, start, control);
-      } else {
-        // Views after every allocation (wasm's heap may move).
-        ownHostData(e);
-        emaUpdate(readView(e), readView(entry.variable), this.settings, start);
-      }
+      if (onDevice) this.updateOnDevice(e, entry.variable, start, control);
+      else this.updateOnHost(e, entry.variable, start);
     }
     const every = this.settings.every;
     if (every !== null && count % every === 0) {
@@ -112,6 +110,19 @@ export class VariableAverages {
     return this.settings.debias ? tf.div(e, debiasDivisor(this.settings, count)) : copyOf(e);
   }
 
+  /** The same update in place on the backend's memory (cpu, wasm). */
+  private updateOnHost(e: tf.Variable, theta: tf.Variable, start: boolean): void {
+    ownHostData(e);
+    const heap = wasmHeapKernels();
+    if (heap && !copiesWeights(this.settings, start)) {
+      const { d, c } = emaCoefficients(this.settings);
+      heap.kernels.emaUpdate(heap.at(e), heap.at(theta), e.size, d, c);
+      return;
+    }
+    // Views after every allocation (wasm's heap may move).
+    emaUpdate(readView(e), readView(theta), this.settings, start);
+  }
+
   /** e <- f(f(d e) + f(c theta)) (or e <- theta at the Keras rule's start) as tf ops. */
   private updateOnDevice(
     e: tf.Variable,
@@ -119,7 +130,7 @@ export class VariableAverages {
     start: boolean,
     control: tf.Scalar | null,
   ): void {
-    if (start && !this.settings.debias) {
+    if (copiesWeights(this.settings, start)) {
       e.assign(copyOf(theta));
       return;
     }
