@@ -63,6 +63,8 @@ describe('decoupled train (CLI)', () => {
       '--resume',
       '--backend',
       '--threads',
+      '--ema',
+      '--accumulate',
     ]) {
       assert.ok(r.stdout.includes(flag), flag);
     }
@@ -89,6 +91,9 @@ describe('decoupled train (CLI)', () => {
     assert.equal(configFromFlags({}).out, join('runs', 'fashion-mnist-cnn-adamw-s1'));
     assert.equal(c.threads, 1);
     assert.equal(configFromFlags({ threads: 2 }).threads, 2);
+    const averaged = configFromFlags({ config: file, ema: 0.999, accumulate: 4 });
+    assert.deepEqual([averaged.ema, averaged.accumulate], [0.999, 4]);
+    assert.deepEqual([c.ema, c.accumulate], [undefined, undefined], 'absent: none, 1');
   });
 
   const bad: [string[], RegExp][] = [
@@ -104,6 +109,10 @@ describe('decoupled train (CLI)', () => {
     [['--no-such-flag'], /unknown option/],
     [['--threads', '0'], /--threads must be an integer >= 1; received "0"/],
     [['--threads', 'all'], /--threads must be an integer >= 1; received "all"/],
+    [['--ema', '1'], /^decoupled: --ema: .*<1; received 1\n$/],
+    [['--ema', 'high'], /--ema must be a decimal number \(e\.g\. 3e-4\); received "high"/],
+    [['--accumulate', '0'], /^decoupled: --accumulate: .*>0; received 0\n$/],
+    [['--accumulate', '2.5'], /--accumulate must be an integer; received "2\.5"/],
     [
       ['--data-dir', '/nonexistent-dir', '--out', '/nonexistent-dir/run'],
       /not found.*apt-get install dataset-fashion-mnist/,

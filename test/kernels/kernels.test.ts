@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { addGradient, meanGradient } from '#decoupled/core/accumulate.js';
+import { emaCoefficients, emaUpdate } from '#decoupled/core/ema.js';
 import {
   type AdamScalars,
   adamReferenceUpdate,
@@ -20,6 +22,7 @@ import {
   shutdownKernels,
   wasmKernels,
 } from '#decoupled/kernels/index.js';
+import { createInstance } from '#decoupled/kernels/module.js';
 import {
   type Alloc,
   arenaAlloc,
@@ -229,6 +232,43 @@ describe('wasm kernels match the reference loops bit for bit', () => {
           assert.equal(wasmKernels.allFinite(a), false, `n=${n} at ${at} ${bad}`);
           assert.equal(wasmKernels.allFinite(unaligned(a)), false);
         }
+      }
+    }
+  });
+
+  it('emaUpdate, accumulateAdd and accumulateMean give the core loops bits, specials too', () => {
+    // Four regions of 16 KiB in a fresh instance's memory: e (or s), theta, g, out.
+    const instance = createInstance(4, false);
+    const k = instance.exports;
+    const view = (at: number, n: number) => new Float32Array(instance.memory.buffer, at, n);
+    for (const n of [0, 1, 3, 4, 5, 67, 1000]) {
+      const [e, theta, g] = [1, 2, 3].map((seed) => values(n, seed + n, false, true));
+      const [eAt, thetaAt, gAt, outAt] = [0, 1, 2, 3].map((i) => i * 16384);
+      for (const settings of [
+        { decay: 0.9, every: null, debias: false },
+        { decay: 0.999, every: null, debias: true },
+        { decay: 0, every: null, debias: false },
+      ]) {
+        const expected = e.slice();
+        emaUpdate(expected, theta, settings, false);
+        view(eAt, n).set(e);
+        view(thetaAt, n).set(theta);
+        const { d, c } = emaCoefficients(settings);
+        k.emaUpdate(eAt, thetaAt, n, d, c);
+        assertSameFloats(view(eAt, n).slice(), expected, `emaUpdate n=${n} ${settings.decay}`);
+      }
+      const sum = e.slice();
+      addGradient(sum, g);
+      view(eAt, n).set(e);
+      view(gAt, n).set(g);
+      k.accumulateAdd(eAt, gAt, n);
+      assertSameFloats(view(eAt, n).slice(), sum, `accumulateAdd n=${n}`);
+      for (const calls of [2, 3, 7]) {
+        const mean = new Float32Array(n);
+        meanGradient(mean, e, g, calls);
+        view(eAt, n).set(e);
+        k.accumulateMean(outAt, eAt, gAt, n, calls);
+        assertSameFloats(view(outAt, n).slice(), mean, `accumulateMean n=${n} k=${calls}`);
       }
     }
   });

@@ -127,6 +127,19 @@ export const CASES: GpuCase[] = [
     () => ({ lr: 0.05, momentum: 0.9 }),
     { nanAt: 6, clipNorm: 2 },
   ),
+  // ema and accumulate as tf ops on the device; `every` copies the averages into the weights.
+  pair('AdamW, ema (debias, every 3), accumulate 2', decoupled.AdamW, CoreAdamW, () => ({
+    lr: 0.01,
+    weightDecay: 0.1,
+    ema: { decay: 0.9, debias: true, every: 3 },
+    accumulate: 2,
+  })),
+  pair('SGDW, momentum, ema (every 2), accumulate 3', decoupled.SGDW, CoreSGDW, () => ({
+    lr: 0.05,
+    momentum: 0.9,
+    ema: { decay: 0.8, every: 2 },
+    accumulate: 3,
+  })),
 ];
 
 /** A decayed kernel, an excluded bias, a conv kernel and a larger matrix. */

@@ -18,6 +18,26 @@ import { checkNumber } from './validate.js';
 
 const f = Math.fround;
 
+/** Checks the `accumulate` option: an integer >= 1 (default 1: no accumulation). */
+export function accumulateSetting(value: unknown, where: string): number {
+  return checkNumber('accumulate', value ?? 1, { min: 1, integer: true }, where);
+}
+
+/** s <- f(s + g) in place: one call added to the window's sum. */
+export function addGradient(s: Float32Array, g: ArrayLike<number>): void {
+  for (let j = 0; j < s.length; j++) s[j] = f(s[j] + g[j]);
+}
+
+/** The window's mean into `out`: f(f(s + g) / k), or f(g / k) when `s` is null (k = 1 call). */
+export function meanGradient(
+  out: Float32Array,
+  s: ArrayLike<number> | null,
+  g: ArrayLike<number>,
+  k: number,
+): void {
+  for (let j = 0; j < out.length; j++) out[j] = f((s ? f(s[j] + g[j]) : g[j]) / k);
+}
+
 /** The running sums of the current window. */
 export class GradientAccumulator implements StatefulFeature {
   readonly every: number;
@@ -44,7 +64,7 @@ export class GradientAccumulator implements StatefulFeature {
         else this.sums[i] = g.slice();
         return;
       }
-      for (let j = 0; j < g.length; j++) s[j] = f(s[j] + g[j]);
+      addGradient(s, g);
     });
     this.calls++;
   }
@@ -53,12 +73,8 @@ export class GradientAccumulator implements StatefulFeature {
   finish(grads: readonly Float32Array[]): Float32Array[] {
     const k = this.every;
     const means = grads.map((g, i) => {
-      const s = this.sums[i];
       const out = new Float32Array(g.length);
-      for (let j = 0; j < g.length; j++) {
-        const sum = this.calls === 0 || !s ? g[j] : f(s[j] + g[j]);
-        out[j] = f(sum / k);
-      }
+      meanGradient(out, this.calls === 0 ? null : this.sums[i], g, k);
       return out;
     });
     this.calls = 0;

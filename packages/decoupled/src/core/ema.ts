@@ -65,6 +65,51 @@ export function emaSettings(value: unknown, where: string): EmaSettings | null {
   };
 }
 
+/** The float32 scalars of one update: d = f(decay) and c, each peer's 1 - d (see above). */
+export function emaCoefficients(settings: EmaSettings): { d: number; c: number } {
+  const d = f(settings.decay);
+  return { d, c: settings.debias ? f(1 - settings.decay) : f(1 - d) };
+}
+
+/** The debias divisor f(1 - d^t) after t averaged steps (d^t in float64). */
+export function debiasDivisor(settings: EmaSettings, count: number): number {
+  return f(1 - settings.decay ** count);
+}
+
+/**
+ * One update of a running sum in place: e <- f(f(d e) + f(c theta)); for the first update under
+ * the Keras rule (`first`, not debias), e <- theta. The one loop of this rule (the core and the
+ * tfjs host path run it).
+ */
+export function emaUpdate(
+  e: Float32Array,
+  theta: ArrayLike<number>,
+  settings: EmaSettings,
+  first: boolean,
+): void {
+  if (first && !settings.debias) {
+    e.set(theta);
+    return;
+  }
+  const { d, c } = emaCoefficients(settings);
+  for (let j = 0; j < e.length; j++) e[j] = f(f(d * e[j]) + f(c * theta[j]));
+}
+
+/** a_t into `out`: e itself (Keras rule), or f(e / f(1 - d^t)) (debias), t = count >= 1. */
+export function emaAverage(
+  out: Float32Array,
+  e: ArrayLike<number>,
+  settings: EmaSettings,
+  count: number,
+): void {
+  if (!settings.debias) {
+    out.set(e);
+    return;
+  }
+  const divisor = debiasDivisor(settings, count);
+  for (let j = 0; j < out.length; j++) out[j] = f(e[j] / divisor);
+}
+
 /** The running averages of a list of parameters, their update count and the swap state. */
 export class WeightAverages implements StatefulFeature {
   readonly settings: EmaSettings;
@@ -86,8 +131,6 @@ export class WeightAverages implements StatefulFeature {
 
   /** Folds theta_t (the parameters after an applied step) into the averages; t = count + 1. */
   update(params: readonly Float32Array[]): void {
-    const d = f(this.settings.decay);
-    const oneMinusD = this.settings.debias ? f(1 - this.settings.decay) : f(1 - d);
     const first = this.count === 0;
     params.forEach((theta, i) => {
       let e = this.sums[i];
@@ -95,11 +138,7 @@ export class WeightAverages implements StatefulFeature {
         e = new Float32Array(theta.length);
         this.sums[i] = e;
       }
-      if (first && !this.settings.debias) {
-        e.set(theta);
-        return;
-      }
-      for (let j = 0; j < theta.length; j++) e[j] = f(f(d * e[j]) + f(oneMinusD * theta[j]));
+      emaUpdate(e, theta, this.settings, first);
     });
     this.count++;
   }
@@ -111,13 +150,11 @@ export class WeightAverages implements StatefulFeature {
 
   /** Copies of a_t for every parameter; before any update, copies of `params` (nothing averaged). */
   averages(params: readonly Float32Array[]): Float32Array[] {
-    const correction = f(1 - this.settings.decay ** this.count);
     return params.map((p, i) => {
       const e = this.sums[i];
       if (!e || this.count === 0) return (this.backup?.[i] ?? p).slice();
-      if (!this.settings.debias) return e.slice();
       const out = new Float32Array(e.length);
-      for (let j = 0; j < e.length; j++) out[j] = f(e[j] / correction);
+      emaAverage(out, e, this.settings, this.count);
       return out;
     });
   }

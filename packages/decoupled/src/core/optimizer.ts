@@ -15,11 +15,12 @@
  * either updates every parameter or none. Adapters (decoupled/tfjs) call planStep and run their
  * own kernels with the planned scalars.
  *
- * Two features live here, once, for every optimizer (core only so far): `accumulate: k` (./accumulate.ts:
- * a step every k calls, on the mean gradient) and `ema` (./ema.ts: averages of the weights after
- * each applied step, `averages()`, `swapAverages()`).
+ * Two features live here, once, for every optimizer: `accumulate: k` (./accumulate.ts: a step every
+ * k calls, on the mean gradient) and `ema` (./ema.ts: averages of the weights after each applied
+ * step, `averages()`, `swapAverages()`). decoupled/tfjs runs the same rules on its variables
+ * (src/tfjs/accumulate.ts, src/tfjs/ema.ts).
  */
-import { GradientAccumulator } from './accumulate.js';
+import { accumulateSetting, GradientAccumulator } from './accumulate.js';
 import { type EmaOptions, emaSettings, WeightAverages } from './ema.js';
 import { NonFiniteGradientError, OptionError } from './errors.js';
 import { checkSlotList } from './feature-state.js';
@@ -94,7 +95,10 @@ export interface OptimizerSpec<H extends BaseHyper> {
 /** The options of `GlobalOptions` that every adapter also takes. */
 export const GLOBAL_OPTION_KEYS = ['nonFinite', 'kernels'] as const;
 
-/** The options of `GlobalOptions` the core optimizers take but decoupled/tfjs does not yet. */
+/**
+ * The options of `GlobalOptions` whose state lives per parameter (ema, accumulate): the core keeps
+ * it here; decoupled/tfjs parses them itself and keeps the state in its slots.
+ */
 export const CORE_ONLY_OPTION_KEYS = ['ema', 'accumulate'] as const;
 
 /** One group's part of a planned step: the step-dependent values and the kernel's scalars. */
@@ -155,12 +159,7 @@ export abstract class Optimizer<H extends BaseHyper, S = unknown> {
       where,
     );
     const ema = emaSettings(options.ema, where);
-    const accumulate = checkNumber(
-      'accumulate',
-      options.accumulate ?? 1,
-      { min: 1, integer: true },
-      where,
-    );
+    const accumulate = accumulateSetting(options.accumulate, where);
     this.nonFinite = checkOneOf(
       'nonFinite',
       options.nonFinite ?? 'error',

@@ -25,7 +25,7 @@ export function optimizerFamily(kind: OptimizerKind): OptimizerFamily {
 /**
  * Every option the constructor of `kind` takes that adapters pass on: its hyperparameters (with
  * cautiousDecay for AdamW and SGDW), schedule and global options. Not `ema` and `accumulate`
- * (CORE_ONLY_OPTION_KEYS of ./optimizer.ts), which decoupled/tfjs does not implement yet.
+ * (CORE_ONLY_OPTION_KEYS of ./optimizer.ts), whose per-parameter state an adapter keeps itself.
  */
 export function optimizerOptionNames(kind: OptimizerKind): readonly string[] {
   const decoupled = kind === 'AdamW' || kind === 'SGDW';

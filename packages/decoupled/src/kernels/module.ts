@@ -32,6 +32,9 @@ export interface KernelExports {
     ...s: ScheduleFreeKernelArgs
   ): void;
   allFinite(ptr: number, n: number): number;
+  emaUpdate(e: number, theta: number, n: number, d: number, c: number): void;
+  accumulateAdd(s: number, g: number, n: number): void;
+  accumulateMean(out: number, s: number, g: number, n: number, k: number): void;
 }
 
 /** The exports that update tensors (the ones worker threads run on ranges). */

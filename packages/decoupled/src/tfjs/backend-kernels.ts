@@ -262,6 +262,19 @@ export function firstNonFinite(t: tf.Tensor): [number, number] | null {
   return firstNonFiniteIn(readView(t), simd ? wasmKernels.allFinite : undefined);
 }
 
+/**
+ * On the wasm backend, the kernel module on its heap and a tensor's byte offset there (for the
+ * in-place loops of ./ema.ts and ./accumulate.ts); null on every other backend.
+ */
+export function wasmHeapKernels(): { kernels: KernelExports; at(t: tf.Tensor): number } | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const backend = tf.backend() as unknown;
+  return {
+    kernels: wasmKernelsOn(backend),
+    at: (t) => (backend as WasmBackend).dataIdMap.get(t.dataId).memoryOffset,
+  };
+}
+
 /** The backend's reference count of `t`'s data: > 1 means another tensor shares it. */
 export function sharedData(t: tf.Tensor): boolean {
   return tf.backend().refCount(t.dataId) > 1;

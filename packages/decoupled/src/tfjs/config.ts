@@ -1,12 +1,14 @@
 /**
  * The saved configuration of a tfjs optimizer (tf.Optimizer's getConfig / fromConfig): the core's
  * group hyperparameters (base lr, betas, …), weightDecay and schedule as a number or a schedule
- * config, nonFinite, clipNorm and the exclusion rules (patterns only: a predicate cannot be saved).
+ * config, nonFinite, clipNorm, the exclusion rules (patterns only: a predicate cannot be saved),
+ * ema ({ decay, debias, every? } or null) and accumulate.
  *
  * tfjs-layers camel-cases every string with `_` in a config it loads, so pattern texts are saved
  * with `_` and `%` escaped.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { EmaSettings } from '../core/ema.js';
 import { OptionError } from '../core/errors.js';
 import { scheduleFromConfig } from '../core/schedule-registry.js';
 import type { NonFinitePolicy, Schedule, StepValue } from '../core/types.js';
@@ -19,6 +21,8 @@ export interface SavedSettings {
   readonly nonFinite: NonFinitePolicy;
   readonly clipNorm: number | null;
   readonly exclusion: TfjsDecayExclusion;
+  readonly ema: EmaSettings | null;
+  readonly accumulate: number;
 }
 
 /** The saved form of a StepValue or Schedule: a number, a schedule config, or null (none). */
@@ -40,6 +44,14 @@ export function saveConfig(
   config.nonFinite = settings.nonFinite;
   config.clipNorm = settings.clipNorm;
   config.excludeFromDecay = saveExclusion(settings.exclusion, where);
+  const ema = settings.ema;
+  // `every` only when set: a null inside the object would not load.
+  config.ema = ema && {
+    decay: ema.decay,
+    debias: ema.debias,
+    ...(ema.every === null ? {} : { every: ema.every }),
+  };
+  config.accumulate = settings.accumulate;
   return config;
 }
 

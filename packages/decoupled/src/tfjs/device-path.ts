@@ -6,7 +6,7 @@
  * skipped step still advances t (the host cannot know without a read). nonFinite 'error' reads
  * one scalar per step.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteGradientError } from '../core/errors.js';
 import { firstNonFinite } from './backend-kernels.js';
 import { type DeviceUpdate, deviceControl, deviceUpdate } from './gpu/device-step.js';
@@ -27,8 +27,15 @@ export class DevicePath implements StepPath {
     private readonly stats: StepStats,
   ) {}
 
-  /** Admits every step: the non-finite check runs on the device, in clip's control scalar. */
-  admit(): boolean {
+  /**
+   * Admits every step: the non-finite check runs on the device, in clip's control scalar. Under
+   * `accumulate`, nonFinite 'error' checks each call here (one read), before it is added.
+   */
+  admit(grads: readonly tf.Tensor[]): boolean {
+    const { accumulate, nonFinite } = this.settings;
+    if (accumulate && nonFinite === 'error') {
+      tf.tidy(() => throwIfNotFinite(grads, deviceControl(grads, null, nonFinite).finite));
+    }
     return true;
   }
 
@@ -36,12 +43,7 @@ export class DevicePath implements StepPath {
   clip(grads: readonly tf.Tensor[]): ClippedStep {
     const { clipNorm, nonFinite } = this.settings;
     const step = deviceControl(grads, clipNorm, nonFinite);
-    if (nonFinite === 'error' && step.finite?.dataSync()[0] === 0) {
-      // The one read of this policy; locating the element reads the gradients (error path).
-      const at = grads.findIndex((g) => firstNonFinite(g) !== null);
-      const bad = at < 0 ? [-1, Number.NaN] : (firstNonFinite(grads[at]) as [number, number]);
-      throw new NonFiniteGradientError(at, bad[0], bad[1]);
-    }
+    if (nonFinite === 'error') throwIfNotFinite(grads, step.finite);
     this.stats.device.record(step, nonFinite === 'skip');
     return { grads, control: step.control };
   }
@@ -55,4 +57,15 @@ export class DevicePath implements StepPath {
         : { family: 'sgd', inputs: { param, grad, ...u.slots }, scalars: u.scalars };
     deviceUpdate(u.kernel, param, update, step.control);
   }
+}
+
+/**
+ * nonFinite 'error' on the device: reads the all-finite flag `finite` (the one read of this
+ * policy) and throws at the first non-finite element; locating it reads the gradients (error path).
+ */
+export function throwIfNotFinite(grads: readonly tf.Tensor[], finite: tf.Scalar | null): void {
+  if (finite?.dataSync()[0] !== 0) return;
+  const at = grads.findIndex((g) => firstNonFinite(g) !== null);
+  const bad = at < 0 ? [-1, Number.NaN] : (firstNonFinite(grads[at]) as [number, number]);
+  throw new NonFiniteGradientError(at, bad[0], bad[1]);
 }

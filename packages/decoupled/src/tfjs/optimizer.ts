@@ -9,7 +9,10 @@
  *   3. bind each variable to its slots (./slots.ts), restoring saved ones by variable name;
  *   4. clip: n = sqrt(sum ||g_i||^2); if n > clipNorm, g_i <- g_i * clipNorm / (n + 1e-6);
  *   5. decay and update each variable in the backend's fused kernel with its group's scalars;
- *   6. advance t: the schedule moves per batch, no callback needed.
+ *   6. advance t: the schedule moves per batch, no callback needed; then the weight averages
+ *      (`ema`, ./ema.ts) take in the new weights.
+ * With `accumulate: k` (./accumulate.ts), calls 1..k-1 of a window stop after step 3 and add their
+ * gradients to the window; call k takes steps 2 to 6 with the window's mean gradient.
  *
  * Steps 1, 4 and 5 run where the arrays live: on the host for cpu and wasm (./host-path.ts), on
  * the device with no readback for every other backend (./device-path.ts).
@@ -22,9 +25,11 @@ import { OptionError } from '../core/errors.js';
 import type { FamilyOptimizer } from '../core/registry.js';
 import type { NonFinitePolicy, OptimizerKind } from '../core/types.js';
 import { checkNumber } from '../core/validate.js';
+import { GradientWindow, takeSavedCalls } from './accumulate.js';
 import { registerOptimizerKernels } from './backend-kernels.js';
 import { optionsFromConfig, saveConfig } from './config.js';
 import { DevicePath } from './device-path.js';
+import { VariableAverages } from './ema.js';
 import { runsOnDevice } from './gpu/device-step.js';
 import { resolveGradients } from './gradients.js';
 import { HostPath } from './host-path.js';
@@ -54,6 +59,10 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   private readonly stats = new StepStats();
   private readonly host: StepPath;
   private readonly device: StepPath;
+  /** The weight averages (option `ema`), or null. */
+  private readonly ema: VariableAverages | null;
+  /** The gradient window (option `accumulate` > 1), or null. */
+  private readonly window: GradientWindow | null;
 
   protected constructor(kind: OptimizerKind, options: TfjsCommonOptions, where: string) {
     super();
@@ -65,9 +74,12 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     this.core = parsed.core;
     this.nonFinite = this.core.optimizer.nonFinite;
     this.slots = new SlotStore((name, shape) => this.isExcludedFromDecay(name, shape), where);
-    const settings = { clipNorm: this.clipNorm, nonFinite: this.nonFinite };
+    const accumulate = parsed.accumulate > 1;
+    const settings = { clipNorm: this.clipNorm, nonFinite: this.nonFinite, accumulate };
     this.host = new HostPath(settings, this.slots, this.stats);
     this.device = new DevicePath(settings, this.slots, this.stats);
+    this.ema = parsed.ema && new VariableAverages(parsed.ema, this.slots, where);
+    this.window = accumulate ? new GradientWindow(parsed.accumulate, this.slots, where) : null;
     this.iterations_ = 0;
     registerOptimizerKernels();
   }
@@ -104,30 +116,80 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   }
 
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
-    const items = resolveGradients(variableGradients, `${this.label}.applyGradients`); // 1. check
+    const where = `${this.label}.applyGradients`;
+    const items = resolveGradients(variableGradients, where); // 1. check
+    if (this.ema?.swapped) {
+      const allowed = 'swapped back (call swapAverages() again) before a step';
+      throw new OptionError('swapAverages', 'swapped in', allowed, where);
+    }
     const path = runsOnDevice(tf.getBackend()) ? this.device : this.host;
     const grads = items.map((it) => it.grad);
     if (!path.admit(grads)) return; // 1. nonFinite: 'error' throws, 'skip' returns (host)
+    const window = this.window;
+    if (window && !window.completesNext) {
+      const entries = items.map((it) => this.slots.bind(it.variable)); // 3. slots
+      window.check(entries);
+      window.add(entries, grads); // accumulate: only added to the window
+      return;
+    }
     const plan = planGroups(this.core); // 2. the core's scalars of step t
     const entries = items.map((it) => this.slots.bind(it.variable)); // 3. slots
+    window?.check(entries);
     tf.tidy(() => {
-      const step = path.clip(grads); // 4. clip (and the device's non-finite control)
+      const applied = window ? window.finish(entries, grads) : grads; // the window's mean
+      const step = path.clip(applied); // 4. clip (and the device's non-finite control)
       entries.forEach((entry, i) => {
         path.update(entry, step.grads[i], plan[entry.excluded ? 1 : 0], step); // 5. decay, update
       });
+      this.ema?.update(this.stepCount + 1, step.control); // 6. the averages of t + 1
     });
     this.advance(); // 6. t + 1
+  }
+
+  /** Gradient calls in the current accumulation window (0 without `accumulate`). */
+  get accumulatedCalls(): number {
+    return this.window?.calls ?? 0;
+  }
+
+  /**
+   * The averaged weights (option `ema`) as new tensors the caller disposes, one per variable,
+   * named by variable, in first-seen order; before the first step, copies of the weights.
+   * `variables` (the model's trainable variables) binds state restored by setWeights that no step
+   * has bound yet.
+   */
+  averages(variables?: readonly tf.Variable[]): NamedTensor[] {
+    return this.requireEma('averages').averages(this.stepCount, variables);
+  }
+
+  /**
+   * Swaps the averaged weights into the variables (to evaluate with them), or, if they are
+   * swapped in, puts the trained weights back (Keras's `finalize_variable_values`, reversible).
+   * No step may be taken while they are swapped in. `variables`: as for averages().
+   */
+  swapAverages(variables?: readonly tf.Variable[]): void {
+    this.requireEma('swapAverages').swap(this.stepCount, variables);
+  }
+
+  /** True while swapAverages has put the averaged weights in the variables. */
+  get averagesSwapped(): boolean {
+    return this.ema?.swapped ?? false;
   }
 
   override dispose(): void {
     this.stats.device.dispose();
     this.slots.dispose();
+    this.window?.dispose();
   }
 
-  /** The step count ('iter'), then `<variable name>/<slot>` for every variable. */
+  /**
+   * The step count ('iter'), then `<variable name>/<slot>` for every variable (the averages and
+   * partial gradient sums too), then, with `accumulate`, the window's call count
+   * ('accumulate_calls').
+   */
   override async getWeights(): Promise<NamedTensor[]> {
     const iter = { name: 'iter', tensor: tf.scalar(this.core.optimizer.stepCount, 'int32') };
-    return [iter, ...this.slots.weights()];
+    const calls = this.window ? [this.window.weight()] : [];
+    return [iter, ...this.slots.weights(), ...calls];
   }
 
   /** Restores a list from getWeights; slots bind to variables at their first step (./slots.ts). */
@@ -139,7 +201,13 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
     }
     const iter = (await weightValues[0].tensor.data())[0];
     checkNumber("weightValues 'iter'", iter, { min: 0, integer: true }, where);
-    this.slots.restore(weightValues.slice(1));
+    const saved = await takeSavedCalls(weightValues.slice(1), this.window?.every ?? null, where);
+    if (!this.ema && saved.rest.some((w) => w.name.endsWith('/ema_backup'))) {
+      const allowed = 'absent for an optimizer without ema (they hold the trained weights)';
+      throw new OptionError("weightValues '<variable>/ema_backup'", 'given', allowed, where);
+    }
+    this.slots.restore(saved.rest);
+    this.window?.restore(saved.calls);
     this.core.optimizer.stepCount = iter;
     this.iterations_ = iter;
   }
@@ -148,12 +216,22 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
   override getConfig(): tf.serialization.ConfigDict {
     const hyper = this.core.optimizer.paramGroups[0].hyper as unknown as Record<string, unknown>;
     const { nonFinite, clipNorm, exclusion } = this;
-    return saveConfig(hyper, { nonFinite, clipNorm, exclusion }, `${this.label}.getConfig`);
+    const features = { ema: this.ema?.settings ?? null, accumulate: this.window?.every ?? 1 };
+    const settings = { nonFinite, clipNorm, exclusion, ...features };
+    return saveConfig(hyper, settings, `${this.label}.getConfig`);
   }
 
   /** Options rebuilt from a config written by getConfig (after tfjs-layers' key conversion). */
   static optionsFromConfig(config: tf.serialization.ConfigDict): Record<string, unknown> {
     return optionsFromConfig(config);
+  }
+
+  private requireEma(method: string): VariableAverages {
+    if (!this.ema) {
+      const allowed = `set (ema: true or { decay }) to call ${method}()`;
+      throw new OptionError('ema', undefined, allowed, this.label);
+    }
+    return this.ema;
   }
 
   /** t <- t + 1 (a step skipped on a device counts too: the host cannot know without a read). */

@@ -19,7 +19,7 @@ import { DecoupledOptimizer, type TfjsExtraOptions } from './optimizer.js';
 type ConfigDict = tf.serialization.ConfigDict;
 type Ctor<T extends tf.serialization.Serializable> = tf.serialization.SerializableConstructor<T>;
 
-/** Core options decoupled/tfjs does not take (yet): its own kernels; ema and accumulate. */
+/** Core options decoupled/tfjs does not take: its own kernels (ema and accumulate: ./options.ts). */
 type CoreOnly = 'kernels' | 'ema' | 'accumulate';
 export type AdamWOptions = Omit<AdamOptions, CoreOnly> & TfjsExtraOptions;
 export type AdamTfjsOptions = Omit<AdamOptions, CoreOnly> & TfjsExtraOptions;

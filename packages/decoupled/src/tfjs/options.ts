@@ -1,9 +1,12 @@
 /**
  * The options of the tfjs optimizers: the core's (checked by the core, which also owns the step
- * count) plus two of tfjs' own, clipNorm and excludeFromDecay. A variable is excluded from weight
+ * count; ema and accumulate checked by the core's rules but kept here, ./ema.ts, ./accumulate.ts)
+ * plus two of tfjs' own, clipNorm and excludeFromDecay. A variable is excluded from weight
  * decay (lambda = 0) by the core's rule (src/core/param-groups.ts: rank <= 1, i.e. biases and
  * BatchNorm/LayerNorm gamma and beta), by name patterns, or by a predicate.
  */
+import { accumulateSetting } from '../core/accumulate.js';
+import { type EmaOptions, type EmaSettings, emaSettings } from '../core/ema.js';
 import { OptionError } from '../core/errors.js';
 import { type DecayExclusion, groupParams } from '../core/param-groups.js';
 import { createOptimizer, type FamilyOptimizer, optimizerOptionNames } from '../core/registry.js';
@@ -26,6 +29,10 @@ export interface TfjsExtraOptions {
   clipNorm?: number;
   /** Which variables get no weight decay (default: the core's rule, rank <= 1). */
   excludeFromDecay?: TfjsDecayExclusion;
+  /** Weight averaging (./ema.ts): true for the defaults, or { decay, every, debias }. */
+  ema?: boolean | EmaOptions;
+  /** Gradient accumulation (./accumulate.ts): a step every k calls, on the mean (default 1). */
+  accumulate?: number;
 }
 
 /** Core options every tfjs optimizer takes (no params, no kernels: tfjs supplies both). */
@@ -41,12 +48,15 @@ export interface TfjsCommonOptions extends TfjsExtraOptions {
 export interface ParsedOptions {
   readonly clipNorm: number | null;
   readonly exclusion: TfjsDecayExclusion;
+  readonly ema: EmaSettings | null;
+  /** Calls per applied step (1: no accumulation). */
+  readonly accumulate: number;
   /** The core optimizer whose planStep gives each step's scalars: two empty decay groups, 0
    * decayed (the configured weightDecay) and 1 excluded (weightDecay 0). */
   readonly core: FamilyOptimizer;
 }
 
-const EXTRA_KEYS = ['clipNorm', 'excludeFromDecay'] as const;
+const EXTRA_KEYS = ['clipNorm', 'excludeFromDecay', 'ema', 'accumulate'] as const;
 const EXCLUSION_KEYS = ['patterns', 'predicate', 'useDefaultRule'] as const;
 
 /** Checks the options of a `kind` optimizer (errors name `where`) and builds its core. */
@@ -64,20 +74,25 @@ export function parseOptions(
       'not given: tfjs optimizers take their variables from minimize, applyGradients or fit';
     throw new OptionError('params', (options as { params: unknown }).params, allowed, where);
   }
-  const { clipNorm, excludeFromDecay, ...coreOptions } = options;
+  const { clipNorm, excludeFromDecay, ema, accumulate, ...coreOptions } = options;
   if ('kernels' in coreOptions) {
     throw new OptionError('kernels', 'given', 'not given: tfjs runs its backend kernels', where);
   }
   const parsedClip =
     clipNorm === undefined ? null : checkNumber('clipNorm', clipNorm, { above: 0 }, where);
   const exclusion = checkExclusion(excludeFromDecay, where);
+  const features = {
+    ema: emaSettings(ema, where),
+    accumulate: accumulateSetting(accumulate, where),
+  };
   // Unknown keys first, against the core's option names and ours.
   const coreKeys = optimizerOptionNames(kind).filter((key) => key !== 'kernels');
   checkKnownKeys(options, [...coreKeys, ...EXTRA_KEYS], where);
   // The core checks every other option and owns the step count.
   const groups = [{ params: [] }, { params: [], weightDecay: 0 }];
   try {
-    return { clipNorm: parsedClip, exclusion, core: createOptimizer(kind, groups, coreOptions) };
+    const core = createOptimizer(kind, groups, coreOptions);
+    return { clipNorm: parsedClip, exclusion, ...features, core };
   } catch (error) {
     throw error instanceof OptionError ? error.relabeled(where) : error;
   }

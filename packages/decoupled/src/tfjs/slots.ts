@@ -1,7 +1,8 @@
 /**
  * The optimizer's slot store: per parameter variable, its slots (exp_avg, exp_avg_sq,
- * max_exp_avg_sq, momentum_buffer: the core's SLOT_NAMES) as non-trainable tf.Variables, so a
- * tensor handed out by getWeights stays valid.
+ * max_exp_avg_sq, momentum_buffer, and ema, ema_backup, accumulated_grad of ./ema.ts and
+ * ./accumulate.ts: the core's SLOT_NAMES) as non-trainable tf.Variables, so a tensor handed out by
+ * getWeights stays valid.
  *
  * Entries are kept per Variable object, not by name: tfjs renames variables when a model is loaded
  * again in the same process (kernel -> kernel_1). `weights()` lists `<variable name>/<slot>` for
@@ -78,6 +79,22 @@ export class SlotStore {
     t ??= tf.tidy(() => tf.variable(tf.zeros(entry.shape, 'float32'), false));
     entry.slots.set(name, t);
     return t;
+  }
+
+  /** Makes `value`'s data slot `name` of `entry` (shared, not copied); replaces none. */
+  put(entry: Entry, name: SlotName, value: tf.Tensor): void {
+    entry.slots.set(name, tf.variable(value, false));
+  }
+
+  /** Disposes slot `name` of `entry`, if it has one. */
+  drop(entry: Entry, name: SlotName): void {
+    entry.slots.get(name)?.dispose();
+    entry.slots.delete(name);
+  }
+
+  /** Every entry, in first-seen order (restored ones may be unbound). */
+  list(): readonly Entry[] {
+    return this.entries;
   }
 
   /** Every slot as `<variable name>/<slot>`, variables in first-seen order. */

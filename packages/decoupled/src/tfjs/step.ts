@@ -47,6 +47,8 @@ export interface ClippedStep {
 export interface PathSettings {
   readonly clipNorm: number | null;
   readonly nonFinite: NonFinitePolicy;
+  /** Gradients are accumulated (`accumulate` > 1): each call is checked before it is added. */
+  readonly accumulate?: boolean;
 }
 
 /** The steps of applyGradients that depend on where the arrays live. */

@@ -61,6 +61,8 @@ export interface TrainFlags {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  ema?: number;
+  accumulate?: number;
   schedule?: string;
   minLr?: number;
   t0?: number;
@@ -110,6 +112,8 @@ const FLAG_OF: Record<string, string> = {
   beta1: '--beta1',
   beta2: '--beta2',
   eps: '--eps',
+  ema: '--ema',
+  accumulate: '--accumulate',
   'schedule.min': '--min-lr',
   'schedule.t0': '--t0',
   'schedule.tMult': '--t-mult',
@@ -188,6 +192,8 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     beta1: flags.beta1,
     beta2: flags.beta2,
     eps: flags.eps,
+    ema: flags.ema,
+    accumulate: flags.accumulate,
     schedule: scheduleFromFlags(flags, (file.schedule ?? {}) as Record<string, unknown>),
     epochs: flags.epochs,
     batchSize: flags.batchSize,
@@ -401,7 +407,17 @@ function addOptimizerOptions(command: Command): void {
     .option('--nesterov', 'sgd/sgdw: Nesterov momentum')
     .option('--beta1 <b1>', 'adam/adamw beta1 (default 0.9)', number('--beta1'))
     .option('--beta2 <b2>', 'adam/adamw beta2 (default 0.999)', number('--beta2'))
-    .option('--eps <eps>', 'adam/adamw epsilon (default 1e-8)', number('--eps'));
+    .option('--eps <eps>', 'adam/adamw epsilon (default 1e-8)', number('--eps'))
+    .option(
+      '--ema <decay>',
+      'average the weights (EMA with this decay, e.g. 0.999) and evaluate with the average',
+      number('--ema'),
+    )
+    .option(
+      '--accumulate <k>',
+      'one optimizer step every k batches, on their mean gradient (default 1)',
+      integer('--accumulate'),
+    );
 }
 
 function addScheduleOptions(command: Command): void {
@@ -481,11 +497,13 @@ const percent = (fraction: number) => `${(fraction * 100).toFixed(2)}%`;
 /** One epoch as a line a person reads on a terminal (the JSON record is in metrics.jsonl). */
 export function describeEpoch(record: EpochRecord, epochs: number): string {
   const validation = record.valError === null ? '' : `, val error ${percent(record.valError)}`;
+  const averaged = record.evaluated === 'ema' ? 'evaluated with the averaged weights; ' : '';
   return (
     `epoch ${record.epoch}/${epochs}: train loss ${record.trainLoss.toFixed(4)}, ` +
     `train error ${percent(record.trainError)}${validation}, test error ` +
     `${percent(record.testError)}, test loss ${record.testLoss.toFixed(4)} ` +
-    `(lr x${record.lrMultiplier.toPrecision(3)}, weight decay ${record.weightDecay.toPrecision(3)}; ` +
+    `(${averaged}lr x${record.lrMultiplier.toPrecision(3)}, ` +
+    `weight decay ${record.weightDecay.toPrecision(3)}; ` +
     `${record.seconds.toFixed(1)} s, ${Math.round(record.imagesPerSecond)} images/s)`
   );
 }

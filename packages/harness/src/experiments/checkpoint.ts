@@ -49,7 +49,7 @@ export interface LoopState {
   epoch: number;
   /** Batches of `epoch` already taken. */
   batch: number;
-  /** Optimizer steps taken, the schedule's position. */
+  /** Optimizer steps taken, the schedule's position (one per `accumulate` batches). */
   step: number;
   rng: RngState;
   /** RNG state when the current epoch began: its data order is the permutation drawn from it. */
@@ -241,6 +241,7 @@ const EpochRecordSchema = z.strictObject({
   valError: real,
   testError: real,
   testLoss: real,
+  evaluated: z.literal('ema').optional(),
   lrMultiplier: real,
   weightDecay: real,
   seconds: real,
@@ -308,11 +309,18 @@ function checkConsistent(c: Checkpoint, fail: (problem: string) => CheckpointErr
   const steps = decodeTensor(iter)[0];
   if (steps !== c.state.step)
     throw fail(`optimizer 'iter' is ${steps}, state.step ${c.state.step}`);
-  const slot = slots.find((t) => t.dtype !== 'float32' || !t.name.includes('/'));
-  if (slot) throw fail(`optimizer tensor ${slot.name} is not a float32 '<variable>/<slot>'`);
+  // Besides the slots, int32 scalars: the optimizer's counters (accumulate_calls).
+  const counter = (t: SavedTensor) =>
+    t.dtype === 'int32' && t.shape.length === 0 && !t.name.includes('/');
+  const slot = slots.find((t) => !counter(t) && (t.dtype !== 'float32' || !t.name.includes('/')));
+  if (slot) {
+    throw fail(
+      `optimizer tensor ${slot.name} is neither a float32 '<variable>/<slot>' nor an int32 counter`,
+    );
+  }
   // A slot has its variable's shape (checked where the names match; tfjs may rename variables).
   const shapes = new Map(c.model.map((t) => [t.name, t.shape.join(',')]));
-  for (const t of slots) {
+  for (const t of slots.filter((s) => !counter(s))) {
     const variable = t.name.slice(0, t.name.lastIndexOf('/'));
     const shape = shapes.get(variable);
     if (shape !== undefined && shape !== t.shape.join(',')) {

@@ -8,6 +8,8 @@
  * Normalized weight decay (paper appendix B.1): when `weightDecayNorm` is true, `weightDecay` is
  * lambda_norm and the applied lambda = lambda_norm * sqrt(batchSize / (trainSize * T)), with T the
  * total epochs, or the current restart period in epochs under warm restarts.
+ * With `accumulate: k`, one optimizer step takes k batches (effective batch k * batchSize): the
+ * schedules and normalized decay count those steps (./schedule.ts).
  */
 import { z } from 'zod';
 
@@ -138,6 +140,17 @@ export const TrainConfigSchema = z.strictObject({
   beta1: z.number().min(0).lt(1).default(0.9),
   beta2: z.number().min(0).lt(1).default(0.999),
   eps: z.number().positive().default(1e-8),
+  /**
+   * Weight averaging: the optimizer keeps an exponential moving average of the weights with this
+   * decay (Keras `use_ema` / `ema_momentum`), and every evaluation uses the averaged weights
+   * (BatchNorm statistics stay those of training). Absent: none, the trained weights.
+   */
+  ema: z.number().min(0).lt(1).optional(),
+  /**
+   * Gradient accumulation: one optimizer step every `accumulate` batches, on their mean gradient
+   * (optax MultiSteps, Keras `gradient_accumulation_steps`). Absent: 1, a step per batch.
+   */
+  accumulate: positiveInt.optional(),
   schedule: ScheduleConfigSchema.default({ kind: 'constant' }),
   epochs: positiveInt.default(10),
   batchSize: positiveInt.default(128),
@@ -197,7 +210,7 @@ export function parseTrainConfig(input: unknown): TrainConfig {
 /** One line of metrics.jsonl: the state after `epoch` (1-based) full epochs. */
 export interface EpochRecord {
   epoch: number;
-  /** Optimizer steps taken so far. */
+  /** Optimizer steps taken so far (with `accumulate: k`, one per k batches). */
   step: number;
   /** Mean cross-entropy over the epoch's training batches (with augmentation, training-mode BN). */
   trainLoss: number;
@@ -207,6 +220,8 @@ export interface EpochRecord {
   valError: number | null;
   /** Fraction of test images misclassified (inference mode). */
   testError: number;
+  /** 'ema': valError, testError and testLoss are of the averaged weights; absent: the trained. */
+  evaluated?: 'ema';
   /** Mean cross-entropy on the test set. */
   testLoss: number;
   /** lr multiplier eta_t at the epoch's last step. */

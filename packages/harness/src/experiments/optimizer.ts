@@ -3,6 +3,7 @@
  * run's schedule and weight decay (a number, or a function of the step under normalized decay with
  * warm restarts), so both advance per batch inside the optimizer.
  *   adamw: AdamW (decoupled)   adam: Adam with L2   sgdw: SGDW (decoupled)   sgd: SGD with L2
+ * `ema` and `accumulate` pass through as the optimizer's options of the same names.
  */
 import type { Schedule } from 'decoupled';
 import { Adam, AdamW, type DecoupledOptimizer, SGD, SGDW } from 'decoupled/tfjs';
@@ -19,6 +20,8 @@ export function createOptimizer(config: TrainConfig, parts: OptimizerParts): Dec
     schedule: parts.schedule,
     weightDecay: parts.weightDecay,
     excludeFromDecay: { useDefaultRule: !config.decayAll },
+    ema: config.ema === undefined ? undefined : { decay: config.ema },
+    accumulate: config.accumulate,
   };
   const adam = { ...common, betas: [config.beta1, config.beta2] as const, eps: config.eps };
   const sgd = { ...common, momentum: config.momentum, nesterov: config.nesterov };

@@ -7,6 +7,9 @@
  *   step:          stepDecay({ milestones: milestone_epochs * spe, gamma })
  * Normalized decay: lambda = lambdaNorm * sqrt(batchSize / (trainSize * T)), T = epochs, or under
  * warm restarts AdamWR's lambda_t, T = the current period's length in epochs.
+ * With `accumulate: k` the optimizer steps once per k batches, so the schedules take
+ * spe = batches per epoch / k (fractional: a window may straddle two epochs) and normalized decay
+ * takes the effective batch k * batchSize.
  */
 
 import type { Schedule } from 'decoupled';
@@ -21,6 +24,11 @@ import {
 import type { TrainConfig } from './config.js';
 
 export { stepsPerEpoch } from 'decoupled';
+
+/** Optimizer steps per epoch: `batchesPerEpoch` / accumulate. */
+export function optimizerStepsPerEpoch(config: TrainConfig, batchesPerEpoch: number): number {
+  return batchesPerEpoch / (config.accumulate ?? 1);
+}
 
 export function buildSchedule(config: TrainConfig, spe: number): Schedule {
   const s = config.schedule;
@@ -48,7 +56,7 @@ export function buildWeightDecay(
   if (!config.weightDecayNorm || config.weightDecay === 0) return config.weightDecay;
   const common = {
     lambdaNorm: config.weightDecay,
-    batchSize: config.batchSize,
+    batchSize: config.batchSize * (config.accumulate ?? 1),
     datasetSize: trainSize,
   };
   const s = config.schedule;

@@ -2,7 +2,8 @@
  * The training loop of the harness: `runTraining(config)` loads the data, builds the model and the
  * project's optimizer (schedule and, optionally, normalized weight decay stepping per batch), trains
  * for `config.epochs`, evaluates every epoch, appends one JSON line per epoch to
- * `<out>/metrics.jsonl`, and checkpoints atomically after every epoch and when aborted.
+ * `<out>/metrics.jsonl`, and checkpoints atomically after every epoch and when aborted. With
+ * `ema`, each evaluation swaps the averaged weights in and back out (the record says so).
  *
  * Reproducibility: the data order of each epoch is a permutation drawn from the run's RNG, then the
  * same RNG drives augmentation; initial weights come from seeded initializers. The checkpoint holds
@@ -15,6 +16,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SingleBar } from 'cli-progress';
 import type { Schedule } from 'decoupled';
 import { NonFiniteGradientError, OptionError } from 'decoupled';
+import type { DecoupledOptimizer } from 'decoupled/tfjs';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 import { useBackend } from './backend.js';
 import {
@@ -48,7 +50,12 @@ import {
 import { buildModel, countParams, forward } from './models.js';
 import { createOptimizer } from './optimizer.js';
 import { deriveSeed, Rng } from './rng.js';
-import { buildSchedule, buildWeightDecay, stepsPerEpoch } from './schedule.js';
+import {
+  buildSchedule,
+  buildWeightDecay,
+  optimizerStepsPerEpoch,
+  stepsPerEpoch,
+} from './schedule.js';
 
 export interface TrainOptions {
   /** Aborting stops the run after the current batch, writes a checkpoint and resolves. */
@@ -59,7 +66,7 @@ export interface TrainOptions {
   progress?: boolean;
   /** Continue from `<out>/checkpoint.json` when it exists. Default false: start afresh. */
   resume?: boolean;
-  /** Stop (as if aborted) after this many optimizer steps in this session; for tests. */
+  /** Stop (as if aborted) after this many batches in this session; for tests. */
   stopAfterSteps?: number;
   /**
    * Pause after this many completed epochs (a rung of successive halving): the checkpoint is
@@ -97,7 +104,7 @@ class Run {
   private readonly schedule: Schedule;
   private readonly weightDecay: number | Schedule;
   private readonly model: LayersModel;
-  private readonly optimizer: tf.Optimizer;
+  private readonly optimizer: DecoupledOptimizer;
   private readonly variables: tf.Variable[];
   private readonly out: string | undefined;
   private state: LoopState;
@@ -112,8 +119,9 @@ class Run {
     this.data = loadData(config);
     this.train = this.data.train;
     this.spe = stepsPerEpoch({ datasetSize: this.train.count, batchSize: config.batchSize });
-    this.schedule = buildSchedule(config, this.spe);
-    this.weightDecay = buildWeightDecay(config, this.train.count, this.spe);
+    const steps = optimizerStepsPerEpoch(config, this.spe);
+    this.schedule = buildSchedule(config, steps);
+    this.weightDecay = buildWeightDecay(config, this.train.count, steps);
     const { height, width, channels, classes } = this.train;
     const seed = deriveSeed(config.seed, 'init');
     this.model = buildModel(config.model, [height, width, channels], classes, seed, config.init);
@@ -244,7 +252,7 @@ class Run {
       state.errors += batch.size - correct;
       state.images += batch.size;
       state.batch++;
-      state.step++;
+      state.step = this.optimizer.iterations;
       state.rng = rng.getState();
       this.stepsThisSession++;
       const now = Date.now();
@@ -275,10 +283,10 @@ class Run {
   private finishEpoch(): EpochRecord {
     const { state, data, model } = this;
     const evalStart = Date.now();
-    const test = evaluate(model, data.test, data.normalization);
-    const validation = data.validation
-      ? evaluate(model, data.validation, data.normalization)
-      : null;
+    const { test, validation } = this.withEvaluatedWeights(() => ({
+      test: evaluate(model, data.test, data.normalization),
+      validation: data.validation ? evaluate(model, data.validation, data.normalization) : null,
+    }));
     const evalSeconds = (Date.now() - evalStart) / 1000;
     state.totalSeconds += evalSeconds;
     const lastStep = Math.max(state.step - 1, 0);
@@ -290,6 +298,7 @@ class Run {
       valError: validation ? validation.error : null,
       testError: test.error,
       testLoss: test.loss,
+      ...(this.config.ema === undefined ? {} : { evaluated: 'ema' as const }),
       lrMultiplier: this.schedule(lastStep),
       weightDecay:
         typeof this.weightDecay === 'number' ? this.weightDecay : this.weightDecay(lastStep),
@@ -308,6 +317,17 @@ class Run {
       rng: this.rng.getState(),
     });
     return record;
+  }
+
+  /** Runs `evaluate` with the averaged weights swapped in under `ema`, then swaps them out. */
+  private withEvaluatedWeights<T>(evaluate: () => T): T {
+    if (this.config.ema === undefined) return evaluate();
+    this.optimizer.swapAverages(this.variables);
+    try {
+      return evaluate();
+    } finally {
+      this.optimizer.swapAverages();
+    }
   }
 
   /** Writes the checkpoint atomically (nothing without an out dir). */

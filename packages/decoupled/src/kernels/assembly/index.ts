@@ -28,6 +28,10 @@
  * CAUTIOUS (cautious weight decay, arXiv 2510.12402): the decay factor applies only where the step
  * direction u (Adam: m; SGD: d) and the old theta agree in sign, u theta >= 0; elsewhere theta keeps
  * its undecayed value. Same test as the reference: u == 0 or theta == 0 or equal sign bits.
+ * Weight averaging and gradient accumulation (src/core/ema.ts, src/core/accumulate.ts), in place:
+ *   emaUpdate:        e = d e + c theta          accumulateAdd:  s = s + g
+ *   accumulateMean:   out = (s + g) / k
+ * each operation a float32 one, as the core's loops round them.
  * Pointers are byte offsets into the (imported) memory; a kernel touches [ptr, ptr + 4n) only, so
  * threads may run disjoint ranges of the same tensors at once.
  */
@@ -540,4 +544,39 @@ export function allFinite(ptr: usize, n: i32): i32 {
     if ((load<u32>(ptr + o) & 0x7f800000) == 0x7f800000) return 0;
   }
   return 1;
+}
+
+/** Weight averaging: e = d e + c theta over n elements (each product and the sum in float32). */
+export function emaUpdate(e: usize, theta: usize, n: i32, d: f32, c: f32): void {
+  const dv = f32x4.splat(d);
+  const cv = f32x4.splat(c);
+  const end4 = <usize>(n & ~3) << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) {
+    const sum = f32x4.add(f32x4.mul(dv, v128.load(e + o)), f32x4.mul(cv, v128.load(theta + o)));
+    v128.store(e + o, sum);
+  }
+  const end = <usize>n << 2;
+  for (; o < end; o += 4) store<f32>(e + o, d * load<f32>(e + o) + c * load<f32>(theta + o));
+}
+
+/** Gradient accumulation: s = s + g over n elements. */
+export function accumulateAdd(s: usize, g: usize, n: i32): void {
+  const end4 = <usize>(n & ~3) << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) v128.store(s + o, f32x4.add(v128.load(s + o), v128.load(g + o)));
+  const end = <usize>n << 2;
+  for (; o < end; o += 4) store<f32>(s + o, load<f32>(s + o) + load<f32>(g + o));
+}
+
+/** The window's mean gradient: out = (s + g) / k over n elements. */
+export function accumulateMean(out: usize, s: usize, g: usize, n: i32, k: f32): void {
+  const kv = f32x4.splat(k);
+  const end4 = <usize>(n & ~3) << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) {
+    v128.store(out + o, f32x4.div(f32x4.add(v128.load(s + o), v128.load(g + o)), kv));
+  }
+  const end = <usize>n << 2;
+  for (; o < end; o += 4) store<f32>(out + o, (load<f32>(s + o) + load<f32>(g + o)) / k);
 }
