@@ -90,7 +90,7 @@ export class HostPath implements StepPath {
 }
 
 /** `t`, first given a copy of its data if another tensor shares it. */
-function ownHostData(t: tf.Variable): tf.Variable {
+export function ownHostData(t: tf.Variable): tf.Variable {
   if (sharedData(t)) t.assign(tf.tensor(Float32Array.from(readView(t)), t.shape, 'float32'));
   return t;
 }

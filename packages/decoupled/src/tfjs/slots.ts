@@ -80,6 +80,11 @@ export class SlotStore {
     return t;
   }
 
+  /** Every entry, bound or restored and not bound yet, in first-seen order. */
+  list(): readonly Entry[] {
+    return this.entries;
+  }
+
   /** Every slot as `<variable name>/<slot>`, variables in first-seen order. */
   weights(): NamedTensor[] {
     const weights: NamedTensor[] = [];
