@@ -22,6 +22,8 @@ const ENTRY_POINTS: Record<string, string[]> = {
     'SGD',
     'AdamWR',
     'SGDWR',
+    'ScheduleFreeAdamW',
+    'ScheduleFreeSGD',
     'registerWasmTrainingKernels',
   ],
   'decoupled-harness/experiments': ['runTraining', 'parseTrainConfig', 'loadData', 'buildModel'],

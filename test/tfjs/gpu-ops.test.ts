@@ -8,23 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteGradientError } from '#decoupled/core/errors.js';
-import { ADAM_KERNEL, AdamW, SGD_KERNEL } from '#decoupled/tfjs/index.js';
+import { ADAM_KERNEL, AdamW } from '#decoupled/tfjs/index.js';
 import { CASES, countReads, runCase, STEPS } from './gpu-cases.js';
-import './helpers.js';
+import { registerOpsOnlyBackend } from './helpers.js';
 
 const BACKEND = 'ops-only';
 
 before(async () => {
-  if (!tf.findBackendFactory(BACKEND)) {
-    tf.registerBackend(BACKEND, () => new MathBackendCPU(), 0);
-    for (const kernel of tf.getKernelsForBackend('cpu')) {
-      if (kernel.kernelName === ADAM_KERNEL || kernel.kernelName === SGD_KERNEL) continue;
-      tf.registerKernel({ ...kernel, backendName: BACKEND });
-    }
-  }
+  registerOpsOnlyBackend(BACKEND);
   assert.ok(await tf.setBackend(BACKEND));
   assert.equal(tf.getKernel(ADAM_KERNEL, BACKEND), undefined, 'no fused kernel');
 });

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { clipGradNorm } from '#decoupled/core/clip.js';
@@ -21,14 +20,13 @@ import {
 } from '#decoupled/core/schedule-free.js';
 import { lerpOps } from '#decoupled/tfjs/gpu/schedule-free-ops.js';
 import {
-  ADAM_KERNEL,
+  AdamW,
   ScheduleFreeAdamW,
-  type ScheduleFreeOptimizer,
+  ScheduleFreeOptimizer,
   ScheduleFreeSGD,
-  SGD_KERNEL,
 } from '#decoupled/tfjs/index.js';
 import { countReads } from './gpu-cases.js';
-import { prng, randomArray, useBackend } from './helpers.js';
+import { prng, randomArray, registerOpsOnlyBackend, saveToMemory, useBackend } from './helpers.js';
 
 type Event = 'step' | 'nan' | 'eval' | 'train';
 type CoreOptimizer = CoreScheduleFreeAdamW | CoreScheduleFreeSGD;
@@ -189,16 +187,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
 describe('schedule-free from tf ops (a backend without the host path, as webgl or webgpu)', () => {
   const BACKEND = 'sf-ops-only';
-  before(async () => {
-    // tfjs-backend-cpu under another name: its kernels, but the device path's ops and no reads.
-    if (!tf.findBackendFactory(BACKEND)) {
-      tf.registerBackend(BACKEND, () => new MathBackendCPU(), 0);
-      for (const kernel of tf.getKernelsForBackend('cpu')) {
-        if (kernel.kernelName === ADAM_KERNEL || kernel.kernelName === SGD_KERNEL) continue;
-        tf.registerKernel({ ...kernel, backendName: BACKEND });
-      }
-    }
-  });
+  before(() => registerOpsOnlyBackend(BACKEND));
   for (const [i, c] of CASES.entries()) {
     test(`${c.name}: bit for bit (cpu's kernels round each op to float32), 0 reads`, async () => {
       assert.ok(await tf.setBackend(BACKEND));
@@ -440,6 +429,10 @@ describe('schedule-free: state, switching, errors', () => {
 
   test('getConfig / fromConfig round trip, registered as decoupled.ScheduleFree*', async () => {
     await useBackend('cpu');
+    // tf.Optimizer's instanceof is duck-typed; these classes check the prototype chain.
+    assert.equal(new AdamW() instanceof ScheduleFreeOptimizer, false);
+    assert.equal(new ScheduleFreeSGD() instanceof ScheduleFreeAdamW, false);
+    assert.equal(new ScheduleFreeSGD() instanceof ScheduleFreeOptimizer, true);
     for (const opt of [
       new ScheduleFreeAdamW({
         lr: 0.01,
@@ -490,19 +483,6 @@ function blobs(n: number) {
   }
   const y = tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 3), 'float32');
   return { x: tf.tensor2d(xs, [n, 6]), y };
-}
-
-async function saveToMemory(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-    { includeOptimizer: true },
-  );
-  const a = saved as tf.io.ModelArtifacts;
-  return { ...a, trainingConfig: JSON.parse(JSON.stringify(a.trainingConfig)) };
 }
 
 const weightsOf = (model: tfl.LayersModel) =>

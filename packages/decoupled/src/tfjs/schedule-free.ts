@@ -23,7 +23,8 @@
  * or predicting and train() before fitting again. BatchNormalization's moving statistics are
  * gathered at y during training; in eval mode recompute them at x before evaluating: a few
  * forward passes in training mode (no steps) over a batch or more of training data, e.g.
- * `model.apply(x, { training: true })` on 50 batches, as the reference's README advises.
+ * `model.apply(x, { training: true })` on 50 batches, as the reference's README advises (with
+ * tfjs's default BatchNormalization momentum, 0.99, rather than PyTorch's 0.1, run more).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError } from '../core/errors.js';
@@ -143,6 +144,15 @@ export abstract class ScheduleFreeOptimizer extends tf.Optimizer {
   private readonly device: StepPath;
   /** The live tensor getWeights hands out for the scalars (so a caller owns none of them). */
   private state: tf.Variable | null = null;
+
+  /**
+   * A prototype check: tf.Optimizer's own `instanceof` is true for any object with minimize,
+   * computeGradients and applyGradients, which would make every optimizer schedule-free.
+   */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof asks about.
+    return Function.prototype[Symbol.hasInstance].call(this, instance);
+  }
 
   protected constructor(kind: ScheduleFreeKind, options: TfjsCommonOptions) {
     super();
