@@ -61,6 +61,9 @@ export interface TrainFlags {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  warmupSteps?: number;
+  r?: number;
+  weightLrPower?: number;
   schedule?: string;
   minLr?: number;
   t0?: number;
@@ -110,6 +113,11 @@ const FLAG_OF: Record<string, string> = {
   beta1: '--beta1',
   beta2: '--beta2',
   eps: '--eps',
+  warmupSteps: '--warmup-steps',
+  r: '--r',
+  weightLrPower: '--weight-lr-power',
+  nesterov: '--nesterov',
+  schedule: '--schedule',
   'schedule.min': '--min-lr',
   'schedule.t0': '--t0',
   'schedule.tMult': '--t-mult',
@@ -188,6 +196,9 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     beta1: flags.beta1,
     beta2: flags.beta2,
     eps: flags.eps,
+    warmupSteps: flags.warmupSteps,
+    r: flags.r,
+    weightLrPower: flags.weightLrPower,
     schedule: scheduleFromFlags(flags, (file.schedule ?? {}) as Record<string, unknown>),
     epochs: flags.epochs,
     batchSize: flags.batchSize,
@@ -278,6 +289,8 @@ Examples:
   $ decoupled train --dataset fashion-mnist --model resnet --optimizer adamw --lr 1e-3 \\
       --weight-decay 0.05 --weight-decay-norm --decay-scale schedule --schedule warm-restarts \\
       --t0 10 --t-mult 2 --epochs 30 --batch-size 128 --seed 1 --out runs/adamw-1
+  $ decoupled train --model cnn --optimizer schedule-free-adamw --lr 5e-3 --warmup-steps 200 \\
+      --weight-decay 0.01 --epochs 8 --out runs/sf-cnn     (no --schedule: constant only)
   $ decoupled train --out runs/adamw-1 --resume     (continue after Ctrl-C or a kill)
 
 Output (in --out): ${FILES.config}, ${FILES.metrics} (one JSON line per epoch: trainLoss,
@@ -374,7 +387,7 @@ function addOptimizerOptions(command: Command): void {
     .addOption(
       new Option(
         '--optimizer <kind>',
-        'adamw/sgdw (decoupled) or adam/sgd (L2); default adamw',
+        'adamw/sgdw (decoupled), adam/sgd (L2), schedule-free-adamw/-sgd; default adamw',
       ).choices(OPTIMIZERS),
     )
     .option('--lr <alpha>', 'base learning rate (default 1e-3)', number('--lr'))
@@ -397,11 +410,30 @@ function addOptimizerOptions(command: Command): void {
         "decoupled decay scaled by lr*eta ('lr', PyTorch) or eta ('schedule', paper); default lr",
       ).choices(['lr', 'schedule']),
     )
-    .option('--momentum <mu>', 'sgd/sgdw momentum (default 0.9)', number('--momentum'))
+    .option(
+      '--momentum <mu>',
+      'sgd/sgdw momentum, schedule-free-sgd beta (default 0.9)',
+      number('--momentum'),
+    )
     .option('--nesterov', 'sgd/sgdw: Nesterov momentum')
-    .option('--beta1 <b1>', 'adam/adamw beta1 (default 0.9)', number('--beta1'))
+    .option(
+      '--beta1 <b1>',
+      'adam/adamw beta1, schedule-free-adamw beta (default 0.9)',
+      number('--beta1'),
+    )
     .option('--beta2 <b2>', 'adam/adamw beta2 (default 0.999)', number('--beta2'))
-    .option('--eps <eps>', 'adam/adamw epsilon (default 1e-8)', number('--eps'));
+    .option('--eps <eps>', 'adam/adamw epsilon (default 1e-8)', number('--eps'))
+    .option(
+      '--warmup-steps <n>',
+      'schedule-free: linear lr warmup over n steps (default 0)',
+      integer('--warmup-steps'),
+    )
+    .option('--r <r>', 'schedule-free: average weighted by (k+1)^r (default 0)', number('--r'))
+    .option(
+      '--weight-lr-power <p>',
+      'schedule-free: average weighted by lrMax^p (default 2)',
+      number('--weight-lr-power'),
+    );
 }
 
 function addScheduleOptions(command: Command): void {
