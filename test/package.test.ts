@@ -26,6 +26,8 @@ const ENTRY_POINTS: Record<string, string[]> = {
     'SGD',
     'AdamWR',
     'SGDWR',
+    'ScheduleFreeAdamW',
+    'ScheduleFreeSGD',
     'registerWasmTrainingKernels',
     'nodeFileSystem',
     'initWasmBackendThreaded',

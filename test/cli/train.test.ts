@@ -33,6 +33,9 @@ async function cliInProcess(args: string[]): Promise<{ status: number; stderr: s
   }
 }
 
+/** A few images, for errors found only once the run starts. */
+const tinyData = writeIdxDataset({ train: 40, test: 10, side: 12, seed: 6 });
+
 function checkpoint(out: string): Checkpoint {
   return JSON.parse(readFileSync(join(out, 'checkpoint.json'), 'utf8')) as Checkpoint;
 }
@@ -103,6 +106,30 @@ describe('decoupled train (CLI)', () => {
     [['--lr', '-1'], /--lr: .*received -1/],
     [['--epochs', '2.5'], /--epochs.*2\.5/],
     [['--optimizer', 'lion'], /--optimizer.*lion/],
+    [
+      ['--optimizer', 'schedule-free-adamw', '--schedule', 'cosine'],
+      /--schedule: schedule-free-adamw takes no learning-rate schedule .*not cosine/,
+    ],
+    [['--warmup-steps', '10'], /--warmup-steps: applies to schedule-free-adamw and .* not adamw/],
+    [['--optimizer', 'schedule-free-sgd', '--nesterov'], /--nesterov: applies to sgd and sgdw/],
+    [
+      ['--optimizer', 'schedule-free-adamw', '--decay-scale', 'schedule'],
+      /--decay-scale: schedule-free-adamw scales its decay by lr_t/,
+    ],
+    [['--optimizer', 'schedule-free-sgd', '--warmup-steps', '2.5'], /--warmup-steps.*2\.5/],
+    [
+      [
+        '--optimizer',
+        'schedule-free-sgd',
+        '--momentum',
+        '0',
+        '--data-dir',
+        tinyData,
+        '--out',
+        join(tempDir('cli-sf'), 'run'),
+      ],
+      /ScheduleFreeSGD: momentum must be .*received 0/,
+    ],
     [['--t0', '5'], /--t0 applies to warm-restarts/],
     [['--schedule', 'warm-restarts'], /needs --t0/],
     [['--model', 'resnet', '--depth', '9'], /--depth must be 6n \+ 2.*9/],
@@ -127,6 +154,20 @@ describe('decoupled train (CLI)', () => {
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     });
   }
+
+  it('maps --warmup-steps, --r and --weight-lr-power to the schedule-free options', () => {
+    const c = configFromFlags({
+      optimizer: 'schedule-free-sgd',
+      warmupSteps: 100,
+      r: 0.5,
+      weightLrPower: 1,
+    });
+    assert.deepEqual(
+      [c.optimizer, c.warmupSteps, c.r, c.weightLrPower],
+      ['schedule-free-sgd', 100, 0.5, 1],
+    );
+    assert.equal(configFromFlags({}).warmupSteps, undefined);
+  });
 
   it('exits 2 as a process, with no stack trace', () => {
     const r = cli(['--lr', '0', '--epochs', '1']);

@@ -9,6 +9,7 @@ import type { EpochRecord, ModelConfig, TrainConfigInput } from '#harness/experi
 import { buildModel } from '#harness/experiments/models.js';
 import { runTraining } from '#harness/experiments/train.js';
 import { tempDir, writeIdxDataset } from './fixtures.js';
+import { checkStopAndResume } from './resume.js';
 
 const dataDir = writeIdxDataset({ train: 480, test: 120, side: 12, seed: 3 });
 
@@ -97,42 +98,7 @@ describe('runTraining', () => {
       batchSize: 32,
       seed: 5,
     };
-    const full = tempDir('full');
-    const whole = await runTraining({ ...config, out: full });
-
-    const tensors = tf.memory().numTensors;
-    const parts = tempDir('parts');
-    const first = await runTraining({ ...config, out: parts }, { stopAfterSteps: 3 });
-    assert.equal(first.aborted, true);
-    assert.equal(first.epochs.length, 0);
-    assert.equal(readCheckpoint(parts).state.batch, 3);
-    // Stopped again in the second epoch (step 7; 5 steps per epoch), after one resume.
-    const second = await runTraining(
-      { ...config, out: parts },
-      { resume: true, stopAfterSteps: 4 },
-    );
-    assert.equal(second.aborted, true);
-    assert.equal(second.epochs.length, 1);
-    assert.deepEqual([readCheckpoint(parts).state.step, readCheckpoint(parts).state.batch], [7, 2]);
-    const third = await runTraining({ ...config, out: parts }, { resume: true });
-    assert.equal(third.aborted, false);
-    assert.equal(tf.memory().numTensors, tensors, 'runs leave no tensors behind');
-
-    assert.deepEqual(withoutTime(third.epochs), withoutTime(whole.epochs));
-    const a = readCheckpoint(full);
-    const b = readCheckpoint(parts);
-    assert.deepEqual(
-      b.model.map((t) => t.data),
-      a.model.map((t) => t.data),
-      'model weights and BN statistics',
-    );
-    assert.deepEqual(
-      b.optimizer.map((t) => [t.name.replace(/_\d+/g, ''), t.data]),
-      a.optimizer.map((t) => [t.name.replace(/_\d+/g, ''), t.data]),
-      'optimizer state',
-    );
-    assert.deepEqual(b.state.rng, a.state.rng);
-    assert.equal(readFileSync(join(parts, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 3);
+    await checkStopAndResume(config);
   });
 
   it('aborts on a signal with a checkpoint, and refuses a checkpoint of another run', async () => {

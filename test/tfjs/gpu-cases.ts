@@ -10,10 +10,13 @@ import { AdamW as CoreAdamW } from '#decoupled/core/adamw.js';
 import { clipGradNorm } from '#decoupled/core/clip.js';
 import { groupParams, orderByGroups } from '#decoupled/core/param-groups.js';
 import { AdamWR as CoreAdamWR, SGDWR as CoreSGDWR } from '#decoupled/core/restarts.js';
+import {
+  ScheduleFreeAdamW as CoreScheduleFreeAdamW,
+  ScheduleFreeSGD as CoreScheduleFreeSGD,
+} from '#decoupled/core/schedule-free.js';
 import { cosine, stepDecay } from '#decoupled/core/schedules.js';
 import { SGD as CoreSGD } from '#decoupled/core/sgd.js';
 import { SGDW as CoreSGDW } from '#decoupled/core/sgdw.js';
-import type { DecoupledOptimizer } from '#decoupled/tfjs/index.js';
 import * as decoupled from '#decoupled/tfjs/index.js';
 import { prng } from './browser-task.js';
 
@@ -24,7 +27,7 @@ interface CoreLike {
 
 export interface GpuCase {
   name: string;
-  tfjs: () => DecoupledOptimizer;
+  tfjs: () => tfc.Optimizer;
   core: (groups: ReturnType<typeof groupParams>) => CoreLike;
   /** Global-norm clipping applied to the core's gradients (the tfjs optimizer gets clipNorm). */
   clipNorm?: number;
@@ -49,7 +52,7 @@ const sched = () => stepDecay({ milestones: [5, 12], gamma: 0.5 });
 /** Options given to both sides; each case lists the family member and its options once. */
 function pair(
   name: string,
-  Tfjs: new (o: never) => DecoupledOptimizer,
+  Tfjs: new (o: never) => tfc.Optimizer,
   Core: new (g: never, o: never) => CoreLike,
   options: () => Record<string, unknown>,
   extra: Partial<GpuCase> = {},
@@ -119,6 +122,23 @@ export const CASES: GpuCase[] = [
   pair('SGDW, momentum, clipNorm', decoupled.SGDW, CoreSGDW, () => ({ lr: 0.05, momentum: 0.9 }), {
     clipNorm: 2,
   }),
+  pair(
+    'ScheduleFreeAdamW, warmup, decay, r, clipNorm',
+    decoupled.ScheduleFreeAdamW,
+    CoreScheduleFreeAdamW,
+    () => ({ lr: 0.01, warmupSteps: 4, weightDecay: 0.1, r: 0.5 }),
+    { clipNorm: 2 },
+  ),
+  pair(
+    'ScheduleFreeSGD, warmup, weightLrPower',
+    decoupled.ScheduleFreeSGD,
+    CoreScheduleFreeSGD,
+    () => ({
+      lr: 0.5,
+      warmupSteps: 3,
+      weightLrPower: 1,
+    }),
+  ),
   pair("AdamW, nonFinite 'skip'", decoupled.AdamW, CoreAdamW, () => ({ lr: 0.01 }), { nanAt: 6 }),
   pair(
     "SGD, momentum, nonFinite 'skip', clipNorm",

@@ -1,8 +1,12 @@
-/** Shared set-up of the tfjs tests: backends, a seeded PRNG, variables from arrays. */
+/**
+ * Shared set-up of the tfjs tests: backends (and one with cpu's kernels but not the optimizers'),
+ * a seeded PRNG, variables from arrays, a model saved to memory.
+ */
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 // Gradients of the ops: tfjs-core's node bundle registers none; tfjs-layers' registers them all.
+import type * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-layers';
 import { ADAM_KERNEL, SGD_KERNEL } from '#decoupled/tfjs/index.js';
 
@@ -19,13 +23,7 @@ export const OPS_ONLY = 'ops-only';
 
 /** Registers (once) and switches to the OPS_ONLY backend. */
 export async function useOpsOnlyBackend(): Promise<void> {
-  if (!tf.findBackendFactory(OPS_ONLY)) {
-    tf.registerBackend(OPS_ONLY, () => new MathBackendCPU(), 0);
-    for (const kernel of tf.getKernelsForBackend('cpu')) {
-      if (kernel.kernelName === ADAM_KERNEL || kernel.kernelName === SGD_KERNEL) continue;
-      tf.registerKernel({ ...kernel, backendName: OPS_ONLY });
-    }
-  }
+  registerOpsOnlyBackend(OPS_ONLY);
   if (!(await tf.setBackend(OPS_ONLY))) throw new Error(`backend ${OPS_ONLY} failed`);
 }
 
@@ -46,4 +44,32 @@ export function randomArray(rand: () => number, n: number, scale = 1): Float32Ar
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = (rand() * 2 - 1) * scale;
   return a;
+}
+
+/**
+ * Registers `name`: tfjs-backend-cpu under another name, with cpu's kernels but not the optimizers'
+ * fused ones, so the optimizers take the device path (tf ops, nothing read back) as on
+ * tfjs-node's `tensorflow` or a custom backend (idempotent).
+ */
+export function registerOpsOnlyBackend(name: string): void {
+  if (tf.findBackendFactory(name)) return;
+  tf.registerBackend(name, () => new MathBackendCPU(), 0);
+  for (const kernel of tf.getKernelsForBackend('cpu')) {
+    if (kernel.kernelName === ADAM_KERNEL || kernel.kernelName === SGD_KERNEL) continue;
+    tf.registerKernel({ ...kernel, backendName: name });
+  }
+}
+
+/** Saves to memory (the artifacts go through JSON, as a file or an HTTP body would). */
+export async function saveToMemory(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+    { includeOptimizer: true },
+  );
+  const a = saved as tf.io.ModelArtifacts;
+  return { ...a, trainingConfig: JSON.parse(JSON.stringify(a.trainingConfig)) };
 }

@@ -11,7 +11,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { cosine, warmRestarts } from '#decoupled/core/schedules.js';
 import { AdamW, AdamWR, type DecoupledOptimizer, SGDW } from '#decoupled/tfjs/index.js';
 import { loadIdxSplit } from '#harness/experiments/data/idx.js';
-import { prng, randomArray, useBackend } from './helpers.js';
+import { prng, randomArray, saveToMemory, useBackend } from './helpers.js';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
 
@@ -42,20 +42,6 @@ function toyData(n: number, inputs: number, classes: number) {
   const labels = Array.from({ length: n }, () => Math.floor(rand() * classes));
   const y = tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), classes), 'float32');
   return { x, y };
-}
-
-/** Saves to memory (the artifacts go through JSON, as a file or an HTTP body would). */
-async function saveToMemory(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-    { includeOptimizer: true },
-  );
-  const a = saved as tf.io.ModelArtifacts;
-  return { ...a, trainingConfig: JSON.parse(JSON.stringify(a.trainingConfig)) };
 }
 
 const weightsOf = (model: tfl.LayersModel) =>

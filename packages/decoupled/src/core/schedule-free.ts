@@ -29,6 +29,7 @@ import { OptionError } from './errors.js';
 import { lerp, type ScheduleFreeScalars, scheduleFreeReferenceUpdate } from './kernels.js';
 import {
   type BaseHyper,
+  GLOBAL_OPTION_KEYS,
   type GlobalOptions,
   Optimizer,
   type ParamGroupInput,
@@ -83,9 +84,17 @@ export const SCHEDULE_FREE_MODES = ['train', 'eval'] as const;
 export type ScheduleFreeMode = (typeof SCHEDULE_FREE_MODES)[number];
 
 /** p <- lerp(p, z, w) elementwise: how train() and eval() move between y and x. */
-function lerpInPlace(p: Float32Array, z: Float32Array, weight: number): void {
+export function lerpInPlace(p: Float32Array, z: Float32Array, weight: number): void {
   const w = f(weight);
   for (let i = 0; i < p.length; i++) p[i] = lerp(p[i], z[i], w);
+}
+
+/**
+ * The weight w of p <- lerp(p, z, w) that moves the parameters to `to`'s sequence: to y (train)
+ * w = 1 - beta, from y = lerp(x, z, 1 - beta); to x (eval) w = 1 - 1/beta, its inverse.
+ */
+export function switchWeight(beta: number, to: ScheduleFreeMode): number {
+  return to === 'train' ? 1 - beta : 1 - 1 / beta;
 }
 
 function validateCommon(h: ScheduleFreeCommonHyper, where: string): void {
@@ -105,6 +114,36 @@ function validateAdamW(h: ScheduleFreeAdamWHyper, where: string): void {
 function validateSgd(h: ScheduleFreeSgdHyper, where: string): void {
   validateCommon(h, where);
   checkNumber('momentum', h.momentum, { above: 0, below: 1 }, where);
+}
+
+const ADAMW_DEFAULTS: ScheduleFreeAdamWHyper = {
+  lr: 0.0025,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  weightDecay: 0,
+  warmupSteps: 0,
+  r: 0,
+  weightLrPower: 2,
+  maximize: false,
+};
+
+const SGD_DEFAULTS: ScheduleFreeSgdHyper = {
+  lr: 1,
+  momentum: 0.9,
+  weightDecay: 0,
+  warmupSteps: 0,
+  r: 0,
+  weightLrPower: 2,
+  maximize: false,
+};
+
+/**
+ * Every option the constructor of `kind` takes that adapters pass on: its hyperparameters, schedule
+ * and global options (not the base class's `ema` and `accumulate`).
+ */
+export function scheduleFreeOptionNames(kind: ScheduleFreeKind): readonly string[] {
+  const defaults = kind === 'ScheduleFreeAdamW' ? ADAMW_DEFAULTS : SGD_DEFAULTS;
+  return [...Object.keys(defaults), 'schedule', ...GLOBAL_OPTION_KEYS];
 }
 
 /** The schedule-free state of the two classes: z, lrMax and W per group, and the mode. */
@@ -138,15 +177,20 @@ abstract class ScheduleFreeFamily<H extends ScheduleFreeCommonHyper> extends Opt
   /** Puts y in the parameters (y = lerp(x, z, 1 - beta)); nothing to do if already in train mode. */
   train(): void {
     if (this.modeNow === 'train') return;
-    this.moveParams((beta) => 1 - beta);
+    this.moveParams('train');
     this.modeNow = 'train';
   }
 
   /** Puts x, the average to evaluate, in the parameters (x = lerp(y, z, 1 - 1/beta)). */
   eval(): void {
     if (this.modeNow === 'eval') return;
-    this.moveParams((beta) => 1 - 1 / beta);
+    this.moveParams('eval');
     this.modeNow = 'eval';
+  }
+
+  /** Per group, the weight w of p <- lerp(p, z, w) that train() or eval() applies (switchWeight). */
+  switchWeights(to: ScheduleFreeMode): number[] {
+    return this.paramGroups.map((g) => switchWeight(this.beta(g.hyper), to));
   }
 
   /** lr_t of each group for the next step, warmup included (the reference's `scheduled_lr`). */
@@ -160,7 +204,8 @@ abstract class ScheduleFreeFamily<H extends ScheduleFreeCommonHyper> extends Opt
   /** Adam's second-moment scalars of a group at 1-based step, or null (SGD). */
   protected abstract adamScalars(h: H, step: number): ScheduleFreeStepScalars['adam'];
 
-  protected override checkCanStep(where: string): void {
+  /** Throws an OptionError naming `where` if no step may be taken now (eval mode, EMA swapped). */
+  override checkCanStep(where: string): void {
     super.checkCanStep(where);
     if (this.modeNow !== 'train') {
       throw new OptionError('mode', this.modeNow, "'train' (call train() before step)", where);
@@ -281,10 +326,11 @@ abstract class ScheduleFreeFamily<H extends ScheduleFreeCommonHyper> extends Opt
     };
   }
 
-  private moveParams(weightOf: (beta: number) => number): void {
+  private moveParams(to: ScheduleFreeMode): void {
+    const weights = this.switchWeights(to);
     let index = 0;
-    for (const group of this.paramGroups) {
-      const w = weightOf(this.beta(group.hyper));
+    for (const [i, group] of this.paramGroups.entries()) {
+      const w = weights[i];
       for (const p of group.params) {
         const z = this.slots.z?.[index];
         if (z) lerpInPlace(p, z, w);
@@ -300,22 +346,7 @@ export class ScheduleFreeAdamW extends ScheduleFreeFamily<ScheduleFreeAdamWHyper
     params: Float32Array[] | ParamGroupInput<ScheduleFreeAdamWHyper>[],
     options: ScheduleFreeAdamWOptions = {},
   ) {
-    super(
-      params,
-      options,
-      'ScheduleFreeAdamW',
-      {
-        lr: 0.0025,
-        betas: [0.9, 0.999],
-        eps: 1e-8,
-        weightDecay: 0,
-        warmupSteps: 0,
-        r: 0,
-        weightLrPower: 2,
-        maximize: false,
-      },
-      validateAdamW,
-    );
+    super(params, options, 'ScheduleFreeAdamW', ADAMW_DEFAULTS, validateAdamW);
   }
 
   protected beta(h: ScheduleFreeAdamWHyper): number {
@@ -344,21 +375,7 @@ export class ScheduleFreeSGD extends ScheduleFreeFamily<ScheduleFreeSgdHyper> {
     params: Float32Array[] | ParamGroupInput<ScheduleFreeSgdHyper>[],
     options: ScheduleFreeSGDOptions = {},
   ) {
-    super(
-      params,
-      options,
-      'ScheduleFreeSGD',
-      {
-        lr: 1,
-        momentum: 0.9,
-        weightDecay: 0,
-        warmupSteps: 0,
-        r: 0,
-        weightLrPower: 2,
-        maximize: false,
-      },
-      validateSgd,
-    );
+    super(params, options, 'ScheduleFreeSGD', SGD_DEFAULTS, validateSgd);
   }
 
   protected beta(h: ScheduleFreeSgdHyper): number {

@@ -30,7 +30,10 @@ export type AdamWRTfjsOptions = WarmRestartSettings &
 export type SGDWRTfjsOptions = WarmRestartSettings &
   Omit<SGDWTfjsOptions, 'schedule' | 'weightDecay' | 'decayScale'>;
 
-function fromConfig<T extends tf.serialization.Serializable>(cls: Ctor<T>, config: ConfigDict): T {
+export function fromConfig<T extends tf.serialization.Serializable>(
+  cls: Ctor<T>,
+  config: ConfigDict,
+): T {
   return new cls(DecoupledOptimizer.optionsFromConfig(config));
 }
 

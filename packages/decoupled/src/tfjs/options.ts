@@ -44,8 +44,8 @@ export interface TfjsCommonOptions extends TfjsExtraOptions {
   nonFinite?: NonFinitePolicy;
 }
 
-/** The checked options: tfjs' own, and the core optimizer that holds the rest. */
-export interface ParsedOptions {
+/** The checked options: tfjs' own, and the core optimizer `C` that holds the rest. */
+export interface ParsedAdapterOptions<C> {
   readonly clipNorm: number | null;
   readonly exclusion: TfjsDecayExclusion;
   readonly ema: EmaSettings | null;
@@ -53,8 +53,14 @@ export interface ParsedOptions {
   readonly accumulate: number;
   /** The core optimizer whose planStep gives each step's scalars: two empty decay groups, 0
    * decayed (the configured weightDecay) and 1 excluded (weightDecay 0). */
-  readonly core: FamilyOptimizer;
+  readonly core: C;
 }
+
+/** The checked options of the Adam and SGD families. */
+export type ParsedOptions = ParsedAdapterOptions<FamilyOptimizer>;
+
+/** The two empty decay groups of an adapter's core optimizer: decayed (0) and excluded (1). */
+export type DecayGroups = [{ params: Float32Array[] }, { params: Float32Array[]; weightDecay: 0 }];
 
 const EXTRA_KEYS = ['clipNorm', 'excludeFromDecay', 'ema', 'accumulate'] as const;
 const EXCLUSION_KEYS = ['patterns', 'predicate', 'useDefaultRule'] as const;
@@ -65,6 +71,21 @@ export function parseOptions(
   options: TfjsCommonOptions,
   where: string,
 ): ParsedOptions {
+  return parseAdapterOptions(options, where, optimizerOptionNames(kind), (coreOptions, groups) =>
+    createOptimizer(kind, groups, coreOptions),
+  );
+}
+
+/**
+ * Checks tfjs' options and the keys of the rest against `coreKeys` (the core's option names), then
+ * builds the core with `build`, whose constructor checks every other option (errors name `where`).
+ */
+export function parseAdapterOptions<C>(
+  options: TfjsCommonOptions,
+  where: string,
+  coreKeys: readonly string[],
+  build: (coreOptions: object, groups: DecayGroups) => C,
+): ParsedAdapterOptions<C> {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     const allowed = 'an options object (the variables come from minimize/fit)';
     throw new OptionError('options', options, allowed, where);
@@ -86,13 +107,12 @@ export function parseOptions(
     accumulate: accumulateSetting(accumulate, where),
   };
   // Unknown keys first, against the core's option names and ours.
-  const coreKeys = optimizerOptionNames(kind).filter((key) => key !== 'kernels');
-  checkKnownKeys(options, [...coreKeys, ...EXTRA_KEYS], where);
+  const known = coreKeys.filter((key) => key !== 'kernels');
+  checkKnownKeys(options, [...known, ...EXTRA_KEYS], where);
   // The core checks every other option and owns the step count.
-  const groups = [{ params: [] }, { params: [], weightDecay: 0 }];
+  const groups: DecayGroups = [{ params: [] }, { params: [], weightDecay: 0 }];
   try {
-    const core = createOptimizer(kind, groups, coreOptions);
-    return { clipNorm: parsedClip, exclusion, ...features, core };
+    return { clipNorm: parsedClip, exclusion, ...features, core: build(coreOptions, groups) };
   } catch (error) {
     throw error instanceof OptionError ? error.relabeled(where) : error;
   }

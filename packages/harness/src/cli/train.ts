@@ -63,6 +63,9 @@ export interface TrainFlags {
   eps?: number;
   ema?: number;
   accumulate?: number;
+  warmupSteps?: number;
+  r?: number;
+  weightLrPower?: number;
   schedule?: string;
   minLr?: number;
   t0?: number;
@@ -114,6 +117,11 @@ const FLAG_OF: Record<string, string> = {
   eps: '--eps',
   ema: '--ema',
   accumulate: '--accumulate',
+  warmupSteps: '--warmup-steps',
+  r: '--r',
+  weightLrPower: '--weight-lr-power',
+  nesterov: '--nesterov',
+  schedule: '--schedule',
   'schedule.min': '--min-lr',
   'schedule.t0': '--t0',
   'schedule.tMult': '--t-mult',
@@ -194,6 +202,9 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
     eps: flags.eps,
     ema: flags.ema,
     accumulate: flags.accumulate,
+    warmupSteps: flags.warmupSteps,
+    r: flags.r,
+    weightLrPower: flags.weightLrPower,
     schedule: scheduleFromFlags(flags, (file.schedule ?? {}) as Record<string, unknown>),
     epochs: flags.epochs,
     batchSize: flags.batchSize,
@@ -284,6 +295,8 @@ Examples:
   $ decoupled train --dataset fashion-mnist --model resnet --optimizer adamw --lr 1e-3 \\
       --weight-decay 0.05 --weight-decay-norm --decay-scale schedule --schedule warm-restarts \\
       --t0 10 --t-mult 2 --epochs 30 --batch-size 128 --seed 1 --out runs/adamw-1
+  $ decoupled train --model cnn --optimizer schedule-free-adamw --lr 5e-3 --warmup-steps 200 \\
+      --weight-decay 0.01 --epochs 8 --out runs/sf-cnn     (no --schedule: constant only)
   $ decoupled train --out runs/adamw-1 --resume     (continue after Ctrl-C or a kill)
 
 Output (in --out): ${FILES.config}, ${FILES.metrics} (one JSON line per epoch: trainLoss,
@@ -380,7 +393,7 @@ function addOptimizerOptions(command: Command): void {
     .addOption(
       new Option(
         '--optimizer <kind>',
-        'adamw/sgdw (decoupled) or adam/sgd (L2); default adamw',
+        'adamw/sgdw (decoupled), adam/sgd (L2), schedule-free-adamw/-sgd; default adamw',
       ).choices(OPTIMIZERS),
     )
     .option('--lr <alpha>', 'base learning rate (default 1e-3)', number('--lr'))
@@ -403,9 +416,17 @@ function addOptimizerOptions(command: Command): void {
         "decoupled decay scaled by lr*eta ('lr', PyTorch) or eta ('schedule', paper); default lr",
       ).choices(['lr', 'schedule']),
     )
-    .option('--momentum <mu>', 'sgd/sgdw momentum (default 0.9)', number('--momentum'))
+    .option(
+      '--momentum <mu>',
+      'sgd/sgdw momentum, schedule-free-sgd beta (default 0.9)',
+      number('--momentum'),
+    )
     .option('--nesterov', 'sgd/sgdw: Nesterov momentum')
-    .option('--beta1 <b1>', 'adam/adamw beta1 (default 0.9)', number('--beta1'))
+    .option(
+      '--beta1 <b1>',
+      'adam/adamw beta1, schedule-free-adamw beta (default 0.9)',
+      number('--beta1'),
+    )
     .option('--beta2 <b2>', 'adam/adamw beta2 (default 0.999)', number('--beta2'))
     .option('--eps <eps>', 'adam/adamw epsilon (default 1e-8)', number('--eps'))
     .option(
@@ -417,6 +438,17 @@ function addOptimizerOptions(command: Command): void {
       '--accumulate <k>',
       'one optimizer step every k batches, on their mean gradient (default 1)',
       integer('--accumulate'),
+    )
+    .option(
+      '--warmup-steps <n>',
+      'schedule-free: linear lr warmup over n steps (default 0)',
+      integer('--warmup-steps'),
+    )
+    .option('--r <r>', 'schedule-free: average weighted by (k+1)^r (default 0)', number('--r'))
+    .option(
+      '--weight-lr-power <p>',
+      'schedule-free: average weighted by lrMax^p (default 2)',
+      number('--weight-lr-power'),
     );
 }
 

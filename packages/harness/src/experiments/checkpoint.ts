@@ -309,18 +309,19 @@ function checkConsistent(c: Checkpoint, fail: (problem: string) => CheckpointErr
   const steps = decodeTensor(iter)[0];
   if (steps !== c.state.step)
     throw fail(`optimizer 'iter' is ${steps}, state.step ${c.state.step}`);
-  // Besides the slots, int32 scalars: the optimizer's counters (accumulate_calls).
-  const counter = (t: SavedTensor) =>
-    t.dtype === 'int32' && t.shape.length === 0 && !t.name.includes('/');
-  const slot = slots.find((t) => !counter(t) && (t.dtype !== 'float32' || !t.name.includes('/')));
+  // Slots are float32 '<variable>/<slot>'; optimizer-wide state (schedule-free's 'scheduleFree')
+  // is an int32 tensor named without '/', whose values the optimizer's setWeights checks.
+  const slot = slots.find((t) =>
+    t.name.includes('/') ? t.dtype !== 'float32' : t.dtype !== 'int32',
+  );
   if (slot) {
     throw fail(
-      `optimizer tensor ${slot.name} is neither a float32 '<variable>/<slot>' nor an int32 counter`,
+      `optimizer tensor ${slot.name} is neither a float32 '<variable>/<slot>' nor int32 optimizer state (counters, schedule-free's)`,
     );
   }
   // A slot has its variable's shape (checked where the names match; tfjs may rename variables).
   const shapes = new Map(c.model.map((t) => [t.name, t.shape.join(',')]));
-  for (const t of slots.filter((s) => !counter(s))) {
+  for (const t of slots.filter((s) => s.name.includes('/'))) {
     const variable = t.name.slice(0, t.name.lastIndexOf('/'));
     const shape = shapes.get(variable);
     if (shape !== undefined && shape !== t.shape.join(',')) {

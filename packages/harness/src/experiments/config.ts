@@ -16,8 +16,26 @@ import { z } from 'zod';
 export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
-export const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'sgdw'] as const;
+export const OPTIMIZERS = [
+  'adam',
+  'adamw',
+  'sgd',
+  'sgdw',
+  'schedule-free-adamw',
+  'schedule-free-sgd',
+] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
+
+/** Schedule-free AdamW and SGD (Defazio et al. 2024): no schedule; evaluated at the average x. */
+export const SCHEDULE_FREE_OPTIMIZERS = ['schedule-free-adamw', 'schedule-free-sgd'] as const;
+
+/** True for the schedule-free optimizers. */
+export function isScheduleFree(optimizer: OptimizerName): boolean {
+  return (SCHEDULE_FREE_OPTIMIZERS as readonly string[]).includes(optimizer);
+}
+
+/** The schedule-free options (the core's names), which only those optimizers take. */
+const SCHEDULE_FREE_KEYS = ['warmupSteps', 'r', 'weightLrPower'] as const;
 
 export const BACKENDS = ['wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -96,7 +114,7 @@ export const AugmentConfigSchema = z.strictObject({
 });
 export type AugmentConfig = z.infer<typeof AugmentConfigSchema>;
 
-export const TrainConfigSchema = z.strictObject({
+const TrainConfigObject = z.strictObject({
   dataset: z.enum(DATASETS).default('fashion-mnist'),
   /** Directory holding the dataset files; default: the Debian package's directory. */
   dataDir: z.string().min(1).optional(),
@@ -133,10 +151,10 @@ export const TrainConfigSchema = z.strictObject({
   decayAll: z.boolean().default(false),
   /** Decoupled decay scaled by lr * eta_t ('lr', PyTorch) or by eta_t alone ('schedule', paper). */
   decayScale: z.enum(['lr', 'schedule']).default('lr'),
-  /** SGD momentum (sgd, sgdw). */
+  /** SGD momentum (sgd, sgdw); beta of schedule-free-sgd. */
   momentum: z.number().min(0).max(1).default(0.9),
   nesterov: z.boolean().default(false),
-  /** Adam betas. */
+  /** Adam betas (beta1 is schedule-free-adamw's beta). */
   beta1: z.number().min(0).lt(1).default(0.9),
   beta2: z.number().min(0).lt(1).default(0.999),
   eps: z.number().positive().default(1e-8),
@@ -151,6 +169,12 @@ export const TrainConfigSchema = z.strictObject({
    * (optax MultiSteps, Keras `gradient_accumulation_steps`). Absent: 1, a step per batch.
    */
   accumulate: positiveInt.optional(),
+  /** Schedule-free only: linear warmup of lr over this many steps (the core's); absent: 0. */
+  warmupSteps: z.number().int().nonnegative().optional(),
+  /** Schedule-free only: the average weights step k by (k + 1)^r (the core's r); absent: 0. */
+  r: nonNegative.optional(),
+  /** Schedule-free only: ... and by lrMax^weightLrPower (the core's); absent: 2. */
+  weightLrPower: nonNegative.optional(),
   schedule: ScheduleConfigSchema.default({ kind: 'constant' }),
   epochs: positiveInt.default(10),
   batchSize: positiveInt.default(128),
@@ -173,6 +197,50 @@ export const TrainConfigSchema = z.strictObject({
    */
   threads: positiveInt.default(1),
 });
+
+export const TrainConfigSchema = TrainConfigObject.superRefine((config, ctx) => {
+  for (const issue of optimizerConflicts(config)) ctx.addIssue({ code: 'custom', ...issue });
+});
+
+/**
+ * Settings the run's optimizer cannot take. A schedule-free optimizer replaces the schedule (the
+ * reference's docs advise against adding one), scales its decay by lr_t and has no Nesterov
+ * variant; its own options apply to it only.
+ */
+function optimizerConflicts(config: {
+  optimizer: OptimizerName;
+  schedule: { kind: string };
+  decayScale: string;
+  nesterov: boolean;
+  warmupSteps?: number;
+  r?: number;
+  weightLrPower?: number;
+}): { path: string[]; message: string }[] {
+  const name = config.optimizer;
+  if (!isScheduleFree(name)) {
+    return SCHEDULE_FREE_KEYS.filter((key) => config[key] !== undefined).map((key) => ({
+      path: [key],
+      message: `applies to ${SCHEDULE_FREE_OPTIMIZERS.join(' and ')} only, not ${name}`,
+    }));
+  }
+  const issues: { path: string[]; message: string }[] = [];
+  if (config.schedule.kind !== 'constant') {
+    issues.push({
+      path: ['schedule'],
+      message: `${name} takes no learning-rate schedule (it replaces one): use the constant schedule, not ${config.schedule.kind}`,
+    });
+  }
+  if (config.decayScale !== 'lr') {
+    issues.push({
+      path: ['decayScale'],
+      message: `${name} scales its decay by lr_t, as the reference does: '${config.decayScale}' applies to adamw and sgdw`,
+    });
+  }
+  if (config.nesterov) {
+    issues.push({ path: ['nesterov'], message: `applies to sgd and sgdw, not ${name}` });
+  }
+  return issues;
+}
 
 /** The files of a run directory (`out`), named once for the trainer and the CLI. */
 export const FILES = {

@@ -3,10 +3,21 @@
  * run's schedule and weight decay (a number, or a function of the step under normalized decay with
  * warm restarts), so both advance per batch inside the optimizer.
  *   adamw: AdamW (decoupled)   adam: Adam with L2   sgdw: SGDW (decoupled)   sgd: SGD with L2
+ *   schedule-free-adamw, schedule-free-sgd: ScheduleFreeAdamW, ScheduleFreeSGD (beta = beta1 or
+ *   momentum; warmupSteps, r, weightLrPower), no schedule (the config allows only constant)
  * `ema` and `accumulate` pass through as the optimizer's options of the same names.
  */
 import type { Schedule } from 'decoupled';
-import { Adam, AdamW, type DecoupledOptimizer, SGD, SGDW } from 'decoupled/tfjs';
+import {
+  Adam,
+  AdamW,
+  type DecoupledOptimizer,
+  ScheduleFreeAdamW,
+  type ScheduleFreeOptimizer,
+  ScheduleFreeSGD,
+  SGD,
+  SGDW,
+} from 'decoupled/tfjs';
 import type { TrainConfig } from './config.js';
 
 export interface OptimizerParts {
@@ -14,7 +25,10 @@ export interface OptimizerParts {
   weightDecay: number | Schedule;
 }
 
-export function createOptimizer(config: TrainConfig, parts: OptimizerParts): DecoupledOptimizer {
+export function createOptimizer(
+  config: TrainConfig,
+  parts: OptimizerParts,
+): DecoupledOptimizer | ScheduleFreeOptimizer {
   const common = {
     lr: config.lr,
     schedule: parts.schedule,
@@ -25,6 +39,10 @@ export function createOptimizer(config: TrainConfig, parts: OptimizerParts): Dec
   };
   const adam = { ...common, betas: [config.beta1, config.beta2] as const, eps: config.eps };
   const sgd = { ...common, momentum: config.momentum, nesterov: config.nesterov };
+  // Schedule-free: no schedule (the config allows only the constant one).
+  const { schedule: _constant, ...unscheduled } = common;
+  const { warmupSteps, r, weightLrPower } = config;
+  const free = { ...unscheduled, warmupSteps, r, weightLrPower };
   switch (config.optimizer) {
     case 'adamw':
       return new AdamW({ ...adam, decayScale: config.decayScale });
@@ -34,5 +52,9 @@ export function createOptimizer(config: TrainConfig, parts: OptimizerParts): Dec
       return new SGDW({ ...sgd, decayScale: config.decayScale });
     case 'sgd':
       return new SGD(sgd);
+    case 'schedule-free-adamw':
+      return new ScheduleFreeAdamW({ ...free, betas: adam.betas, eps: config.eps });
+    case 'schedule-free-sgd':
+      return new ScheduleFreeSGD({ ...free, momentum: config.momentum });
   }
 }

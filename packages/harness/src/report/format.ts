@@ -2,7 +2,7 @@
  * How the report writes numbers and names: one formatter each for percentages, percentage points,
  * axis values and optimizer names, shared by the prose, the tables and the figures.
  */
-import type { TrainConfig } from '../experiments/config.js';
+import { isScheduleFree, type TrainConfig } from '../experiments/config.js';
 import type { SweepOptimizer } from '../sweep/types.js';
 import type { Cell } from './metrics.js';
 
@@ -39,6 +39,8 @@ export const OPTIMIZER_NAMES: Record<SweepOptimizer, string> = {
   adamw: 'AdamW',
   sgd: 'SGD+L2',
   sgdw: 'SGDW',
+  'schedule-free-adamw': 'Schedule-free AdamW',
+  'schedule-free-sgd': 'Schedule-free SGD',
 };
 
 /** "12.34 ± 0.21% (n=3)": a cell's mean test error, its sd over seeds, and the seed count. */
@@ -78,6 +80,14 @@ export function describeDecay(config: TrainConfig): { axis: string; sentence: st
     return {
       axis: 'L2 factor (added to the gradient)',
       sentence: `${name}: the weight decay is an L2 factor λ, added to the gradient as λ·θ.`,
+    };
+  }
+  if (isScheduleFree(config.optimizer)) {
+    const norm = config.weightDecayNorm;
+    const what = norm ? 'the normalized λ_norm, applied as λ = λ_norm·√(b / (B·T))' : 'λ';
+    return {
+      axis: `${norm ? 'λ_norm' : 'λ'} (decay at y, × lr_t)`,
+      sentence: `${name}: the weight decay is ${what}, added to the gradient as λ·y at the point y where gradients are taken and scaled by the step's lr_t (the reference's rule); errors are measured at the average x.`,
     };
   }
   const scaled = config.decayScale === 'schedule' ? 'η_t' : 'lr·η_t';

@@ -388,8 +388,11 @@ export interface DecayEffect {
   verdict: PairedVerdict;
 }
 
-/** The same algorithm without decay: Adam = AdamW and SGD = SGDW when weight decay is 0. */
-const TWIN: Record<SweepOptimizer, SweepOptimizer> = {
+/**
+ * The same algorithm without decay: Adam = AdamW and SGD = SGDW when weight decay is 0 (the
+ * schedule-free optimizers have none).
+ */
+const TWIN: Partial<Record<SweepOptimizer, SweepOptimizer>> = {
   adam: 'adamw',
   adamw: 'adam',
   sgd: 'sgdw',

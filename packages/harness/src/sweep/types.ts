@@ -20,9 +20,14 @@
  * `decoupled sweep --redis URL` calls runSweep with the runner of createRedisRunner({ redis })
  * (src/sweep/distributed), whose `run` is runDistributedSweep(trials, ctx, options).
  */
+import { OPTIMIZERS } from '../experiments/config.js';
 
-/** Optimizers a sweep can compare: the coupled L2 baselines and their decoupled forms. */
-export const SWEEP_OPTIMIZERS = ['adam', 'adamw', 'sgd', 'sgdw'] as const;
+/**
+ * Optimizers a sweep can compare: every optimizer of a run (the coupled L2 baselines, their
+ * decoupled forms, and the schedule-free ones, which take only the constant schedule: give them
+ * `perOptimizer.<name>.schedule`).
+ */
+export const SWEEP_OPTIMIZERS = OPTIMIZERS;
 export type SweepOptimizer = (typeof SWEEP_OPTIMIZERS)[number];
 
 /** Learning-rate schedules a sweep can vary (the multiplier eta_t of the paper). */

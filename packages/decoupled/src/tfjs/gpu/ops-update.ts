@@ -108,7 +108,7 @@ function effectiveGrad(
 }
 
 /** Keeps `old` where the step is skipped (control = 0). */
-function selectStep(control: tf.Scalar | null | undefined, next: tf.Tensor, old: tf.Tensor) {
+export function selectStep(control: tf.Scalar | null | undefined, next: tf.Tensor, old: tf.Tensor) {
   return control ? tf.where(tf.notEqual(control, 0), next, old) : next;
 }
 

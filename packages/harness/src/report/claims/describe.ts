@@ -42,10 +42,12 @@ export function slopeVerdict(d: PairedDifference): string {
 }
 
 export function describeSlope(s: BasinSlope): string {
+  // The paper's expectation: -1 for L2, 0 for decoupled decay; none for the schedule-free ones.
   const expected = s.optimizer === 'adam' || s.optimizer === 'sgd' ? -1 : 0;
+  const paper = ['adam', 'adamw', 'sgd', 'sgdw'].includes(s.optimizer);
   const edge = s.rows.filter((r) => r.atEdge).length;
   const agrees =
-    s.slope.n < 2
+    s.slope.n < 2 || !paper
       ? ''
       : contains(s.slope, expected) && !contains(s.slope, -1 - expected)
         ? ' This agrees with the paper.'
