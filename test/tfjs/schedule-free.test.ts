@@ -381,7 +381,15 @@ describe('schedule-free: state, switching, errors', () => {
         /ScheduleFreeSGD: momentum must be .*< 1; received 1/,
       ],
       [() => new ScheduleFreeAdamW({ amsgrad: true } as never), /unknown option amsgrad/],
-      [() => new ScheduleFreeAdamW({ ema: true } as never), /unknown option ema/],
+      // Known options of the other classes, refused here (schedule-free averages its iterates).
+      [
+        () => new ScheduleFreeAdamW({ ema: { decay: 0.999 } } as never),
+        /ScheduleFreeAdamW: ema must be not given: ScheduleFreeAdamW takes no ema; received/,
+      ],
+      [
+        () => new ScheduleFreeSGD({ accumulate: 2 } as never),
+        /ScheduleFreeSGD: accumulate must be not given \(1\).*; received 2/,
+      ],
       [() => new ScheduleFreeSGD({ nesterov: true } as never), /unknown option nesterov/],
       [() => new ScheduleFreeAdamW({ clipNorm: 0 }), /clipNorm must be .*> 0; received 0/],
       [() => new ScheduleFreeAdamW({ params: [] } as never), /params must be not given/],
