@@ -204,3 +204,14 @@ describe('nonFinite policy', () => {
     assert.ok(Number.isNaN(params[1][1]));
   });
 });
+
+test('received values are shown as written: numbers, strings, arrays, plain objects', () => {
+  throwsOption(() => new AdamW(param(), { lr: '1e-3' as never }), 'lr', 'received "1e-3"');
+  throwsOption(() => new AdamW(param(), { betas: [0.9] as never }), 'betas', '[0.9] (length 1)');
+  throwsOption(() => new AdamW(param(), { ema: { decay: 2 } }), 'ema.decay', 'received 2');
+  throwsOption(
+    () => new AdamW(param(), { nonFinite: { skip: true } as never }),
+    'nonFinite',
+    'received { skip: true }',
+  );
+});

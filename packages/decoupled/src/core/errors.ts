@@ -66,5 +66,11 @@ export function describe(value: unknown): string {
   if (ArrayBuffer.isView(value)) {
     return `${value.constructor.name} of length ${(value as unknown as ArrayLike<number>).length}`;
   }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const entries = Object.entries(value as object);
+    const shown = entries.slice(0, 4).map(([k, v]) => `${k}: ${describe(v)}`);
+    return `{ ${shown.join(', ')}${entries.length > 4 ? ', …' : ''} }`;
+  }
   return Object.prototype.toString.call(value);
 }
