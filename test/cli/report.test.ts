@@ -1,7 +1,7 @@
 /** `decoupled report` through the real executable. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,18 +12,28 @@ const MAIN = fileURLToPath(new URL('../../../packages/harness/dist/cli/main.js',
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
 
-test('report prints its findings, the per-claim verdicts and where the page is', async () => {
+test('report prints the per-claim verdicts, the other findings and where the page is', async () => {
   const { dir } = await writeSyntheticSweep();
   const out = join(mkdtempSync(join(tmpdir(), 'cli-report-')), 'out');
   const r = run('report', dir, '--out', out, '--top', '2');
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /What the data shows:/);
-  assert.match(r.stdout, /AdamW vs Adam\+L2 \(cosine\)/);
-  // The per-claim verdicts follow the findings, one line per claim.
-  const claims = r.stdout.split("The paper's claims:\n")[1] ?? '';
+  // The page's two lists in the page's order, the same sentences as summary.json (one source).
+  const [, claims = '', findings = ''] = r.stdout.split(
+    /The paper's claims:\n|What the data shows:\n/,
+  );
+  const listed = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('- '))
+      .map((l) => l.slice(2));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.deepEqual(listed(claims), summary.claimFindings);
+  assert.deepEqual(listed(findings), summary.findings);
   assert.match(claims, /^- Generalization: AdamW vs Adam\+L2 \(cosine\)/m);
   assert.match(claims, /^- Separable lr and decay: AdamW \(cosine\): slope/m);
   assert.match(claims, /^- Warm restarts and anytime performance: this sweep cannot address it/m);
+  // A verdict is stated once: not again among the other findings.
+  assert.doesNotMatch(findings, /AdamW vs Adam\+L2|slope/);
   assert.match(
     r.stdout,
     new RegExp(`report: ${join(out, 'index.html').replace(/[.]/g, '\\.')}$`, 'm'),

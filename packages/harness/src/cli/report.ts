@@ -1,8 +1,9 @@
 /**
  * `decoupled report <sweep-dir>`: writes the sweep's report, a self-contained offline HTML page
- * with server-rendered SVG figures (heatmaps, learning curves, test error vs training loss), a
- * summary table and the measured findings, and prints the findings, the per-claim verdicts and
- * where the page is.
+ * with server-rendered SVG figures (heatmaps, learning curves, test error vs training loss), the
+ * verdict on each of the paper's claims and the other findings, and prints both lists as the page
+ * has them (the same sentences, from summary.json's claimFindings and findings) and where the page
+ * is.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -56,10 +57,10 @@ export async function reportCommand(sweepDir: string, flags: ReportFlags = {}): 
   const { writeReport } = await import('../report/index.js');
   const report = await writeReport(sweepDir, { out: flags.out, top });
   if (!flags.quiet) {
-    process.stdout.write('\nWhat the data shows:\n');
-    for (const line of report.summary.findings) process.stdout.write(`- ${line}\n`);
     process.stdout.write("\nThe paper's claims:\n");
     for (const line of report.summary.claimFindings) process.stdout.write(`- ${line}\n`);
+    process.stdout.write('\nWhat the data shows:\n');
+    for (const line of report.summary.findings) process.stdout.write(`- ${line}\n`);
     process.stdout.write(
       `\nfigures: ${report.figures.length} SVG files in ${report.dir}/figures\n`,
     );

@@ -1,8 +1,8 @@
 /**
  * Vega-Lite specs of the report's figures, built from the metrics (data inlined, no URLs):
  * - heatmap: lr x weight decay, colour = mean final test error on a shared clamped scale (the
- *   legend marks the clamp), top settings outlined and ranked, the ridge (best decay per lr, used by
- *   the alignment number) dotted, and for decoupled optimizers dashed iso-τ lines of the EMA
+ *   legend marks the clamp), top settings outlined and ranked, the ridge (best nonzero decay per lr,
+ *   metrics.ts) dotted, and for decoupled optimizers dashed iso-τ lines of the EMA
  *   timescale (timescale.ts) (paper Fig. 1/2);
  * - curves: test error over epochs of each group's best setting, band = min..max over seeds
  *   (paper Fig. 4);
@@ -11,9 +11,8 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Trial, TrialResult } from '../sweep/types.js';
-import { tauNumber } from './findings.js';
-import { numLabel, OPTIMIZER_NAMES } from './format.js';
-import { type Alignment, type Cell, type Group, mean, rankCells } from './metrics.js';
+import { numLabel, OPTIMIZER_NAMES, tauNumber } from './format.js';
+import { type Cell, type Group, mean, rankCells } from './metrics.js';
 import { type Grid, gridOf, isoTauLine, niceTaus, type Timescale } from './timescale.js';
 
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -313,10 +312,10 @@ const ridgeLayer = (centre: CellCentre) => ({
  */
 export function heatmapSpec(
   group: Group,
-  alignment: Alignment | undefined,
+  ridge: { lr: number; weightDecay: number }[],
   options: HeatmapOptions = {},
 ): TopLevelSpec {
-  const values = heatmapValues(group, alignment?.ridge ?? [], options.top ?? 3);
+  const values = heatmapValues(group, ridge, options.top ?? 3);
   const grid = gridOf(group.cells);
   const { x, y, centre } = heatmapAxes(options.decayAxis);
   // Wide enough for the decay axis's title.
