@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { writeMediumRun } from '../helpers/medium-fixture.js';
 import { writeSyntheticSweep } from '../helpers/report-fixture.js';
 
 const MAIN = fileURLToPath(new URL('../../../packages/harness/dist/cli/main.js', import.meta.url));
@@ -62,4 +63,23 @@ test('report --out where no directory can be made exits 2 with one line (it used
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, /^decoupled: --out \/proc\/x\/report: cannot mkdir \/proc\/x: /);
+});
+
+test('report on a run of several sweeps prints the run verdicts, each claim once', async () => {
+  const { root } = await writeMediumRun();
+  const r = run('report', root, '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `report: ${join(root, 'report', 'index.html')}\n`);
+  const loud = run('report', root);
+  assert.equal(loud.status, 0, loud.stderr);
+  const claims = loud.stdout.split("The paper's claims:\n")[1]?.split('\n\n')[0] ?? '';
+  const summary = JSON.parse(readFileSync(join(root, 'report', 'summary.json'), 'utf8'));
+  assert.deepEqual(
+    claims.split('\n').map((l) => l.slice(2)),
+    summary.claimFindings,
+  );
+  assert.match(claims, /^- Generalization \(seeds\/\): AdamW vs Adam\+L2 /m);
+  assert.match(claims, /^- Generalization \(grid\/\): AdamW \(cosine\), its best decay /m);
+  assert.match(claims, /^- Warm restarts \(restarts\/ with the cosine runs of grid\/\): /m);
+  assert.ok(existsSync(join(root, 'grid', 'report', 'index.html')));
 });

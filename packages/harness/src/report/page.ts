@@ -57,9 +57,11 @@ function sharedErrorDomain(cells: Cell[]): [number, number] | undefined {
   return [means[0], Math.max(means[0] + 0.5, means[Math.floor((means.length - 1) * 0.9)])];
 }
 
+/** One heatmap per optimizer and schedule with more than one setting (one cell shows nothing). */
 export function heatmapPlans({ summary, cells, top }: PageInput): FigurePlan[] {
   const domain = sharedErrorDomain(cells);
-  return groupCells(cells).map((g) => {
+  const shown = groupCells(cells).filter((g) => g.cells.length > 1);
+  return shown.map((g) => {
     const s = summary.groups.find((x) => x.optimizer === g.optimizer && x.schedule === g.schedule);
     const decay = s?.config ? describeDecay(s.config) : undefined;
     const name = OPTIMIZER_NAMES[g.optimizer];
@@ -248,11 +250,15 @@ export function buildSections(
     ...claimSections(input, figures.claims),
     { title: 'What the data shows', bullets: summary.findings },
     { title: 'Summary', paragraphs: [SUMMARY_TEXT], table: summaryTable(summary) },
-    {
-      title: 'Learning rate x weight decay',
-      paragraphs: [TIMESCALE_TEXT],
-      figures: figures.heatmaps,
-    },
+    ...(figures.heatmaps.length
+      ? [
+          {
+            title: 'Learning rate x weight decay',
+            paragraphs: summary.groups.some((g) => g.timescale) ? [TIMESCALE_TEXT] : [],
+            figures: figures.heatmaps,
+          },
+        ]
+      : []),
     { title: 'Learning curves', figures: figures.curves },
     { title: 'Test error against training loss', figures: figures.scatter },
     { title: 'All trials', collapsed: true, table: trialTable(input) },

@@ -10,9 +10,9 @@ import { numLabel, OPTIMIZER_NAMES, points, signedPoints, tauNumber } from '../f
 import type { Comparison, DecayEffect } from '../metrics.js';
 import type { PairedDifference } from '../stats.js';
 import type { BudgetTransfer, QuantityShift } from './budget.js';
-import type { ClaimResult, ClaimsSummary } from './index.js';
+import type { ClaimKey, ClaimResult, ClaimsSummary, Generalization } from './index.js';
 import type { RestartsClaim } from './restarts.js';
-import type { BasinSlope, SlopeDifference, SlopeEstimate } from './separable.js';
+import type { BasinSlope, SeparableClaim, SlopeDifference, SlopeEstimate } from './separable.js';
 
 /** The experiment calls for this many seeds (issue #17). */
 export const SEEDS_WANTED = 5;
@@ -178,41 +178,66 @@ export function describeRestarts(r: RestartsClaim): string {
   return `${name(r.optimizer)} with warm restarts against one cosine annealing over ${r.epochs} epochs, each at its best setting (${restarts}): ${points.join('; ')}.`;
 }
 
+/** Where a run's sentences come from: a claim's sweep, or apart, the decay effects' sweep. */
+export type Source = ClaimKey | 'decayEffects';
+
 const NO_PAIR =
   'the sweep does not run a coupled optimizer and its decoupled twin under one schedule, so only the effect of decay is measured.';
 
-/** A claim's lines: its analysis in sentences, or the one line saying why it is missing. */
-function lines<T>(label: string, missingName: string, r: ClaimResult<T>, say: (t: T) => string[]) {
-  if (r.status === 'missing') return [`${missingName}: this sweep cannot address it: ${r.why}`];
-  return say(r.result).map((line) => `${label}: ${line}`);
-}
-
-/** The claims' sentences, grouped per claim, as the page lists them and the CLI prints them. */
-export function claimFindings(claims: ClaimsSummary): string[] {
+/**
+ * The claims' sentences, grouped per claim, as the page lists them and the CLI prints them. `from`
+ * names where a run of several sweeps took each claim from; a claim without data then belongs to
+ * the run, not to one sweep.
+ */
+export function claimFindings(
+  claims: ClaimsSummary,
+  options: { from?: Partial<Record<Source, string>> } = {},
+): string[] {
+  const scope = options.from
+    ? 'no sweep of this run can address it'
+    : 'this sweep cannot address it';
+  const tag = (source: Source) => (options.from?.[source] ? ` (${options.from[source]})` : '');
+  const lines = <T>(
+    key: ClaimKey,
+    label: string,
+    missingName: string,
+    say: (t: T) => string[],
+    sourceOf: (i: number) => Source = () => key,
+  ): string[] => {
+    const r = claims[key] as ClaimResult<T>;
+    if (r.status === 'missing') return [`${missingName}: ${scope}: ${r.why}`];
+    return say(r.result).map((line, i) => `${label}${tag(sourceOf(i))}: ${line}`);
+  };
+  const g = claims.generalization;
+  const compared = g.status === 'analyzed' ? Math.max(1, g.result.comparisons.length) : 0;
   return [
-    ...lines(
+    ...lines<Generalization>(
+      'generalization',
       'Generalization',
       'Generalization (decoupled against coupled decay)',
-      claims.generalization,
       (g) => [
         ...(g.comparisons.length ? g.comparisons.map(describeComparison) : [NO_PAIR]),
         ...g.decayEffects.map(describeDecayEffect),
       ],
+      (i) => (i < compared ? 'generalization' : 'decayEffects'),
     ),
-    ...lines(
+    ...lines<SeparableClaim>(
+      'separable',
       'Separable lr and decay',
       'Separable learning rate and decay',
-      claims.separable,
       (s) => [...s.slopes.map(describeSlope), ...s.differences.map(describeSlopeDifference)],
     ),
-    ...lines(
+    ...lines<BudgetTransfer[]>(
+      'budget',
       'Normalized decay across budgets',
       'Normalized decay transfers across budgets',
-      claims.budget,
       (b) => b.map(describeBudget),
     ),
-    ...lines('Warm restarts', 'Warm restarts and anytime performance', claims.restarts, (r) =>
-      r.map(describeRestarts),
+    ...lines<RestartsClaim[]>(
+      'restarts',
+      'Warm restarts',
+      'Warm restarts and anytime performance',
+      (r) => r.map(describeRestarts),
     ),
   ];
 }

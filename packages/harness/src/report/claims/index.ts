@@ -32,6 +32,9 @@ export interface ClaimsSummary {
   restarts: ClaimResult<RestartsClaim[]>;
 }
 
+/** A claim's name in the analyses. */
+export type ClaimKey = keyof ClaimsSummary;
+
 function claim<T>(gap: string | undefined, run: () => T, empty: (t: T) => boolean, why: string) {
   if (gap) return { status: 'missing' as const, why: gap };
   const result = run();
