@@ -188,31 +188,36 @@ test('generalization: the best settings are chosen on validation, the verdict pa
   );
 });
 
-test('a basin with one nonzero decay has no slope (it would be 0 by construction)', () => {
+test('fewer than 3 nonzero decays give no slope; best decays all at an edge, no verdict', () => {
   const spec = parseSweepSpec({
-    name: 'one decay',
+    name: 'edges',
     base: { model: { kind: 'mlp', hidden: [8] }, epochs: 3 },
     grid: {
       optimizer: ['adam', 'adamw'],
       lr: [1e-4, 1e-3, 1e-2],
-      weightDecay: [0, 0.01],
+      weightDecay: [0, 0.01, 0.1],
       seed: [1, 2],
     },
-    perOptimizer: { adam: { weightDecay: [1e-4, 1e-3] } },
+    perOptimizer: { adam: { weightDecay: [1e-4, 1e-3, 1e-2] } },
   });
   const trials = expandGrid(spec);
+  // The error grows with decay: every row's best decay is the grid's smallest.
   const results = trials.map((t) => syntheticResult(t, 0.1 + t.params.lr + t.params.weightDecay));
   const { summary } = summarize(spec, trials, results);
   const sep = analyzed(summary.claims.separable);
   assert.deepEqual(
-    sep.slopes.map((s) => s.optimizer),
-    ['adam'],
+    sep.slopes.map((s) => [s.optimizer, s.slope.mean]),
+    [['adam', 0]],
+  );
+  assert.match(
+    summary.claimFindings.join('\n'),
+    /Adam\+L2 \(cosine\): slope of log10\(best decay\) on log10\(lr\) 0\.00, 95% CI \[0\.00, 0\.00\] over 2 seeds: at every learning rate the best decay is the grid's smallest or largest, so the optimum lies beyond the grid and its slope is not measured\./,
   );
   const adamwOnly = trials.filter((t) => t.params.optimizer === 'adamw');
   const { summary: s2 } = summarize(spec, adamwOnly, results);
   assert.match(
     (s2.claims.separable as { why: string }).why,
-    /3 learning rates × 2 nonzero weight decays/,
+    /3 learning rates × 3 nonzero weight decays .*\(with 2, every best decay is at an edge of the grid\)/,
   );
 });
 

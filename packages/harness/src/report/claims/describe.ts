@@ -119,6 +119,11 @@ function timescaleClause(s: BasinSlope): string {
 
 export function describeSlope(s: BasinSlope): string {
   const expected = s.optimizer === 'adam' || s.optimizer === 'sgd' ? -1 : 0;
+  const edge = s.rows.filter((r) => r.atEdge).length;
+  const what = `${name(s.optimizer)} (${s.schedule}): slope of log10(best decay) on log10(lr) ${estimateText(s.slope)}`;
+  if (edge === s.rows.length) {
+    return `${what}: at every learning rate the best decay is the grid's smallest or largest, so the optimum lies beyond the grid and its slope is not measured.`;
+  }
   const measured = Number.isFinite(s.slope.lo);
   const agrees = !measured
     ? ''
@@ -127,11 +132,10 @@ export function describeSlope(s: BasinSlope): string {
       : !contains(s.slope, expected)
         ? `, against the paper (which expects ${expected})`
         : '';
-  const edge = s.rows.filter((r) => r.atEdge).length;
   const censored = edge
     ? `; at ${edge} of ${s.rows.length} learning rates the best decay is the grid's smallest or largest, so the optimum may lie beyond the grid and the slope is biased towards 0`
     : '';
-  return `${name(s.optimizer)} (${s.schedule}): slope of log10(best decay) on log10(lr) ${estimateText(s.slope)}: ${slopeVerdict(s.slope)}${agrees}${timescaleClause(s)}${censored}.`;
+  return `${what}: ${slopeVerdict(s.slope)}${agrees}${timescaleClause(s)}${censored}.`;
 }
 
 export function describeSlopeDifference(d: SlopeDifference): string {

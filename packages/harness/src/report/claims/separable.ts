@@ -86,20 +86,21 @@ export interface SeparableClaim {
   differences: SlopeDifference[];
 }
 
-/** Whether a group's grid can show a ridge: 3 learning rates × 2 nonzero decays with results. */
+/** Whether a group's grid can show a ridge: 3 learning rates × 3 nonzero decays with results. */
 function hasBasin(cells: Cell[]): boolean {
-  // One nonzero decay would give every row the same best decay: a slope of 0 by construction.
+  // With one nonzero decay every row has the same best decay, a slope of 0 by construction; with
+  // two, every best decay is at an edge of the grid, so where the optimum lies is never measured.
   const measured = cells.filter((c) => c.n > 0 && c.weightDecay > 0);
   return (
     new Set(measured.map((c) => c.lr)).size >= 3 &&
-    new Set(measured.map((c) => c.weightDecay)).size >= 2
+    new Set(measured.map((c) => c.weightDecay)).size >= 3
   );
 }
 
 /** Why the sweep cannot address the claim, or undefined when it can. */
 export function separableGap(cells: Cell[]): string | undefined {
   if (groupCells(cells).some((g) => hasBasin(g.cells))) return undefined;
-  return 'no optimizer has at least 3 learning rates × 2 nonzero weight decays with results, so the best decay cannot be followed across learning rates.';
+  return 'no optimizer has at least 3 learning rates × 3 nonzero weight decays with results, so the best decay cannot be followed across learning rates (with 2, every best decay is at an edge of the grid).';
 }
 
 /** λ*_s(η) of each seed with a ridge of 2 or more rows: seed → [lr, best decay][]. */
