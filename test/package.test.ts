@@ -36,7 +36,7 @@ const ENTRY_POINTS: Record<string, string[]> = {
   'decoupled-harness/experiments': ['runTraining', 'parseTrainConfig', 'loadData', 'buildModel'],
   'decoupled-harness/sweep': ['runSweep', 'LocalPoolRunner', 'parseSweepSpec', 'presetSpec'],
   'decoupled-harness/distributed': ['createRedisRunner', 'runDistributedSweep', 'startWorker'],
-  'decoupled-harness/report': ['writeReport'],
+  'decoupled-harness/report': ['writeReport', 'writeRunReport'],
 };
 
 for (const [specifier, names] of Object.entries(ENTRY_POINTS)) {

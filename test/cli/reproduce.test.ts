@@ -81,8 +81,10 @@ test('reproduce --preset quick: sweep, then report, on real data', {
     assert.ok(r.final.trainLoss < r.epochs[0].trainLoss, r.trialId);
   }
   const summary = JSON.parse(readFileSync(join(dir, 'report', 'summary.json'), 'utf8'));
-  assert.equal(summary.comparisons.length, 1);
-  assert.equal(summary.findings.length >= 4, true);
+  assert.equal(summary.claims.generalization.result.comparisons.length, 1);
+  // A verdict or a reason for each of the four claims (two each for generalization and slopes).
+  assert.equal(summary.claimFindings.length >= 4, true);
+  assert.match(summary.findings.at(-1), /^Best settings were chosen on the test set itself/);
 
   // Running it again skips every finished trial and rewrites the report.
   const again = spawnSync(

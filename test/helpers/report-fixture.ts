@@ -10,8 +10,21 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '#harness/experiments/atomic-file.js';
 import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
 import { JsonlResultStore, SPEC_FILE, TRIALS_FILE } from '#harness/sweep/store.js';
-import type { EpochPoint, Trial, TrialResult } from '#harness/sweep/types.js';
+import type { EpochPoint, SweepSpec, Trial, TrialResult } from '#harness/sweep/types.js';
 import { syntheticResult } from './sweep-fakes.js';
+
+/** Writes spec.json, trials.json and results.jsonl (through the real store) into `dir`. */
+export async function writeSweepDir(
+  dir: string,
+  spec: SweepSpec,
+  trials: Trial[],
+  results: TrialResult[],
+): Promise<void> {
+  writeFileAtomic(join(dir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
+  writeFileAtomic(join(dir, TRIALS_FILE), `${JSON.stringify(trials)}\n`);
+  const store = await JsonlResultStore.open(dir);
+  for (const r of results) await store.append(r);
+}
 
 /**
  * The trials {@link writeSyntheticSweep} records as pruned when asked (as --prune leaves them:
@@ -59,10 +72,7 @@ export async function writeSyntheticSweep(
     },
   });
   const trials = expandGrid(spec);
-  writeFileAtomic(join(dir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
-  writeFileAtomic(join(dir, TRIALS_FILE), `${JSON.stringify(trials)}\n`);
-  const store = await JsonlResultStore.open(dir);
-  for (const t of trials) {
+  const results = trials.map((t) => {
     const { lr, weightDecay: wd, seed, optimizer } = t.params;
     const base =
       wd === 0
@@ -74,12 +84,10 @@ export async function writeSyntheticSweep(
     const pruned = PRUNED.find(
       (p) => optimizer === 'adamw' && p.lr === lr && p.weightDecay === wd && p.seed === seed,
     );
-    if (options.prune && pruned) {
-      await store.append(prunedResult(t, pruned.epoch));
-      continue;
-    }
-    await store.append(syntheticResult(t, base + (seed === 1 ? 0.002 : -0.002), loss));
-  }
+    if (options.prune && pruned) return prunedResult(t, pruned.epoch);
+    return syntheticResult(t, base + (seed === 1 ? 0.002 : -0.002), loss);
+  });
+  await writeSweepDir(dir, spec, trials, results);
   return { dir, trials: trials.length };
 }
 
@@ -197,9 +205,6 @@ export function claimsSweep() {
 export async function writeClaimsSweep(): Promise<{ dir: string; trials: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'report-claims-'));
   const { spec, trials, results } = claimsSweep();
-  writeFileAtomic(join(dir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
-  writeFileAtomic(join(dir, TRIALS_FILE), `${JSON.stringify(trials)}\n`);
-  const store = await JsonlResultStore.open(dir);
-  for (const r of results) await store.append(r);
+  await writeSweepDir(dir, spec, trials, results);
   return { dir, trials: trials.length };
 }

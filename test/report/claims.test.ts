@@ -7,10 +7,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { restartEpochs } from '#harness/report/claims/restarts.js';
-import { scoreTrials } from '#harness/report/claims/scores.js';
 import { analyzeSeparable } from '#harness/report/claims/separable.js';
 import { buildCells, pairBySeed } from '#harness/report/metrics.js';
-import { pairedDifference, studentTQuantile } from '#harness/report/stats.js';
+import { pairedDifference, regressionSlope, studentTQuantile } from '#harness/report/stats.js';
 import { summarize } from '#harness/report/summary.js';
 import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
 import { CLAIMS_ANSWERS, claimsSweep } from '../helpers/report-fixture.js';
@@ -50,7 +49,7 @@ test('basin slopes: diagonal -1 and axis-aligned 0 exactly, with the t interval 
     return syntheticResult(t, 0.1 + 0.01 * x * x);
   });
   const cells = buildCells(trials, results);
-  const [s] = analyzeSeparable(cells, scoreTrials(trials, results, 'test'), 'test').slopes;
+  const [s] = analyzeSeparable(cells, trials, results, 'test').slopes;
   assert.deepEqual(s.seeds, [1, 2]);
   close(s.seedSlopes[0], -1, 1e-12, 'diagonal seed');
   assert.equal(s.seedSlopes[1], 0);
@@ -73,7 +72,7 @@ test('the claims sweep: every claim analyzed, with the known answers', () => {
   assert.equal(summary.selectedOn, 'validation');
   assert.deepEqual(summary.lengths, [3, 12]);
 
-  const [gen] = analyzed(summary.claims.generalization);
+  const [gen] = analyzed(summary.claims.generalization).comparisons;
   assert.equal(gen.paired.n, 5);
   const gaps = CLAIMS_ANSWERS.seeds.map(CLAIMS_ANSWERS.generalizationGap);
   const expected = pairedDifference(gaps);
@@ -120,22 +119,30 @@ test('the claims sweep: every claim analyzed, with the known answers', () => {
   const claims = summary.claimFindings.join('\n');
   assert.match(
     claims,
-    /Adam\+L2 \(cosine\): slope of log10\(best decay\) on log10\(lr\) -1\.00, 95% CI \[-1\.00, -1\.00\], n = 5 seeds; the best decay moves with the learning rate/,
+    /^Separable lr and decay: Adam\+L2 \(cosine\): slope of log10\(best decay\) on log10\(lr\) -1\.00, 95% CI \[-1\.00, -1\.00\] over 5 seeds: the best decay moves with the learning rate \(slope 0 excluded\), as the paper finds; at 1 of 3 learning rates the best decay is the grid's smallest or largest/m,
   );
   assert.match(
     claims,
-    /AdamW \(cosine\): slope .* 0\.00, .*does not move with the learning rate.*agrees with the paper/,
+    /^Separable lr and decay: AdamW \(cosine\): slope .* 0\.00, .*does not move with the learning rate.*, as the paper finds; with decay scaled by η_t, iso-τ lines are vertical, so the optimum keeps a constant EMA timescale, τ ≈ 12 epochs\.$/m,
+  );
+  // τ = 1/(λ K), λ = 0.05 √(125 / (4000 · 12)), K = 4000 / 125 iterations: 12.2 epochs.
+  const tau = 1 / (0.05 * Math.sqrt(125 / (4000 * 12)) * 32);
+  assert.equal(tau.toPrecision(2), '12');
+  assert.match(
+    claims,
+    /^Normalized decay across budgets: AdamW \(cosine\), 3 against 12 epochs: the best λ_norm shifts by 0\.00 cells, 95% CI \[0\.00, 0\.00\] over 5 seeds: stays within one grid cell, the best raw λ by -1\.00 cells, 95% CI \[-1\.00, -1\.00\] over 5 seeds: moves, as the paper claims\.$/m,
   );
   assert.match(
     claims,
-    /The normalized value stays within one grid cell; the raw one moves\. This agrees/,
+    /^Warm restarts: AdamW with warm restarts .*\(restart at epoch 4\): at epoch 4, warm restarts is lower by 3\.00 points, 95% CI \[3\.00, 3\.00\], lower on 5 of 5 seeds; at epoch 12 \(the end\), cosine is lower by 0\.20 points/m,
   );
   assert.match(
     claims,
-    /at epoch 4: warm restarts is lower than cosine by 3\.00 points, 95% CI \[3\.00, 3\.00\], lower on 5 of 5 seeds/,
+    /^Generalization: AdamW vs Adam\+L2 \(cosine\), each at its best setting: AdamW is lower by 1\.00 points, 95% CI \[[0-9.]+, [0-9.]+\], lower on 5 of 5 seeds\.$/m,
   );
-  assert.match(claims, /Settings chosen on the validation split/);
   assert.doesNotMatch(claims, /cannot address/);
+  // Each verdict is stated once: the other findings hold none of the claims' sentences.
+  for (const line of summary.findings) assert.doesNotMatch(line, /CI \[|slope|lower by/, line);
 });
 
 test('a claim the sweep has no data for is named, with why, in one line', () => {
@@ -152,7 +159,7 @@ test('a claim the sweep has no data for is named, with why, in one line', () => 
   assert.equal(s2.claims.generalization.status, 'missing');
   assert.match(
     (s2.claims.generalization as { why: string }).why,
-    /does not run both Adam\+L2 and AdamW/,
+    /does not run a coupled optimizer and its decoupled twin/,
   );
 });
 
@@ -165,7 +172,7 @@ test('generalization: the best settings are chosen on validation, the verdict pa
       : r,
   );
   const { summary } = summarize(spec, trials, moved);
-  const [gen] = analyzed(summary.claims.generalization);
+  const [gen] = analyzed(summary.claims.generalization).comparisons;
   assert.equal(gen.selectedOn, 'validation');
   assert.deepEqual([gen.decoupledBest.lr, gen.decoupledBest.weightDecay], [1e-3, 0.1]);
   // Test errors of the chosen cells: Adam+L2 minus AdamW = 0.001 (s - 3), mean 0, no difference.
@@ -175,32 +182,108 @@ test('generalization: the best settings are chosen on validation, the verdict pa
   close(gen.paired.hi, expected.hi, 1e-12, 'hi');
   assert.equal(gen.verdict, 'none');
   assert.match(summary.findings.join('\n'), /chosen on the validation error/);
+  assert.match(
+    summary.claimFindings.join('\n'),
+    /AdamW vs Adam\+L2 \(cosine\), each at its best setting: no difference detectable: Adam\+L2 minus AdamW 0\.00 points/,
+  );
 });
 
-test('a basin with one nonzero decay has no slope (it would be 0 by construction)', () => {
+test('fewer than 3 nonzero decays give no slope; best decays all at an edge, no verdict', () => {
   const spec = parseSweepSpec({
-    name: 'one decay',
+    name: 'edges',
     base: { model: { kind: 'mlp', hidden: [8] }, epochs: 3 },
     grid: {
       optimizer: ['adam', 'adamw'],
       lr: [1e-4, 1e-3, 1e-2],
-      weightDecay: [0, 0.01],
+      weightDecay: [0, 0.01, 0.1],
       seed: [1, 2],
     },
-    perOptimizer: { adam: { weightDecay: [1e-4, 1e-3] } },
+    perOptimizer: { adam: { weightDecay: [1e-4, 1e-3, 1e-2] } },
   });
   const trials = expandGrid(spec);
+  // The error grows with decay: every row's best decay is the grid's smallest.
   const results = trials.map((t) => syntheticResult(t, 0.1 + t.params.lr + t.params.weightDecay));
   const { summary } = summarize(spec, trials, results);
   const sep = analyzed(summary.claims.separable);
   assert.deepEqual(
-    sep.slopes.map((s) => s.optimizer),
-    ['adam'],
+    sep.slopes.map((s) => [s.optimizer, s.slope.mean]),
+    [['adam', 0]],
+  );
+  assert.match(
+    summary.claimFindings.join('\n'),
+    /Adam\+L2 \(cosine\): slope of log10\(best decay\) on log10\(lr\) 0\.00, 95% CI \[0\.00, 0\.00\] over 2 seeds: at every learning rate the best decay is the grid's smallest or largest, so the optimum lies beyond the grid and its slope is not measured\./,
   );
   const adamwOnly = trials.filter((t) => t.params.optimizer === 'adamw');
   const { summary: s2 } = summarize(spec, adamwOnly, results);
   assert.match(
     (s2.claims.separable as { why: string }).why,
-    /3 learning rates × 2 nonzero weight decays/,
+    /3 learning rates × 3 nonzero weight decays .*\(with 2, every best decay is at an edge of the grid\)/,
+  );
+});
+
+test('the regression interval of a slope, against its closed form', () => {
+  // x = 0..3, y = 0, 1, 1, 3: Sxx = 5, Sxy = 4.5, b = 0.9; residuals 0.1, 0.2, -0.7, 0.4, SSE 0.7;
+  // half width t(0.975, 2)·√(0.7 / 2 / 5), with t(p, 2) = u·√(2 / (1 - u²)), u = 2p - 1.
+  const fit = regressionSlope([0, 1, 2, 3], [0, 1, 1, 3]);
+  const u = 0.95;
+  const half = u * Math.sqrt(2 / (1 - u * u)) * Math.sqrt(0.7 / 2 / 5);
+  close(fit.slope, 0.9, 1e-12, 'slope');
+  close(fit.lo, 0.9 - half, 1e-9, 'lo');
+  close(fit.hi, 0.9 + half, 1e-9, 'hi');
+  // Points on a line have no scatter: a zero-width interval. Two points have none at all.
+  const exact = regressionSlope([1, 2, 3], [5, 3, 1]);
+  assert.deepEqual([exact.slope, exact.lo, exact.hi], [-2, -2, -2]);
+  assert.ok(Number.isNaN(regressionSlope([1, 2], [1, 2]).lo));
+});
+
+test('one seed: the basin slope gets the regression interval over its learning rates', () => {
+  // The best decay at lr 1e-4 ... 1e-1 is 1e-1, 1e-2, 1e-2, 1e-4: x = -4..-1, y = -1, -2, -2, -4,
+  // the mirror image of the closed form above: b = -0.9, the same half width.
+  const best = new Map([
+    [1e-4, 1e-1],
+    [1e-3, 1e-2],
+    [1e-2, 1e-2],
+    [1e-1, 1e-4],
+  ]);
+  const spec = parseSweepSpec({
+    name: 'one seed',
+    base: { model: { kind: 'mlp', hidden: [8] }, epochs: 3 },
+    grid: {
+      optimizer: ['adam'],
+      lr: [...best.keys()],
+      weightDecay: [1e-4, 1e-3, 1e-2, 1e-1],
+      seed: [7],
+    },
+  });
+  const trials = expandGrid(spec);
+  const results = trials.map((t) => {
+    const x = Math.log10(t.params.weightDecay / (best.get(t.params.lr) ?? 1));
+    return syntheticResult(t, 0.1 + 0.01 * x * x);
+  });
+  const { summary } = summarize(spec, trials, results);
+  const [s] = analyzed(summary.claims.separable).slopes;
+  const u = 0.95;
+  const half = u * Math.sqrt(2 / (1 - u * u)) * Math.sqrt(0.7 / 2 / 5);
+  assert.equal(s.slope.over, 'learning rates');
+  assert.equal(s.slope.n, 4);
+  close(s.slope.mean, -0.9, 1e-12, 'slope');
+  close(s.slope.hi, -0.9 + half, 1e-9, 'hi');
+  assert.deepEqual(analyzed(summary.claims.separable).differences, []);
+  assert.match(
+    summary.claimFindings.join('\n'),
+    /Adam\+L2 \(cosine\): slope of log10\(best decay\) on log10\(lr\) -0\.90, 95% CI \[-2\.04, 0\.24\] over 4 learning rates \(one seed\): the interval contains both 0 and -1, so this grid cannot tell/,
+  );
+});
+
+test('one seed at two lengths: the budget shifts are given, without a verdict', () => {
+  const { spec, trials, results } = claimsSweep();
+  const one = trials.filter((t) => t.params.seed === 1);
+  const { summary } = summarize(spec, one, results);
+  const [b] = analyzed(summary.claims.budget);
+  assert.equal(b.norm.shift.n, 1);
+  assert.deepEqual([b.norm.verdict, b.raw.verdict], ['unclear', 'unclear']);
+  assert.match(
+    summary.claimFindings.join('\n'),
+    /the best λ_norm shifts by 0\.00 cells \(one seed, no interval\): not judged, the best raw λ by -1\.00 cells \(one seed, no interval\): not judged\./,
   );
 });

@@ -15,8 +15,10 @@ import { Rng } from '#harness/experiments/rng.js';
 import { SweepFileError } from '#harness/report/errors.js';
 import { renderReport, summarize } from '#harness/report/index.js';
 import { loadSweep, RecordSchema, type ReportRecord } from '#harness/report/load.js';
+import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
 import { RESULTS_FILE, SPEC_FILE, TRIALS_FILE } from '#harness/sweep/store.js';
-import { writeSyntheticSweep } from '../helpers/report-fixture.js';
+import { writeSweepDir, writeSyntheticSweep } from '../helpers/report-fixture.js';
+import { syntheticResult } from '../helpers/sweep-fakes.js';
 
 const MAIN = fileURLToPath(new URL('../../../packages/harness/dist/cli/main.js', import.meta.url));
 const FILES = [SPEC_FILE, TRIALS_FILE, RESULTS_FILE] as const;
@@ -227,5 +229,41 @@ test('a diverged record (its losses written as null) is reported, not a crash', 
   const input = { summary, cells, trials: loaded.trials, results: loaded.results, top: 3 };
   const { html } = await renderReport(input, dir);
   assert.match(html, /<td>diverged<\/td>/);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('what the trainer writes loads without a warning: an epochs axis, a run that diverged in epoch 1', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'report-epochs-axis-'));
+  const spec = parseSweepSpec({
+    name: 'epochs axis',
+    base: { model: { kind: 'mlp', hidden: [8] }, epochs: 3 },
+    grid: { optimizer: ['adamw'], lr: [1e-3, 1], weightDecay: [0.1], seed: [1], epochs: [1, 3] },
+  });
+  const trials = expandGrid(spec);
+  // lr 1: the loss became NaN during the first epoch, so no epoch was recorded (no final values).
+  const results = trials.map((t) =>
+    t.params.lr === 1
+      ? { ...syntheticResult(t, 0.9), epochs: [], final: undefined, diverged: true }
+      : syntheticResult(t, 0.2),
+  );
+  await writeSweepDir(dir, spec, trials, results);
+  const loaded = await loadSweep(dir);
+  assert.deepEqual(loaded.warnings, []);
+  assert.deepEqual(
+    loaded.trials.map((t) => t.id),
+    trials.map((t) => t.id),
+  );
+  assert.equal(loaded.results.length, 4);
+  const { summary, cells } = summarize(spec, loaded.trials, loaded.results);
+  assert.equal(summary.trials.diverged, 2);
+  assert.equal(summary.trials.pending, 0);
+  // The diverged run counts at chance level, in the longest run's cells.
+  assert.deepEqual(
+    cells.map((c) => [c.lr, c.values]),
+    [
+      [1e-3, [0.2]],
+      [1, [0.9]],
+    ],
+  );
   rmSync(dir, { recursive: true, force: true });
 });

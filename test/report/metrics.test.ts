@@ -1,16 +1,16 @@
 /** Report metrics on synthetic sweeps whose answers are known in closed form. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeComparison } from '#harness/report/findings.js';
+import { describeComparison } from '#harness/report/claims/describe.js';
 import { summarize } from '#harness/report/index.js';
 import {
-  axisAlignment,
   buildCells,
   compareOptimizers,
   decayEffects,
   estimateNoise,
   groupCells,
   pooledSd,
+  ridge,
 } from '#harness/report/metrics.js';
 import { expandGrid, parseSweepSpec } from '#harness/sweep/spec.js';
 import type { Trial } from '#harness/sweep/types.js';
@@ -56,22 +56,39 @@ test('cells average over seeds; pooled sd has its closed form', () => {
   assert.equal(estimateNoise(cells, 1000)?.source, 'seeds');
 });
 
-test('alignment: a diagonal basin has slope -1, an axis-aligned one slope 0', () => {
+test('the ridge: the best nonzero decay per learning rate, rows at chance left out', () => {
   const { trials, results } = sweep([1, 2], 0.001);
   const groups = groupCells(buildCells(trials, results));
-  const adam = axisAlignment(groups.find((g) => g.optimizer === 'adam')!.cells);
-  const adamw = axisAlignment(groups.find((g) => g.optimizer === 'adamw')!.cells);
-  assert.equal(adam.status, 'measured');
-  assert.ok(Math.abs(adam.slope + 1) < 1e-12);
-  assert.ok(Math.abs(adam.r2 - 1) < 1e-12);
-  assert.equal(adam.alignment, 0);
+  const adam = ridge(groups.find((g) => g.optimizer === 'adam')?.cells ?? [], 'test');
+  const adamw = ridge(groups.find((g) => g.optimizer === 'adamw')?.cells ?? [], 'test');
+  // Diagonal: lr * wd = 1e-5 at lr 1e-3, 1e-2, 1e-1. Axis-aligned: wd 1e-3 at every lr.
   assert.deepEqual(
-    adam.ridge.map((r) => r.weightDecay),
-    [1e-2, 1e-3, 1e-4],
+    adam.map((c) => [c.lr, c.weightDecay]),
+    [
+      [1e-3, 1e-2],
+      [1e-2, 1e-3],
+      [1e-1, 1e-4],
+    ],
   );
-  assert.equal(adamw.status, 'measured');
-  assert.equal(adamw.slope, 0);
-  assert.equal(adamw.alignment, 1);
+  assert.deepEqual(
+    adamw.map((c) => c.weightDecay),
+    [1e-3, 1e-3, 1e-3],
+  );
+  // A row whose every setting diverged (chance level) has no best decay.
+  const diverged = results.map((r) =>
+    r.params.optimizer === 'adam' && r.params.lr === 1e-1
+      ? {
+          ...r,
+          diverged: true,
+          final: { trainLoss: Number.NaN, trainError: 0.9, testError: Number.NaN },
+        }
+      : r,
+  );
+  const cells = groupCells(buildCells(trials, diverged)).find((g) => g.optimizer === 'adam');
+  assert.deepEqual(
+    ridge(cells?.cells ?? [], 'test').map((c) => c.lr),
+    [1e-3, 1e-2],
+  );
 });
 
 test('comparisons are paired by seed, with the t interval in closed form', () => {
@@ -94,7 +111,7 @@ test('comparisons are paired by seed, with the t interval in closed form', () =>
   assert.equal(c.verdict, 'positive');
   assert.match(
     describeComparison(c),
-    /AdamW is lower than Adam\+L2 by 1\.00 points, 95% CI \[0\.75, 1\.25\], lower on 2 of 2 seeds/,
+    /AdamW vs Adam\+L2 \(cosine\), each at its best setting: AdamW is lower by 1\.00 points, 95% CI \[0\.75, 1\.25\], lower on 2 of 2 seeds \(2 seeds paired; the experiment calls for 5\)\.$/,
   );
   const effects = decayEffects(cells);
   assert.ok(effects.every((e) => e.verdict === 'positive'));
@@ -105,8 +122,10 @@ test('an interval that contains 0 says no difference is detectable, in words', (
   const { trials, results } = sweep([1, 2], 0.05);
   const [c] = compareOptimizers(buildCells(trials, results));
   assert.equal(c.verdict, 'none');
-  assert.match(describeComparison(c), /no difference detectable between AdamW and Adam\+L2/);
-  assert.match(describeComparison(c), /95% CI \[-126\.06, 128\.06\]/);
+  assert.match(
+    describeComparison(c),
+    /: no difference detectable: Adam\+L2 minus AdamW 1\.00 points, 95% CI \[-126\.06, 128\.06\], AdamW lower on 1 of 2 seeds/,
+  );
 });
 
 test('one seed: no interval, and the binomial noise stands in for the seed noise', () => {
@@ -119,28 +138,29 @@ test('one seed: no interval, and the binomial noise stands in for the seed noise
   const { summary } = summarize(spec, trials, results);
   assert.equal(summary.noise?.source, 'binomial');
   assert.ok(Math.abs((summary.noise?.sd ?? 0) - Math.sqrt((0.15 * 0.85) / 2000)) < 1e-12);
-  assert.equal(summary.comparisons[0].verdict, 'no interval');
-  assert.ok(summary.findings.some((f) => /with one seed no interval can be computed/.test(f)));
+  const g = summary.claims.generalization;
+  assert.equal(g.status === 'analyzed' && g.result.comparisons[0].verdict, 'no interval');
+  assert.ok(
+    summary.claimFindings.some((f) =>
+      /on the one shared seed, so no interval can be computed/.test(f),
+    ),
+  );
   assert.ok(summary.findings.some((f) => /chosen on the test set itself/.test(f)));
 });
 
-test('rows whose best and worst decay are not told apart by their interval are flat', () => {
+test('without a weight decay of 0 there is nothing to compare decay against', () => {
   const spec = parseSweepSpec({
     base: { model: { kind: 'mlp', hidden: [8] }, epochs: 3 },
     grid: { optimizer: ['adamw'], lr: lrs, weightDecay: [1e-3, 1e-2], seed: [1, 2] },
   });
   const trials = expandGrid(spec);
-  // Per row: wd 1e-3 gives [15, 16]%, wd 1e-2 [16, 15]% on seeds 1, 2: d = ±1 point, CI ∋ 0.
-  const value = (t: Trial) =>
-    (t.params.weightDecay === 1e-3) === (t.params.seed === 1) ? 0.15 : 0.16;
-  const results = trials.map((t) => syntheticResult(t, value(t)));
+  const results = trials.map((t) => syntheticResult(t, 0.15 + t.params.weightDecay));
   const { summary } = summarize(spec, trials, results);
-  const [group] = summary.groups;
-  assert.equal(group.alignment.status, 'flat');
-  assert.deepEqual(group.alignment.flatRows, lrs);
-  assert.ok(summary.findings.some((f) => /made no detectable difference/.test(f)));
-  // Without a weight decay of 0 there is nothing to compare decay against.
-  assert.equal(summary.decayEffects.length, 0);
+  assert.equal(summary.claims.generalization.status, 'missing');
+  assert.match(
+    summary.claimFindings[0],
+    /^Generalization \(decoupled against coupled decay\): this sweep cannot address it: /,
+  );
 });
 
 test('the best setting is chosen on validation error when every record has one', () => {

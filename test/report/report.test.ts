@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { escapeHtml } from '#harness/report/html.js';
 import { writeReport } from '#harness/report/index.js';
 import { chromiumSkip, withChromium } from '../helpers/chromium.js';
 import { PRUNED, writeClaimsSweep, writeSyntheticSweep } from '../helpers/report-fixture.js';
@@ -42,10 +43,18 @@ test('the report writes a self-contained page, one SVG per figure and the number
   assert.match(html, /synthetic &lt;report&gt; &amp; &quot;test&quot;/);
   const summary = JSON.parse(readFileSync(join(dir, 'report', 'summary.json'), 'utf8'));
   assert.equal(summary.trials.ok, 48);
-  assert.equal(summary.comparisons[0].verdict, 'positive');
-  assert.equal(summary.groups[0].alignment.slope, -1);
-  assert.equal(summary.groups[1].alignment.slope, 0);
-  assert.match(html, /ridge slope -1\.00/);
+  assert.equal(summary.claims.generalization.result.comparisons[0].verdict, 'positive');
+  const slopes = summary.claims.separable.result.slopes;
+  assert.deepEqual(
+    slopes.map((s: { slope: { mean: number } }) => s.slope.mean),
+    [-1, 0],
+  );
+  // Each verdict is on the page once, as in summary.json (and as the CLI prints it).
+  for (const line of [...summary.claimFindings, ...summary.findings]) {
+    assert.equal(html.split(escapeHtml(line)).length - 1, 1, line);
+  }
+  assert.match(html, /slope of log10\(best decay\) on log10\(lr\) -1\.00/);
+  assert.doesNotMatch(html, /ridge slope|alignment/i);
 
   await t.test(
     'in Chromium: no console errors, charts drawn, screenshot not blank',
@@ -241,11 +250,14 @@ test('trials pruned by --prune are never a best setting, and are shown as pruned
   const adamw = summary.groups.find((g: { optimizer: string }) => g.optimizer === 'adamw');
   assert.deepEqual([adamw.best.lr, adamw.best.weightDecay], [1e-2, 1e-3]);
   assert.deepEqual(adamw.best.prunedAt, []);
-  assert.deepEqual(summary.comparisons[0].decoupledBest, full.comparisons[0].decoupledBest);
-  assert.equal(summary.comparisons[0].paired.n, 2);
+  const [pair, fullPair] = [summary, full].map(
+    (s) => s.claims.generalization.result.comparisons[0],
+  );
+  assert.deepEqual(pair.decoupledBest, fullPair.decoupledBest);
+  assert.equal(pair.paired.n, 2);
   // No claim analysis sees a pruned error (0.01 is below every finished trial's).
   assert.deepEqual(summary.claims, full.claims);
-  assert.deepEqual(summary.groups[1].alignment, full.groups[1].alignment);
+  assert.deepEqual(summary.groups[1].ridge, full.groups[1].ridge);
   assert.match(
     summary.findings.join('\n'),
     /Successive halving \(--prune\) stopped 3 of 48 recorded trials early \(2 at epoch 1 and 1 at epoch 2\)/,

@@ -1,8 +1,10 @@
 /**
  * `decoupled report <sweep-dir>`: writes the sweep's report, a self-contained offline HTML page
- * with server-rendered SVG figures (heatmaps, learning curves, test error vs training loss), a
- * summary table and the measured findings, and prints the findings, the per-claim verdicts and
- * where the page is.
+ * with server-rendered SVG figures (heatmaps, learning curves, test error vs training loss), the
+ * verdict on each of the paper's claims and the other findings, and prints both lists as the page
+ * has them (the same sentences, from summary.json's claimFindings and findings) and where the page
+ * is. Given the directory of a run of several sweeps (`decoupled reproduce` with a preset of
+ * several stages), it writes each sweep's report and the run's page, and prints the run's lists.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -44,22 +46,26 @@ function makeOutputDir(dir: string): void {
 
 /** Writes the report and prints its path and findings; returns the HTML path. */
 export async function reportCommand(sweepDir: string, flags: ReportFlags = {}): Promise<string> {
-  if (!existsSync(join(sweepDir, SPEC_FILE))) {
+  const { isRunDirectory, writeReport, writeRunReport } = await import('../report/index.js');
+  const run = !existsSync(join(sweepDir, SPEC_FILE)) && isRunDirectory(sweepDir);
+  if (!run && !existsSync(join(sweepDir, SPEC_FILE))) {
     throw new OptionError(
       '<sweep-dir>',
       sweepDir,
-      `a directory written by \`decoupled sweep\` (with ${SPEC_FILE})`,
+      `a directory written by \`decoupled sweep\` (with ${SPEC_FILE}), or by \`decoupled reproduce\` (sweep directories with ${SPEC_FILE} in it)`,
     );
   }
   const top = flags.top ? parseCount('--top', flags.top) : undefined;
   if (flags.out !== undefined) makeOutputDir(flags.out);
-  const { writeReport } = await import('../report/index.js');
-  const report = await writeReport(sweepDir, { out: flags.out, top });
+  const options = { out: flags.out, top };
+  const report = run
+    ? await writeRunReport(sweepDir, options)
+    : await writeReport(sweepDir, options);
   if (!flags.quiet) {
-    process.stdout.write('\nWhat the data shows:\n');
-    for (const line of report.summary.findings) process.stdout.write(`- ${line}\n`);
     process.stdout.write("\nThe paper's claims:\n");
     for (const line of report.summary.claimFindings) process.stdout.write(`- ${line}\n`);
+    process.stdout.write('\nWhat the data shows:\n');
+    for (const line of report.summary.findings) process.stdout.write(`- ${line}\n`);
     process.stdout.write(
       `\nfigures: ${report.figures.length} SVG files in ${report.dir}/figures\n`,
     );

@@ -1,7 +1,8 @@
 /**
  * `decoupled reproduce --preset quick|medium|full`: the paper's comparison in one command, the
  * preset's sweeps (src/sweep/presets.ts; one directory each under --out when there are several),
- * each followed by its report. Re-running resumes.
+ * each followed by its report, then, with several, the run's report, which answers each claim once
+ * from the whole run (report/run.ts). Re-running resumes.
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -48,7 +49,8 @@ export function register(program: Command): void {
     const runner = await redisRunner(flags);
     process.stderr.write(`reproduce --preset ${preset}: ${PRESETS[preset].description}\n`);
     const earlier = new Map<string, TrialResult[]>();
-    for (const stage of PRESETS[preset].stages) {
+    const { stages } = PRESETS[preset];
+    for (const stage of stages) {
       const done = await runStage(
         stage,
         earlier,
@@ -58,6 +60,10 @@ export function register(program: Command): void {
         concurrency,
       );
       if (!done) break;
+    }
+    if (stages.length > 1) {
+      process.stderr.write(`the run's report: every claim from the sweep with most evidence\n`);
+      await reportCommand(root);
     }
   });
 }

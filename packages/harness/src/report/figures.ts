@@ -1,8 +1,8 @@
 /**
  * Vega-Lite specs of the report's figures, built from the metrics (data inlined, no URLs):
  * - heatmap: lr x weight decay, colour = mean final test error on a shared clamped scale (the
- *   legend marks the clamp), top settings outlined and ranked, the ridge (best decay per lr, used by
- *   the alignment number) dotted, and for decoupled optimizers dashed iso-τ lines of the EMA
+ *   legend marks the clamp), top settings outlined and ranked, the ridge (best nonzero decay per lr,
+ *   metrics.ts) dotted, and for decoupled optimizers dashed iso-τ lines of the EMA
  *   timescale (timescale.ts) (paper Fig. 1/2);
  * - curves: test error over epochs of each group's best setting, band = min..max over seeds
  *   (paper Fig. 4);
@@ -11,10 +11,9 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Trial, TrialResult } from '../sweep/types.js';
-import { tauNumber } from './findings.js';
-import { numLabel, OPTIMIZER_NAMES } from './format.js';
-import { type Alignment, type Cell, type Group, mean, rankCells } from './metrics.js';
-import { gridOf, isoTauLine, niceTaus, type Timescale } from './timescale.js';
+import { numLabel, OPTIMIZER_NAMES, tauNumber } from './format.js';
+import { type Cell, type Group, mean, rankCells } from './metrics.js';
+import { type Grid, gridOf, isoTauLine, niceTaus, type Timescale } from './timescale.js';
 
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const FONT = 'Helvetica, Arial, sans-serif';
@@ -71,13 +70,18 @@ function errorColour(domain: [number, number] | undefined) {
   };
 }
 
-/**
- * Dashed iso-τ lines over the cells, on linear scales in grid units (one unit = one cell), which
- * is why the heatmap has a fixed size instead of a step: both scales then span the same pixels.
- */
-function isoTauLayers(group: Group, timescale: Timescale | undefined, width: number) {
-  if (!timescale) return [];
-  const grid = gridOf(group.cells);
+/** A point of an iso-τ line, in grid units, with the line it belongs to and its label. */
+interface IsoTauPoint {
+  x: number;
+  y: number;
+  order: number;
+  line: string;
+  label: string;
+  fitted: boolean;
+}
+
+/** The points of the iso-τ lines: round τ values, less any close to the fitted one, then the fit. */
+function isoTauPoints(timescale: Timescale, grid: Grid): IsoTauPoint[] {
   const fitted = timescale.fit?.tau;
   // Round τ values, less any that would sit on top of the fitted line.
   const taus = niceTaus(timescale.tauRange).filter(
@@ -85,7 +89,7 @@ function isoTauLayers(group: Group, timescale: Timescale | undefined, width: num
   );
   const lines = [...taus.map((tau) => ({ tau, fitted: false }))];
   if (fitted !== undefined) lines.push({ tau: fitted, fitted: true });
-  const values = lines.flatMap(({ tau, fitted: isFit }) =>
+  return lines.flatMap(({ tau, fitted: isFit }) =>
     isoTauLine(timescale, grid, tau).map((p, order) => ({
       ...p,
       order,
@@ -94,6 +98,33 @@ function isoTauLayers(group: Group, timescale: Timescale | undefined, width: num
       fitted: isFit,
     })),
   );
+}
+
+/**
+ * The labels to draw: each line's, where it leaves the plot at the top edge, less a round line's
+ * label that would run into the fitted line's (the caption gives the values).
+ */
+function isoTauLabels(values: IsoTauPoint[], grid: Grid, width: number): IsoTauPoint[] {
+  const labels = values.filter((v) => v.y === 0 && v.x >= 0 && v.x <= grid.decays.length);
+  const cellPx = width / grid.decays.length;
+  const span = (v: IsoTauPoint) => [v.x * cellPx, v.x * cellPx + 6.5 * v.label.length];
+  const fitLabel = labels.find((v) => v.fitted);
+  return labels.filter((v) => {
+    if (v.fitted || !fitLabel) return true;
+    const [a0, a1] = span(v);
+    const [b0, b1] = span(fitLabel);
+    return a1 < b0 || a0 > b1;
+  });
+}
+
+/**
+ * Dashed iso-τ lines over the cells, on linear scales in grid units (one unit = one cell), which
+ * is why the heatmap has a fixed size instead of a step: both scales then span the same pixels.
+ */
+function isoTauLayers(group: Group, timescale: Timescale | undefined, width: number) {
+  if (!timescale) return [];
+  const grid = gridOf(group.cells);
+  const values = isoTauPoints(timescale, grid);
   const x = {
     field: 'x',
     type: 'quantitative' as const,
@@ -106,18 +137,7 @@ function isoTauLayers(group: Group, timescale: Timescale | undefined, width: num
     scale: { domain: [0, grid.lrs.length], nice: false, zero: false, reverse: true },
     axis: null,
   };
-  // Label each line where it leaves the plot at the top edge; a round line's label that would run
-  // into the fitted line's label is left out (the caption gives the values).
-  const labels = values.filter((v) => v.y === 0 && v.x >= 0 && v.x <= grid.decays.length);
-  const cellPx = width / grid.decays.length;
-  const span = (v: (typeof labels)[number]) => [v.x * cellPx, v.x * cellPx + 6.5 * v.label.length];
-  const fitLabel = labels.find((v) => v.fitted);
-  const shown = labels.filter((v) => {
-    if (v.fitted || !fitLabel) return true;
-    const [a0, a1] = span(v);
-    const [b0, b1] = span(fitLabel);
-    return a1 < b0 || a0 > b1;
-  });
+  const shown = isoTauLabels(values, grid, width);
   return [
     {
       data: { values },
@@ -160,17 +180,16 @@ function cellLabel(c: Cell): string {
   return `${(c.mean * 100).toFixed(c.mean < 0.1 ? 2 : 1)}${c.diverged ? '†' : ''}${c.pruned ? '‡' : ''}`;
 }
 
-export function heatmapSpec(
+/** The heatmap's data: one row per cell, with its label, rank among the top ones, and ridge mark. */
+function heatmapValues(
   group: Group,
-  alignment: Alignment | undefined,
-  options: HeatmapOptions = {},
-): TopLevelSpec {
-  const top = options.top ?? 3;
+  ridgeCells: { lr: number; weightDecay: number }[],
+  top: number,
+) {
   const ranked = rankCells(group.cells);
   const rankOf = new Map(ranked.slice(0, top).map((c, i) => [c, i + 1]));
-  const ridge = new Set((alignment?.ridge ?? []).map((r) => `${r.lr}|${r.weightDecay}`));
-  const grid = gridOf(group.cells);
-  const values = group.cells.map((c: Cell) => ({
+  const ridge = new Set(ridgeCells.map((r) => `${r.lr}|${r.weightDecay}`));
+  return group.cells.map((c: Cell) => ({
     lr: c.lr,
     weightDecay: c.weightDecay,
     lrLabel: numLabel(c.lr),
@@ -184,11 +203,15 @@ export function heatmapSpec(
     top: rankOf.has(c),
     ridge: ridge.has(`${c.lr}|${c.weightDecay}`),
   }));
+}
+
+/** The heatmap's axes (decay columns, lr rows, largest lr on top) and their cell centres. */
+function heatmapAxes(decayAxis: string | undefined) {
   const x = {
     field: 'wdLabel',
     type: 'ordinal' as const,
     sort: { field: 'weightDecay', op: 'min' as const },
-    title: options.decayAxis ?? 'weight decay',
+    title: decayAxis ?? 'weight decay',
     axis: { labelAngle: 0 },
   };
   const y = {
@@ -202,9 +225,110 @@ export function heatmapSpec(
     x: { ...x, bandPosition: 0.5 },
     y: { ...y, bandPosition: 0.5 },
   };
+  return { x, y, centre };
+}
+
+type CellCentre = ReturnType<typeof heatmapAxes>['centre'];
+
+/** Pruned cells have no error to colour: grey, so they do not read as missing data. */
+const prunedLayer = () => ({
+  transform: [{ filter: 'datum.pruned' }],
+  mark: { type: 'rect', fill: PRUNED_FILL },
+});
+
+/** The cells coloured by mean error, with a tooltip. */
+const colourLayer = (domain: [number, number] | undefined) => ({
+  mark: { type: 'rect' },
+  encoding: {
+    color: errorColour(domain),
+    tooltip: [
+      { field: 'lrLabel', title: 'lr' },
+      { field: 'wdLabel', title: 'weight decay' },
+      { field: 'error', title: 'test error (%)' },
+      { field: 'sd', title: 'sd over seeds' },
+      { field: 'n', title: 'seeds' },
+    ],
+  },
+});
+
+/** Red outlines around the top settings. */
+const topOutlineLayer = () => ({
+  transform: [{ filter: 'datum.top' }],
+  mark: { type: 'rect', fill: null, stroke: '#d62728', strokeWidth: 3 },
+});
+
+/** Each cell's label, white on the dark half of the colour scale. */
+const labelLayer = (centre: CellCentre, domain: [number, number] | undefined) => ({
+  mark: { type: 'text', fontSize: 12, baseline: 'middle', yOffset: -5 },
+  encoding: {
+    ...centre,
+    text: { field: 'label' },
+    // "pruned @k" is wider than a number: smaller, to stay inside its cell.
+    size: { condition: { test: 'datum.pruned', value: 10 }, value: 12 },
+    color: {
+      condition: {
+        test: `datum.error != null && datum.error > ${domain ? (domain[0] + domain[1]) / 2 : 50}`,
+        value: 'white',
+      },
+      value: 'black',
+    },
+  },
+});
+
+/** "#1", "#2", ... under the top settings' labels. */
+const rankLayer = (centre: CellCentre) => ({
+  transform: [{ filter: 'datum.top' }, { calculate: "'#' + datum.rank", as: 'rankLabel' }],
+  mark: {
+    type: 'text',
+    fontSize: 10,
+    fontWeight: 'bold',
+    color: '#d62728',
+    baseline: 'middle',
+    yOffset: 10,
+  },
+  encoding: { ...centre, text: { field: 'rankLabel' } },
+});
+
+/** White dots on the ridge: the best nonzero decay of each learning rate. */
+const ridgeLayer = (centre: CellCentre) => ({
+  transform: [{ filter: 'datum.ridge' }],
+  mark: {
+    type: 'point',
+    shape: 'circle',
+    filled: true,
+    size: 30,
+    color: 'white',
+    xOffset: -22,
+    yOffset: 10,
+    stroke: 'black',
+    strokeWidth: 0.8,
+  },
+  encoding: centre,
+});
+
+/**
+ * The lr x weight decay heatmap of one group: the cells' layers, then (decoupled optimizers) the
+ * iso-τ lines on their own linear scales.
+ */
+export function heatmapSpec(
+  group: Group,
+  ridge: { lr: number; weightDecay: number }[],
+  options: HeatmapOptions = {},
+): TopLevelSpec {
+  const values = heatmapValues(group, ridge, options.top ?? 3);
+  const grid = gridOf(group.cells);
+  const { x, y, centre } = heatmapAxes(options.decayAxis);
   // Wide enough for the decay axis's title.
   const width = Math.max(CELL_WIDTH * grid.decays.length, 6.5 * (options.decayAxis?.length ?? 0));
   const timescale = isoTauLayers(group, options.timescale, width);
+  const cells = [
+    prunedLayer(),
+    colourLayer(options.domain),
+    topOutlineLayer(),
+    labelLayer(centre, options.domain),
+    rankLayer(centre),
+    ridgeLayer(centre),
+  ];
   return {
     $schema: VEGA_LITE_SCHEMA,
     title: options.title ?? `${group.optimizer} (${group.schedule}): final test error (%)`,
@@ -212,81 +336,7 @@ export function heatmapSpec(
     width,
     height: CELL_HEIGHT * grid.lrs.length,
     encoding: { x, y },
-    layer: [
-      {
-        layer: [
-          {
-            // Pruned cells have no error to colour: grey, so they do not read as missing data.
-            transform: [{ filter: 'datum.pruned' }],
-            mark: { type: 'rect', fill: PRUNED_FILL },
-          },
-          {
-            mark: { type: 'rect' },
-            encoding: {
-              color: errorColour(options.domain),
-              tooltip: [
-                { field: 'lrLabel', title: 'lr' },
-                { field: 'wdLabel', title: 'weight decay' },
-                { field: 'error', title: 'test error (%)' },
-                { field: 'sd', title: 'sd over seeds' },
-                { field: 'n', title: 'seeds' },
-              ],
-            },
-          },
-          {
-            transform: [{ filter: 'datum.top' }],
-            mark: { type: 'rect', fill: null, stroke: '#d62728', strokeWidth: 3 },
-          },
-          {
-            mark: { type: 'text', fontSize: 12, baseline: 'middle', yOffset: -5 },
-            encoding: {
-              ...centre,
-              text: { field: 'label' },
-              // "pruned @k" is wider than a number: smaller, to stay inside its cell.
-              size: { condition: { test: 'datum.pruned', value: 10 }, value: 12 },
-              color: {
-                condition: {
-                  test: `datum.error != null && datum.error > ${options.domain ? (options.domain[0] + options.domain[1]) / 2 : 50}`,
-                  value: 'white',
-                },
-                value: 'black',
-              },
-            },
-          },
-          {
-            transform: [
-              { filter: 'datum.top' },
-              { calculate: "'#' + datum.rank", as: 'rankLabel' },
-            ],
-            mark: {
-              type: 'text',
-              fontSize: 10,
-              fontWeight: 'bold',
-              color: '#d62728',
-              baseline: 'middle',
-              yOffset: 10,
-            },
-            encoding: { ...centre, text: { field: 'rankLabel' } },
-          },
-          {
-            transform: [{ filter: 'datum.ridge' }],
-            mark: {
-              type: 'point',
-              shape: 'circle',
-              filled: true,
-              size: 30,
-              color: 'white',
-              xOffset: -22,
-              yOffset: 10,
-              stroke: 'black',
-              strokeWidth: 0.8,
-            },
-            encoding: centre,
-          },
-        ],
-      },
-      ...(timescale.length ? [{ layer: timescale }] : []),
-    ],
+    layer: [{ layer: cells }, ...(timescale.length ? [{ layer: timescale }] : [])],
     ...(timescale.length ? { resolve: { scale: { x: 'independent', y: 'independent' } } } : {}),
     config: baseConfig,
   } as TopLevelSpec;

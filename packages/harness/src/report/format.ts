@@ -21,6 +21,11 @@ export function signedPoints(x: number, digits = 2): string {
   return (x * 100).toFixed(digits);
 }
 
+/** Per-seed paired differences in signed points: "s1 0.52, s2 -0.10". */
+export function perSeedPoints(xs: { seed: number; d: number }[]): string {
+  return xs.map((x) => `s${x.seed} ${signedPoints(x.d)}`).join(', ') || '–';
+}
+
 /** Compact number label: 0.001 -> "1e-3", 0.05 -> "0.05", 0 -> "0". */
 export function numLabel(x: number): string {
   if (x === 0) return '0';
@@ -32,6 +37,9 @@ export function numLabel(x: number): string {
   }
   return Number(x.toPrecision(3)).toString();
 }
+
+/** τ with 2 significant digits: "12", "0.35". */
+export const tauNumber = (tau: number) => numLabel(Number(tau.toPrecision(2)));
 
 /** How the report names each optimizer: the coupled ones say that their decay is L2. */
 export const OPTIMIZER_NAMES: Record<SweepOptimizer, string> = {

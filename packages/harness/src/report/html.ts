@@ -31,6 +31,8 @@ export interface HtmlSection {
   /** Bulleted plain-text items (escaped). */
   bullets?: string[];
   table?: HtmlTable;
+  /** Links to pages beside this one (relative URLs). */
+  links?: { text: string; href: string }[];
   figures?: HtmlFigure[];
   /** Collapsed by default. */
   collapsed?: boolean;
@@ -89,6 +91,12 @@ function renderSection(s: HtmlSection): string {
     parts.push(`<ul>${s.bullets.map((b) => `<li>${escapeHtml(b)}</li>`).join('\n')}</ul>`);
   }
   if (s.table) parts.push(renderTable(s.table));
+  if (s.links?.length) {
+    const items = s.links.map(
+      (l) => `<li><a href="${escapeHtml(l.href)}">${escapeHtml(l.text)}</a></li>`,
+    );
+    parts.push(`<ul>${items.join('\n')}</ul>`);
+  }
   for (const f of s.figures ?? []) parts.push(renderFigure(f));
   const body = parts.join('\n');
   if (s.collapsed) {

@@ -8,14 +8,18 @@
  * reported; a partial sweep gives a partial report. Damaged records are skipped with a warning
  * (printed through `warn` and listed in the report); a missing or damaged spec.json stops the report
  * with a SweepFileError.
+ * A run of several sweeps (`decoupled reproduce` with a preset of several stages) gets each sweep's
+ * report and one page over the whole run that answers each claim once (run.ts): writeRunReport.
  */
 
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../experiments/atomic-file.js';
-import { claimPlans } from './claims/sections.js';
+import { SPEC_FILE } from '../sweep/store.js';
+import { claimPlans, claimSections } from './claims/sections.js';
+import { SweepFileError } from './errors.js';
 import { type HtmlFigure, renderHtml } from './html.js';
-import { loadSweep } from './load.js';
+import { type LoadedSweep, loadSweep } from './load.js';
 import {
   buildSections,
   curvePlans,
@@ -24,6 +28,15 @@ import {
   type PageInput,
 } from './page.js';
 import { renderSvg } from './render.js';
+import {
+  loadStages,
+  type RunSummary,
+  runPageInput,
+  runSections,
+  type Stage,
+  stageDirs,
+  summarizeRun,
+} from './run.js';
 import { type ReportSummary, summarize } from './summary.js';
 
 export { SweepFileError } from './errors.js';
@@ -40,12 +53,20 @@ export interface ReportOptions {
   warn?: (message: string) => void;
 }
 
-export interface ReportOutput {
+export interface ReportOutput<S = ReportSummary> {
   dir: string;
   html: string;
   figures: string[];
-  summary: ReportSummary;
+  summary: S;
 }
+
+export interface RunReportOutput extends ReportOutput<RunSummary> {
+  /** Each sweep's own report. */
+  stages: ReportOutput[];
+}
+
+/** True when `dir` is not a sweep but holds sweep directories (a run of several stages). */
+export const isRunDirectory = (dir: string) => stageDirs(dir).length > 0;
 
 const printWarning = (message: string) => {
   process.stderr.write(`decoupled report: warning: ${message}\n`);
@@ -81,12 +102,12 @@ export async function renderReport(
 }
 
 /** Writes the page, each figure's SVG and spec, and summary.json into `out`. */
-async function writeFiles(
+async function writeFiles<S>(
   out: string,
   html: string,
   figures: HtmlFigure[],
-  summary: ReportSummary,
-): Promise<ReportOutput> {
+  summary: S,
+): Promise<ReportOutput<S>> {
   const figuresDir = join(out, 'figures');
   await mkdir(figuresDir, { recursive: true });
   for (const f of figures) {
@@ -104,22 +125,72 @@ async function writeFiles(
   };
 }
 
-export async function writeReport(
+/** Renders and writes the report of one loaded sweep. */
+async function writeSweepReport(
   sweepDir: string,
-  options: ReportOptions = {},
+  loaded: LoadedSweep,
+  main: ReturnType<typeof summarize>,
+  options: ReportOptions,
 ): Promise<ReportOutput> {
-  const { spec, trials, results, warnings } = await loadSweep(sweepDir);
-  for (const w of warnings) (options.warn ?? printWarning)(w);
-  const main = summarize(spec, trials, results, warnings);
   const { summary, cells } = main;
   const input = {
     summary,
     cells,
     trials: main.trials,
-    allTrials: trials,
-    results,
+    allTrials: loaded.trials,
+    results: loaded.results,
     top: options.top ?? 3,
   };
   const { html, figures } = await renderReport(input, sweepDir);
   return writeFiles(resolve(options.out ?? join(sweepDir, 'report')), html, figures, summary);
+}
+
+export async function writeReport(
+  sweepDir: string,
+  options: ReportOptions = {},
+): Promise<ReportOutput> {
+  const loaded = await loadSweep(sweepDir);
+  for (const w of loaded.warnings) (options.warn ?? printWarning)(w);
+  const main = summarize(loaded.spec, loaded.trials, loaded.results, loaded.warnings);
+  return writeSweepReport(sweepDir, loaded, main, options);
+}
+
+/**
+ * The report of a run of several sweeps under `root`: each sweep's own report (in
+ * <root>/<stage>/report) and the run's page, which answers each claim once (run.ts).
+ */
+export async function writeRunReport(
+  root: string,
+  options: ReportOptions = {},
+): Promise<RunReportOutput> {
+  const stages = await loadStages(root, options.warn ?? printWarning);
+  if (!stages.length) {
+    throw new SweepFileError(root, `holds no sweep directory (a directory with ${SPEC_FILE})`);
+  }
+  const reports: ReportOutput[] = [];
+  for (const s of stages) {
+    reports.push(await writeSweepReport(join(root, s.dir), s.loaded, s.main, { top: options.top }));
+  }
+  const run = summarizeRun(basename(resolve(root)), stages);
+  const out = resolve(options.out ?? join(root, 'report'));
+  const { html, figures } = await renderRun(run, stages, out, root, options.top ?? 3);
+  return { ...(await writeFiles(out, html, figures, run)), stages: reports };
+}
+
+/** The run's page: its sweeps, the claims' verdicts and evidence, the other findings. */
+async function renderRun(
+  run: RunSummary,
+  stages: Stage[],
+  out: string,
+  root: string,
+  top: number,
+): Promise<{ html: string; figures: HtmlFigure[] }> {
+  const input = runPageInput(run, stages, top);
+  const figures = await renderFigures(claimPlans(input));
+  const html = renderHtml({
+    title: `decoupled: the paper's claims in ${run.name}`,
+    subtitle: `Report of the ${stages.length} sweeps in ${resolve(root)}, generated ${new Date().toISOString()}. Decoupled weight decay (Loshchilov & Hutter, ICLR 2019): AdamW vs Adam with L2, SGDW vs SGD with L2.`,
+    sections: runSections(run, stages, out, root, claimSections(input, figures)),
+  });
+  return { html, figures };
 }

@@ -10,8 +10,8 @@
  * - results.jsonl: read through the result store (its rules for torn lines and retries). Every
  *   record is validated; a bad one is skipped with a warning naming the file and line, and its trial
  *   counts as having no result. A record is bad when a required field is missing or has the wrong
- *   type, when an 'ok' record has no final values (or, unless diverged, non-finite ones), or when its
- *   params disagree with the trial its id names.
+ *   type, when an 'ok' record has no final values (unless it diverged before its first epoch ended)
+ *   or, unless diverged, non-finite ones, or when its params disagree with the trial its id names.
  * Warnings go to `warn` and into the report itself.
  */
 import { readFile } from 'node:fs/promises';
@@ -59,6 +59,8 @@ const ParamsSchema = z.object({
   weightDecay: z.number().nonnegative(),
   schedule: z.enum(SWEEP_SCHEDULES),
   seed: z.number().int().nonnegative(),
+  /** Set by an epochs axis (it is part of the trial's id). */
+  epochs: z.number().int().positive().optional(),
 });
 
 const EpochSchema = z.object({
@@ -94,6 +96,8 @@ export const RecordSchema = z
   .superRefine((r, ctx) => {
     if (r.status !== 'ok') return;
     if (!r.final) {
+      // A run that diverged during its first epoch has no epoch to take final values from.
+      if (r.diverged && r.epochs.length === 0) return;
       ctx.addIssue({ code: 'custom', path: ['final'], message: "missing in an 'ok' record" });
     } else if (!r.diverged) {
       for (const key of ['trainLoss', 'testError'] as const) {
@@ -225,7 +229,8 @@ const sameParams = (a: TrialParams, b: TrialParams) =>
   a.lr === b.lr &&
   a.weightDecay === b.weightDecay &&
   a.schedule === b.schedule &&
-  a.seed === b.seed;
+  a.seed === b.seed &&
+  a.epochs === b.epochs;
 
 /**
  * Warnings for the lines of results.jsonl that are not valid records (the store skips a torn last

@@ -21,15 +21,9 @@
  * - Noise (shown, not used for verdicts): the pooled within-cell sd over seeds,
  *   s_p = sqrt(sum_c (n_c - 1) s_c^2 / sum_c (n_c - 1)); with one seed per cell, the binomial sd of
  *   an error rate p measured on N test images, sqrt(p (1 - p) / N) at the median cell error.
- * - Axis alignment of a basin: for each lr row, the best nonzero weight decay wd*(lr) = the column
- *   with the lowest mean error; a least-squares fit log10 wd* = a + b log10 lr gives the ridge slope
- *   b and R^2 (the share of the ridge's variance explained by lr). b = 0: axis-aligned (the best
- *   decay does not depend on lr, the paper's claim for AdamW/SGDW); b = -1: diagonal (lr * wd is
- *   what matters, the paper's finding for L2). Alignment = 1 - min(1, |b|), so 1 = axis-aligned,
- *   0 = diagonal or steeper. A row is flat when the paired interval between its best and worst
- *   nonzero-decay cells contains 0 (its argmin is noise); flat rows are left out, and with fewer
- *   than 3 rows left the basin is reported as flat, not measured. With one seed flatness cannot be
- *   judged and every row counts.
+ * - The ridge of a basin: for each lr row, the nonzero weight decay with the best (selection) error;
+ *   rows where every setting diverged (best at chance) have none. The separable claim fits its slope
+ *   (claims/separable.ts), the EMA timescale view its iso-τ line (timescale.ts).
  */
 import type { SweepOptimizer, SweepSchedule, Trial } from '../sweep/types.js';
 import type { ReportRecord } from './load.js';
@@ -51,6 +45,8 @@ export interface Cell {
   /** Final test errors (fractions), one per recorded seed, in seed order. */
   values: number[];
   seeds: number[];
+  /** The trials behind `values`, in the same order. */
+  trialIds: string[];
   n: number;
   mean: number;
   /** Sample sd over seeds (0 when n = 1). */
@@ -76,11 +72,22 @@ export function prunedEpoch(result: ReportRecord): number | undefined {
 
 /**
  * The final test error of a result, or undefined if it has none: failed, or pruned (its error is
- * that of a rung, not of the full budget).
+ * that of a rung, not of the full budget). A diverged result without a finite one is at chance.
  */
 export function finalTestError(result: ReportRecord): number | undefined {
   if (result.status !== 'ok' || result.pruned) return undefined;
-  const e = result.final?.testError;
+  return measuredOrChance(result, result.final?.testError);
+}
+
+/**
+ * The final validation error, by the same rule: NaN when the trial measured none (no validation
+ * split), chance level when it diverged before measuring one.
+ */
+export function finalValError(result: ReportRecord): number {
+  return measuredOrChance(result, result.final?.valError) ?? Number.NaN;
+}
+
+function measuredOrChance(result: ReportRecord, e: number | undefined): number | undefined {
   if (e !== undefined && Number.isFinite(e)) return e;
   return result.diverged ? CHANCE_ERROR : undefined;
 }
@@ -120,6 +127,7 @@ export function buildCells(trials: Trial[], results: ReportRecord[]): Cell[] {
         weightDecay: p.weightDecay,
         values: [],
         seeds: [],
+        trialIds: [],
         n: 0,
         mean: Number.NaN,
         sd: 0,
@@ -147,8 +155,9 @@ export function buildCells(trials: Trial[], results: ReportRecord[]): Cell[] {
     if (e === undefined) continue;
     cell.values.push(e);
     cell.seeds.push(p.seed);
+    cell.trialIds.push(trial.id);
     cell.losses.push(result.final?.trainLoss ?? Number.NaN);
-    cell.vals.push(result.final?.valError ?? Number.NaN);
+    cell.vals.push(finalValError(result));
   }
   return [...cells.values()].map(({ losses, vals, ...cell }) => ({
     ...cell,
@@ -204,12 +213,18 @@ export function bestCell(cells: Cell[], on?: SelectionMetric): Cell | undefined 
   return rankCells(cells, on)[0];
 }
 
+/** A paired difference on one seed. */
+export interface SeedDifference {
+  seed: number;
+  d: number;
+}
+
 /** Paired differences a_s - b_s of final test error over the seeds both cells have. */
-export function pairBySeed(a: Cell, b: Cell): number[] {
-  return a.seeds
-    .map((s, i) => [i, b.seeds.indexOf(s)])
-    .filter(([, j]) => j >= 0)
-    .map(([i, j]) => a.values[i] - b.values[j]);
+export function pairBySeed(a: Cell, b: Cell): SeedDifference[] {
+  return a.seeds.flatMap((seed, i) => {
+    const j = b.seeds.indexOf(seed);
+    return j < 0 ? [] : [{ seed, d: a.values[i] - b.values[j] }];
+  });
 }
 
 /** Pooled within-cell sd over cells with at least 2 seeds; undefined if there are none. */
@@ -243,88 +258,27 @@ export function estimateNoise(cells: Cell[], testSize?: number): Noise | undefin
   return { sd: Math.sqrt((p * (1 - p)) / testSize), source: 'binomial' };
 }
 
-export interface Alignment {
-  /** 'measured'; 'flat' = too few rows where decay makes a difference; 'too small' = grid. */
-  status: 'measured' | 'flat' | 'too small';
-  /** Fitted slope b of log10 wd* on log10 lr (NaN unless measured). */
-  slope: number;
-  /** Share of the ridge's variance explained by lr (R^2 of the fit; 0 when the ridge is flat). */
-  r2: number;
-  /** 1 - min(1, |slope|): 1 = axis-aligned, 0 = diagonal (NaN unless measured). */
-  alignment: number;
-  /** The ridge: best nonzero weight decay per non-flat lr row. */
-  ridge: { lr: number; weightDecay: number; mean: number; n: number }[];
-  /** Rows left out because the paired interval between their best and worst decay contains 0. */
-  flatRows: number[];
-}
-
-/** Least-squares fit of log10 wd* on log10 lr: slope and R^2. */
-function fitRidge(ridge: Alignment['ridge']): { slope: number; r2: number } {
-  const xs = ridge.map((r) => Math.log10(r.lr));
-  const ys = ridge.map((r) => Math.log10(r.weightDecay));
-  const mx = mean(xs);
-  const my = mean(ys);
-  let sxx = 0;
-  let sxy = 0;
-  let syy = 0;
-  for (let i = 0; i < xs.length; i++) {
-    sxx += (xs[i] - mx) ** 2;
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    syy += (ys[i] - my) ** 2;
-  }
-  return {
-    slope: sxx > 0 ? sxy / sxx : 0,
-    r2: syy > 0 && sxx > 0 ? (sxy * sxy) / (sxx * syy) : 0,
-  };
-}
-
-/** A row is flat when its worst and best cells are not told apart by their paired interval. */
-function isFlatRow(row: Cell[], best: Cell, on: SelectionMetric): boolean {
-  const worst = rankCells(row, on).at(-1);
-  if (!worst || worst === best) return true;
-  return pairedVerdict(pairedDifference(pairBySeed(worst, best))) === 'none';
-}
-
 /**
- * Axis alignment of one optimizer's basin (see the module comment). Needs at least 3 lr rows and 2
- * nonzero weight decays with data; rows whose best cell is at chance level (all diverged) and flat
- * rows are left out.
+ * The ridge of a basin: for each learning rate (ascending), the nonzero-decay cell with the best
+ * selection error; rows whose best cell is at chance level (every setting diverged) are left out.
  */
-export function axisAlignment(
-  cells: Cell[],
-  on: SelectionMetric = selectionMetric(cells),
-): Alignment {
-  const none = (status: Alignment['status'], ridge: Alignment['ridge'], flatRows: number[]) => ({
-    status,
-    slope: Number.NaN,
-    r2: Number.NaN,
-    alignment: Number.NaN,
-    ridge,
-    flatRows,
-  });
-  const usable = cells.filter((c) => c.n > 0 && c.weightDecay > 0);
-  const wds = new Set(usable.map((c) => c.weightDecay));
+export function ridge(cells: Cell[], on: SelectionMetric): Cell[] {
   const rows = new Map<number, Cell[]>();
-  for (const c of usable) rows.set(c.lr, [...(rows.get(c.lr) ?? []), c]);
-  if (wds.size < 2 || rows.size < 3) return none('too small', [], []);
-  const ridge: Alignment['ridge'] = [];
-  const flatRows: number[] = [];
-  for (const [lr, row] of [...rows.entries()].sort((a, b) => a[0] - b[0])) {
-    const best = bestCell(row, on);
-    if (!best || best.mean >= CHANCE_ERROR - 1e-9) continue;
-    if (isFlatRow(row, best, on)) flatRows.push(lr);
-    else ridge.push({ lr, weightDecay: best.weightDecay, mean: best.mean, n: best.n });
+  for (const c of cells) {
+    if (c.weightDecay > 0) rows.set(c.lr, [...(rows.get(c.lr) ?? []), c]);
   }
-  if (ridge.length < 3) return none(flatRows.length ? 'flat' : 'too small', ridge, flatRows);
-  const { slope, r2 } = fitRidge(ridge);
-  return {
-    status: 'measured',
-    slope,
-    r2,
-    alignment: 1 - Math.min(1, Math.abs(slope)),
-    ridge,
-    flatRows,
-  };
+  return [...rows.keys()]
+    .sort((a, b) => a - b)
+    .flatMap((lr) => {
+      const best = bestCell(rows.get(lr) ?? [], on);
+      return best && best.mean < CHANCE_ERROR - 1e-9 ? [best] : [];
+    });
+}
+
+/** The records behind a cell's values (its seeds), in seed order. */
+export function cellRecords(cell: Cell, results: ReportRecord[]): ReportRecord[] {
+  const byId = new Map(results.map((r) => [r.trialId, r]));
+  return cell.trialIds.flatMap((id) => byId.get(id) ?? []);
 }
 
 export interface Comparison {
@@ -338,6 +292,8 @@ export interface Comparison {
   /** (coupled - decoupled) / coupled on the best cells' mean test errors; positive = decoupled lower. */
   relativeImprovement: number;
   /** d_s = coupled - decoupled test error per shared seed (positive = decoupled lower). */
+  perSeed: SeedDifference[];
+  /** Their mean with its t interval. */
   paired: PairedDifference;
   /** 'positive' = the decoupled optimizer is lower, 'negative' = the coupled one (from the interval). */
   verdict: PairedVerdict;
@@ -359,7 +315,8 @@ export function compareOptimizers(cells: Cell[]): Comparison[] {
       const cb = bestCell(g.cells, on);
       const db = twin && bestCell(twin.cells, on);
       if (!cb || !db) continue;
-      const paired = pairedDifference(pairBySeed(cb, db));
+      const perSeed = pairBySeed(cb, db);
+      const paired = pairedDifference(perSeed.map((x) => x.d));
       out.push({
         coupled,
         decoupled,
@@ -368,6 +325,7 @@ export function compareOptimizers(cells: Cell[]): Comparison[] {
         decoupledBest: db,
         selectedOn: on,
         relativeImprovement: cb.mean > 0 ? (cb.mean - db.mean) / cb.mean : 0,
+        perSeed,
         paired,
         verdict: pairedVerdict(paired),
       });
@@ -420,7 +378,7 @@ export function decayEffects(cells: Cell[]): DecayEffect[] {
     }
     const noDecay = bestCell(zero, on);
     if (!best || !noDecay) continue;
-    const paired = pairedDifference(pairBySeed(noDecay, best));
+    const paired = pairedDifference(pairBySeed(noDecay, best).map((x) => x.d));
     out.push({
       optimizer: g.optimizer,
       schedule: g.schedule,

@@ -1,5 +1,7 @@
 /**
- * Paired comparison of two optimizers by seed, with a Student t confidence interval.
+ * The report's intervals, all Student t at 95%:
+ * - a paired comparison of two settings by seed (pairedDifference);
+ * - a least-squares slope with its regression interval over the points (regressionSlope).
  *
  * Both optimizers ran with the same seeds (same initialization, same data order), so the unit of
  * comparison is the seed: d_s = a_s - b_s for each shared seed s, n = number of shared seeds.
@@ -7,6 +9,11 @@
  *   sd         s_d = sqrt( Σ (d_s - d̄)² / (n - 1) )
  *   interval   d̄ ± t_{1-α/2, n-1} · s_d / √n        (95%: α = 0.05)
  * The interval assumes the d_s are independent draws from a normal distribution; it needs n ≥ 2.
+ *
+ * Least-squares slope of y on x over m points, with its regression interval:
+ *   b = Sxy / Sxx,   Sxx = Σ (x - x̄)²,   Sxy = Σ (x - x̄)(y - ȳ),
+ *   s² = Σ (y - ȳ - b (x - x̄))² / (m - 2),   interval b ± t_{1-α/2, m-2} · s / √Sxx;
+ * it needs m ≥ 3 points and assumes independent normal residuals about the line.
  *
  * The t quantile inverts the Student t CDF with ν degrees of freedom,
  *   F(t) = 1 - ½ I_{ν/(ν+t²)}(ν/2, ½)   for t ≥ 0,   F(-t) = 1 - F(t),
@@ -148,4 +155,43 @@ export function pairedVerdict(d: PairedDifference): PairedVerdict {
   if (d.lo > 0) return 'positive';
   if (d.hi < 0) return 'negative';
   return 'none';
+}
+
+/** Least-squares slope of y on x: Sxy / Sxx; NaN when x does not vary. */
+export function lsSlope(xs: number[], ys: number[]): number {
+  return leastSquares(xs, ys).slope;
+}
+
+function leastSquares(xs: number[], ys: number[]) {
+  const m = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / m;
+  const my = ys.reduce((a, b) => a + b, 0) / m;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < m; i++) {
+    sxx += (xs[i] - mx) ** 2;
+    sxy += (xs[i] - mx) * (ys[i] - my);
+  }
+  const slope = sxx > 0 ? sxy / sxx : Number.NaN;
+  let sse = 0;
+  for (let i = 0; i < m; i++) sse += (ys[i] - my - slope * (xs[i] - mx)) ** 2;
+  return { m, slope, sxx, sse };
+}
+
+export interface SlopeInterval {
+  /** Number of points. */
+  m: number;
+  slope: number;
+  level: number;
+  /** b ∓ t · s / √Sxx (NaN with fewer than 3 points or when x does not vary). */
+  lo: number;
+  hi: number;
+}
+
+/** The least-squares slope with its regression interval (see the module comment). */
+export function regressionSlope(xs: number[], ys: number[], level = 0.95): SlopeInterval {
+  const { m, slope, sxx, sse } = leastSquares(xs, ys);
+  if (m < 3 || !(sxx > 0)) return { m, slope, level, lo: Number.NaN, hi: Number.NaN };
+  const half = studentTQuantile(1 - (1 - level) / 2, m - 2) * Math.sqrt(sse / (m - 2) / sxx);
+  return { m, slope, level, lo: slope - half, hi: slope + half };
 }

@@ -1,31 +1,29 @@
 /**
  * The report's numbers for a sweep, in one object (written as summary.json): trial counts, noise,
- * the best setting of each optimizer and schedule, the paired comparisons, the decay effects, the
- * basin alignment and EMA timescale of each heatmap, and the findings in words (findings.ts).
- * The definitions are in metrics.ts, stats.ts and timescale.ts.
+ * the best setting, ridge and EMA timescale of each optimizer and schedule, the analysis of each of
+ * the paper's claims (claims/), and both lists of sentences: the claims' verdicts
+ * (claims/describe.ts) and the other findings (findings.ts). The definitions are in metrics.ts,
+ * stats.ts and timescale.ts.
  */
 import { parseTrainConfig, type TrainConfig } from '../experiments/config.js';
 import type { ParsedSweepSpec } from '../sweep/spec.js';
 import type { SweepOptimizer, SweepSchedule, Trial } from '../sweep/types.js';
 import { claimFindings } from './claims/describe.js';
+import { trialEpochs } from './claims/grouping.js';
 import { analyzeClaims, type ClaimsSummary } from './claims/index.js';
-import { trialEpochs } from './claims/scores.js';
 import { buildFindings } from './findings.js';
 import type { ReportRecord } from './load.js';
 import {
-  type Alignment,
-  axisAlignment,
   bestCell,
   buildCells,
   type Cell,
-  type Comparison,
   compareOptimizers,
-  type DecayEffect,
   decayEffects,
   estimateNoise,
   groupCells,
   type Noise,
   prunedEpoch,
+  ridge,
   type SelectionMetric,
   selectionMetric,
 } from './metrics.js';
@@ -36,7 +34,8 @@ export interface GroupSummary {
   schedule: SweepSchedule;
   best: Cell | undefined;
   noDecay: Cell | undefined;
-  alignment: Alignment;
+  /** The best nonzero decay at each learning rate (metrics.ts `ridge`), as the heatmap marks it. */
+  ridge: { lr: number; weightDecay: number }[];
   /** The EMA timescale view (decoupled optimizers only). */
   timescale?: Timescale;
   /** The group's training config (of its first trial), defaults filled in; undefined if invalid. */
@@ -62,16 +61,14 @@ export interface ReportSummary {
   /** What the best settings were chosen on: validation error when recorded, else test error. */
   selectedOn: SelectionMetric;
   groups: GroupSummary[];
-  comparisons: Comparison[];
-  decayEffects: DecayEffect[];
   /** Damaged files and records, and what the report did about them. */
   warnings: string[];
-  /** The sentences printed under "What the data shows". */
-  findings: string[];
   /** One analysis per claim of the paper, or why the sweep cannot address it (claims/). */
   claims: ClaimsSummary;
-  /** The claims' verdicts in words, one line each (the page's "The paper's claims" list). */
+  /** The claims' verdicts in words (the page's "The paper's claims" list, printed by the CLI). */
   claimFindings: string[];
+  /** The other findings (the page's "What the data shows" list, printed by the CLI). */
+  findings: string[];
   /**
    * Training lengths (epochs) in the sweep. With more than one, everything but the budget claim is
    * computed on the longest, so runs of different lengths never share a cell.
@@ -128,27 +125,32 @@ export function summarize(
           g.cells.filter((c) => c.weightDecay === 0),
           on,
         ) ?? effects.find((e) => e.optimizer === g.optimizer && e.schedule === g.schedule)?.noDecay,
-      alignment: axisAlignment(g.cells, on),
+      ridge: ridge(g.cells, on).map(({ lr, weightDecay }) => ({ lr, weightDecay })),
       timescale: groupTimescale(g.cells, trials, on),
       config: groupConfig(trials, g.optimizer, g.schedule),
     }),
   );
-  const comparisons = compareOptimizers(cells);
+  const claims = analyzeClaims({
+    cells,
+    comparisons: compareOptimizers(cells),
+    decayEffects: effects,
+    trials,
+    allTrials,
+    results,
+    on,
+  });
   const summary: ReportSummary = {
     name: spec.name,
     trials: countTrials(allTrials, results),
     noise: estimateNoise(cells, testSize) ?? null,
     selectedOn: on,
     groups,
-    comparisons,
-    decayEffects: effects,
     warnings,
+    claims,
+    claimFindings: claimFindings(claims),
     findings: [],
-    claims: analyzeClaims({ cells, comparisons, trials, allTrials, results, on }),
-    claimFindings: [],
     lengths,
   };
-  summary.claimFindings = claimFindings(summary.claims, on);
   summary.findings = buildFindings(summary, results);
   return { summary, cells, trials };
 }

@@ -8,16 +8,17 @@
  * epochs, or the first restart period). τ is taken at the schedule's peak, η = 1 (lr_t = lr).
  *
  * On the lr × decay heatmap an iso-τ line joins the settings with equal τ: a diagonal (lr · λ
- * constant) under 'lr', a vertical line (λ constant) under 'schedule'. The optimum follows one when
- * a single τ passes within one grid cell of every learning rate's best decay; the τ that comes
- * closest is found by a scan over log τ (the distance is in grid cells, interpolating log λ
- * between the decay columns).
+ * constant, slope -1 in log λ against log lr) under 'lr', a vertical line (λ constant, slope 0)
+ * under 'schedule'. Whether the optimum keeps a constant τ is therefore a question about the slope
+ * of the ridge, and the separable claim's slope and interval answer it (claims/); this module gives
+ * the lines to draw and the τ of the one closest to the ridge, found by a scan over log τ that
+ * minimizes the largest distance in grid cells (interpolating log λ between the decay columns).
  */
 import { normalizedWeightDecay, timescaleOf } from 'decoupled';
 import { type DatasetName, parseTrainConfig, type TrainConfig } from '../experiments/config.js';
 import { stepsPerEpoch } from '../experiments/schedule.js';
 import type { Trial } from '../sweep/types.js';
-import { bestCell, type Cell, CHANCE_ERROR, type SelectionMetric } from './metrics.js';
+import { type Cell, ridge, type SelectionMetric } from './metrics.js';
 
 /** Training images in each dataset's training file. */
 const TRAINING_IMAGES: Record<DatasetName, number> = {
@@ -113,16 +114,8 @@ export interface IsoTauFit {
   tau: number;
   /** The largest distance, in grid cells, from that line to a row's best decay. */
   maxCells: number;
-  /** True when maxCells ≤ 1: the optimum follows the iso-τ line. */
-  follows: boolean;
-  /** Rows (learning rates) used: those whose best cell is not at chance level. */
+  /** Rows (learning rates) used: those with a best decay (not every setting diverged). */
   rows: number;
-  /**
-   * True when a single decay column (a vertical line: constant λ, not constant τ) also passes
-   * within one grid cell of every row's best decay. Under decayScale 'lr' the grid then cannot tell
-   * the two apart; under 'schedule' they are the same line.
-   */
-  constantDecayFits: boolean;
 }
 
 export interface Timescale extends TimescaleRate {
@@ -137,8 +130,6 @@ function fitIsoTau(rate: TimescaleRate, grid: Grid, best: Cell[]): IsoTauFit | u
   const taus = best.map((c) => tauEpochs(rate, c.lr, c.weightDecay));
   const lo = Math.log(Math.min(...taus)) - 1;
   const hi = Math.log(Math.max(...taus)) + 1;
-  const columns = best.map((c) => grid.decays.indexOf(c.weightDecay));
-  const constantDecayFits = (Math.max(...columns) - Math.min(...columns)) / 2 <= 1;
   let fit: IsoTauFit | undefined;
   for (let i = 0; i <= 2000; i++) {
     const tau = Math.exp(lo + ((hi - lo) * i) / 2000);
@@ -148,9 +139,7 @@ function fitIsoTau(rate: TimescaleRate, grid: Grid, best: Cell[]): IsoTauFit | u
       if (col === undefined) return undefined;
       maxCells = Math.max(maxCells, Math.abs(col - grid.decays.indexOf(c.weightDecay)));
     }
-    if (!fit || maxCells < fit.maxCells) {
-      fit = { tau, maxCells, follows: maxCells <= 1 + 1e-9, rows: best.length, constantDecayFits };
-    }
+    if (!fit || maxCells < fit.maxCells) fit = { tau, maxCells, rows: best.length };
   }
   return fit;
 }
@@ -173,18 +162,10 @@ export function groupTimescale(
   const nonzero = cells.filter((c) => c.weightDecay > 0);
   const taus = nonzero.map((c) => tauEpochs(rate, c.lr, c.weightDecay));
   if (!taus.length) return undefined;
-  const best = grid.lrs
-    .map((lr) =>
-      bestCell(
-        nonzero.filter((c) => c.lr === lr),
-        on,
-      ),
-    )
-    .filter((c): c is Cell => !!c && c.mean < CHANCE_ERROR - 1e-9);
   return {
     ...rate,
     tauRange: [Math.min(...taus), Math.max(...taus)],
-    fit: fitIsoTau(rate, grid, best),
+    fit: fitIsoTau(rate, grid, ridge(cells, on)),
   };
 }
 

@@ -6,20 +6,22 @@
  * Needs one (optimizer, schedule) group trained at two or more lengths; the shortest T₁ and the
  * longest T₂ are compared. Every trial has both values: λ_norm = w and λ = w·f_T when the swept
  * decay w is normalized, λ = w and λ_norm = w / f_T when it is raw, with f_T = √(b/(B·T)).
- * For each seed s and length T, the best setting is the argmin over (lr, nonzero decay) of the
- * selection error (validation, else test). A value v of quantity Q (λ_norm or λ) is placed on the
+ * For each seed s and length T, the best setting is the best (lr, nonzero decay) cell of that
+ * seed's runs of length T (metrics.ts: lowest validation error, else test error). A value v of quantity Q (λ_norm or λ) is placed on the
  * swept grid of the shortest run, in fractional grid cells (log-linear between columns):
  *   c_Q(v) = column of v / q_{T₁},   q = the factor turning the swept value into Q,
  * and the seed's shift is c_Q(best at T₂) - c_Q(best at T₁). The shifts over seeds get a Student t
  * 95% interval (stats.ts). Moves: the interval excludes 0. Stays put: it contains 0 and lies within
- * ±1 cell. Otherwise (it contains 0 but is wider) the seeds cannot tell.
+ * ±1 cell. Otherwise (it contains 0 but is wider, or one seed gives no interval) it is unclear.
  */
 import { normalizedWeightDecay } from 'decoupled';
 import { parseTrainConfig } from '../../experiments/config.js';
 import type { SweepOptimizer, SweepSchedule, Trial } from '../../sweep/types.js';
+import type { ReportRecord } from '../load.js';
+import { bestCell, buildCells, finalTestError, type SelectionMetric } from '../metrics.js';
 import { type PairedDifference, pairedDifference } from '../stats.js';
 import { columnOf, trainingImages } from '../timescale.js';
-import { argmin, groupBy, type ScoredTrial, trialEpochs } from './scores.js';
+import { groupBy, trialEpochs } from './grouping.js';
 
 /** Normalized decay is defined for the decoupled optimizers only. */
 const isDecoupled = (o: SweepOptimizer) => o === 'adamw' || o === 'sgdw';
@@ -113,40 +115,53 @@ function shiftOf(
   return { shift, verdict: verdictOf(shift) };
 }
 
+/** Each seed's best setting (lr, nonzero decay) at `epochs`, with its decay in both forms. */
+function bestPerSeed(
+  trials: Trial[],
+  results: ReportRecord[],
+  on: SelectionMetric,
+  epochs: number,
+) {
+  const byId = new Map(trials.map((t) => [t.id, t]));
+  const ofLength = trials.filter((t) => trialEpochs(t) === epochs && t.params.weightDecay > 0);
+  return [...groupBy(ofLength, (t) => t.params.seed).values()].flatMap((own): BudgetBest[] => {
+    const best = bestCell(buildCells(own, results), on);
+    const trial = best && byId.get(best.trialIds[0]);
+    const decay = trial && decayForms(trial);
+    return trial && decay ? [{ epochs, seed: trial.params.seed, lr: trial.params.lr, decay }] : [];
+  });
+}
+
 /** The transfer analysis of one group trained at several lengths (undefined if it cannot run). */
-function groupTransfer(scored: ScoredTrial[]): BudgetTransfer | undefined {
-  const decayed = scored.filter((s) => s.trial.params.weightDecay > 0);
-  const lengths = [...new Set(decayed.map((s) => trialEpochs(s.trial) ?? 0))].filter((e) => e > 0);
-  if (lengths.length < 2 || !decayed.length) return undefined;
+function groupTransfer(
+  trials: Trial[],
+  results: ReportRecord[],
+  on: SelectionMetric,
+): BudgetTransfer | undefined {
+  const finished = new Set(
+    results.filter((r) => finalTestError(r) !== undefined).map((r) => r.trialId),
+  );
+  const decayed = trials.filter((t) => t.params.weightDecay > 0 && finished.has(t.id));
+  const lengths = [...new Set(decayed.map((t) => trialEpochs(t) ?? 0))].filter((e) => e > 0);
+  if (lengths.length < 2) return undefined;
   const short = Math.min(...lengths);
   const long = Math.max(...lengths);
-  const best: BudgetBest[] = [];
-  for (const runs of groupBy(
-    decayed,
-    (s) => `${trialEpochs(s.trial)}|${s.trial.params.seed}`,
-  ).values()) {
-    const b = argmin(runs);
-    const epochs = b && trialEpochs(b.trial);
-    const decay = b && decayForms(b.trial);
-    if (!b || !decay || (epochs !== short && epochs !== long)) continue;
-    best.push({ epochs, seed: b.trial.params.seed, lr: b.trial.params.lr, decay });
-  }
-  const ref = decayed.find((s) => trialEpochs(s.trial) === short);
-  const refForms = ref && decayForms(ref.trial);
+  const best = [
+    ...bestPerSeed(trials, results, on, short),
+    ...bestPerSeed(trials, results, on, long),
+  ];
+  const ref = decayed.find((t) => trialEpochs(t) === short);
+  const refForms = ref && decayForms(ref);
   if (!ref || !refForms) return undefined;
-  const swept = refForms.norm === ref.trial.params.weightDecay ? 'norm' : 'raw';
-  const w = ref.trial.params.weightDecay;
+  const swept = refForms.norm === ref.params.weightDecay ? 'norm' : 'raw';
+  const w = ref.params.weightDecay;
   const grid = {
     decays: [
-      ...new Set(
-        decayed
-          .filter((s) => trialEpochs(s.trial) === short)
-          .map((s) => s.trial.params.weightDecay),
-      ),
+      ...new Set(decayed.filter((t) => trialEpochs(t) === short).map((t) => t.params.weightDecay)),
     ].sort((a, b) => a - b),
     lrs: [],
   };
-  const { optimizer, schedule } = ref.trial.params;
+  const { optimizer, schedule } = ref.params;
   return {
     optimizer,
     schedule,
@@ -160,11 +175,12 @@ function groupTransfer(scored: ScoredTrial[]): BudgetTransfer | undefined {
 }
 
 /** The claim's numbers for every group trained at two or more lengths. */
-export function analyzeBudget(scored: ScoredTrial[]): BudgetTransfer[] {
-  const decoupled = scored.filter((s) => isDecoupled(s.trial.params.optimizer));
-  const groups = groupBy(
-    decoupled,
-    (s) => `${s.trial.params.optimizer}|${s.trial.params.schedule}`,
-  );
-  return [...groups.values()].flatMap((g) => groupTransfer(g) ?? []);
+export function analyzeBudget(
+  trials: Trial[],
+  results: ReportRecord[],
+  on: SelectionMetric,
+): BudgetTransfer[] {
+  const decoupled = trials.filter((t) => isDecoupled(t.params.optimizer));
+  const groups = groupBy(decoupled, (t) => `${t.params.optimizer}|${t.params.schedule}`);
+  return [...groups.values()].flatMap((g) => groupTransfer(g, results, on) ?? []);
 }

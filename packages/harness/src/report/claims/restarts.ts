@@ -14,15 +14,23 @@
  */
 import { restartPeriod } from 'decoupled';
 import { parseTrainConfig } from '../../experiments/config.js';
-import type { SweepOptimizer } from '../../sweep/types.js';
-import { bestCell, type Cell, type SelectionMetric } from '../metrics.js';
+import type { SweepOptimizer, Trial } from '../../sweep/types.js';
+import type { ReportRecord } from '../load.js';
+import {
+  bestCell,
+  type Cell,
+  cellRecords,
+  type SeedDifference,
+  type SelectionMetric,
+} from '../metrics.js';
 import { type PairedDifference, pairedDifference } from '../stats.js';
-import type { ScoredTrial } from './scores.js';
-import { trialEpochs } from './scores.js';
+import { trialEpochs } from './grouping.js';
 
 export interface RestartPoint {
   epoch: number;
   /** d_s(e) = cosine - restarts per shared seed. */
+  perSeed: SeedDifference[];
+  /** Their mean with its t interval. */
   paired: PairedDifference;
   cosineMean: number;
   restartsMean: number;
@@ -60,35 +68,28 @@ export function restartsGap(cells: Cell[]): string | undefined {
     : 'no optimizer ran both with warm restarts and with one cosine annealing, so there is nothing to compare anytime performance against.';
 }
 
-/** The scored trials of a cell (its seeds). */
-export const members = (scored: ScoredTrial[], c: Cell) =>
-  scored.filter(
-    (s) =>
-      s.trial.params.optimizer === c.optimizer &&
-      s.trial.params.schedule === c.schedule &&
-      s.trial.params.lr === c.lr &&
-      s.trial.params.weightDecay === c.weightDecay,
-  );
-
 /** Test error at `epoch` per seed (only seeds with a finite point there). */
-function errorsAt(trials: ScoredTrial[], epoch: number): Map<number, number> {
+function errorsAt(records: ReportRecord[], epoch: number): Map<number, number> {
   const out = new Map<number, number>();
-  for (const s of trials) {
-    const p = s.record.epochs.find((q) => q.epoch === epoch);
-    if (p && Number.isFinite(p.testError)) out.set(s.trial.params.seed, p.testError);
+  for (const r of records) {
+    const p = r.epochs.find((q) => q.epoch === epoch);
+    if (p && Number.isFinite(p.testError)) out.set(r.params.seed, p.testError);
   }
   return out;
 }
 
-function pointAt(cos: ScoredTrial[], wr: ScoredTrial[], epoch: number): RestartPoint {
+function pointAt(cos: ReportRecord[], wr: ReportRecord[], epoch: number): RestartPoint {
   const a = errorsAt(cos, epoch);
   const b = errorsAt(wr, epoch);
-  const seeds = [...a.keys()].filter((s) => b.has(s));
+  const perSeed = [...a.keys()]
+    .filter((seed) => b.has(seed))
+    .map((seed) => ({ seed, d: (a.get(seed) ?? 0) - (b.get(seed) ?? 0) }));
   const mean = (m: Map<number, number>) =>
     [...m.values()].reduce((x, y) => x + y, 0) / (m.size || Number.NaN);
   return {
     epoch,
-    paired: pairedDifference(seeds.map((s) => (a.get(s) ?? 0) - (b.get(s) ?? 0))),
+    perSeed,
+    paired: pairedDifference(perSeed.map((x) => x.d)),
     cosineMean: mean(a),
     restartsMean: mean(b),
   };
@@ -98,17 +99,17 @@ function pointAt(cos: ScoredTrial[], wr: ScoredTrial[], epoch: number): RestartP
 function optimizerRestarts(
   optimizer: SweepOptimizer,
   cells: Cell[],
-  scored: ScoredTrial[],
-  on: SelectionMetric,
+  input: { trials: Trial[]; results: ReportRecord[]; on: SelectionMetric },
 ): RestartsClaim | undefined {
+  const { results, on } = input;
   const of = (schedule: string) =>
     cells.filter((c) => c.optimizer === optimizer && c.schedule === schedule);
   const cosineBest = bestCell(of('cosine'), on);
   const restartsBest = bestCell(of('warm-restarts'), on);
   if (!cosineBest || !restartsBest) return undefined;
-  const cosineTrials = members(scored, cosineBest);
-  const restartsTrials = members(scored, restartsBest);
-  const first = restartsTrials[0]?.trial;
+  const cosineRuns = cellRecords(cosineBest, results);
+  const restartsRuns = cellRecords(restartsBest, results);
+  const first = input.trials.find((t) => t.id === restartsBest.trialIds[0]);
   const epochs = first && trialEpochs(first);
   if (!first || !epochs) return undefined;
   let schedule: ReturnType<typeof parseTrainConfig>['schedule'];
@@ -126,16 +127,15 @@ function optimizerRestarts(
     cosineBest,
     restartsBest,
     restartEpochs: restarts,
-    points: at.map((e) => pointAt(cosineTrials, restartsTrials, e)),
+    points: at.map((e) => pointAt(cosineRuns, restartsRuns, e)),
   };
 }
 
 /** The claim's numbers for every optimizer with both schedules. */
 export function analyzeRestarts(
   cells: Cell[],
-  scored: ScoredTrial[],
-  on: SelectionMetric,
+  input: { trials: Trial[]; results: ReportRecord[]; on: SelectionMetric },
 ): RestartsClaim[] {
   const optimizers = [...new Set(cells.map((c) => c.optimizer))];
-  return optimizers.flatMap((o) => optimizerRestarts(o, cells, scored, on) ?? []);
+  return optimizers.flatMap((o) => optimizerRestarts(o, cells, input) ?? []);
 }

@@ -2,23 +2,38 @@
  * Claim: learning rate and weight decay are separable for the decoupled optimizers (paper §2-3,
  * Fig. 2): Adam+L2's best decay moves with the learning rate, AdamW's does not.
  *
- * For each (optimizer, schedule) group, seed s and learning rate η, the best decay is
- *   λ*_s(η) = argmin over nonzero decays λ of the selection error (validation, else test),
- * and the seed's basin slope is the least-squares slope of log10 λ*_s on log10 η over the lr rows
- * (rows where every decay diverged are left out):
+ * For each (optimizer, schedule) group and seed s, the ridge λ*_s(η) is the best nonzero decay at
+ * each learning rate η (metrics.ts `ridge`, on the seed's own cells), and the seed's basin slope is
+ * the least-squares slope of log10 λ*_s on log10 η over its rows (stats.ts):
  *   b_s = Σ (x - x̄)(y - ȳ) / Σ (x - x̄)²,   x = log10 η, y = log10 λ*_s(η).
- * The group's slope is the mean b̄ over seeds with a Student t 95% interval b̄ ± t(0.975, n-1)·s_b/√n
- * (stats.ts): the seeds are the independent replicates, the lr rows within a seed are not.
+ * The group's slope and its 95% interval:
+ * - with 2 or more seeds, the mean b̄ with the Student t interval over seeds,
+ *   b̄ ± t(0.975, n-1)·s_b/√n: the seeds are the replicates;
+ * - with one seed, b with its regression interval over the m learning rates,
+ *   b ± t(0.975, m-2)·s/√Sxx. A seed effect that shifts every row's best decay alike moves the
+ *   intercept, not the slope, so the rows' scatter about the line is the slope's noise; what this
+ *   interval cannot see is a slope that itself varies from seed to seed.
  * A diagonal basin (only η·λ matters, λ* ∝ 1/η) gives b = -1 exactly, an axis-aligned one b = 0.
- * The difference of slopes, coupled minus decoupled, is paired by seed the same way; the paper's
- * claim is b ≈ -1 for Adam+L2, b ≈ 0 for AdamW, so a difference near -1.
+ * With 2 or more shared seeds, the difference of slopes, coupled minus decoupled, is paired by seed;
+ * the paper's claim is b ≈ -1 for Adam+L2 and b ≈ 0 for AdamW, a difference near -1.
  * A best decay on the grid's smallest or largest nonzero value is censored (the optimum may lie
  * beyond), which biases the slope towards 0; such rows are counted and reported.
+ * For a decoupled optimizer the same slope says whether the optimum keeps a constant EMA timescale
+ * (timescale.ts): iso-τ lines have slope -1 under decay scaled by lr·η_t, 0 under η_t alone.
  */
-import type { SweepOptimizer, SweepSchedule } from '../../sweep/types.js';
-import { bestCell, type Cell, CHANCE_ERROR, PAIRS, type SelectionMetric } from '../metrics.js';
-import { type PairedDifference, pairedDifference } from '../stats.js';
-import { argmin, groupBy, lsSlope, type ScoredTrial } from './scores.js';
+import type { SweepOptimizer, SweepSchedule, Trial } from '../../sweep/types.js';
+import type { ReportRecord } from '../load.js';
+import {
+  buildCells,
+  type Cell,
+  groupCells,
+  PAIRS,
+  ridge,
+  type SelectionMetric,
+} from '../metrics.js';
+import { lsSlope, type PairedDifference, pairedDifference, regressionSlope } from '../stats.js';
+import { groupTimescale } from '../timescale.js';
+import { groupBy } from './grouping.js';
 
 export interface BasinRow {
   lr: number;
@@ -30,6 +45,17 @@ export interface BasinRow {
   atEdge: boolean;
 }
 
+/** A slope with its 95% interval, and what the interval is over. */
+export interface SlopeEstimate {
+  mean: number;
+  lo: number;
+  hi: number;
+  level: number;
+  /** Seeds (t over the seeds' slopes) or, with one seed, learning rates (regression interval). */
+  n: number;
+  over: 'seeds' | 'learning rates';
+}
+
 export interface BasinSlope {
   optimizer: SweepOptimizer;
   schedule: SweepSchedule;
@@ -39,8 +65,12 @@ export interface BasinSlope {
   points: { seed: number; lr: number; decay: number }[];
   /** b_s per seed (same order as seeds). */
   seedSlopes: number[];
-  /** Mean slope over seeds with its t interval. */
-  slope: PairedDifference;
+  slope: SlopeEstimate;
+  /**
+   * Decoupled optimizers: how decay is scaled (which fixes the iso-τ lines' slope) and the τ of the
+   * iso-τ line closest to the ridge.
+   */
+  timescale?: { decayScale: 'lr' | 'schedule'; tau?: number };
 }
 
 export interface SlopeDifference {
@@ -56,80 +86,103 @@ export interface SeparableClaim {
   differences: SlopeDifference[];
 }
 
-/** Why the sweep cannot address the claim, or undefined when it can. */
-export function separableGap(cells: Cell[]): string | undefined {
-  const ok = cells.filter((c) => c.n > 0 && c.weightDecay > 0);
-  const groups = groupBy(ok, (c) => `${c.optimizer}|${c.schedule}`);
-  for (const g of groups.values()) {
-    if (new Set(g.map((c) => c.lr)).size >= 3 && new Set(g.map((c) => c.weightDecay)).size >= 2) {
-      return undefined;
-    }
-  }
-  return 'no optimizer has at least 3 learning rates × 2 nonzero weight decays with results, so the best decay cannot be followed across learning rates.';
+/** Whether a group's grid can show a ridge: 3 learning rates × 3 nonzero decays with results. */
+function hasBasin(cells: Cell[]): boolean {
+  // With one nonzero decay every row has the same best decay, a slope of 0 by construction; with
+  // two, every best decay is at an edge of the grid, so where the optimum lies is never measured.
+  const measured = cells.filter((c) => c.n > 0 && c.weightDecay > 0);
+  return (
+    new Set(measured.map((c) => c.lr)).size >= 3 &&
+    new Set(measured.map((c) => c.weightDecay)).size >= 3
+  );
 }
 
-/** λ*_s(η) per seed: seed → [lr, best decay] over rows not entirely diverged. */
-function seedRidges(scored: ScoredTrial[]): Map<number, [number, number][]> {
+/** Why the sweep cannot address the claim, or undefined when it can. */
+export function separableGap(cells: Cell[]): string | undefined {
+  if (groupCells(cells).some((g) => hasBasin(g.cells))) return undefined;
+  return 'no optimizer has at least 3 learning rates × 3 nonzero weight decays with results, so the best decay cannot be followed across learning rates (with 2, every best decay is at an edge of the grid).';
+}
+
+/** λ*_s(η) of each seed with a ridge of 2 or more rows: seed → [lr, best decay][]. */
+function seedRidges(
+  trials: Trial[],
+  results: ReportRecord[],
+  on: SelectionMetric,
+): Map<number, [number, number][]> {
   const out = new Map<number, [number, number][]>();
-  const bySeedRow = groupBy(scored, (s) => `${s.trial.params.seed}|${s.trial.params.lr}`);
-  for (const row of bySeedRow.values()) {
-    const best = argmin(row);
-    if (!best || best.test >= CHANCE_ERROR - 1e-9) continue;
-    const { seed, lr, weightDecay } = best.trial.params;
-    out.set(seed, [...(out.get(seed) ?? []), [lr, weightDecay]]);
+  const seeds = [...new Set(trials.map((t) => t.params.seed))].sort((a, b) => a - b);
+  for (const seed of seeds) {
+    const own = buildCells(
+      trials.filter((t) => t.params.seed === seed),
+      results,
+    );
+    const rows = ridge(own, on).map((c): [number, number] => [c.lr, c.weightDecay]);
+    if (rows.length >= 2) out.set(seed, rows);
   }
   return out;
 }
 
 /** The basin's rows as a table: the mean's best decay and each seed's. */
 function basinRows(cells: Cell[], ridges: Map<number, [number, number][]>, on: SelectionMetric) {
-  const decays = [...new Set(cells.map((c) => c.weightDecay))].sort((a, b) => a - b);
-  const lrs = [...new Set(cells.map((c) => c.lr))].sort((a, b) => a - b);
-  return lrs.flatMap((lr): BasinRow[] => {
-    const best = bestCell(
-      cells.filter((c) => c.lr === lr),
-      on,
-    );
-    if (!best) return [];
-    const seedDecays = [...ridges.values()].flatMap((r) =>
-      r.filter(([l]) => l === lr).map(([, d]) => d),
-    );
-    const atEdge = best.weightDecay === decays[0] || best.weightDecay === decays.at(-1);
-    return [{ lr, bestDecay: best.weightDecay, seedDecays, atEdge }];
-  });
+  const decays = [...new Set(cells.filter((c) => c.weightDecay > 0).map((c) => c.weightDecay))];
+  const [smallest, largest] = [Math.min(...decays), Math.max(...decays)];
+  return ridge(cells, on).map(
+    (best): BasinRow => ({
+      lr: best.lr,
+      bestDecay: best.weightDecay,
+      seedDecays: [...ridges.values()].flatMap((r) =>
+        r.filter(([l]) => l === best.lr).map(([, d]) => d),
+      ),
+      atEdge: best.weightDecay === smallest || best.weightDecay === largest,
+    }),
+  );
+}
+
+const logs = (ridge: [number, number][]) => ({
+  xs: ridge.map(([lr]) => Math.log10(lr)),
+  ys: ridge.map(([, wd]) => Math.log10(wd)),
+});
+
+/** The group's slope: t over seeds, or with one seed its regression interval over the rows. */
+function slopeEstimate(ridges: [number, number][][], seedSlopes: number[]): SlopeEstimate {
+  if (seedSlopes.length >= 2) {
+    const { mean, lo, hi, level, n } = pairedDifference(seedSlopes);
+    return { mean, lo, hi, level, n, over: 'seeds' };
+  }
+  const { xs, ys } = logs(ridges[0]);
+  const fit = regressionSlope(xs, ys);
+  return {
+    mean: fit.slope,
+    lo: fit.lo,
+    hi: fit.hi,
+    level: fit.level,
+    n: fit.m,
+    over: 'learning rates',
+  };
 }
 
 /** One group's slope (undefined when no seed has 2 usable rows). */
 export function basinSlope(
   groupCells: Cell[],
-  scored: ScoredTrial[],
+  trials: Trial[],
+  results: ReportRecord[],
   on: SelectionMetric,
 ): BasinSlope | undefined {
-  const decayed = scored.filter((s) => s.trial.params.weightDecay > 0);
-  const cells = groupCells.filter((c) => c.n > 0 && c.weightDecay > 0);
-  if (!cells.length) return undefined;
-  const ridges = seedRidges(decayed);
-  const seeds = [...ridges.keys()]
-    .filter((s) => (ridges.get(s) ?? []).length >= 2)
-    .sort((a, b) => a - b);
-  const seedSlopes = seeds.map((s) => {
-    const r = ridges.get(s) ?? [];
-    return lsSlope(
-      r.map(([lr]) => Math.log10(lr)),
-      r.map(([, wd]) => Math.log10(wd)),
-    );
-  });
+  const ridges = seedRidges(trials, results, on);
+  const seeds = [...ridges.keys()];
   if (!seeds.length) return undefined;
+  const own = seeds.map((s) => ridges.get(s) ?? []);
+  const seedSlopes = own.map((r) => lsSlope(logs(r).xs, logs(r).ys));
+  const ts = groupTimescale(groupCells, trials, on);
   return {
-    optimizer: cells[0].optimizer,
-    schedule: cells[0].schedule,
-    rows: basinRows(cells, ridges, on),
+    optimizer: groupCells[0].optimizer,
+    schedule: groupCells[0].schedule,
+    rows: basinRows(groupCells, ridges, on),
     seeds,
-    points: seeds.flatMap((seed) =>
-      (ridges.get(seed) ?? []).map(([lr, decay]) => ({ seed, lr, decay })),
-    ),
+    points: seeds.flatMap((seed, i) => own[i].map(([lr, decay]) => ({ seed, lr, decay }))),
     seedSlopes,
-    slope: pairedDifference(seedSlopes),
+    slope: slopeEstimate(own, seedSlopes),
+    ...(ts ? { timescale: { decayScale: ts.decayScale, tau: ts.fit?.tau } } : {}),
   };
 }
 
@@ -144,7 +197,10 @@ function slopeDifferences(slopes: BasinSlope[]): SlopeDifference[] {
         const j = b.seeds.indexOf(seed);
         return j < 0 ? [] : [a.seedSlopes[i] - b.seedSlopes[j]];
       });
-      out.push({ coupled, decoupled, schedule: a.schedule, difference: pairedDifference(d) });
+      // With one shared seed each slope's own interval says all there is.
+      if (d.length >= 2) {
+        out.push({ coupled, decoupled, schedule: a.schedule, difference: pairedDifference(d) });
+      }
     }
   }
   return out;
@@ -153,21 +209,15 @@ function slopeDifferences(slopes: BasinSlope[]): SlopeDifference[] {
 /** The claim's numbers for every group with a measurable basin. */
 export function analyzeSeparable(
   cells: Cell[],
-  scored: ScoredTrial[],
+  trials: Trial[],
+  results: ReportRecord[],
   on: SelectionMetric,
 ): SeparableClaim {
-  const groups = groupBy(cells, (c) => `${c.optimizer}|${c.schedule}`);
-  const slopes: BasinSlope[] = [];
-  for (const [key, groupCells] of groups) {
-    const own = scored.filter(
-      (s) => `${s.trial.params.optimizer}|${s.trial.params.schedule}` === key,
-    );
-    const measured = groupCells.filter((c) => c.n > 0 && c.weightDecay > 0);
-    // One nonzero decay would give every row the same best decay: a slope of 0 by construction.
-    if (new Set(measured.map((c) => c.lr)).size < 3) continue;
-    if (new Set(measured.map((c) => c.weightDecay)).size < 2) continue;
-    const slope = basinSlope(groupCells, own, on);
-    if (slope) slopes.push(slope);
-  }
+  const byGroup = groupBy(trials, (t) => `${t.params.optimizer}|${t.params.schedule}`);
+  const slopes = groupCells(cells).flatMap((g) => {
+    if (!hasBasin(g.cells)) return [];
+    const own = byGroup.get(`${g.optimizer}|${g.schedule}`) ?? [];
+    return basinSlope(g.cells, own, results, on) ?? [];
+  });
   return { slopes, differences: slopeDifferences(slopes) };
 }
