@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { AdamW } from '#decoupled/tfjs/index.js';
 import { countReads } from '../test/tfjs/gpu-cases.js';
+import { profile } from './browser-profile.js';
 import { median, problem } from './tfjs-problem.js';
 
 const VARIABLES = 16;
@@ -67,3 +68,4 @@ async function bench(backend: string, rounds: number, steps: number): Promise<Be
 }
 
 (globalThis as unknown as { __bench: typeof bench }).__bench = bench;
+(globalThis as unknown as { __profile: typeof profile }).__profile = profile;
