@@ -12,7 +12,14 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteGradientError } from '#decoupled/core/errors.js';
 import { ADAM_KERNEL, AdamW, SGD_KERNEL } from '#decoupled/tfjs/index.js';
-import { CASES, countReads, runCase, STEPS } from './gpu-cases.js';
+import {
+  CASES,
+  controlMismatches,
+  countReads,
+  runCase,
+  runControlCases,
+  STEPS,
+} from './gpu-cases.js';
 import './helpers.js';
 
 const BACKEND = 'ops-only';
@@ -38,6 +45,12 @@ describe('the update from tf ops on a backend without fused kernels', () => {
       assert.equal(r.reads, 0, `backend reads in ${STEPS} applyGradients`);
     });
   }
+
+  test('the step control against the reference', async () => {
+    const results = await runControlCases(tf);
+    assert.ok(results.length > 60);
+    assert.deepEqual(controlMismatches(results), []);
+  });
 
   test("nonFinite 'error' reads one scalar per step and throws before writing", async () => {
     const v = tf.variable(tf.tensor([1, 2, 3, 4]), true, 'ops-error/v');

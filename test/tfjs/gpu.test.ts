@@ -11,7 +11,13 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { chromiumSkip } from '../helpers/chromium.js';
-import { CASES, type CaseResult, STEPS } from './gpu-cases.js';
+import {
+  CASES,
+  type CaseResult,
+  type ControlResult,
+  controlMismatches,
+  STEPS,
+} from './gpu-cases.js';
 import { withGpuPage } from './gpu-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,6 +59,11 @@ test('decoupled/tfjs on webgl and webgpu in Chromium', {
           assert.ok(r.relativeError <= 1e-5, `${r.name}: relative error ${r.relativeError}`);
           assert.equal(r.reads, 0, `${r.name}: backend reads in ${STEPS} applyGradients`);
         }
+      });
+      await t.test(`${backend}: the step control against the reference`, async () => {
+        const results = await call<ControlResult[]>(page, 'controls', backend);
+        assert.ok(results.length > 60);
+        assert.deepEqual(controlMismatches(results), []);
       });
       // tfjs-backend-webgpu's dataSync reads through an OffscreenCanvas, which returns zeros under
       // headless SwiftShader: the one synchronous read of 'error' cannot be checked there.

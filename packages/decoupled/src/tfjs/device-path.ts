@@ -4,11 +4,12 @@
  * the device (./gpu/device-step.ts) and nothing is read back. Clipping multiplies by a device
  * scalar, and nonFinite 'skip' selects the old values when a gradient is not finite; such a
  * skipped step still advances t (the host cannot know without a read). nonFinite 'error' reads
- * one scalar per step.
+ * the step's state (4 floats) once per step.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteGradientError } from '../core/errors.js';
 import { firstNonFinite } from './backend-kernels.js';
+import { STATE } from './gpu/control.js';
 import { type DeviceUpdate, deviceControl, deviceUpdate } from './gpu/device-step.js';
 import type { BoundEntry, SlotStore } from './slots.js';
 import {
@@ -27,22 +28,27 @@ export class DevicePath implements StepPath {
     private readonly stats: StepStats,
   ) {}
 
-  /** Admits every step: the non-finite check runs on the device, in clip's control scalar. */
+  /** Admits every step: the non-finite check runs on the device, in clip's step control. */
   admit(): boolean {
     return true;
   }
 
-  /** The control scalar: the clip scale times the all-finite flag (0 skips the step). */
+  /** The step control: the clip scale, or 0 where a gradient is not finite (skips the step). */
   clip(grads: readonly tf.Tensor[]): ClippedStep {
     const { clipNorm, nonFinite } = this.settings;
-    const step = deviceControl(grads, clipNorm, nonFinite);
-    if (nonFinite === 'error' && step.finite?.dataSync()[0] === 0) {
+    const stats = this.stats.device;
+    const step = deviceControl(grads, clipNorm, nonFinite, stats.last);
+    let values: Float32Array | undefined;
+    if (nonFinite === 'error' && step.state) {
       // The one read of this policy; locating the element reads the gradients (error path).
-      const at = grads.findIndex((g) => firstNonFinite(g) !== null);
-      const bad = at < 0 ? [-1, Number.NaN] : (firstNonFinite(grads[at]) as [number, number]);
-      throw new NonFiniteGradientError(at, bad[0], bad[1]);
+      values = step.state.dataSync() as Float32Array;
+      if (values[STATE.finite] === 0) {
+        const at = grads.findIndex((g) => firstNonFinite(g) !== null);
+        const bad = at < 0 ? [-1, Number.NaN] : (firstNonFinite(grads[at]) as [number, number]);
+        throw new NonFiniteGradientError(at, bad[0], bad[1]);
+      }
     }
-    this.stats.device.record(step, nonFinite === 'skip');
+    stats.record(step, { norm: clipNorm !== null, skips: nonFinite === 'skip' }, values);
     return { grads, control: step.control };
   }
 
