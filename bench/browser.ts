@@ -56,7 +56,7 @@ function browserCpuMs(): number | null {
     } catch {
       continue; // exited meanwhile
     }
-    // Fields after the command name (which may hold spaces): state, ppid, ... utime (14), stime (15).
+    // Fields after the command name (which may hold spaces): state, ppid, ..., utime, stime.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     parent.set(Number(e), Number(f[1]));
     ticks.set(Number(e), Number(f[11]) + Number(f[12]));
@@ -109,11 +109,13 @@ await withGpuPage({ entry: join(here, 'browser-page.js') }, async (page, errors)
     for (const [i, name] of names.entries()) {
       const w = median(wall[i]);
       const c = cpu[i].length ? median(cpu[i]) : Number.NaN;
-      console.log(
-        `${backend.padEnd(7)} ${name.padEnd(40)} ${w.toFixed(1).padStart(7)} ms/step ` +
-          `${(peerWall / w).toFixed(2).padStart(5)}x wall  ${c.toFixed(1).padStart(7)} CPU ms/step ` +
-          `${(peerCpu / c).toFixed(2).padStart(5)}x CPU  reads/step ${reads[i]}`,
-      );
+      const fields = [
+        `${backend.padEnd(7)} ${name.padEnd(40)}`,
+        `${w.toFixed(1).padStart(7)} ms/step ${(peerWall / w).toFixed(2).padStart(5)}x wall`,
+        `${c.toFixed(1).padStart(7)} CPU ms/step ${(peerCpu / c).toFixed(2).padStart(5)}x CPU`,
+        `reads/step ${reads[i]}`,
+      ];
+      console.log(fields.join('  '));
       if (profiling) {
         for (const n of await call(page, 'programs', i)) {
           const sizes = [...new Set(n.sizes)].join('/');

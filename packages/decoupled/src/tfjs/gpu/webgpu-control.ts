@@ -6,16 +6,18 @@
  *             stage; the 8th is the output), N invocations: invocation j reads elements j,
  *             j + N, j + 2N, ... of every gradient of the group (as vec4 where the size allows)
  *             and writes one partial (./control.ts's encoding) at its group's offset in one
- *             buffer; N = largest gradient / 16, at most 64K
+ *             buffer; N = largest gradient / 64, at most 64K
  *   combine   while there are more than FINAL_PARTIALS: FAN_IN partials to 1
  *   final     one workgroup of 64 combines the partials (in workgroup memory at the end) and
  *             writes the state
  *
  * So a step of up to 7 gradients takes 2 dispatches, 16 gradients 4, where the check from tf ops
  * took a multiply and a tfjs sum per gradient and seven small ops after them (and clipNorm a
- * square and a sum per gradient). Partials per invocation, not per workgroup: a workgroup
- * reduction's barriers cost SwiftShader (a CPU running invocations as coroutines) more than the
- * pass itself, 21 against 9 ms for 16 x 64K elements.
+ * square and a sum per gradient). The shape suits SwiftShader, a CPU running invocations as
+ * coroutines (browser CPU time for 16 x 64K elements, bench:browser's way, load 8-11): partials per
+ * invocation, not per workgroup, since a workgroup reduction's barriers cost more than the reads
+ * (11 against 6 ms); and 64 elements per invocation (16: 8 ms, 4: 12 ms). A GPU still gets 16K
+ * invocations for a 1M-element gradient.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { util } from '@tensorflow/tfjs-core';
@@ -23,7 +25,7 @@ import { type ControlAttrs, STATE, STATE_SIZE } from './control.js';
 import { record, type WebGPUBackend } from './webgpu-update.js';
 
 const WORKGROUP = 64;
-const PER_INVOCATION = 16;
+const PER_INVOCATION = 64;
 const MAX_INVOCATIONS = 65536;
 /** Gradients per partials dispatch: 8 storage buffers, one of them the partials. */
 const PER_DISPATCH = 7;
