@@ -4,7 +4,8 @@
  * tfjs-backend-cpu under another name with cpu's kernels but not the optimizer's, so the step is
  * composed from tf ops. Every GPU test case against the core (20 steps, 1e-5 relative), no read
  * through the engine during applyGradients (cpu's kernels read their inputs on the host, so the
- * engine's read/readSync are counted, not the backend's), and nonFinite 'error' reading one scalar.
+ * engine's read/readSync are counted, not the backend's), nonFinite 'error' reading once per
+ * step, and the step control against a reference.
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -52,7 +53,7 @@ describe('the update from tf ops on a backend without fused kernels', () => {
     assert.deepEqual(controlMismatches(results), []);
   });
 
-  test("nonFinite 'error' reads one scalar per step and throws before writing", async () => {
+  test("nonFinite 'error' reads once per step and throws before writing", async () => {
     const v = tf.variable(tf.tensor([1, 2, 3, 4]), true, 'ops-error/v');
     const opt = new AdamW({ lr: 0.1 });
     const good = tf.tensor([0.5, -0.5, 0.25, 1]);
