@@ -7,7 +7,7 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import { Adam as CoreAdam } from '#decoupled/core/adam.js';
 import { AdamW as CoreAdamW } from '#decoupled/core/adamw.js';
-import { clipGradNorm } from '#decoupled/core/clip.js';
+import { clipCoefficient, clipGradNorm } from '#decoupled/core/clip.js';
 import { groupParams, orderByGroups } from '#decoupled/core/param-groups.js';
 import { AdamWR as CoreAdamWR, SGDWR as CoreSGDWR } from '#decoupled/core/restarts.js';
 import {
@@ -17,6 +17,8 @@ import {
 import { cosine, stepDecay } from '#decoupled/core/schedules.js';
 import { SGD as CoreSGD } from '#decoupled/core/sgd.js';
 import { SGDW as CoreSGDW } from '#decoupled/core/sgdw.js';
+import { STATE, STATE_SIZE } from '#decoupled/tfjs/gpu/control.js';
+import { deviceControl } from '#decoupled/tfjs/gpu/device-step.js';
 import * as decoupled from '#decoupled/tfjs/index.js';
 import { prng } from './browser-task.js';
 
@@ -31,8 +33,16 @@ export interface GpuCase {
   core: (groups: ReturnType<typeof groupParams>) => CoreLike;
   /** Global-norm clipping applied to the core's gradients (the tfjs optimizer gets clipNorm). */
   clipNorm?: number;
-  /** A step whose gradient holds a NaN (nonFinite 'skip' cases). */
-  nanAt?: number;
+  /** A non-finite element in one gradient of one step (nonFinite 'skip' cases). */
+  bad?: BadElement;
+}
+
+/** Where a step's gradient is not finite: `value` at `index` (-1: the last) of `variable`. */
+export interface BadElement {
+  step: number;
+  variable: string;
+  index: number;
+  value: number;
 }
 
 export interface CaseResult {
@@ -139,13 +149,55 @@ export const CASES: GpuCase[] = [
       weightLrPower: 1,
     }),
   ),
-  pair("AdamW, nonFinite 'skip'", decoupled.AdamW, CoreAdamW, () => ({ lr: 0.01 }), { nanAt: 6 }),
   pair(
-    "SGD, momentum, nonFinite 'skip', clipNorm",
+    "AdamW, nonFinite 'skip': NaN in a later element",
+    decoupled.AdamW,
+    CoreAdamW,
+    () => ({ lr: 0.01 }),
+    {
+      bad: { step: 6, variable: 'conv/kernel', index: 3, value: Number.NaN },
+    },
+  ),
+  pair(
+    "SGD, momentum, nonFinite 'skip', clipNorm: NaN in a later element",
     decoupled.SGD,
     CoreSGD,
     () => ({ lr: 0.05, momentum: 0.9 }),
-    { nanAt: 6, clipNorm: 2 },
+    { bad: { step: 6, variable: 'conv/kernel', index: 3, value: Number.NaN }, clipNorm: 2 },
+  ),
+  pair(
+    "AdamW, nonFinite 'skip': +Inf in the first element, first step",
+    decoupled.AdamW,
+    CoreAdamW,
+    () => ({ lr: 0.01, weightDecay: 0.1 }),
+    { bad: { step: 0, variable: 'dense/kernel', index: 0, value: Number.POSITIVE_INFINITY } },
+  ),
+  pair(
+    "AdamW, amsgrad, nonFinite 'skip', clipNorm: -Inf in the last element",
+    decoupled.AdamW,
+    CoreAdamW,
+    () => ({ lr: 0.01, amsgrad: true }),
+    {
+      bad: { step: 9, variable: 'big/kernel', index: -1, value: Number.NEGATIVE_INFINITY },
+      clipNorm: 2,
+    },
+  ),
+  pair(
+    "SGDW, nesterov, nonFinite 'skip': -Inf in the first element of a bias",
+    decoupled.SGDW,
+    CoreSGDW,
+    () => ({ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.05 }),
+    { bad: { step: 4, variable: 'dense/bias', index: 0, value: Number.NEGATIVE_INFINITY } },
+  ),
+  pair(
+    "Adam with L2, nonFinite 'skip', clipNorm: +Inf in a later element, last step",
+    decoupled.Adam,
+    CoreAdam,
+    () => ({ lr: 0.01, weightDecay: 0.05 }),
+    {
+      bad: { step: 19, variable: 'dense/kernel', index: 17, value: Number.POSITIVE_INFINITY },
+      clipNorm: 1,
+    },
   ),
   // ema and accumulate as tf ops on the device; `every` copies the averages into the weights.
   pair('AdamW, ema (debias, every 3), accumulate 2', decoupled.AdamW, CoreAdamW, () => ({
@@ -245,7 +297,11 @@ export async function runCase(
     for (const [name, shape] of Object.entries(SHAPES)) {
       grads[name] = randomArray(rand, tf.util.sizeFromShape(shape));
     }
-    if (s === c.nanAt) grads['conv/kernel'][3] = Number.NaN;
+    const bad = c.bad?.step === s ? c.bad : null;
+    if (bad) {
+      const g = grads[bad.variable];
+      g[bad.index < 0 ? g.length + bad.index : bad.index] = bad.value;
+    }
     const tensors = Object.entries(grads).map(([name, g]) => ({
       name: vars[name].name,
       tensor: tf.tensor(g, SHAPES[name]),
@@ -259,7 +315,7 @@ export async function runCase(
     reads += counter.count();
     tf.dispose(tensors.map((t) => t.tensor));
     const ordered = orderByGroups(groups, grads);
-    if (s === c.nanAt) {
+    if (bad) {
       // On the device a skipped step keeps every value and still counts (docs/tfjs.md).
       core.stepCount++;
       continue;
@@ -277,4 +333,160 @@ export async function runCase(
   opt.dispose();
   tf.dispose(Object.values(vars));
   return { name: c.name, relativeError: relative, reads, steps: STEPS, changed };
+}
+
+/**
+ * The step control (src/tfjs/gpu/control.ts) on its own, against a reference computed here: 17
+ * gradients (more than one webgl program's 15 textures and one webgpu dispatch's 7 buffers) of
+ * odd and even sizes, one of 2^20 + 3 elements (combine passes on both backends), with a NaN, +Inf
+ * or -Inf at the first, a middle or the last element of the first, a middle or the last
+ * variable; also finite gradients whose float32 sum of squares overflows, and NaN with Inf. The
+ * states chain through `prev`, so the skip count is checked too.
+ */
+export const CONTROL_SIZES = [
+  5,
+  2 ** 20 + 3,
+  7,
+  64,
+  3,
+  65536,
+  1,
+  2,
+  100,
+  33,
+  4,
+  9,
+  16,
+  1000,
+  12,
+  8,
+  6,
+];
+
+const CONTROL_SETTINGS = [
+  { clipNorm: null, nonFinite: 'skip' },
+  { clipNorm: 1, nonFinite: 'skip' }, // clips: the norm is about 590
+  { clipNorm: 1e4, nonFinite: 'skip' },
+  { clipNorm: 1, nonFinite: 'ignore' },
+] as const;
+
+/** The bad elements of the control steps: [variable, index (-1: last), value]. */
+const CONTROL_BAD: [number, number, number][] = [];
+for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+  for (const [variable, index] of [
+    [0, 0],
+    [1, -1],
+    [1, 500_001],
+    [5, 0],
+    [16, 3],
+  ]) {
+    CONTROL_BAD.push([variable, index, value]);
+  }
+}
+
+export interface ControlResult {
+  name: string;
+  /** The state vector the device computed, and the reference's. */
+  got: number[];
+  want: number[];
+}
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * The reference state: the core's clip rule (src/core/clip.ts) on the float64 norm, except that a
+ * sum of squares beyond float32's range is Inf, as the device's float32 accumulation makes it
+ * (such a step is not skipped, and not clipped: the core, in float64, would clip it).
+ */
+function referenceState(
+  arrays: Float32Array[],
+  clipNorm: number | null,
+  checkFinite: boolean,
+  skippedBefore: number,
+): number[] {
+  let nan = false;
+  let inf = false;
+  let squares = 0;
+  for (const a of arrays) {
+    for (const x of a) {
+      nan ||= Number.isNaN(x);
+      inf ||= x === Number.POSITIVE_INFINITY || x === Number.NEGATIVE_INFINITY;
+      squares += x * x;
+    }
+  }
+  const finite = checkFinite && (nan || inf) ? 0 : 1;
+  let norm = 0;
+  let scale = 1;
+  if (clipNorm !== null) {
+    norm = nan
+      ? Number.NaN
+      : inf || squares > FLOAT32_MAX
+        ? Number.POSITIVE_INFINITY
+        : Math.sqrt(squares);
+    scale = clipCoefficient(norm, clipNorm) ?? 1;
+  }
+  const state = new Array<number>(STATE_SIZE);
+  state[STATE.control] = finite ? scale : 0;
+  state[STATE.finite] = finite;
+  state[STATE.norm] = norm;
+  state[STATE.skipped] = skippedBefore + 1 - finite;
+  return state;
+}
+
+/** Every control step of every setting on the active backend (reads with data(), after each). */
+export async function runControlCases(tf: typeof tfc): Promise<ControlResult[]> {
+  const rand = prng(7);
+  const base = CONTROL_SIZES.map((n) => randomArray(rand, n));
+  const baseTensors = base.map((a) => tf.tensor1d(a));
+  const steps: { name: string; arrays: Float32Array[] }[] = [{ name: 'finite', arrays: base }];
+  for (const [variable, index, value] of CONTROL_BAD) {
+    const arrays = [...base];
+    arrays[variable] = base[variable].slice();
+    arrays[variable][index < 0 ? arrays[variable].length + index : index] = value;
+    steps.push({ name: `${value} at [${variable}][${index}]`, arrays });
+  }
+  const overflow = [...base];
+  overflow[3] = base[3].map((x, i) => (i === 10 ? 3e19 : x));
+  steps.push({ name: 'finite, sum of squares overflows', arrays: overflow });
+  const both = [...base];
+  both[2] = base[2].map((x, i) => (i === 1 ? Number.POSITIVE_INFINITY : x));
+  both[6] = Float32Array.of(Number.NaN);
+  steps.push({ name: 'NaN and +Inf', arrays: both }, { name: 'finite again', arrays: base });
+  const results: ControlResult[] = [];
+  for (const { clipNorm, nonFinite } of CONTROL_SETTINGS) {
+    let prev: tfc.Tensor | null = null;
+    let skipped = 0;
+    for (const step of steps) {
+      const tensors = step.arrays.map((a, i) => (a === base[i] ? baseTensors[i] : tf.tensor1d(a)));
+      const state: tfc.Tensor = tf.tidy(() => {
+        const control = deviceControl(tensors, clipNorm, nonFinite, prev);
+        return tf.keep(control.state as tfc.Tensor);
+      });
+      const got = Array.from(await state.data());
+      const want = referenceState(step.arrays, clipNorm, nonFinite !== 'ignore', skipped);
+      skipped = want[STATE.skipped];
+      results.push({ name: `clipNorm ${clipNorm}, '${nonFinite}': ${step.name}`, got, want });
+      tf.dispose(tensors.filter((t, i) => t !== baseTensors[i]));
+      prev?.dispose();
+      prev = state;
+    }
+    prev?.dispose();
+  }
+  tf.dispose(baseTensors);
+  return results;
+}
+
+/**
+ * The steps whose state differs from the reference: NaN, +-Inf and the flags and counts exactly,
+ * the norm and the multiplier within 1e-5 relative (float32 sums in the device's order).
+ */
+export function controlMismatches(results: readonly ControlResult[]): string[] {
+  const close = (a: number, b: number) =>
+    Object.is(a, b) || (Number.isFinite(b) && Math.abs(a - b) <= 1e-5 * Math.abs(b));
+  const exact = [STATE.finite, STATE.skipped] as number[];
+  return results
+    .filter((r) =>
+      r.got.some((x, i) => (exact.includes(i) ? x !== r.want[i] : !close(x, r.want[i]))),
+    )
+    .map((r) => `${r.name}: got [${r.got}], want [${r.want}]`);
 }

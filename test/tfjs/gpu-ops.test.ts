@@ -4,14 +4,22 @@
  * tfjs-backend-cpu under another name with cpu's kernels but not the optimizer's, so the step is
  * composed from tf ops. Every GPU test case against the core (20 steps, 1e-5 relative), no read
  * through the engine during applyGradients (cpu's kernels read their inputs on the host, so the
- * engine's read/readSync are counted, not the backend's), and nonFinite 'error' reading one scalar.
+ * engine's read/readSync are counted, not the backend's), nonFinite 'error' reading once per
+ * step, and the step control against a reference.
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteGradientError } from '#decoupled/core/errors.js';
 import { ADAM_KERNEL, AdamW } from '#decoupled/tfjs/index.js';
-import { CASES, countReads, runCase, STEPS } from './gpu-cases.js';
+import {
+  CASES,
+  controlMismatches,
+  countReads,
+  runCase,
+  runControlCases,
+  STEPS,
+} from './gpu-cases.js';
 import { OPS_ONLY, useOpsOnlyBackend } from './helpers.js';
 
 before(async () => {
@@ -29,7 +37,13 @@ describe('the update from tf ops on a backend without fused kernels', () => {
     });
   }
 
-  test("nonFinite 'error' reads one scalar per step and throws before writing", async () => {
+  test('the step control against the reference', async () => {
+    const results = await runControlCases(tf);
+    assert.ok(results.length > 60);
+    assert.deepEqual(controlMismatches(results), []);
+  });
+
+  test("nonFinite 'error' reads once per step and throws before writing", async () => {
     const v = tf.variable(tf.tensor([1, 2, 3, 4]), true, 'ops-error/v');
     const opt = new AdamW({ lr: 0.1 });
     const good = tf.tensor([0.5, -0.5, 0.25, 1]);

@@ -12,7 +12,14 @@ import { NonFiniteGradientError } from '#decoupled/core/errors.js';
 import { cosine } from '#decoupled/core/schedules.js';
 import { AdamW, registerOptimizerKernels } from '#decoupled/tfjs/index.js';
 import { prng } from './browser-task.js';
-import { CASES, type CaseResult, countReads, runCase } from './gpu-cases.js';
+import {
+  CASES,
+  type CaseResult,
+  type ControlResult,
+  countReads,
+  runCase,
+  runControlCases,
+} from './gpu-cases.js';
 
 async function use(backend: string): Promise<void> {
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialize`);
@@ -26,6 +33,12 @@ async function cases(backend: string): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const [i, c] of CASES.entries()) results.push(await runCase(tf, c, 100 + i));
   return results;
+}
+
+/** The step control on its own against the reference (./gpu-cases.ts). */
+async function controls(backend: string): Promise<ControlResult[]> {
+  await use(backend);
+  return runControlCases(tf);
 }
 
 /** nonFinite 'error': reads per good step, and a NaN step throws and changes nothing. */
@@ -170,4 +183,4 @@ async function resume(backend: string) {
   return result;
 }
 
-(globalThis as unknown as { __gpu: unknown }).__gpu = { cases, errorPolicy, fit, resume };
+(globalThis as unknown as { __gpu: unknown }).__gpu = { cases, controls, errorPolicy, fit, resume };

@@ -2,7 +2,8 @@
  * decoupled/tfjs on the GPU backends, in Chromium with SwiftShader's WebGL2 and WebGPU: every
  * optimizer and option against the core (20 steps, within 1e-5 relative: GPU arithmetic need not
  * round as PyTorch's order does), no backend read during applyGradients (one with nonFinite
- * 'error'), a small model.fit, and save to IndexedDB, load and resume.
+ * 'error'), the step control (finite check, norm, skip count) against a reference, a small
+ * model.fit, and save to IndexedDB, load and resume.
  * Skipped only when /usr/bin/chromium is absent (CI installs it).
  */
 import assert from 'node:assert/strict';
@@ -11,7 +12,13 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { chromiumSkip } from '../helpers/chromium.js';
-import { CASES, type CaseResult, STEPS } from './gpu-cases.js';
+import {
+  CASES,
+  type CaseResult,
+  type ControlResult,
+  controlMismatches,
+  STEPS,
+} from './gpu-cases.js';
 import { withGpuPage } from './gpu-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -54,11 +61,17 @@ test('decoupled/tfjs on webgl and webgpu in Chromium', {
           assert.equal(r.reads, 0, `${r.name}: backend reads in ${STEPS} applyGradients`);
         }
       });
-      // tfjs-backend-webgpu's dataSync reads through an OffscreenCanvas, which returns zeros under
-      // headless SwiftShader: the one synchronous read of 'error' cannot be checked there.
+      await t.test(`${backend}: the step control against the reference`, async () => {
+        const results = await call<ControlResult[]>(page, 'controls', backend);
+        assert.ok(results.length > 60);
+        assert.deepEqual(controlMismatches(results), []);
+      });
+      // tfjs-backend-webgpu's dataSync reads through an OffscreenCanvas, which under headless
+      // SwiftShader returns zeros for a tensor on the GPU and loses the WebGPU instance after: the
+      // one synchronous read of 'error' cannot be checked there (WebGPU has no other).
       const syncReads = backend !== 'webgpu';
       await t.test(
-        `${backend}: nonFinite 'error' reads one scalar per step, throws before writing`,
+        `${backend}: nonFinite 'error' reads once per step, throws before writing`,
         {
           skip: syncReads ? false : 'dataSync returns zeros on webgpu under SwiftShader',
         },

@@ -4,11 +4,12 @@
  * the device (./gpu/device-step.ts) and nothing is read back. Clipping multiplies by a device
  * scalar, and nonFinite 'skip' selects the old values when a gradient is not finite; such a
  * skipped step still advances t (the host cannot know without a read). nonFinite 'error' reads
- * one scalar per step.
+ * the step's state (4 floats) once per step.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteGradientError } from '../core/errors.js';
 import { firstNonFinite } from './backend-kernels.js';
+import { STATE } from './gpu/control.js';
 import { type DeviceUpdate, deviceControl, deviceUpdate } from './gpu/device-step.js';
 import type { BoundEntry, SlotStore } from './slots.js';
 import {
@@ -28,23 +29,26 @@ export class DevicePath implements StepPath {
   ) {}
 
   /**
-   * Admits every step: the non-finite check runs on the device, in clip's control scalar. Under
+   * Admits every step: the non-finite check runs on the device, in clip's step control. Under
    * `accumulate`, nonFinite 'error' checks each call here (one read), before it is added.
    */
   admit(grads: readonly tf.Tensor[]): boolean {
     const { accumulate, nonFinite } = this.settings;
     if (accumulate && nonFinite === 'error') {
-      tf.tidy(() => throwIfNotFinite(grads, deviceControl(grads, null, nonFinite).finite));
+      tf.tidy(() => {
+        throwIfNotFinite(grads, deviceControl(grads, null, nonFinite).state);
+      });
     }
     return true;
   }
 
-  /** The control scalar: the clip scale times the all-finite flag (0 skips the step). */
+  /** The step control: the clip scale, or 0 where a gradient is not finite (skips the step). */
   clip(grads: readonly tf.Tensor[]): ClippedStep {
     const { clipNorm, nonFinite } = this.settings;
-    const step = deviceControl(grads, clipNorm, nonFinite);
-    if (nonFinite === 'error') throwIfNotFinite(grads, step.finite);
-    this.stats.device.record(step, nonFinite === 'skip');
+    const stats = this.stats.device;
+    const step = deviceControl(grads, clipNorm, nonFinite, stats.last);
+    const values = nonFinite === 'error' ? throwIfNotFinite(grads, step.state) : undefined;
+    stats.record(step, { norm: clipNorm !== null, skips: nonFinite === 'skip' }, values);
     return { grads, control: step.control };
   }
 
@@ -60,11 +64,17 @@ export class DevicePath implements StepPath {
 }
 
 /**
- * nonFinite 'error' on the device: reads the all-finite flag `finite` (the one read of this
- * policy) and throws at the first non-finite element; locating it reads the gradients (error path).
+ * nonFinite 'error' on the device: reads the step's state `state` (4 floats, the one read of this
+ * policy) and throws at the first non-finite element; locating it reads the gradients (error
+ * path). Returns the values read, for the step's stats.
  */
-export function throwIfNotFinite(grads: readonly tf.Tensor[], finite: tf.Scalar | null): void {
-  if (finite?.dataSync()[0] !== 0) return;
+export function throwIfNotFinite(
+  grads: readonly tf.Tensor[],
+  state: tf.Tensor | null,
+): Float32Array | undefined {
+  if (!state) return undefined;
+  const values = state.dataSync() as Float32Array;
+  if (values[STATE.finite] !== 0) return values;
   const at = grads.findIndex((g) => firstNonFinite(g) !== null);
   const bad = at < 0 ? [-1, Number.NaN] : (firstNonFinite(grads[at]) as [number, number]);
   throw new NonFiniteGradientError(at, bad[0], bad[1]);

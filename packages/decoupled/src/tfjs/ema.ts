@@ -21,6 +21,7 @@ import { debiasDivisor, type EmaSettings, emaCoefficients, emaUpdate } from '../
 import { OptionError } from '../core/errors.js';
 import { readView, wasmHeapKernels } from './backend-kernels.js';
 import { runsOnDevice } from './gpu/device-step.js';
+import { multiplierOf } from './gpu/ops-update.js';
 import { ownHostData } from './host-path.js';
 import type { BoundEntry, Entry, NamedTensor, SlotStore } from './slots.js';
 
@@ -49,7 +50,7 @@ export class VariableAverages {
    * one included), then overwrites the variables if `every` divides t. `control` is the device
    * step's control scalar (0: skipped), null on the host. Call inside tf.tidy, after the updates.
    */
-  update(count: number, control: tf.Scalar | null): void {
+  update(count: number, control: tf.Tensor | null): void {
     const onDevice = runsOnDevice(tf.getBackend());
     const entries = this.store.list().filter(isBound);
     for (const entry of entries) {
@@ -128,7 +129,7 @@ export class VariableAverages {
     e: tf.Variable,
     theta: tf.Variable,
     start: boolean,
-    control: tf.Scalar | null,
+    control: tf.Tensor | null,
   ): void {
     if (copiesWeights(this.settings, start)) {
       e.assign(copyOf(theta));
@@ -137,7 +138,7 @@ export class VariableAverages {
     const { d, c } = emaCoefficients(this.settings);
     const next = tf.add(tf.mul(e, d), tf.mul(theta, c));
     // A skipped step (control 0) leaves e as it is: a select, so NaN cannot leak.
-    e.assign(control ? tf.where(tf.greater(control, 0), next, e) : next);
+    e.assign(control ? tf.where(tf.greater(multiplierOf(control), 0), next, e) : next);
   }
 
   /**

@@ -86,7 +86,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
 
   /**
    * Steps skipped for a non-finite gradient (nonFinite: 'skip'). After steps on a GPU backend,
-   * reading it reads the device's count (one scalar).
+   * reading it reads the device's step state (4 floats, once per step).
    */
   get skippedSteps(): number {
     return this.stats.skipped;
@@ -94,7 +94,7 @@ export abstract class DecoupledOptimizer extends tf.Optimizer {
 
   /**
    * The global gradient norm of the last step, before clipping (when clipNorm is set). After a
-   * step on a GPU backend, the first read of it reads one scalar from the device.
+   * step on a GPU backend, the first read of it reads the step state (4 floats) from the device.
    */
   get lastGradNorm(): number | null {
     return this.stats.norm;

@@ -395,7 +395,7 @@ export abstract class ScheduleFreeOptimizer extends tf.Optimizer {
     entry: BoundEntry,
     grad: tf.Tensor,
     s: ScheduleFreeStepScalars,
-    control: tf.Scalar | null,
+    control: tf.Tensor | null,
   ): void {
     const param = entry.variable;
     const z = this.z(entry);

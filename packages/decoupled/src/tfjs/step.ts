@@ -40,7 +40,7 @@ export type VariableUpdate =
 /** The gradients after clipping, and the device's step control (null on the host). */
 export interface ClippedStep {
   readonly grads: readonly tf.Tensor[];
-  readonly control: tf.Scalar | null;
+  readonly control: tf.Tensor | null;
 }
 
 /** The options a path reads. */

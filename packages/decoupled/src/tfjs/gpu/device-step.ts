@@ -2,20 +2,23 @@
  * One optimizer step on a backend whose memory the host does not read (webgl, webgpu, tfjs-node's
  * `tensorflow`, custom backends), with no readback:
  *
- *   1. the step control (./ops-update.ts): clipNorm's global norm and the all-finite flag, on the
- *      device, as one scalar the update multiplies the gradients by (0: skip the step);
+ *   1. the step control (./control.ts): clipNorm's global norm and the all-finite flag, on the
+ *      device, in one pass over the gradients (the backend's CONTROL_KERNEL, or tf ops where
+ *      none is registered), as the multiplier the update applies to the gradients (0: skip the
+ *      step) inside a state vector that also carries the norm and the count of skipped steps;
  *   2. per variable, the fused kernel registered for the backend (./index.ts), or the same update
  *      from tf ops where none is registered;
  *   3. the new parameter and slots are assigned to the variables. The parameter is never changed
  *      in place, so a tensor a caller holds keeps its values; webgpu's kernel updates the slots
  *      in place, after giving a slot that shares its data (setWeights) a copy of its own.
  *
- * nonFinite 'error' is the one policy that reads: one scalar per step, the all-finite flag, before
- * anything is written (a GPU pipeline stall; 'skip' does not read).
+ * nonFinite 'error' is the one policy that reads: the state (4 floats) once per step, for its
+ * all-finite flag, before anything is written (a GPU pipeline stall; 'skip' does not read).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamStepScalars, SgdScalars } from '../../core/kernels.js';
 import { adamParts, sgdParts } from './args.js';
+import { CONTROL_KERNEL, type ControlAttrs, STATE } from './control.js';
 import { SLOTS_IN_PLACE } from './index.js';
 import { adamUpdateOps, type StepControl, sgdUpdateOps, stepControl } from './ops-update.js';
 
@@ -43,13 +46,29 @@ export function runsOnDevice(backendName: string): boolean {
   return backendName !== 'cpu' && backendName !== 'wasm';
 }
 
-/** Step 1: the control scalar for `grads`; call inside tf.tidy. */
+/**
+ * Step 1: the step control for `grads`, after the state `prev` of the last step (null: none
+ * applies, neither clipNorm nor a check); call inside tf.tidy.
+ */
 export function deviceControl(
   grads: readonly tf.Tensor[],
   clipNorm: number | null,
   nonFinite: 'error' | 'skip' | 'ignore',
+  prev: tf.Tensor | null = null,
 ): StepControl {
-  return stepControl(grads, { clipNorm, checkFinite: nonFinite !== 'ignore' });
+  const checkFinite = nonFinite !== 'ignore';
+  if (clipNorm === null && !checkFinite) return { control: null, state: null };
+  if (!tf.getKernel(CONTROL_KERNEL, tf.getBackend())) {
+    return stepControl(grads, { clipNorm, checkFinite }, prev);
+  }
+  const inputs: tf.NamedTensorMap = {};
+  for (const [i, g] of grads.entries()) inputs[`x${i}`] = tf.reshape(g, [-1]);
+  if (prev) inputs.prev = prev;
+  const attrs: ControlAttrs = { clipNorm: clipNorm ?? 0, checkFinite };
+  const state = tf
+    .engine()
+    .runKernel(CONTROL_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return { control: state, state };
 }
 
 /**
@@ -61,7 +80,7 @@ export function deviceUpdate(
   kernelName: string,
   param: tf.Variable,
   update: DeviceUpdate,
-  control: tf.Scalar | null,
+  control: tf.Tensor | null,
 ): void {
   const { grad: _grad, param: _param, ...slotMap } = update.inputs;
   const slots = Object.values(slotMap).filter((s): s is tf.Variable => s !== undefined);
@@ -85,7 +104,7 @@ export function deviceUpdate(
 }
 
 /** The update from tf ops, with the scalars through the calling convention (./args.ts). */
-function updateFromOps(update: DeviceUpdate, control: tf.Scalar | null): tf.Tensor[] {
+function updateFromOps(update: DeviceUpdate, control: tf.Tensor | null): tf.Tensor[] {
   if (update.family === 'adam') {
     const t = update.inputs;
     return adamUpdateOps({ ...t, control }, adamParts(update.scalars, t.vMax !== undefined));
@@ -100,48 +119,64 @@ function ownData(v: tf.Variable): void {
 }
 
 /**
- * What the host knows of the device steps without reading: the last global norm and the count of
- * skipped steps stay on the device until asked for (each ask reads one scalar, once).
+ * What the host knows of the device steps without reading: the last step's state (./control.ts:
+ * its global norm and the count of skipped steps so far) stays on the device until asked for, and
+ * is the next step's `prev`. The first ask after a step reads the state (4 floats), once.
  */
 export class DeviceStepStats {
-  private norm: tf.Scalar | null = null;
-  private skipped: tf.Scalar | null = null;
+  private state: tf.Tensor | null = null;
+  /** The state, once read (or given by the caller that read it). */
+  private values: Float32Array | null = null;
+  /** A norm was recorded since the last takeNorm. */
+  private freshNorm = false;
+  /** A step of 'skip' was recorded: the state counts skips. */
+  private countsSkips = false;
+  /** Skipped steps already taken from the state's running count. */
+  private skippedTaken = 0;
 
-  /** Keeps this step's norm (clipNorm) and adds 1 to the skip count if it was skipped. */
-  record(step: StepControl, countSkips: boolean): void {
-    if (step.norm) {
-      this.norm?.dispose();
-      this.norm = tf.keep(step.norm.clone());
-    }
-    if (countSkips && step.finite) {
-      const skipped = tf.sub(1, step.finite) as tf.Scalar;
-      const total = this.skipped ? tf.add(this.skipped, skipped) : skipped;
-      this.skipped?.dispose();
-      this.skipped = tf.keep(total as tf.Scalar);
-    }
+  /** The last recorded state, for the next step's control. */
+  get last(): tf.Tensor | null {
+    return this.state;
+  }
+
+  /**
+   * Keeps this step's state (`values`: its contents, if already read); `norm`: it holds a norm
+   * (clipNorm); `skips`: the step was checked under 'skip'.
+   */
+  record(step: StepControl, has: { norm: boolean; skips: boolean }, values?: Float32Array): void {
+    if (!step.state) return;
+    this.state?.dispose();
+    this.state = tf.keep(step.state);
+    this.values = values ?? null;
+    this.freshNorm ||= has.norm;
+    this.countsSkips ||= has.skips;
+  }
+
+  private read(state: tf.Tensor): Float32Array {
+    this.values ??= state.dataSync() as Float32Array;
+    return this.values;
   }
 
   /** The last recorded norm, read once (null if none since the last take). */
   takeNorm(): number | null {
-    if (!this.norm) return null;
-    const value = this.norm.dataSync()[0];
-    this.norm.dispose();
-    this.norm = null;
-    return value;
+    if (!this.state || !this.freshNorm) return null;
+    this.freshNorm = false;
+    return this.read(this.state)[STATE.norm];
   }
 
-  /** Steps skipped since the last take, read once (0 without reading if none recorded). */
+  /** Steps skipped since the last take (0 without reading if no step counted skips). */
   takeSkipped(): number {
-    if (!this.skipped) return 0;
-    const value = this.skipped.dataSync()[0];
-    this.skipped.dispose();
-    this.skipped = null;
-    return value;
+    if (!this.state || !this.countsSkips) return 0;
+    const total = this.read(this.state)[STATE.skipped];
+    const skipped = total - this.skippedTaken;
+    this.skippedTaken = total;
+    return skipped;
   }
 
   dispose(): void {
-    tf.dispose([this.norm, this.skipped].filter((t): t is tf.Scalar => t !== null));
-    this.norm = null;
-    this.skipped = null;
+    this.state?.dispose();
+    this.state = null;
+    this.values = null;
+    this.skippedTaken = 0;
   }
 }

@@ -1,15 +1,16 @@
 /**
- * The on-device step for backends whose memory the host does not read: the step's global checks
- * as tf ops, and the core's update (src/core/kernels.ts) composed from tf ops for backends with no
- * fused kernel (tfjs-node's `tensorflow`, custom backends). Nothing here reads data back.
+ * The on-device step for backends whose memory the host does not read: the step control
+ * (./control.ts) as tf ops for backends without its kernel, and the core's update
+ * (src/core/kernels.ts) composed from tf ops for backends with no fused kernel (tfjs-node's
+ * `tensorflow`, custom backends). Nothing here reads data back.
  *
- * The step control: one float32 scalar c that the update multiplies every gradient by,
+ * The step control from tf ops computes ./control.ts's state, with the all-finite flag as
  *
- *   n  = sqrt(sum_i sum(g_i^2))                        (clipNorm only; accumulated in float32)
- *   c  = clipNorm / (n + 1e-6) if n is finite and that is < 1, else 1   (src/core/clip.ts's rule)
- *   ok = every element of every g_i is finite           (nonFinite 'skip' / 'error' only;
- *                                                        webgl: ./finite-rows.ts's pass)
- *   control = ok ? c : 0
+ *   ok = sum_i sum(g_i * 2^-100) is finite
+ *
+ * which is exactly "every element is finite": a finite element scaled so cannot overflow the sum
+ * (n < 2^100 elements), and Inf and NaN propagate through the products and sums. The norm is
+ * tfjs' sum of squares (accumulated in float32).
  *
  * control = 0 marks a skipped step: the updates then return the old parameter and slots unchanged
  * (a select, not arithmetic, so NaN in the gradient cannot leak). Multiplying by c = 1 is exact.
@@ -17,64 +18,58 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamParts, SgdParts } from './args.js';
+import { STATE, STATE_SIZE } from './control.js';
 
-/** The step's device-side scalars (all float32 scalars, owned by the caller's tidy scope). */
+/** The step's device-side control (owned by the caller's tidy scope). */
 export interface StepControl {
-  /** The gradient multiplier, 0 for a skipped step; null when neither clip nor check applies. */
-  control: tf.Scalar | null;
-  /** The global gradient norm before clipping (clipNorm only). */
-  norm: tf.Scalar | null;
-  /** 1 if every gradient is finite, else 0 (when checked). */
-  finite: tf.Scalar | null;
+  /**
+   * The gradient multiplier, 0 for a skipped step: a scalar (from tf ops), or the state itself,
+   * whose element 0 it is (the GPU kernels read it there); null when neither clip nor check
+   * applies.
+   */
+  control: tf.Tensor | null;
+  /** The step's state vector (./control.ts); null when neither clip nor check applies. */
+  state: tf.Tensor | null;
 }
 
-/** Computes the control scalar of one step; call inside tf.tidy. */
+const SCALE_DOWN = 2 ** -100;
+
+/**
+ * The step control from tf ops (clipNorm, the check, or both), after the state `prev` of the last
+ * step (null if none); call inside tf.tidy.
+ */
 export function stepControl(
   grads: readonly tf.Tensor[],
   options: { clipNorm: number | null; checkFinite: boolean },
+  prev: tf.Tensor | null,
 ): StepControl {
-  let norm: tf.Scalar | null = null;
-  let scale: tf.Scalar | null = null;
+  let norm: tf.Scalar = tf.scalar(0);
+  let scale: tf.Scalar = tf.scalar(1);
   if (options.clipNorm !== null) {
     const squares = grads.map((g) => tf.sum(tf.square(g)));
     norm = tf.sqrt(squares.length === 1 ? squares[0] : tf.addN(squares)) as tf.Scalar;
     const coefficient = tf.div(options.clipNorm, tf.add(norm, 1e-6));
     const clips = tf.logicalAnd(tf.isFinite(norm), tf.less(coefficient, 1));
-    scale = tf.where(clips, coefficient, tf.onesLike(coefficient)) as tf.Scalar;
+    scale = tf.where(clips, coefficient, scale) as tf.Scalar;
   }
-  let finite: tf.Scalar | null = null;
+  let finite: tf.Scalar = tf.scalar(1);
+  let control = scale;
   if (options.checkFinite) {
-    finite = allFinite(grads);
+    const sums = grads.map((g) => tf.sum(tf.mul(g, SCALE_DOWN)));
+    const total = sums.length === 1 ? sums[0] : tf.addN(sums);
+    // A select, not a cast: tfjs-backend-webgpu 4.22 casts bool to float32 by relabeling the
+    // int32 buffer, whose bits a shader reading f32 would misread.
+    const ok = tf.isFinite(total);
+    finite = tf.where(ok, finite, tf.scalar(0)) as tf.Scalar;
+    control = tf.where(ok, scale, tf.scalar(0)) as tf.Scalar;
   }
-  let control: tf.Scalar | null = scale ?? finite;
-  if (scale && finite) control = tf.where(tf.notEqual(finite, 0), scale, tf.zerosLike(scale));
-  return { control, norm, finite };
-}
-
-/**
- * The one-pass finite check of the GPU backends (./finite-rows.ts): inputs x0, x1, ... (the
- * gradients, flat); outputs float32 tensors whose min is 1 if every element is finite, else 0.
- */
-export const FINITE_FLAGS_KERNEL = 'DecoupledFiniteFlags';
-
-const SCALE_DOWN = 2 ** -100;
-
-/** 1 if every element of every tensor is finite, else 0, as a float32 scalar. */
-function allFinite(grads: readonly tf.Tensor[]): tf.Scalar {
-  let flags: tf.Tensor[];
-  if (tf.getKernel(FINITE_FLAGS_KERNEL, tf.getBackend())) {
-    const inputs: tf.NamedTensorMap = {};
-    for (const [i, g] of grads.entries()) inputs[`x${i}`] = tf.reshape(g, [-1]);
-    flags = tf.engine().runKernel(FINITE_FLAGS_KERNEL, inputs) as tf.Tensor[];
-    return tf.min(flags.length === 1 ? flags[0] : tf.concat(flags)) as tf.Scalar;
-  }
-  // sum_i sum(g_i * 2^-100) is finite exactly when every element is: a finite element scaled so
-  // cannot overflow the sum (n < 2^100), and Inf and NaN propagate through the products and sums.
-  const sums = grads.map((g) => tf.sum(tf.mul(g, SCALE_DOWN)));
-  const total = sums.length === 1 ? sums[0] : tf.addN(sums);
-  // A select, not a cast: tfjs-backend-webgpu 4.22 casts bool to float32 by relabeling the int32
-  // buffer, whose bits a shader reading f32 would misread.
-  return tf.where(tf.isFinite(total), tf.onesLike(total), tf.zerosLike(total)) as tf.Scalar;
+  const before = prev ? tf.reshape(tf.slice(prev, [STATE.skipped], [1]), []) : tf.scalar(0);
+  const values: tf.Scalar[] = new Array(STATE_SIZE);
+  values[STATE.control] = control;
+  values[STATE.finite] = finite;
+  values[STATE.norm] = norm;
+  values[STATE.skipped] = tf.add(before, tf.sub(1, finite));
+  return { control, state: tf.stack(values) };
 }
 
 /** Tensors of one Adam-family update: the parameter and its slots (vMax for amsgrad). */
@@ -84,7 +79,7 @@ export interface AdamTensors {
   m: tf.Tensor;
   v: tf.Tensor;
   vMax?: tf.Tensor;
-  control?: tf.Scalar | null;
+  control?: tf.Tensor | null;
 }
 
 /** Tensors of one SGD-family update (buf when momentum > 0). */
@@ -92,7 +87,7 @@ export interface SgdTensors {
   param: tf.Tensor;
   grad: tf.Tensor;
   buf?: tf.Tensor;
-  control?: tf.Scalar | null;
+  control?: tf.Tensor | null;
 }
 
 /** The effective gradient: (maximize ? -g : g) * control + l2 * theta. */
@@ -100,16 +95,24 @@ function effectiveGrad(
   grad: tf.Tensor,
   theta: tf.Tensor,
   p: { maximize: boolean; useL2: boolean; uniforms: { l2: number } },
-  control: tf.Scalar | null | undefined,
+  control: tf.Tensor | null | undefined,
 ): tf.Tensor {
   let g = p.maximize ? tf.neg(grad) : grad;
-  if (control) g = tf.mul(g, control);
+  if (control) g = tf.mul(g, multiplierOf(control));
   return p.useL2 ? tf.add(g, tf.mul(theta, p.uniforms.l2)) : g;
 }
 
+/**
+ * The step's gradient multiplier from `control`: a scalar (tf ops' control) as it is, or element
+ * STATE.control of the state vector (the control kernel's), for the updates composed from tf ops.
+ */
+export function multiplierOf(control: tf.Tensor): tf.Tensor {
+  return control.size === 1 ? control : tf.reshape(tf.slice(control, [STATE.control], [1]), []);
+}
+
 /** Keeps `old` where the step is skipped (control = 0). */
-export function selectStep(control: tf.Scalar | null | undefined, next: tf.Tensor, old: tf.Tensor) {
-  return control ? tf.where(tf.notEqual(control, 0), next, old) : next;
+export function selectStep(control: tf.Tensor | null | undefined, next: tf.Tensor, old: tf.Tensor) {
+  return control ? tf.where(tf.notEqual(multiplierOf(control), 0), next, old) : next;
 }
 
 /** Adam family from tf ops; returns [param, m, v, vMax?] as new tensors. Call inside tf.tidy. */

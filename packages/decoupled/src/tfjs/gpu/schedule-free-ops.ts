@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ScheduleFreeStepScalars } from '../../core/schedule-free.js';
-import { selectStep } from './ops-update.js';
+import { multiplierOf, selectStep } from './ops-update.js';
 
 /** One variable's tensors: the parameter y, its gradient, z, and Adam's v (AdamW only). */
 export interface ScheduleFreeTensors {
@@ -26,7 +26,7 @@ export interface ScheduleFreeTensors {
   grad: tf.Tensor;
   z: tf.Tensor;
   v: tf.Tensor | null;
-  control: tf.Scalar | null;
+  control: tf.Tensor | null;
 }
 
 /** lerp(a, b, w) with a host weight, in PyTorch 1.13's two forms (see the module comment). */
@@ -41,7 +41,7 @@ export function scheduleFreeUpdateOps(
   s: ScheduleFreeStepScalars,
 ): tf.Tensor[] {
   let g = s.maximize ? tf.neg(t.grad) : t.grad;
-  if (t.control) g = tf.mul(g, t.control);
+  if (t.control) g = tf.mul(g, multiplierOf(t.control));
   let v: tf.Tensor | null = null;
   if (s.adam && t.v) {
     const { beta2, eps, biasCorrection2 } = s.adam;

@@ -21,8 +21,8 @@
  * The step's scalars come through the kernel calling convention (src/kernels/abi.ts, ./args.ts):
  * its flags (maximize, l2, amsgrad, momentum, nesterov, first step; and decay, control) select the
  * shader source, so each variant compiles once; its float32 arguments are the uniforms. The optional
- * `control` input is the step control of ./ops-update.ts: g is multiplied by it, and 0 keeps the
- * old values (a skipped step).
+ * `control` input is the step control (./control.ts's state, whose element 0 every pass reads): g
+ * is multiplied by it, and 0 keeps the old values (a skipped step), so no select pass is needed.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { AdamParts, SgdParts } from './args.js';
@@ -43,6 +43,7 @@ export interface WebGLBackend {
     outputDtype?: 'float32',
     customUniformValues?: number[][],
   ): tf.TensorInfo;
+  disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
 }
 
 /** One pass: its GLSL body (computing `float result`), its inputs and its uniform scalars. */
@@ -52,17 +53,32 @@ interface Pass {
   body: string;
 }
 
-/** Runs one pass over the shape of `param`, the program's source built from the pass. */
+/** GLSL reading the step control: element 0 of the state vector (./control.ts), or a scalar. */
+function controlCode(control: tf.TensorInfo): string {
+  return control.shape.length === 0 ? 'getControl()' : 'getControl(0)';
+}
+
+/**
+ * Runs one pass over the shape of `param`, the program's source built from the pass. The body
+ * reads the input `keep` (the tensor the pass writes anew) as `old`; with a control input, a
+ * skipped step writes `old` back. A select, not a branch: the pass reads `old` anyway, and the
+ * control is read once per fragment.
+ */
 function run(backend: WebGLBackend, shape: number[], pass: Pass, keep: string): tf.TensorInfo {
   const names = pass.inputs.map(([name]) => name);
-  const skip = names.includes('control')
-    ? `if (getControl() == 0.0) { setOutput(get${keep}AtOutCoords()); return; }`
-    : '';
+  const control = pass.inputs.find(([name]) => name === 'control');
+  const lines: string[] = [];
+  if (names.includes(keep)) {
+    lines.push(`float old = get${keep[0].toUpperCase()}${keep.slice(1)}AtOutCoords();`);
+  }
+  if (control) lines.push(`float stepControl = ${controlCode(control[1])};`);
+  lines.push('float result;', pass.body);
+  lines.push(control ? 'setOutput(stepControl == 0.0 ? old : result);' : 'setOutput(result);');
   const program: GpgpuProgram = {
     variableNames: names,
     outputShape: shape,
     customUniforms: pass.uniforms.map(([name]) => ({ name, type: 'float' })),
-    userCode: `void main() {\n  ${skip}\n  float result;\n  ${pass.body}\n  setOutput(result);\n}`,
+    userCode: `void main() {\n  ${lines.join('\n  ')}\n}`,
   };
   return backend.compileAndRun(
     program,
@@ -76,14 +92,13 @@ function run(backend: WebGLBackend, shape: number[], pass: Pass, keep: string): 
 function gradientCode(
   p: { useDecay: boolean; useL2: boolean; maximize: boolean },
   control: boolean,
+  param = 'getParamAtOutCoords()',
 ): string {
   const lines = [
-    p.useDecay
-      ? 'float theta = getParamAtOutCoords() * decay;'
-      : 'float theta = getParamAtOutCoords();',
+    p.useDecay ? `float theta = ${param} * decay;` : `float theta = ${param};`,
     `float g = ${p.maximize ? '-' : ''}getGradAtOutCoords();`,
   ];
-  if (control) lines.push('g = g * getControl();');
+  if (control) lines.push('g = g * stepControl;');
   if (p.useL2) lines.push('g = g + l2 * theta;');
   return lines.join('\n  ');
 }
@@ -133,9 +148,9 @@ export function adamUpdateWebGL(
     {
       inputs: [...base, ['m', t.m]],
       uniforms: [...gradientUniforms(p), ['beta1', u.beta1], ['oneMinusBeta1', u.oneMinusBeta1]],
-      body: `${grad}\n  result = getMAtOutCoords() * beta1 + oneMinusBeta1 * g;`,
+      body: `${grad}\n  result = old * beta1 + oneMinusBeta1 * g;`,
     },
-    'M',
+    'm',
   );
   const v = run(
     backend,
@@ -143,9 +158,9 @@ export function adamUpdateWebGL(
     {
       inputs: [...base, ['v', t.v]],
       uniforms: [...gradientUniforms(p), ['beta2', u.beta2], ['oneMinusBeta2', u.oneMinusBeta2]],
-      body: `${grad}\n  result = getVAtOutCoords() * beta2 + (oneMinusBeta2 * g) * g;`,
+      body: `${grad}\n  result = old * beta2 + (oneMinusBeta2 * g) * g;`,
     },
-    'V',
+    'v',
   );
   const outputs = [m, v];
   let second = v;
@@ -162,9 +177,9 @@ export function adamUpdateWebGL(
           t,
         ),
         uniforms: [],
-        body: 'result = max(getVMaxAtOutCoords(), getVNewAtOutCoords());',
+        body: 'result = max(old, getVNewAtOutCoords());',
       },
-      'VMax',
+      'vMax',
     );
     outputs.push(second);
   }
@@ -187,14 +202,12 @@ export function adamUpdateWebGL(
         ['negStepSize', u.negStepSize],
       ],
       body: [
-        p.useDecay
-          ? 'float theta = getParamAtOutCoords() * decay;'
-          : 'float theta = getParamAtOutCoords();',
+        p.useDecay ? 'float theta = old * decay;' : 'float theta = old;',
         'float denom = sqrt(getSecondAtOutCoords()) / bc2Sqrt + eps;',
         'result = theta + (negStepSize * getMNewAtOutCoords()) / denom;',
       ].join('\n  '),
     },
-    'Param',
+    'param',
   );
   return [theta, ...outputs];
 }
@@ -208,14 +221,15 @@ export function sgdUpdateWebGL(
   const shape = t.param.shape;
   const u = p.uniforms;
   const grad = gradientCode(p, t.control !== undefined);
+  const thetaGrad = gradientCode(p, t.control !== undefined, 'old');
   const base = withControl(paramAndGrad(t), t);
   const lrUniforms: [string, number][] = [...gradientUniforms(p), ['negLr', u.negLr]];
   if (!p.momentum || !t.buf) {
     const theta = run(
       backend,
       shape,
-      { inputs: base, uniforms: lrUniforms, body: `${grad}\n  result = theta + negLr * g;` },
-      'Param',
+      { inputs: base, uniforms: lrUniforms, body: `${thetaGrad}\n  result = theta + negLr * g;` },
+      'param',
     );
     return [theta];
   }
@@ -232,9 +246,9 @@ export function sgdUpdateWebGL(
       ],
       body: p.firstStep
         ? `${grad}\n  result = g;`
-        : `${grad}\n  result = getBufAtOutCoords() * momentum + oneMinusDampening * g;`,
+        : `${grad}\n  result = old * momentum + oneMinusDampening * g;`,
     },
-    'Buf',
+    'buf',
   );
   const direction = p.nesterov ? 'g + momentum * getBufNewAtOutCoords()' : 'getBufNewAtOutCoords()';
   const theta = run(
@@ -243,9 +257,9 @@ export function sgdUpdateWebGL(
     {
       inputs: [...base, ['bufNew', buf]],
       uniforms: p.nesterov ? [...lrUniforms, ['momentum', u.momentum]] : lrUniforms,
-      body: `${grad}\n  result = theta + negLr * (${direction});`,
+      body: `${thetaGrad}\n  result = theta + negLr * (${direction});`,
     },
-    'Param',
+    'param',
   );
   return [theta, buf];
 }

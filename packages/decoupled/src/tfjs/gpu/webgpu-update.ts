@@ -12,8 +12,9 @@
  * control binds 7 (param, grad, m, v, vMax, control, new param).
  * The step's scalars come through the kernel calling convention (src/kernels/abi.ts, ./args.ts):
  * its flags select the shader source (each variant compiles once per device), its float32
- * arguments go to the uniform buffer as they are. The optional `control` input is
- * ./ops-update.ts's step control.
+ * arguments go to the uniform buffer as they are. The optional `control` input is the
+ * step control, ./control.ts's state: the shader reads its element 0, multiplies g by it, and keeps
+ * the old values where it is 0 (a skipped step).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { env, util } from '@tensorflow/tfjs-core';
@@ -49,6 +50,7 @@ export interface WebGPUBackend {
   dispatchCountInPass: number;
   commandQueueOwnedIds: WeakSet<object>;
   makeTensorInfo(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
   uploadToGPU(dataId: object): void;
   tensorToBinding(info: tf.TensorInfo): unknown;
   makeUniforms(uniforms: Uniform[]): unknown;
@@ -116,8 +118,17 @@ function wgsl(shader: Shader): string {
     '        @builtin(num_workgroups) groups: vec3<u32>) {',
     // Grid-stride: each invocation takes ELEMENTS_PER_INVOCATION elements, `stride` apart.
     `  let stride = groups.x * groups.y * ${WORKGROUP}u;`,
-    `  for (var i = gid.y * groups.x * ${WORKGROUP}u + gid.x; i < s.size; i += stride) {`,
-    hasControl ? '  if (control[0] == 0.0) { paramOut[i] = param[i]; continue; }' : '',
+    `  let first = gid.y * groups.x * ${WORKGROUP}u + gid.x;`,
+    // The control read once, not per element (the compiler cannot hoist a load past stores to
+    // buffers that may alias it); a skipped step copies the parameter and leaves the slots.
+    hasControl
+      ? `  let control0 = control[0];
+  if (control0 == 0.0) {
+    for (var i = first; i < s.size; i += stride) { paramOut[i] = param[i]; }
+    return;
+  }`
+      : '',
+    '  for (var i = first; i < s.size; i += stride) {',
     `  ${shader.body}`,
     `  ${store}`,
     '  paramOut[i] = paramNew;',
@@ -187,7 +198,7 @@ function gradientCode(
   return [
     p.useDecay ? 'let theta = param[i] * s.decay;' : 'let theta = param[i];',
     `var g = ${p.maximize ? '-' : ''}grad[i];`,
-    control ? 'g = g * control[0];' : '',
+    control ? 'g = g * control0;' : '',
     p.useL2 ? 'g = g + s.l2 * theta;' : '',
   ].join('\n  ');
 }
