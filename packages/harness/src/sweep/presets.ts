@@ -75,7 +75,7 @@ const QUICK: SweepSpecInput = {
 };
 
 /**
- * The medium preset's shared settings, sized to about 55 minutes on 2 cores (docs/reproduction.md:
+ * The medium preset's shared settings: about 20 minutes on 2 idle cores as run (docs/reproduction.md:
  * 3.7 ms per training image and 0.24 ms per evaluated image, measured CPU time of this model).
  */
 const MEDIUM_EPOCHS = 6;
@@ -216,7 +216,7 @@ const MEDIUM: Preset = {
     'seeds (each at its best setting on validation, 5 paired seeds, full test set; 10 trials), ' +
     `budget (AdamW, 6 lambda_norm at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs; 12 trials), ` +
     `restarts (AdamWR, T0 ${MEDIUM_EPOCHS / 3}, T_mult 2, against the grid's cosine; 6 trials); ` +
-    'about 55 minutes on 2 cores',
+    'about 20 minutes on 2 idle cores (2,264 CPU-seconds measured)',
   stages: [
     {
       dir: 'grid',
