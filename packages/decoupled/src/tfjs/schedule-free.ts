@@ -10,9 +10,9 @@
  *   2. plan: the core's planStep gives lr_t (warmup included), c = w_t / W, yStep and lambda_t of
  *      both decay groups (decayed, excluded: ./options.ts);
  *   3. clip (clipNorm), then per variable the core's step: on cpu and wasm the core's own loop
- *      (scheduleFreeReferenceUpdate) on the backend's arrays, so the result is the core's bit for
- *      bit; on every other backend the same step from tf ops with no readback
- *      (./gpu/schedule-free-ops.ts);
+ *      (its default kernels: the fused WASM kernel, or scheduleFreeReferenceUpdate) on the backend's
+ *      arrays, so the result is the core's bit for bit; on every other backend the same step from
+ *      tf ops with no readback (./gpu/schedule-free-ops.ts);
  *   4. commit: the core steps its empty groups, which records lrMax and W and advances t.
  *
  * train() and eval() move the variables between y and x (p <- lerp(p, z, w), w = 1 - beta or
@@ -28,6 +28,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError } from '../core/errors.js';
+import { getDefaultKernels } from '../core/optimizer.js';
 import {
   ScheduleFreeAdamW as CoreScheduleFreeAdamW,
   ScheduleFreeSGD as CoreScheduleFreeSGD,
@@ -386,7 +387,10 @@ export abstract class ScheduleFreeOptimizer extends tf.Optimizer {
     const z = ownHostData(this.z(entry));
     const v = s.adam ? ownHostData(this.slots.slot(entry, 'exp_avg_sq')) : null;
     const y = Float32Array.from(readView(param));
-    scheduleFreeReferenceUpdate(y, readView(grad), readView(z), v && readView(v), s);
+    // The core's default kernels: the fused WASM kernel where WebAssembly SIMD runs (bit for bit the
+    // reference loop; it falls back to that loop where its shortcut would not be exact).
+    const update = getDefaultKernels().scheduleFree ?? scheduleFreeReferenceUpdate;
+    update(y, readView(grad), readView(z), v && readView(v), s);
     param.assign(tf.tensor(y, param.shape, 'float32'));
   }
 
