@@ -73,7 +73,7 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 let simd: boolean | undefined;
 
 /** The project's WASM SIMD kernels (staged through their memory) where available, else the core's. */
-function cpuKernels(): UpdateKernels {
+export function cpuKernels(): UpdateKernels {
   simd ??= wasmKernelsSupported();
   return simd ? wasmKernels : getDefaultKernels();
 }

@@ -10,7 +10,7 @@
  *   2. plan: the core's planStep gives lr_t (warmup included), c = w_t / W, yStep and lambda_t of
  *      both decay groups (decayed, excluded: ./options.ts);
  *   3. clip (clipNorm), then per variable the core's step: on cpu and wasm the core's own loop
- *      (its default kernels: the fused WASM kernel, or scheduleFreeReferenceUpdate) on the backend's
+ *      (the fused WASM kernel, or scheduleFreeReferenceUpdate without WASM SIMD) on the backend's
  *      arrays, so the result is the core's bit for bit; on every other backend the same step from
  *      tf ops with no readback (./gpu/schedule-free-ops.ts);
  *   4. commit: the core steps its empty groups, which records lrMax and W and advances t.
@@ -28,7 +28,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError } from '../core/errors.js';
-import { getDefaultKernels } from '../core/optimizer.js';
 import {
   ScheduleFreeAdamW as CoreScheduleFreeAdamW,
   ScheduleFreeSGD as CoreScheduleFreeSGD,
@@ -44,7 +43,7 @@ import {
 import type { ExtraStateValue } from '../core/state.js';
 import type { NonFinitePolicy, ScheduleFreeKind } from '../core/types.js';
 import { checkNumber } from '../core/validate.js';
-import { readView, registerOptimizerKernels } from './backend-kernels.js';
+import { cpuKernels, readView, registerOptimizerKernels } from './backend-kernels.js';
 import { optionsFromConfig, saveConfig } from './config.js';
 import { DevicePath } from './device-path.js';
 import { runsOnDevice } from './gpu/device-step.js';
@@ -387,9 +386,9 @@ export abstract class ScheduleFreeOptimizer extends tf.Optimizer {
     const z = ownHostData(this.z(entry));
     const v = s.adam ? ownHostData(this.slots.slot(entry, 'exp_avg_sq')) : null;
     const y = Float32Array.from(readView(param));
-    // The core's default kernels: the fused WASM kernel where WebAssembly SIMD runs (bit for bit the
-    // reference loop; it falls back to that loop where its shortcut would not be exact).
-    const update = getDefaultKernels().scheduleFree ?? scheduleFreeReferenceUpdate;
+    // The fused WASM kernel where WebAssembly SIMD runs (bit for bit the reference loop; it falls
+    // back to that loop where its shortcut would not be exact), staged through its memory.
+    const update = cpuKernels().scheduleFree ?? scheduleFreeReferenceUpdate;
     update(y, readView(grad), readView(z), v && readView(v), s);
     param.assign(tf.tensor(y, param.shape, 'float32'));
   }
