@@ -2,11 +2,10 @@
  * Kernel threads on Node's worker_threads: the only module of the kernels layer that uses a
  * Node-only API. It is reached solely through the package import `#kernel-threads-node` under the
  * `node` condition (./threads-node.ts), so a browser bundle never contains it. Each worker
- * instantiates the shared kernel module over every registered shared memory and runs the calls it
- * is posted; completion is counted with Atomics in a small SharedArrayBuffer, on which the caller
+ * instantiates the module posted with every attached shared memory and runs the calls it is
+ * posted; completion is counted with Atomics in a small SharedArrayBuffer, on which the caller
  * blocks (Atomics.wait is allowed on Node's main thread).
  */
-import { kernelModule } from './module.js';
 import { isNode, type KernelThreadPool, sharedMemoryPool } from './threads.js';
 
 // CommonJS source run with `eval: true`, so no file has to be located next to the bundle.
@@ -20,7 +19,7 @@ parentPort.on('message', (msg) => {
     return;
   }
   if (msg.type === 'memory') {
-    const inst = new WebAssembly.Instance(workerData.module, { env: { memory: msg.memory } });
+    const inst = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
     instances.set(msg.id, inst.exports);
     return;
   }
@@ -44,17 +43,19 @@ export async function availableCores(): Promise<number> {
     : os.cpus().length;
 }
 
-/** Starts `workers` worker threads (resolves once all are ready). */
+/**
+ * Starts `workers` worker threads (resolves once all are ready). They never keep the process
+ * alive: an idle pool lets Node exit.
+ */
 export async function startNodePool(
   workers: number,
   timeoutMs = 120_000,
 ): Promise<KernelThreadPool> {
   const { Worker } = await import('node:worker_threads');
   const done = new Int32Array(new SharedArrayBuffer(8));
-  const module = kernelModule(true);
   const list = Array.from(
     { length: workers },
-    () => new Worker(WORKER_SOURCE, { eval: true, workerData: { module, done: done.buffer } }),
+    () => new Worker(WORKER_SOURCE, { eval: true, workerData: { done: done.buffer } }),
   );
   await Promise.all(
     list.map(

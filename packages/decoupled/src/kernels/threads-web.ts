@@ -5,16 +5,14 @@
  * thread may not block in Atomics.wait, so the caller spins on the completion counter (a step is
  * threaded only when it takes long enough for that to be cheap).
  */
-import { kernelModule } from './module.js';
 import { type KernelThreadPool, sharedMemoryPool } from './threads.js';
 
 const WORKER_SOURCE = `
-let module, done;
+let done;
 const instances = new Map();
 onmessage = (e) => {
   const msg = e.data;
   if (msg.type === 'init') {
-    module = msg.module;
     done = new Int32Array(msg.done);
     postMessage('ready');
     return;
@@ -24,7 +22,7 @@ onmessage = (e) => {
     return;
   }
   if (msg.type === 'memory') {
-    instances.set(msg.id, new WebAssembly.Instance(module, { env: { memory: msg.memory } }).exports);
+    instances.set(msg.id, new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } }).exports);
     return;
   }
   try {
@@ -57,7 +55,6 @@ export async function startWebPool(
   timeoutMs = 120_000,
 ): Promise<KernelThreadPool> {
   const done = new Int32Array(new SharedArrayBuffer(8));
-  const module = kernelModule(true);
   const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
   const list = Array.from({ length: workers }, () => new Worker(url));
   URL.revokeObjectURL(url);
@@ -67,7 +64,7 @@ export async function startWebPool(
         new Promise<void>((resolve, reject) => {
           w.onmessage = () => resolve();
           w.onerror = (e) => reject(new Error(`kernel worker failed to start: ${e.message}`));
-          w.postMessage({ type: 'init', module, done: done.buffer });
+          w.postMessage({ type: 'init', done: done.buffer });
         }),
     ),
   );

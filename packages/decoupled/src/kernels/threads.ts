@@ -2,10 +2,13 @@
  * The runtime-neutral side of kernel threads: a pool runs one kernel call per worker on disjoint
  * ranges of tensors in a shared WebAssembly memory while the calling thread runs its own range,
  * then blocks until all are done. Spawning workers is runtime specific (./threads-node.ts); this
- * module only defines the contract and splits work.
+ * module only defines the contract and splits work. The pool knows no module of its own: each
+ * shared memory is attached with the module to instantiate on it, the optimizer kernels on the
+ * arenas (followKernelMemories) or the tfjs training kernels on tfjs-backend-wasm's memory.
  */
 
 import { type KernelMemory, onSharedMemory } from './arena.js';
+import { kernelModule } from './module.js';
 
 /** True when running on Node (where worker_threads exists). */
 export function isNode(): boolean {
@@ -13,18 +16,25 @@ export function isNode(): boolean {
   return typeof p?.versions?.node === 'string';
 }
 
-/** Worker threads that run kernels over registered shared memories. */
+/** Worker threads that run kernels of modules instantiated over shared memories. */
 export interface KernelThreadPool {
   /** Number of workers (the calling thread is one more). */
   readonly workers: number;
-  /** True if the workers know memory `memoryId` (it is shared and not released). */
-  has(memoryId: number): boolean;
   /**
-   * Posts `calls[i]` (args of the kernel export `fn` on memory `memoryId`) to worker i, runs
-   * `own()` on the calling thread, and returns once every worker has finished. Throws if a worker
-   * failed.
+   * Has every worker instantiate `module` over the shared `memory` as instance `id`. The module
+   * must keep nothing in linear memory (no data segments, no start function, no shadow stack) or
+   * each instantiation would overwrite the memory's owner.
    */
-  run(memoryId: number, fn: 'adam' | 'sgd', calls: number[][], own: () => void): void;
+  attach(id: number, memory: WebAssembly.Memory, module: WebAssembly.Module): void;
+  /** Drops instance `id` in every worker (its memory can then be collected). */
+  detach(id: number): void;
+  /** True if the workers hold instance `id`. */
+  has(id: number): boolean;
+  /**
+   * Posts `calls[i]` (args of export `fn` of instance `id`) to worker i, runs `own()` on the
+   * calling thread, and returns once every worker has finished. Throws if a worker failed.
+   */
+  run(id: number, fn: string, calls: number[][], own: () => void): void;
   /** Stops the workers. */
   close(): Promise<void>;
 }
@@ -35,8 +45,8 @@ export interface KernelWorkerPort {
 }
 
 /**
- * The pool over started workers: keeps them told of every shared kernel memory, posts one call
- * per worker, runs the caller's own share, then waits on the completion counter `done`
+ * The pool over started workers: tells them of every attached instance, posts one call per
+ * worker, runs the caller's own share, then waits on the completion counter `done`
  * ([finished calls, failed flag]). `waitWhile(done, count)` blocks while done[0] === count, for at
  * most about a second (Atomics.wait where allowed, a spin elsewhere).
  */
@@ -47,28 +57,25 @@ export function sharedMemoryPool(
   waitWhile: (done: Int32Array, count: number) => void,
   terminate: () => Promise<void>,
 ): KernelThreadPool {
-  const shared = new Set<number>();
-  const stop = onSharedMemory((mem: KernelMemory, added: boolean) => {
-    if (added) shared.add(mem.id);
-    else shared.delete(mem.id);
-    for (const w of list) {
-      w.postMessage(
-        added
-          ? { type: 'memory', id: mem.id, memory: mem.memory }
-          : { type: 'release', id: mem.id },
-      );
-    }
-  });
+  const attached = new Set<number>();
   return {
     workers: list.length,
-    has(memoryId) {
-      return shared.has(memoryId);
+    attach(id, memory, module) {
+      attached.add(id);
+      for (const w of list) w.postMessage({ type: 'memory', id, memory, module });
     },
-    run(memoryId, fn, calls, own) {
+    detach(id) {
+      attached.delete(id);
+      for (const w of list) w.postMessage({ type: 'release', id });
+    },
+    has(id) {
+      return attached.has(id);
+    },
+    run(id, fn, calls, own) {
       Atomics.store(done, 0, 0);
       Atomics.store(done, 1, 0);
       calls.forEach((args, i) => {
-        list[i].postMessage({ type: 'run', id: memoryId, fn, args });
+        list[i].postMessage({ type: 'run', id, fn, args });
       });
       own();
       const start = performance.now();
@@ -81,19 +88,37 @@ export function sharedMemoryPool(
       }
       if (Atomics.load(done, 1) !== 0) throw new Error(`a kernel thread failed running ${fn}`);
     },
+    close: terminate,
+  };
+}
+
+/**
+ * Keeps `pool` attached to every shared kernel memory (./arena.ts) with the optimizer kernel
+ * module, now and as memories are created or released; the returned pool's close() stops that.
+ */
+export function followKernelMemories(pool: KernelThreadPool): KernelThreadPool {
+  const stop = onSharedMemory((mem: KernelMemory, added: boolean) => {
+    if (added) pool.attach(mem.id, mem.memory, kernelModule(true));
+    else pool.detach(mem.id);
+  });
+  return {
+    ...pool,
     async close() {
       stop();
-      await terminate();
+      await pool.close();
     },
   };
 }
 
-/** Splits [0, n) into `parts` ranges whose starts are multiples of 16 elements (a cache line). */
-export function splitRange(n: number, parts: number): [number, number][] {
+/**
+ * Splits [0, n) into at most `parts` non-empty ranges whose inner bounds are multiples of `unit`
+ * elements (default 16 floats, a cache line).
+ */
+export function splitRange(n: number, parts: number, unit = 16): [number, number][] {
   const out: [number, number][] = [];
   let start = 0;
   for (let i = 0; i < parts; i++) {
-    const end = i === parts - 1 ? n : Math.min(n, Math.floor((n * (i + 1)) / parts / 16) * 16);
+    const end = i === parts - 1 ? n : Math.min(n, Math.floor((n * (i + 1)) / parts / unit) * unit);
     if (end > start) out.push([start, end]);
     start = Math.max(start, end);
   }

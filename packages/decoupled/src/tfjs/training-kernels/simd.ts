@@ -2,14 +2,31 @@
  * The SIMD loops of src/tfjs/training-kernels/assembly, instantiated once per wasm backend on that
  * backend's own memory (the shared-memory variant when the backend runs threaded), so they read
  * and write tensors in place by their byte offsets.
+ *
+ * Threads (Node, threaded backend: ./threads-node.ts attaches a pool): `runSplit` divides a call
+ * over independent outputs (output channels, rows, images, elements), runs one range on the
+ * calling thread and the others on worker threads that instantiated the same module on the same
+ * shared memory, and returns when all are done. Every output element is computed by the same
+ * operations in the same order whatever the split, so results equal one thread's bit for bit.
  */
 
+import { type KernelThreadPool, splitRange } from '../../kernels/threads.js';
 import { plainTrainingWasmBase64, sharedTrainingWasmBase64 } from './generated/wasm.js';
 import type { WasmBackend } from './wasm-backend.js';
 
 /** Exports of the module; see assembly/index.ts for the math. */
 export interface TrainingSimd {
-  channelSums(a: number, b: number, shift: number, m: number, c: number, acc: number): void;
+  /** Channels [k0, k1) only. */
+  channelSums(
+    a: number,
+    b: number,
+    shift: number,
+    m: number,
+    c: number,
+    acc: number,
+    k0: number,
+    k1: number,
+  ): void;
   centredAffine(
     out: number,
     x: number,
@@ -21,7 +38,7 @@ export interface TrainingSimd {
     m: number,
     c: number,
   ): void;
-  /** Conv2D forward, NHWC, dilation 1; y is overwritten. Needs co % 4 == 0. */
+  /** Conv2D forward, NHWC, dilation 1; y rows [r0, r1) of N*Ho are overwritten. Needs co % 4 == 0. */
   conv2d(
     x: number,
     w: number,
@@ -39,8 +56,10 @@ export interface TrainingSimd {
     sw: number,
     top: number,
     left: number,
+    r0: number,
+    r1: number,
   ): void;
-  /** dx (overwritten) = sum of the patch rows of cols [N*Ho*Wo, kh*kw*Ci] at their pixels. */
+  /** dx rows [r0, r1) of N*H (overwritten) = sum of the patch rows of cols [N*Ho*Wo, kh*kw*Ci]. */
   col2im(
     cols: number,
     dx: number,
@@ -56,6 +75,8 @@ export interface TrainingSimd {
     sw: number,
     top: number,
     left: number,
+    r0: number,
+    r1: number,
   ): void;
   /** MaxPoolGrad of the unpadded 2x2 stride-2 pool (NHWC); dx is overwritten. */
   maxPoolGrad2x2(
@@ -71,7 +92,7 @@ export interface TrainingSimd {
   ): void;
   /** dx = x > 0 ? dy : 0 over n floats. */
   reluGrad(dy: number, x: number, dx: number, n: number): void;
-  /** Conv2D filter gradient, NHWC; dw is overwritten. Needs co % 4 == 0. */
+  /** Conv2D filter gradient, NHWC; dw[..., c0:c1] is overwritten. Needs co, c0, c1 % 4 == 0. */
   convFilterGrad(
     x: number,
     dy: number,
@@ -89,6 +110,8 @@ export interface TrainingSimd {
     sw: number,
     top: number,
     left: number,
+    c0: number,
+    c1: number,
   ): void;
 }
 
@@ -101,8 +124,13 @@ const instances = new WeakMap<object, TrainingSimd>();
 
 /** True when `backend` is tfjs-backend-wasm's threaded build (its memory is shared). */
 export function isThreaded(backend: WasmBackend): boolean {
-  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm.memory;
+  const memory = backendMemory(backend);
   return memory !== undefined && isShared(memory);
+}
+
+/** The threaded build imports its memory (wasmMemory); the others export it (asm.memory). */
+export function backendMemory(backend: WasmBackend): WebAssembly.Memory | undefined {
+  return backend.wasm.wasmMemory ?? backend.wasm.asm.memory;
 }
 
 /** SharedArrayBuffer does not exist on pages that are not cross-origin isolated. */
@@ -114,7 +142,7 @@ function isShared(memory: WebAssembly.Memory): boolean {
 export function simdOn(backend: WasmBackend): TrainingSimd {
   let simd = instances.get(backend);
   if (simd === undefined) {
-    const memory = backend.wasm.wasmMemory ?? backend.wasm.asm.memory;
+    const memory = backendMemory(backend);
     if (memory === undefined)
       throw new Error('wasm training kernels: no wasm memory on the backend');
     // tfjs-backend-wasm's threaded build (see threads-node.ts) runs on a shared memory.
@@ -127,4 +155,76 @@ export function simdOn(backend: WasmBackend): TrainingSimd {
     instances.set(backend, simd);
   }
   return simd;
+}
+
+/** A backend's worker threads: the pool and the id its workers know the module instance by. */
+interface Threads {
+  pool: KernelThreadPool;
+  id: number;
+}
+const threadsOf = new WeakMap<object, Threads>();
+
+/**
+ * Work (multiply-adds, or elements for passes without a reduction) below which a call stays on
+ * one thread: a split costs a message to each worker and a wake-up, ~20 us in Node.
+ */
+export const trainingThreadTuning = { minWork: 1 << 17 };
+
+/** Calls that were split over threads (for tests: the threaded path really ran). */
+export const trainingThreadStats = { splitCalls: 0 };
+
+/**
+ * Runs the training kernels of `backend` (threaded build only) on `pool` as well as on the calling
+ * thread: every worker instantiates the shared-memory module on the backend's memory.
+ */
+export function attachTrainingThreads(backend: WasmBackend, pool: KernelThreadPool): void {
+  if (!isThreaded(backend)) {
+    throw new Error('wasm training kernels: threads need the threaded (shared-memory) backend');
+  }
+  simdOn(backend);
+  const id = 0;
+  pool.attach(
+    id,
+    backendMemory(backend) as WebAssembly.Memory,
+    compiled.shared as WebAssembly.Module,
+  );
+  threadsOf.set(backend, { pool, id });
+}
+
+/** Threads the training kernels of `backend` run on, counting the caller. */
+export function trainingThreads(backend: WasmBackend): number {
+  return (threadsOf.get(backend)?.pool.workers ?? 0) + 1;
+}
+
+/**
+ * Runs export `fn` of the module over `count` independent outputs: `args(start, end)` are its
+ * arguments for outputs [start, end). With threads and at least `minWork` of `work`, the outputs
+ * are split into ranges whose inner bounds are multiples of `unit`, one per thread; else one call.
+ */
+export function runSplit(
+  backend: WasmBackend,
+  fn: keyof TrainingSimd,
+  count: number,
+  unit: number,
+  work: number,
+  args: (start: number, end: number) => number[],
+): void {
+  const exec = simdOn(backend)[fn] as (...a: number[]) => void;
+  const threads = threadsOf.get(backend);
+  const ranges =
+    threads !== undefined && work >= trainingThreadTuning.minWork
+      ? splitRange(count, threads.pool.workers + 1, unit)
+      : [];
+  if (threads === undefined || ranges.length < 2) {
+    exec(...args(0, count));
+    return;
+  }
+  trainingThreadStats.splitCalls++;
+  const [own, ...rest] = ranges;
+  threads.pool.run(
+    threads.id,
+    fn,
+    rest.map(([a, b]) => args(a, b)),
+    () => exec(...args(own[0], own[1])),
+  );
 }

@@ -13,7 +13,9 @@
  *   3. The backend caps its pool at navigator.hardwareConcurrency / 2 (it assumes 2 hyperthreads
  *      per core), which in Node is os.cpus().length / 2, one thread on a 2-vCPU machine:
  *      os.cpus() reports 2 x the requested thread count while the pool is created.
- * The own SIMD kernels (simd.ts) switch to their shared-memory build on the threaded backend.
+ * The own SIMD kernels (simd.ts) switch to their shared-memory build on the threaded backend and
+ * run on n threads too: the caller and n - 1 worker threads (src/kernels/threads-node.ts, unref'd,
+ * so they never keep the process alive) that instantiate that build on the backend's memory.
  */
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { startNodePool } from '../../kernels/threads-node.js';
+import { attachTrainingThreads } from './simd.js';
+import type { WasmBackend } from './wasm-backend.js';
 
 const require = createRequire(import.meta.url);
 
@@ -46,8 +51,9 @@ function workerScript(): string {
 }
 
 /**
- * Initializes the 'wasm' backend with `threads` XNNPACK threads (and makes it current). Call before
- * anything else initializes the wasm backend; returns the thread count the backend reports.
+ * Initializes the 'wasm' backend with `threads` XNNPACK threads (and makes it current), and starts
+ * `threads` - 1 worker threads for the training kernels. Call before anything else initializes the
+ * wasm backend; returns the thread count the backend reports.
  */
 export async function initWasmBackendThreaded(threads: number): Promise<number> {
   if (!Number.isInteger(threads) || threads < 1) {
@@ -75,5 +81,6 @@ export async function initWasmBackendThreaded(threads: number): Promise<number> 
     URL.createObjectURL = createObjectURL;
     os.cpus = cpus;
   }
+  attachTrainingThreads(tf.backend() as unknown as WasmBackend, await startNodePool(threads - 1));
   return wasm.getThreadsCount();
 }
