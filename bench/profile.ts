@@ -5,19 +5,27 @@
  * and its kernel time is tfjs engine overhead (tape, tidy, tensor bookkeeping).
  *
  * Usage: node dist/bench/profile.js [--model resnet|cnn] [--batch 128] [--steps 5] [--warmup 2]
- *        [--top 25] [--nested] [--unfused]
+ *        [--top 25] [--nested] [--unfused] [--threads 1] [--xnnpack-conv] [--no-split]
  * --nested adds rows for kernels that kernels call ('Conv2DBackpropFilter > Transpose', not summed).
  * --unfused runs without the fused BatchNorm op (tfjs-layers' own moments + batchNorm graph).
+ * --threads N runs the threaded backend (threads-node.ts): N XNNPACK threads, and the training
+ * kernels split over N threads. --xnnpack-conv sends the forward convs (and stride-1 input
+ * gradients) to XNNPACK instead of the SIMD loop; --no-split keeps the training kernels on the
+ * calling thread (with both: the threaded backend as it was before the training kernels had
+ * threads).
  */
 
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import { convGradientTuning } from '#decoupled/tfjs/training-kernels/conv2d.js';
 import {
   registerWasmTrainingKernels,
   setFusedBatchNorm,
 } from '#decoupled/tfjs/training-kernels/index.js';
+import { trainingThreadTuning } from '#decoupled/tfjs/training-kernels/simd.js';
+import { initWasmBackendThreaded } from '#decoupled/tfjs/training-kernels/threads-node.js';
 import { KernelTimer } from './kernel-timer.js';
 import { BENCH_MODELS, benchProblem } from './models.js';
 
@@ -30,6 +38,9 @@ const { values: opts } = parseArgs({
     top: { type: 'string', default: '25' },
     nested: { type: 'boolean', default: false },
     unfused: { type: 'boolean', default: false },
+    threads: { type: 'string', default: '1' },
+    'xnnpack-conv': { type: 'boolean', default: false },
+    'no-split': { type: 'boolean', default: false },
   },
 });
 
@@ -53,7 +64,9 @@ async function main(): Promise<void> {
   const warmup = Number(opts.warmup);
   registerWasmTrainingKernels();
   setFusedBatchNorm(!opts.unfused);
-  await tf.setBackend('wasm');
+  const threads = await initWasmBackendThreaded(Number(opts.threads));
+  convGradientTuning.directForward = !opts['xnnpack-conv'];
+  if (opts['no-split']) trainingThreadTuning.minWork = Number.POSITIVE_INFINITY;
   await tf.ready();
   const timer = new KernelTimer(opts.nested);
   timer.install('wasm');
@@ -87,7 +100,9 @@ async function main(): Promise<void> {
 
   console.log(
     `bench:profile ${opts.model}, batch ${batch}, 28x28x1, Adam, ${opts.unfused ? 'unfused' : 'fused'} BatchNorm; ` +
-      `per step, mean of ${steps} steps after ${warmup} warm-up; ${cpuModel()}, node ${process.version}, ` +
+      `per step, mean of ${steps} steps after ${warmup} warm-up; ${threads} thread(s)` +
+      `${opts['xnnpack-conv'] ? ', XNNPACK forward convs' : ''}` +
+      `${opts['no-split'] ? ', training kernels on 1 thread' : ''}; ${cpuModel()}, node ${process.version}, ` +
       `load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`,
   );
   let totalWall = 0;

@@ -14,8 +14,9 @@
  *      per core), which in Node is os.cpus().length / 2, one thread on a 2-vCPU machine:
  *      os.cpus() reports 2 x the requested thread count while the pool is created.
  * The own SIMD kernels (simd.ts) switch to their shared-memory build on the threaded backend and
- * run on n threads too: the caller and n - 1 worker threads (src/kernels/threads-node.ts, unref'd,
- * so they never keep the process alive) that instantiate that build on the backend's memory.
+ * run on n threads too: the caller and n - 1 worker threads (src/kernels/threads-node.ts) that
+ * instantiate that build on the backend's memory. Neither these threads nor the pthreads keep the
+ * process alive (unref).
  */
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,11 @@ import { attachTrainingThreads } from './simd.js';
 import type { WasmBackend } from './wasm-backend.js';
 
 const require = createRequire(import.meta.url);
+
+/** The emscripten module behind tfjs-backend-wasm: its pthreads (XNNPACK's pool). */
+interface EmscriptenModule {
+  PThread?: { runningWorkers: { unref(): void }[] };
+}
 
 interface WasmBackendPackage {
   setThreadsCount(n: number): void;
@@ -81,6 +87,9 @@ export async function initWasmBackendThreaded(threads: number): Promise<number> 
     URL.createObjectURL = createObjectURL;
     os.cpus = cpus;
   }
-  attachTrainingThreads(tf.backend() as unknown as WasmBackend, await startNodePool(threads - 1));
+  const backend = tf.backend() as unknown as WasmBackend & { wasm: EmscriptenModule };
+  // The pthreads would otherwise keep the process alive after training (the pool's are unref'd).
+  for (const worker of backend.wasm.PThread?.runningWorkers ?? []) worker.unref();
+  attachTrainingThreads(backend, await startNodePool(threads - 1));
   return wasm.getThreadsCount();
 }
