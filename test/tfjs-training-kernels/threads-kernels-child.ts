@@ -23,12 +23,12 @@ const base64 = (a: Float32Array) =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
 /**
- * Runs `f` with the given size threshold after filling freed heap memory with NaN, so that an
- * output range no thread wrote cannot inherit the previous run's values.
+ * Runs `f` on wasm with the given thread settings after filling freed heap memory with NaN, so
+ * that an output range no thread wrote cannot inherit the previous run's values.
  */
-function run(f: () => tf.Tensor[], minWork: number): string[] {
+function run(f: () => tf.Tensor[], minWork: number, callerClaims: boolean): string[] {
   tf.dispose(Array.from({ length: 17 }, (_, k) => tf.fill([16 << k], Number.NaN)));
-  trainingThreadTuning.minWork = minWork;
+  Object.assign(trainingThreadTuning, { minWork, callerClaims });
   return onBackend('wasm', f).map(base64);
 }
 
@@ -36,10 +36,12 @@ const tensors = tf.memory().numTensors;
 const dataIds = tf.engine().backend.numDataIds();
 const problems = threadProblems().map(({ name, wasm }) => {
   const before = trainingThreadStats.splitCalls;
-  const two = run(wasm, 0);
+  // The worker alone runs every chunk; then the caller and the worker claim chunks as they come.
+  const worker = run(wasm, 0, false);
+  const two = run(wasm, 0, true);
   const splits = trainingThreadStats.splitCalls - before;
-  const one = run(wasm, Number.POSITIVE_INFINITY);
-  return { name, one, two, splits };
+  const one = run(wasm, Number.POSITIVE_INFINITY, true);
+  return { name, one, two, worker, splits };
 });
 console.log(
   JSON.stringify({

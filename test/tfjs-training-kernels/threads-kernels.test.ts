@@ -1,7 +1,7 @@
 /**
  * The training kernels on threads (tfjs-backend-wasm's threaded build in Node, 2 threads, in a
  * child process since a backend is per process): every kernel that splits its outputs over threads
- * gives the same bits on 2 threads as on 1, and both equal the cpu backend's values and gradients
+ * gives the same bits on 2 threads as on 1, and as on the worker thread alone, and both equal the cpu backend's values and gradients
  * to 1e-5 (BatchNorm: its unfused graph, 2e-5); nothing is left behind, and the worker threads let
  * the process exit.
  */
@@ -15,7 +15,7 @@ import { threadProblems } from './problems.js';
 
 interface ChildReport {
   threads: number;
-  problems: { name: string; one: string[]; two: string[]; splits: number }[];
+  problems: { name: string; one: string[]; two: string[]; worker: string[]; splits: number }[];
   tensors: number;
   dataIds: number;
 }
@@ -42,11 +42,12 @@ describe('training kernels on 2 threads (threaded wasm backend in Node)', () => 
     assert.equal(report.dataIds, 0);
   });
   for (const problem of threadProblems()) {
-    it(`${problem.name}: 2 threads = 1 thread bit for bit, both = cpu`, () => {
+    it(`${problem.name}: 2 threads and the worker alone = 1 thread bit for bit, = cpu`, () => {
       const got = report.problems.find((p) => p.name === problem.name);
       assert.ok(got, `no result for ${problem.name}`);
       assert.ok(got.splits > 0, 'no kernel call was split over threads');
-      assert.deepEqual(got.two, got.one);
+      assert.deepEqual(got.worker, got.one, 'worker thread alone vs 1 thread');
+      assert.deepEqual(got.two, got.one, '2 threads vs 1 thread');
       const cpu = onBackend('cpu', problem.cpu);
       assertClose(got.one.map(floats), cpu, problem.tol, `${problem.name}, 1 thread vs cpu`);
       assertClose(got.two.map(floats), cpu, problem.tol, `${problem.name}, 2 threads vs cpu`);

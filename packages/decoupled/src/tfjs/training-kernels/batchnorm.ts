@@ -45,7 +45,16 @@ function channelSums(
 ): Float64Array {
   const scratch = s.alloc([4 * c + 16]);
   const acc = (ptr(s.backend, scratch) + 63) & ~63;
-  runSplit(s.backend, 'channelSums', c, 8, m * c, (k0, k1) => [a, b, shift, m, c, acc, k0, k1]);
+  runSplit(s.backend, 'channelSums', m * c, [{ count: c, unit: 8 }], (k0, k1) => [
+    a,
+    b,
+    shift,
+    m,
+    c,
+    acc,
+    k0,
+    k1,
+  ]);
   return new Float64Array(f32(s.backend, scratch).buffer, acc, 2 * c);
 }
 
@@ -57,7 +66,7 @@ function centredAffine(
   c: number,
 ): void {
   const rowBytes = 4 * c;
-  runSplit(s.backend, 'centredAffine', m, 1, m * c, (r0, r1) => [
+  runSplit(s.backend, 'centredAffine', m * c, [{ count: m, unit: 1 }], (r0, r1) => [
     out + r0 * rowBytes,
     x + r0 * rowBytes,
     mean,

@@ -89,28 +89,39 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
     if (co % 4 === 0 && convGradientTuning.directFilter) {
       const dw = s.alloc(filterShape);
       const [px, pdy, pdw] = [x, dy, dw].map((t) => ptr(backend, t));
-      // Threads take output-channel blocks: whole 4 x 8 tiles where the split allows.
-      const unit = co % 16 === 0 ? 8 : 4;
-      runSplit(backend, 'convFilterGrad', co, unit, n * ho * wo * kh * kw * ci * co, (c0, c1) => [
-        px,
-        pdy,
-        pdw,
-        n,
-        h,
-        w,
-        ci,
-        ho,
-        wo,
-        co,
-        kh,
-        kw,
-        sh,
-        sw,
-        top,
-        left,
-        c0,
-        c1,
-      ]);
+      // Threads take blocks of output x input channels: whole 4 x 8 tiles where the split allows.
+      const axes = [
+        { count: co, unit: co % 16 === 0 ? 8 : 4 },
+        { count: ci, unit: 4 },
+      ];
+      runSplit(
+        backend,
+        'convFilterGrad',
+        n * ho * wo * kh * kw * ci * co,
+        axes,
+        (c0, c1, a0, a1) => [
+          px,
+          pdy,
+          pdw,
+          n,
+          h,
+          w,
+          ci,
+          ho,
+          wo,
+          co,
+          kh,
+          kw,
+          sh,
+          sw,
+          top,
+          left,
+          a0,
+          a1,
+          c0,
+          c1,
+        ],
+      );
       return dw;
     }
     if (useMatmulPath(info.inChannels, kh, kw)) {
@@ -220,24 +231,13 @@ function col2im(s: Scratch, cols: TensorInfo, info: ConvInfo): TensorInfo {
   const [pc, pdx] = [cols, out].map((t) => ptr(s.backend, t));
   const { strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
-  runSplit(s.backend, 'col2im', n * h, 1, n * ho * wo * kh * kw * ci, (r0, r1) => [
-    pc,
-    pdx,
-    n,
-    h,
-    w,
-    ci,
-    ho,
-    wo,
-    kh,
-    kw,
-    sh,
-    sw,
-    top,
-    left,
-    r0,
-    r1,
-  ]);
+  runSplit(
+    s.backend,
+    'col2im',
+    n * ho * wo * kh * kw * ci,
+    [{ count: n * h, unit: 1 }],
+    (r0, r1) => [pc, pdx, n, h, w, ci, ho, wo, kh, kw, sh, sw, top, left, r0, r1],
+  );
   return out;
 }
 
@@ -388,25 +388,12 @@ export const directConv2d: WrappedKernel = (args, fallback) => {
   const { strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
   const [px, pw, py] = [x, filter, y].map((t) => ptr(backend, t));
-  runSplit(backend, 'conv2d', n * ho, 1, n * ho * wo * co * kh * kw * ci, (r0, r1) => [
-    px,
-    pw,
-    py,
-    n,
-    h,
-    w,
-    ci,
-    ho,
-    wo,
-    co,
-    kh,
-    kw,
-    sh,
-    sw,
-    top,
-    left,
-    r0,
-    r1,
-  ]);
+  runSplit(
+    backend,
+    'conv2d',
+    n * ho * wo * co * kh * kw * ci,
+    [{ count: n * ho, unit: 1 }],
+    (r0, r1) => [px, pw, py, n, h, w, ci, ho, wo, co, kh, kw, sh, sw, top, left, r0, r1],
+  );
   return y;
 };

@@ -24,7 +24,12 @@ export function reluGrad({ inputs, backend }: KernelArgs): TensorInfo {
   const n = tf.util.sizeFromShape(x.shape);
   const [pdy, px, pdx] = [dy, x, dx].map((t) => ptr(backend, t));
   // Threads take blocks of whole cache lines (16 floats).
-  runSplit(backend, 'reluGrad', n, 16, n, (a, b) => [pdy + 4 * a, px + 4 * a, pdx + 4 * a, b - a]);
+  runSplit(backend, 'reluGrad', n, [{ count: n, unit: 16 }], (a, b) => [
+    pdy + 4 * a,
+    px + 4 * a,
+    pdx + 4 * a,
+    b - a,
+  ]);
   return dx;
 }
 

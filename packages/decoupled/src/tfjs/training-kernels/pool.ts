@@ -45,7 +45,7 @@ export function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo 
     // Threads take whole images.
     const image = 4 * h * w * c;
     const pooled = 4 * ho * wo * c;
-    runSplit(backend, 'maxPoolGrad2x2', n, 1, n * h * w * c, (b0, b1) => [
+    runSplit(backend, 'maxPoolGrad2x2', n * h * w * c, [{ count: n, unit: 1 }], (b0, b1) => [
       px + b0 * image,
       pdy + b0 * pooled,
       pdx + b0 * image,

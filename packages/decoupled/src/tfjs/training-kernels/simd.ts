@@ -3,14 +3,14 @@
  * backend's own memory (the shared-memory variant when the backend runs threaded), so they read
  * and write tensors in place by their byte offsets.
  *
- * Threads (Node, threaded backend: ./threads-node.ts attaches a pool): `runSplit` divides a call
- * over independent outputs (output channels, rows, images, elements), runs one range on the
- * calling thread and the others on worker threads that instantiated the same module on the same
- * shared memory, and returns when all are done. Every output element is computed by the same
+ * Threads (Node, threaded backend: ./threads-node.ts attaches a pool): `runSplit` cuts a call
+ * into chunks of independent outputs (output channels, rows, images, elements), which the calling
+ * thread and worker threads that instantiated the same module on the same shared memory claim
+ * one by one, and returns when all are done. Every output element is computed by the same
  * operations in the same order whatever the split, so results equal one thread's bit for bit.
  */
 
-import { type KernelThreadPool, splitRange } from '../../kernels/threads.js';
+import { CHUNKS_PER_THREAD, type KernelThreadPool, splitRange } from '../../kernels/threads.js';
 import { plainTrainingWasmBase64, sharedTrainingWasmBase64 } from './generated/wasm.js';
 import type { WasmBackend } from './wasm-backend.js';
 
@@ -92,7 +92,10 @@ export interface TrainingSimd {
   ): void;
   /** dx = x > 0 ? dy : 0 over n floats. */
   reluGrad(dy: number, x: number, dx: number, n: number): void;
-  /** Conv2D filter gradient, NHWC; dw[..., c0:c1] is overwritten. Needs co, c0, c1 % 4 == 0. */
+  /**
+   * Conv2D filter gradient, NHWC; dw[:, :, a0:a1, c0:c1] is overwritten. Needs co, c0, c1 and a0
+   * % 4 == 0.
+   */
   convFilterGrad(
     x: number,
     dy: number,
@@ -110,6 +113,8 @@ export interface TrainingSimd {
     sw: number,
     top: number,
     left: number,
+    a0: number,
+    a1: number,
     c0: number,
     c1: number,
   ): void;
@@ -168,7 +173,11 @@ const threadsOf = new WeakMap<object, Threads>();
  * Work (multiply-adds, or elements for passes without a reduction) below which a call stays on
  * one thread: a split costs a message to each worker and a wake-up, ~20 us in Node.
  */
-export const trainingThreadTuning = { minWork: 1 << 17 };
+export const trainingThreadTuning = {
+  minWork: 1 << 17,
+  /** false: the calling thread only waits and the workers run every chunk (tests). */
+  callerClaims: true,
+};
 
 /** Calls that were split over threads (for tests: the threaded path really ran). */
 export const trainingThreadStats = { splitCalls: 0 };
@@ -196,35 +205,49 @@ export function trainingThreads(backend: WasmBackend): number {
   return (threadsOf.get(backend)?.pool.workers ?? 0) + 1;
 }
 
+/** One axis of a kernel's independent outputs: `count` of them, split at multiples of `unit`. */
+export interface SplitAxis {
+  count: number;
+  unit: number;
+}
+
 /**
- * Runs export `fn` of the module over `count` independent outputs: `args(start, end)` are its
- * arguments for outputs [start, end). With threads and at least `minWork` of `work`, the outputs
- * are split into ranges whose inner bounds are multiples of `unit`, one per thread; else one call.
+ * Runs export `fn` of the module over independent outputs along `axes`: `args(s0, e0, s1, e1,
+ * ...)` are its arguments for outputs [s0, e0) x [s1, e1) x .... With threads and at least
+ * `minWork` of `work`, the outputs are cut into CHUNKS_PER_THREAD chunks per thread where the units
+ * allow (the first axis is cut first), which the threads claim (kernels/threads.ts); else one call.
  */
 export function runSplit(
   backend: WasmBackend,
   fn: keyof TrainingSimd,
-  count: number,
-  unit: number,
   work: number,
-  args: (start: number, end: number) => number[],
+  axes: SplitAxis[],
+  args: (...bounds: number[]) => number[],
 ): void {
   const exec = simdOn(backend)[fn] as (...a: number[]) => void;
   const threads = threadsOf.get(backend);
-  const ranges =
-    threads !== undefined && work >= trainingThreadTuning.minWork
-      ? splitRange(count, threads.pool.workers + 1, unit)
-      : [];
-  if (threads === undefined || ranges.length < 2) {
-    exec(...args(0, count));
+  let chunks: number[][] = [[]];
+  if (threads !== undefined && work >= trainingThreadTuning.minWork) {
+    let parts = CHUNKS_PER_THREAD * (threads.pool.workers + 1);
+    for (const { count, unit } of axes) {
+      const ranges = splitRange(
+        count,
+        Math.min(parts, Math.max(1, Math.floor(count / unit))),
+        unit,
+      );
+      chunks = chunks.flatMap((c) => ranges.map(([a, b]) => [...c, a, b]));
+      parts = Math.ceil(parts / Math.max(1, ranges.length));
+    }
+  }
+  if (threads === undefined || chunks.length < 2) {
+    exec(...args(...axes.flatMap(({ count }) => [0, count])));
     return;
   }
   trainingThreadStats.splitCalls++;
-  const [own, ...rest] = ranges;
   threads.pool.run(
     threads.id,
     fn,
-    rest.map(([a, b]) => args(a, b)),
-    () => exec(...args(own[0], own[1])),
+    chunks.map((bounds) => args(...bounds)),
+    trainingThreadTuning.callerClaims ? exec : null,
   );
 }

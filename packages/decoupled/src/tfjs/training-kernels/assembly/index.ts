@@ -115,8 +115,8 @@ export function centredAffine(
 // Output row by output row (b, o), so the few input rows a row touches stay in L1; for each tap
 // (i, j) a register tile of 4 input channels x 8 output channels accumulates over the row's
 // in-bounds pixels q and is added to dw (float32, as XNNPACK). Requires co % 4 == 0; a ci or co
-// remainder runs 1 x 4 tiles, whose lanes do the same operations as the 4 x 8 tile's. Only output
-// channels [c0, c1) (multiples of 4) are computed.
+// remainder runs 1 x 4 tiles, whose lanes do the same operations as the 4 x 8 tile's. Only input
+// channels [a0, a1) and output channels [c0, c1) are computed (a0, c0, c1 multiples of 4).
 
 @inline
 function splatAt(p: usize): v128 {
@@ -188,13 +188,16 @@ export function convFilterGrad(
   sw: i32,
   top: i32,
   left: i32,
+  a0: i32,
+  a1: i32,
   c0: i32,
   c1: i32,
 ): void {
-  for (let row = 0; row < kh * kw * ci; row++) {
-    memory.fill(dw + (<usize>(row * co + c0) << 2), 0, <usize>(c1 - c0) << 2);
+  for (let tap = 0; tap < kh * kw; tap++) {
+    for (let a = a0; a < a1; a++) {
+      memory.fill(dw + (<usize>((tap * ci + a) * co + c0) << 2), 0, <usize>(c1 - c0) << 2);
+    }
   }
-  const ci4 = ci & ~3;
   const xStep = <usize>(sw * ci) << 2;
   const dStep = <usize>co << 2;
   const outRow = <usize>co << 2;
@@ -216,8 +219,8 @@ export function convFilterGrad(
           const xp0 = xRow + (<usize>((lo * sw - left + j) * ci) << 2);
           const dp0 = dRow + (<usize>(lo * co) << 2);
           const tap = dw + (<usize>((i * kw + j) * ci * co) << 2);
-          let a = 0;
-          for (; a < ci4; a += 4) {
+          let a = a0;
+          for (; a + 4 <= a1; a += 4) {
             const out = tap + (<usize>(a * co) << 2);
             let c = c0;
             for (; c + 8 <= c1; c += 8) {
@@ -229,7 +232,7 @@ export function convFilterGrad(
               }
             }
           }
-          for (; a < ci; a++) {
+          for (; a < a1; a++) {
             const out = tap + (<usize>(a * co) << 2);
             for (let c = c0; c < c1; c += 4) {
               tile1x4(xp0 + (<usize>a << 2), dp0 + (<usize>c << 2), xStep, dStep, count, out + (<usize>c << 2));
