@@ -1,6 +1,7 @@
 /**
- * Where one training step of the harness's models goes on tfjs-backend-wasm: wall time and call
- * count per kernel, split into the forward pass, the backward pass (tf.variableGrads after the
+ * Where one training step of the harness's models goes on tfjs-backend-wasm: wall time, process
+ * CPU time (all threads; over wall time, the parallelism a threaded kernel got) and call count per
+ * kernel, split into the forward pass, the backward pass (tf.variableGrads after the
  * loss) and the Adam update, averaged over the timed steps. The gap between a phase's wall time
  * and its kernel time is tfjs engine overhead (tape, tidy, tensor bookkeeping).
  *
@@ -107,29 +108,35 @@ async function main(): Promise<void> {
   );
   let totalWall = 0;
   let totalKernels = 0;
+  let totalCpu = 0;
   let totalCalls = 0;
   for (const phase of PHASES) {
     const rows = timer.outer(phase);
     const ms = rows.reduce((a, [, r]) => a + r.ms, 0) / steps;
+    const cpu = rows.reduce((a, [, r]) => a + r.cpuMs, 0) / steps;
     const calls = rows.reduce((a, [, r]) => a + r.calls, 0) / steps;
     const phaseWall = (wall.get(phase) ?? 0) / steps;
     totalWall += phaseWall;
     totalKernels += ms;
+    totalCpu += cpu;
     totalCalls += calls;
     console.log(
-      `\n${phase}: ${fmt(phaseWall)} ms wall, ${fmt(ms)} ms in ${calls} kernel calls ` +
+      `\n${phase}: ${fmt(phaseWall)} ms wall, ${fmt(ms)} ms (cpu ${fmt(cpu)} ms) in ${calls} kernel calls ` +
         `(${fmt(phaseWall - ms)} ms outside kernels)`,
     );
-    console.log(`  ${'kernel'.padEnd(36)} ${'ms'.padStart(8)} ${'calls'.padStart(6)}`);
+    console.log(
+      `  ${'kernel'.padEnd(36)} ${'ms'.padStart(8)} ${'cpu ms'.padStart(8)} ${'calls'.padStart(6)}`,
+    );
     for (const [name, r] of timer.sorted(phase).slice(0, Number(opts.top))) {
       console.log(
-        `  ${name.padEnd(36)} ${fmt(r.ms / steps).padStart(8)} ${String(r.calls / steps).padStart(6)}`,
+        `  ${name.padEnd(36)} ${fmt(r.ms / steps).padStart(8)} ${fmt(r.cpuMs / steps).padStart(8)} ` +
+          `${String(r.calls / steps).padStart(6)}`,
       );
     }
   }
   console.log(
     `\nstep: ${fmt(totalWall)} ms wall (${fmt((batch * 1000) / totalWall)} img/s), ` +
-      `${fmt(totalKernels)} ms in ${totalCalls} kernel calls`,
+      `${fmt(totalKernels)} ms (cpu ${fmt(totalCpu)} ms) in ${totalCalls} kernel calls`,
   );
   tf.dispose([x, oneHot]);
   optimizer.dispose();

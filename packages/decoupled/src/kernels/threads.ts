@@ -63,7 +63,7 @@ export const MAX_CHUNKS = 4096;
  * Chunks per thread that callers aim for: enough that a thread the OS runs late leaves little for
  * the others to wait on, few enough that a call stays cheap (~1 us per chunk).
  */
-export const CHUNKS_PER_THREAD = 4;
+export const CHUNKS_PER_THREAD = 8;
 
 /**
  * Claims the next chunk of call `gen` (count chunks): its index, or -1 when all are claimed or the

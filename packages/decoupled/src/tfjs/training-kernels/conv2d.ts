@@ -89,9 +89,10 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
     if (co % 4 === 0 && convGradientTuning.directFilter) {
       const dw = s.alloc(filterShape);
       const [px, pdy, pdw] = [x, dy, dw].map((t) => ptr(backend, t));
-      // Threads take blocks of output x input channels: whole 4 x 8 tiles where the split allows.
+      // Threads take taps (no work is repeated), then blocks of 4 input channels (whole rows of
+      // dw, so no two threads write one cache line, and whole 4 x 8 tiles).
       const axes = [
-        { count: co, unit: co % 16 === 0 ? 8 : 4 },
+        { count: kh * kw, unit: 1 },
         { count: ci, unit: 4 },
       ];
       runSplit(
@@ -99,7 +100,7 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
         'convFilterGrad',
         n * ho * wo * kh * kw * ci * co,
         axes,
-        (c0, c1, a0, a1) => [
+        (t0, t1, a0, a1) => [
           px,
           pdy,
           pdw,
@@ -116,10 +117,10 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
           sw,
           top,
           left,
+          t0,
+          t1,
           a0,
           a1,
-          c0,
-          c1,
         ],
       );
       return dw;

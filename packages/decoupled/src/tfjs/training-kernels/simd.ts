@@ -93,8 +93,8 @@ export interface TrainingSimd {
   /** dx = x > 0 ? dy : 0 over n floats. */
   reluGrad(dy: number, x: number, dx: number, n: number): void;
   /**
-   * Conv2D filter gradient, NHWC; dw[:, :, a0:a1, c0:c1] is overwritten. Needs co, c0, c1 and a0
-   * % 4 == 0.
+   * Conv2D filter gradient, NHWC; dw[taps t0:t1 (t = i*kw + j), a0:a1, :] is overwritten. Needs
+   * co and a0 % 4 == 0.
    */
   convFilterGrad(
     x: number,
@@ -113,10 +113,10 @@ export interface TrainingSimd {
     sw: number,
     top: number,
     left: number,
+    t0: number,
+    t1: number,
     a0: number,
     a1: number,
-    c0: number,
-    c1: number,
   ): void;
 }
 

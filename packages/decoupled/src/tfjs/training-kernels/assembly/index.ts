@@ -115,8 +115,10 @@ export function centredAffine(
 // Output row by output row (b, o), so the few input rows a row touches stay in L1; for each tap
 // (i, j) a register tile of 4 input channels x 8 output channels accumulates over the row's
 // in-bounds pixels q and is added to dw (float32, as XNNPACK). Requires co % 4 == 0; a ci or co
-// remainder runs 1 x 4 tiles, whose lanes do the same operations as the 4 x 8 tile's. Only input
-// channels [a0, a1) and output channels [c0, c1) are computed (a0, c0, c1 multiples of 4).
+// remainder runs 1 x 4 tiles, whose lanes do the same operations as the 4 x 8 tile's. Only taps
+// [t0, t1) (t = i*kw + j) and input channels [a0, a1) are computed (a0 a multiple of 4): a tap's
+// sums never meet another tap's, so threads that take taps repeat no work, and blocks of input
+// channels are whole rows of dw, which threads do not share (output channels would share lines).
 
 @inline
 function splatAt(p: usize): v128 {
@@ -188,16 +190,15 @@ export function convFilterGrad(
   sw: i32,
   top: i32,
   left: i32,
+  t0: i32,
+  t1: i32,
   a0: i32,
   a1: i32,
-  c0: i32,
-  c1: i32,
 ): void {
-  for (let tap = 0; tap < kh * kw; tap++) {
-    for (let a = a0; a < a1; a++) {
-      memory.fill(dw + (<usize>((tap * ci + a) * co + c0) << 2), 0, <usize>(c1 - c0) << 2);
-    }
+  for (let t = t0; t < t1; t++) {
+    memory.fill(dw + (<usize>((t * ci + a0) * co) << 2), 0, <usize>((a1 - a0) * co) << 2);
   }
+  const co8 = co & ~7;
   const xStep = <usize>(sw * ci) << 2;
   const dStep = <usize>co << 2;
   const outRow = <usize>co << 2;
@@ -209,6 +210,7 @@ export function convFilterGrad(
         if (r < 0 || r >= h) continue;
         const xRow = x + (<usize>((b * h + r) * w * ci) << 2);
         for (let j = 0; j < kw; j++) {
+          if (i * kw + j < t0 || i * kw + j >= t1) continue;
           // In-bounds q: 0 <= q*sw - left + j < w.
           const lo = j >= left ? 0 : (left - j + sw - 1) / sw;
           let hi = (w - 1 + left - j) / sw + 1;
@@ -222,11 +224,11 @@ export function convFilterGrad(
           let a = a0;
           for (; a + 4 <= a1; a += 4) {
             const out = tap + (<usize>(a * co) << 2);
-            let c = c0;
-            for (; c + 8 <= c1; c += 8) {
+            let c = 0;
+            for (; c < co8; c += 8) {
               tile4x8(xp0 + (<usize>a << 2), dp0 + (<usize>c << 2), xStep, dStep, count, out + (<usize>c << 2), outRow);
             }
-            for (; c < c1; c += 4) {
+            for (; c < co; c += 4) {
               for (let k = 0; k < 4; k++) {
                 tile1x4(xp0 + (<usize>(a + k) << 2), dp0 + (<usize>c << 2), xStep, dStep, count, out + (<usize>(k * co + c) << 2));
               }
@@ -234,7 +236,7 @@ export function convFilterGrad(
           }
           for (; a < a1; a++) {
             const out = tap + (<usize>(a * co) << 2);
-            for (let c = c0; c < c1; c += 4) {
+            for (let c = 0; c < co; c += 4) {
               tile1x4(xp0 + (<usize>a << 2), dp0 + (<usize>c << 2), xStep, dStep, count, out + (<usize>c << 2));
             }
           }
