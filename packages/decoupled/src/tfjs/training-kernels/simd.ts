@@ -214,8 +214,8 @@ export interface SplitAxis {
 /**
  * Runs export `fn` of the module over independent outputs along `axes`: `args(s0, e0, s1, e1,
  * ...)` are its arguments for outputs [s0, e0) x [s1, e1) x .... With threads and at least
- * `minWork` of `work`, the outputs are cut into CHUNKS_PER_THREAD chunks per thread where the units
- * allow (the first axis is cut first), which the threads claim (kernels/threads.ts); else one call.
+ * `minWork` of `work`, the outputs are cut into `perThread` chunks per thread where the units allow
+ * (the first axis is cut first), which the threads claim (kernels/threads.ts); else one call.
  */
 export function runSplit(
   backend: WasmBackend,
@@ -223,12 +223,13 @@ export function runSplit(
   work: number,
   axes: SplitAxis[],
   args: (...bounds: number[]) => number[],
+  perThread = CHUNKS_PER_THREAD,
 ): void {
   const exec = simdOn(backend)[fn] as (...a: number[]) => void;
   const threads = threadsOf.get(backend);
   let chunks: number[][] = [[]];
   if (threads !== undefined && work >= trainingThreadTuning.minWork) {
-    let parts = CHUNKS_PER_THREAD * (threads.pool.workers + 1);
+    let parts = perThread * (threads.pool.workers + 1);
     for (const { count, unit } of axes) {
       const ranges = splitRange(
         count,

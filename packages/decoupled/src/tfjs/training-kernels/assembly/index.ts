@@ -116,9 +116,9 @@ export function centredAffine(
 // (i, j) a register tile of 4 input channels x 8 output channels accumulates over the row's
 // in-bounds pixels q and is added to dw (float32, as XNNPACK). Requires co % 4 == 0; a ci or co
 // remainder runs 1 x 4 tiles, whose lanes do the same operations as the 4 x 8 tile's. Only taps
-// [t0, t1) (t = i*kw + j) and input channels [a0, a1) are computed (a0 a multiple of 4): a tap's
-// sums never meet another tap's, so threads that take taps repeat no work, and blocks of input
-// channels are whole rows of dw, which threads do not share (output channels would share lines).
+// [t0, t1) (t = i*kw + j) and input channels [a0, a1) are computed (a0 a multiple of 4): blocks of
+// input channels are whole rows of dw, which threads do not share (output channels would share
+// cache lines).
 
 @inline
 function splatAt(p: usize): v128 {
