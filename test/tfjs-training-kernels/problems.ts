@@ -153,7 +153,7 @@ function convValueAndGrads(xs: number[], ws: number[], strides: number, pad: Pad
 /**
  * The kernels that split over threads, on shapes whose splits are uneven or fall inside a SIMD
  * tile's reach: the SIMD filter gradient over blocks of input channels (a block with the ci
- * remainder, co remainders), the direct forward conv and the stride-1 input gradient over output rows, col2im
+ * remainder, co remainders) or, with one input channel, over taps, the direct forward conv and the stride-1 input gradient over output rows, col2im
  * (strided input gradient, im2col route) over input rows with batch 1 and 3, BatchNorm's
  * reductions over channel blocks (37 channels) and its output passes over rows, the ReLU gradient
  * over 16-float blocks, the 2x2 max-pool gradient over images.
@@ -185,6 +185,7 @@ export function threadProblems(): ThreadProblem[] {
     conv([4, 14, 14, 16], [3, 3, 16, 32], 2, 'same', 13),
     conv([2, 10, 10, 16], [3, 3, 16, 16], 1, 'same', 16),
     conv([2, 7, 6, 13], [3, 3, 13, 12], 2, 'same', 19),
+    conv([3, 12, 12, 1], [3, 3, 1, 8], 1, 'same', 22),
     bn([2, 4, 4, 16]),
     bn([2, 3, 3, 37]),
     bn([1, 5, 3, 7]),

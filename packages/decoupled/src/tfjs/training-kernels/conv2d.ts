@@ -99,15 +99,15 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
       const [px, pdy] = [x, dy].map((t) => ptr(backend, t));
       const pdw = threaded ? (ptr(backend, aligned) + 63) & ~63 : ptr(backend, dw);
       const axes = [
-        { count: kh * kw, unit: kh * kw },
         { count: ci, unit: 4 },
+        { count: kh * kw, unit: 1 }, // split only with too few input channels (the first layer)
       ];
       runSplit(
         backend,
         'convFilterGrad',
         n * ho * wo * kh * kw * ci * co,
         axes,
-        (t0, t1, a0, a1) => [
+        (a0, a1, t0, t1) => [
           px,
           pdy,
           pdw,
