@@ -153,10 +153,10 @@ function convValueAndGrads(xs: number[], ws: number[], strides: number, pad: Pad
 /**
  * The kernels that split over threads, on shapes whose splits are uneven or fall inside a SIMD
  * tile's reach: the SIMD filter gradient over blocks of input channels (a block with the ci
- * remainder, co remainders) or, with one input channel, over taps, the direct forward conv and the stride-1 input gradient over output rows, col2im
- * (strided input gradient, im2col route) over input rows with batch 1 and 3, BatchNorm's
- * reductions over channel blocks (37 channels) and its output passes over rows, the ReLU gradient
- * over 16-float blocks, the 2x2 max-pool gradient over images.
+ * remainder, co remainders) or, with one input channel, over taps; the direct forward conv and
+ * the stride-1 input gradient over output rows; col2im (strided input gradient, im2col route) over
+ * input rows with batch 1 and 3; BatchNorm's output passes over rows (odd channel counts); the
+ * ReLU gradient over 16-float blocks; the 2x2 max-pool gradient over images.
  */
 export function threadProblems(): ThreadProblem[] {
   const conv = (xs: number[], ws: number[], strides: number, pad: Pad, seed: number) => {

@@ -16,7 +16,7 @@
 
 import type { AvgPoolGradAttrs, MaxPoolGradAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
-import { runSplit } from './simd.js';
+import { PASS_WORK, runSplit } from './simd.js';
 import { f32, type KernelArgs, ptr } from './wasm-backend.js';
 
 type Shape4 = [number, number, number, number];
@@ -45,17 +45,13 @@ export function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo 
     // Threads take whole images.
     const image = 4 * h * w * c;
     const pooled = 4 * ho * wo * c;
-    runSplit(backend, 'maxPoolGrad2x2', n * h * w * c, [{ count: n, unit: 1 }], (b0, b1) => [
-      px + b0 * image,
-      pdy + b0 * pooled,
-      pdx + b0 * image,
-      b1 - b0,
-      h,
-      w,
-      c,
-      ho,
-      wo,
-    ]);
+    runSplit(
+      backend,
+      'maxPoolGrad2x2',
+      n * h * w * c * PASS_WORK,
+      [{ count: n, unit: 1 }],
+      (b0, b1) => [px + b0 * image, pdy + b0 * pooled, pdx + b0 * image, b1 - b0, h, w, c, ho, wo],
+    );
     return out;
   }
   const x = f32(backend, input);

@@ -16,17 +16,7 @@ import type { WasmBackend } from './wasm-backend.js';
 
 /** Exports of the module; see assembly/index.ts for the math. */
 export interface TrainingSimd {
-  /** Channels [k0, k1) only. */
-  channelSums(
-    a: number,
-    b: number,
-    shift: number,
-    m: number,
-    c: number,
-    acc: number,
-    k0: number,
-    k1: number,
-  ): void;
+  channelSums(a: number, b: number, shift: number, m: number, c: number, acc: number): void;
   centredAffine(
     out: number,
     x: number,
@@ -173,6 +163,13 @@ const threadsOf = new WeakMap<object, Threads>();
  * Work (multiply-adds, or elements for passes without a reduction) below which a call stays on
  * one thread: a split costs a message to each worker and a wake-up, ~20 us in Node.
  */
+/**
+ * Work per element of a one-pass kernel (ReLU gradient, BatchNorm's output pass, the 2x2 max-pool
+ * gradient), in multiply-adds: such a pass moves more memory than it computes, and measured it
+ * gains from threads only from about 2^20 elements (below, 0.8-1.1x).
+ */
+export const PASS_WORK = 1 / 8;
+
 export const trainingThreadTuning = {
   minWork: 1 << 17,
   /** false: the calling thread only waits and the workers run every chunk (tests). */

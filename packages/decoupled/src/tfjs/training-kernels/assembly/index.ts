@@ -21,17 +21,16 @@ function accumulate(at: usize, lo: v128, hi: v128): void {
   v128.store(at, f64x2.add(v128.load(at, 16), hi), 16);
 }
 
-/** channelSums over channels [k0, k1) only (acc[k], acc[c + k] for k in the range). */
-export function channelSums(a: usize, b: usize, shift: usize, m: i32, c: i32, acc: usize, k0: i32, k1: i32): void {
+export function channelSums(a: usize, b: usize, shift: usize, m: i32, c: i32, acc: usize): void {
+  memory.fill(acc, 0, <usize>c << 4);
   const acc2 = acc + (<usize>c << 3);
-  memory.fill(acc + (<usize>k0 << 3), 0, <usize>(k1 - k0) << 3);
-  memory.fill(acc2 + (<usize>k0 << 3), 0, <usize>(k1 - k0) << 3);
+  const c4 = c & ~3;
   const rowBytes = <usize>c << 2;
   for (let r = 0; r < m; r++) {
     const ra = a + <usize>r * rowBytes;
     const rb = b + <usize>r * rowBytes;
-    let k = k0;
-    for (; k + 4 <= k1; k += 4) {
+    let k = 0;
+    for (; k < c4; k += 4) {
       const o = <usize>k << 2;
       const va = v128.load(ra + o);
       const vb = f32x4.sub(v128.load(rb + o), v128.load(shift + o));
@@ -48,7 +47,7 @@ export function channelSums(a: usize, b: usize, shift: usize, m: i32, c: i32, ac
         f64x2.promote_low_f32x4(v128.shuffle<f32>(p, p, 2, 3, 2, 3)),
       );
     }
-    for (; k < k1; k++) {
+    for (; k < c; k++) {
       const o = <usize>k << 2;
       const va = load<f32>(ra + o);
       const d = <usize>k << 3;
