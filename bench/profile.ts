@@ -1,23 +1,32 @@
 /**
- * Where one training step of the harness's models goes on tfjs-backend-wasm: wall time and call
- * count per kernel, split into the forward pass, the backward pass (tf.variableGrads after the
+ * Where one training step of the harness's models goes on tfjs-backend-wasm: wall time, process
+ * CPU time (all threads; over wall time, the parallelism a threaded kernel got) and call count per
+ * kernel, split into the forward pass, the backward pass (tf.variableGrads after the
  * loss) and the Adam update, averaged over the timed steps. The gap between a phase's wall time
  * and its kernel time is tfjs engine overhead (tape, tidy, tensor bookkeeping).
  *
  * Usage: node dist/bench/profile.js [--model resnet|cnn] [--batch 128] [--steps 5] [--warmup 2]
- *        [--top 25] [--nested] [--unfused]
+ *        [--top 25] [--nested] [--unfused] [--threads 1] [--xnnpack-conv] [--no-split]
  * --nested adds rows for kernels that kernels call ('Conv2DBackpropFilter > Transpose', not summed).
  * --unfused runs without the fused BatchNorm op (tfjs-layers' own moments + batchNorm graph).
+ * --threads N runs the threaded backend (threads-node.ts): N XNNPACK threads, and the training
+ * kernels split over N threads. --xnnpack-conv sends the forward convs (and stride-1 input
+ * gradients) to XNNPACK instead of the SIMD loop; --no-split keeps the training kernels on the
+ * calling thread (with both: the threaded backend as it was before the training kernels had
+ * threads).
  */
 
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import { convGradientTuning } from '#decoupled/tfjs/training-kernels/conv2d.js';
 import {
   registerWasmTrainingKernels,
   setFusedBatchNorm,
 } from '#decoupled/tfjs/training-kernels/index.js';
+import { trainingThreadTuning } from '#decoupled/tfjs/training-kernels/simd.js';
+import { initWasmBackendThreaded } from '#decoupled/tfjs/training-kernels/threads-node.js';
 import { KernelTimer } from './kernel-timer.js';
 import { BENCH_MODELS, benchProblem } from './models.js';
 
@@ -30,6 +39,9 @@ const { values: opts } = parseArgs({
     top: { type: 'string', default: '25' },
     nested: { type: 'boolean', default: false },
     unfused: { type: 'boolean', default: false },
+    threads: { type: 'string', default: '1' },
+    'xnnpack-conv': { type: 'boolean', default: false },
+    'no-split': { type: 'boolean', default: false },
   },
 });
 
@@ -53,7 +65,9 @@ async function main(): Promise<void> {
   const warmup = Number(opts.warmup);
   registerWasmTrainingKernels();
   setFusedBatchNorm(!opts.unfused);
-  await tf.setBackend('wasm');
+  const threads = await initWasmBackendThreaded(Number(opts.threads));
+  convGradientTuning.directForward = !opts['xnnpack-conv'];
+  if (opts['no-split']) trainingThreadTuning.minWork = Number.POSITIVE_INFINITY;
   await tf.ready();
   const timer = new KernelTimer(opts.nested);
   timer.install('wasm');
@@ -87,34 +101,42 @@ async function main(): Promise<void> {
 
   console.log(
     `bench:profile ${opts.model}, batch ${batch}, 28x28x1, Adam, ${opts.unfused ? 'unfused' : 'fused'} BatchNorm; ` +
-      `per step, mean of ${steps} steps after ${warmup} warm-up; ${cpuModel()}, node ${process.version}, ` +
+      `per step, mean of ${steps} steps after ${warmup} warm-up; ${threads} thread(s)` +
+      `${opts['xnnpack-conv'] ? ', XNNPACK forward convs' : ''}` +
+      `${opts['no-split'] ? ', training kernels on 1 thread' : ''}; ${cpuModel()}, node ${process.version}, ` +
       `load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`,
   );
   let totalWall = 0;
   let totalKernels = 0;
+  let totalCpu = 0;
   let totalCalls = 0;
   for (const phase of PHASES) {
     const rows = timer.outer(phase);
     const ms = rows.reduce((a, [, r]) => a + r.ms, 0) / steps;
+    const cpu = rows.reduce((a, [, r]) => a + r.cpuMs, 0) / steps;
     const calls = rows.reduce((a, [, r]) => a + r.calls, 0) / steps;
     const phaseWall = (wall.get(phase) ?? 0) / steps;
     totalWall += phaseWall;
     totalKernels += ms;
+    totalCpu += cpu;
     totalCalls += calls;
     console.log(
-      `\n${phase}: ${fmt(phaseWall)} ms wall, ${fmt(ms)} ms in ${calls} kernel calls ` +
+      `\n${phase}: ${fmt(phaseWall)} ms wall, ${fmt(ms)} ms (cpu ${fmt(cpu)} ms) in ${calls} kernel calls ` +
         `(${fmt(phaseWall - ms)} ms outside kernels)`,
     );
-    console.log(`  ${'kernel'.padEnd(36)} ${'ms'.padStart(8)} ${'calls'.padStart(6)}`);
+    console.log(
+      `  ${'kernel'.padEnd(36)} ${'ms'.padStart(8)} ${'cpu ms'.padStart(8)} ${'calls'.padStart(6)}`,
+    );
     for (const [name, r] of timer.sorted(phase).slice(0, Number(opts.top))) {
       console.log(
-        `  ${name.padEnd(36)} ${fmt(r.ms / steps).padStart(8)} ${String(r.calls / steps).padStart(6)}`,
+        `  ${name.padEnd(36)} ${fmt(r.ms / steps).padStart(8)} ${fmt(r.cpuMs / steps).padStart(8)} ` +
+          `${String(r.calls / steps).padStart(6)}`,
       );
     }
   }
   console.log(
     `\nstep: ${fmt(totalWall)} ms wall (${fmt((batch * 1000) / totalWall)} img/s), ` +
-      `${fmt(totalKernels)} ms in ${totalCalls} kernel calls`,
+      `${fmt(totalKernels)} ms (cpu ${fmt(totalCpu)} ms) in ${totalCalls} kernel calls`,
   );
   tf.dispose([x, oneHot]);
   optimizer.dispose();

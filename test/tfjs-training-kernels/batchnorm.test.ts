@@ -10,57 +10,11 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { batchNormTrainingOp, setFusedBatchNorm } from '#decoupled/tfjs/training-kernels/index.js';
-import { maxRelDiff, onBackend, randomArray, resnetLosses, setup } from './helpers.js';
+import { setFusedBatchNorm } from '#decoupled/tfjs/training-kernels/index.js';
+import { assertClose, onBackend, randomArray, resnetLosses, setup } from './helpers.js';
+import { BN_EPS, batchNormValuesAndGrads, fusedBatchNorm, unfusedBatchNorm } from './problems.js';
 
 before(setup);
-
-const EPS = 1e-3;
-
-function assertClose(a: Float32Array[], b: Float32Array[], tol: number, what: string): void {
-  assert.equal(a.length, b.length);
-  for (let i = 0; i < a.length; i++) {
-    const d = maxRelDiff(a[i], b[i]);
-    assert.ok(d <= tol, `${what}: output ${i} differs by ${d}`);
-  }
-}
-
-/** The unfused reference: tfjs-layers' own training-mode graph. */
-function unfused(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor[] {
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
-  const { mean, variance } = tf.moments(x, axes);
-  return [tf.batchNorm(x, mean, variance, beta, gamma, EPS), mean, variance];
-}
-
-function fused(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor[] {
-  return batchNormTrainingOp(x, gamma, beta, EPS);
-}
-
-/** Outputs, then d/d(x, gamma, beta) of sum(y r) + sum(mean r1) + sum(var r2). */
-function valuesAndGrads(
-  shape: number[],
-  offset: number,
-  op: typeof fused,
-  throughStats: boolean,
-): () => tf.Tensor[] {
-  return () => {
-    const c = shape[shape.length - 1];
-    const x = tf.add(tf.tensor(randomArray(tf.util.sizeFromShape(shape), 3), shape), offset);
-    const gamma = tf.add(tf.tensor1d(randomArray(c, 5)), 1.5);
-    const beta = tf.tensor1d(randomArray(c, 7));
-    const r = tf.tensor(randomArray(x.size, 11), shape);
-    const r1 = tf.tensor1d(randomArray(c, 13));
-    const r2 = tf.tensor1d(randomArray(c, 17));
-    const loss = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      const [y, mean, variance] = op(a, g, b);
-      const main = tf.sum(tf.mul(y, r));
-      return throughStats
-        ? tf.addN([main, tf.sum(tf.mul(mean, r1)), tf.sum(tf.mul(variance, r2))])
-        : main;
-    };
-    return [...op(x, gamma, beta), ...tf.grads(loss)([x, gamma, beta])];
-  };
-}
 
 describe('fused BatchNorm op on wasm matches tf.moments + tf.batchNorm on cpu', () => {
   const shapes = [
@@ -74,21 +28,33 @@ describe('fused BatchNorm op on wasm matches tf.moments + tf.batchNorm on cpu', 
   for (const shape of shapes) {
     for (const throughStats of [false, true]) {
       it(`[${shape}]${throughStats ? ', gradients through mean and variance' : ''}`, () => {
-        const wasm = onBackend('wasm', valuesAndGrads(shape, 0.25, fused, throughStats));
-        const cpu = onBackend('cpu', valuesAndGrads(shape, 0.25, unfused, throughStats));
+        const wasm = onBackend(
+          'wasm',
+          batchNormValuesAndGrads(shape, 0.25, fusedBatchNorm, throughStats),
+        );
+        const cpu = onBackend(
+          'cpu',
+          batchNormValuesAndGrads(shape, 0.25, unfusedBatchNorm, throughStats),
+        );
         // The pixel-less case has var 0: y = beta exactly, dx scaled by 1/sqrt(eps).
         assertClose(wasm, cpu, 2e-5, `[${shape}]`);
       });
     }
   }
   it('a large mean (100 + x) does not cancel', () => {
-    const wasm = onBackend('wasm', valuesAndGrads([4, 6, 6, 8], 100, fused, true));
-    const cpu = onBackend('cpu', valuesAndGrads([4, 6, 6, 8], 100, unfused, true));
+    const wasm = onBackend(
+      'wasm',
+      batchNormValuesAndGrads([4, 6, 6, 8], 100, fusedBatchNorm, true),
+    );
+    const cpu = onBackend(
+      'cpu',
+      batchNormValuesAndGrads([4, 6, 6, 8], 100, unfusedBatchNorm, true),
+    );
     assertClose(wasm, cpu, 1e-4, 'offset 100');
   });
   it('leaves no tensor behind (forward and gradients)', () => {
     tf.setBackend('wasm');
-    const f = valuesAndGrads([2, 3, 3, 5], 0, fused, true);
+    const f = batchNormValuesAndGrads([2, 3, 3, 5], 0, fusedBatchNorm, true);
     tf.tidy(f); // warm-up
     const before = tf.memory().numTensors;
     const outs = tf.tidy(f);
@@ -102,7 +68,7 @@ describe('fused BatchNorm op on wasm matches tf.moments + tf.batchNorm on cpu', 
 function layerRun(shape: number[], training: boolean, momentum: number): () => tf.Tensor[] {
   return () => {
     const c = shape[shape.length - 1];
-    const layer = tfl.layers.batchNormalization({ momentum, epsilon: EPS });
+    const layer = tfl.layers.batchNormalization({ momentum, epsilon: BN_EPS });
     const x = tf.tensor(randomArray(tf.util.sizeFromShape(shape), 23), shape);
     layer.build(x.shape);
     layer.setWeights([

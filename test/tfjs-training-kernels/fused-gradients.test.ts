@@ -10,6 +10,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { convGradientTuning } from '#decoupled/tfjs/training-kernels/conv2d.js';
 import { randomTensor, sameOnBoth, setup } from './helpers.js';
+import { reluValueAndGrad } from './problems.js';
 
 before(setup);
 
@@ -21,19 +22,7 @@ describe('fused Relu gradient on wasm matches tfjs on cpu', () => {
     [2, 9],
   ]) {
     it(`[${shape}]: value and gradient (including exact zeros)`, () => {
-      sameOnBoth(
-        () => {
-          // Rounding to a grid of 1/4 puts exact zeros in x: their gradient is 0.
-          const x = tf.div(tf.round(tf.mul(randomTensor(shape, 3), 4)), 4);
-          const r = randomTensor(shape, 5);
-          const { value, grad } = tf.valueAndGrad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), r)))(
-            x,
-          );
-          return [value, grad];
-        },
-        0,
-        `relu [${shape}]`,
-      );
+      sameOnBoth(reluValueAndGrad(shape, 3), 0, `relu [${shape}]`);
     });
   }
 });

@@ -8,52 +8,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { convGradientTuning } from '#decoupled/tfjs/training-kernels/conv2d.js';
-import { type Backend, maxRelDiff, onBackend, randomArray, setup } from './helpers.js';
+import { assertClose, type Backend, onBackend, randomArray, setup } from './helpers.js';
+import { convGrads, type Pad, pool, poolGrad, spacedArray } from './problems.js';
 
 const defaultPatch = convGradientTuning.matmulMaxPatch;
-
-type Shape4 = [number, number, number, number];
-type Pad =
-  | 'same'
-  | 'valid'
-  | number
-  | [[number, number], [number, number], [number, number], [number, number]];
 
 before(setup);
 
 function both(f: () => tf.Tensor[]): [Float32Array[], Float32Array[]] {
   return [onBackend('wasm', f), onBackend('cpu', f)];
-}
-
-function assertClose(wasm: Float32Array[], cpu: Float32Array[], tol: number, what: string): void {
-  assert.equal(wasm.length, cpu.length);
-  for (let i = 0; i < wasm.length; i++) {
-    const d = maxRelDiff(wasm[i], cpu[i]);
-    assert.ok(d <= tol, `${what}: output ${i} differs from cpu by ${d}`);
-  }
-}
-
-/** d/dx and d/dw of sum(conv(x, w) * r) for a fixed random r. */
-function convGrads(
-  xShape: number[],
-  wShape: number[],
-  strides: number,
-  pad: Pad,
-  seed: number,
-  depthwise = false,
-): () => tf.Tensor[] {
-  return () => {
-    const x = tf.tensor4d(randomArray(tf.util.sizeFromShape(xShape), seed), xShape as Shape4);
-    const w = tf.tensor4d(randomArray(tf.util.sizeFromShape(wShape), seed + 1), wShape as Shape4);
-    const f = (a: tf.Tensor, b: tf.Tensor) =>
-      depthwise
-        ? tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad as 'same')
-        : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad as 'same');
-    const y = f(x, w);
-    const r = tf.tensor(randomArray(y.size, seed + 2), y.shape);
-    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), r)));
-    return g([x, w]);
-  };
 }
 
 for (const [route, patch, directFilter] of [
@@ -197,50 +160,6 @@ describe('depthwise conv2d gradients on wasm match cpu', () => {
     }
   }
 });
-
-function pool(
-  kind: 'max' | 'avg',
-  x: tf.Tensor,
-  size: number,
-  strides: number,
-  pad: Pad,
-): tf.Tensor {
-  const x4 = x as tf.Tensor4D;
-  return kind === 'max'
-    ? tf.maxPool(x4, size, strides, pad as 'same')
-    : tf.avgPool(x4, size, strides, pad as 'same');
-}
-
-/** d/dx of sum(pool(x) * r). */
-function poolGrad(
-  kind: 'max' | 'avg',
-  xShape: number[],
-  size: number,
-  strides: number,
-  pad: Pad,
-  seed: number,
-): () => tf.Tensor[] {
-  return () => {
-    const x = tf.tensor4d(spacedArray(tf.util.sizeFromShape(xShape), seed), xShape as Shape4);
-    const y = pool(kind, x, size, strides, pad);
-    const r = tf.tensor(randomArray(y.size, seed + 1), y.shape);
-    return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(pool(kind, a, size, strides, pad), r)))(x)];
-  };
-}
-
-/**
- * A shuffled grid of values 0.01 apart: no two pool inputs are within 2 eps of each other, so a
- * finite difference never crosses a max-pool kink.
- */
-function spacedArray(n: number, seed: number): Float32Array {
-  const key = randomArray(n, seed);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => key[a] - key[b]);
-  const out = new Float32Array(n);
-  order.forEach((k, i) => {
-    out[k] = (i - n / 2) * 0.01;
-  });
-  return out;
-}
 
 /** Central finite difference of sum(pool(x) * r), computed in float64 from float32 forwards. */
 function numericPoolGrad(

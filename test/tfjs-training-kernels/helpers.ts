@@ -67,15 +67,18 @@ export function maxRelDiff(a: Float32Array, b: Float32Array): number {
   return worst / scale;
 }
 
+/** Asserts that every output of `a` agrees with `b`'s within relative tolerance `tol`. */
+export function assertClose(a: Float32Array[], b: Float32Array[], tol: number, what: string): void {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) {
+    const d = maxRelDiff(a[i], b[i]);
+    assert.ok(d <= tol, `${what}: output ${i} differs by ${d}`);
+  }
+}
+
 /** Runs `f` on wasm and on cpu and asserts each output agrees within relative tolerance `tol`. */
 export function sameOnBoth(f: () => tf.Tensor[], tol: number, what: string): void {
-  const wasm = onBackend('wasm', f);
-  const cpu = onBackend('cpu', f);
-  assert.equal(wasm.length, cpu.length);
-  for (let i = 0; i < wasm.length; i++) {
-    const d = maxRelDiff(wasm[i], cpu[i]);
-    assert.ok(d <= tol, `${what}: output ${i} differs from cpu by ${d}`);
-  }
+  assertClose(onBackend('wasm', f), onBackend('cpu', f), tol, `${what} (wasm vs cpu)`);
 }
 
 /** A tensor of `shape` with the seeded values of randomArray. */

@@ -1,7 +1,8 @@
 /**
  * tfjs-backend-wasm's threaded build in Node (initWasmBackendThreaded): a child process starts it
- * with 2 XNNPACK threads on a shared memory, and a small ResNet trains there with the same losses
- * as on the single-threaded backend of this process (the thread split changes no arithmetic).
+ * with 2 threads on a shared memory, and a small ResNet trains there, every training-kernel call
+ * split over both threads, with the same losses, bit for bit, as on the single-threaded backend of this process (the thread split changes no arithmetic);
+ * the child then ends by itself (no thread keeps it alive).
  */
 
 import assert from 'node:assert/strict';
@@ -21,17 +22,18 @@ describe('threaded tfjs-backend-wasm in Node', () => {
       timeout: 120_000,
     });
     const line = out.trim().split('\n').pop() as string;
-    const threaded = JSON.parse(line) as { threads: number; shared: boolean; losses: number[] };
+    const threaded = JSON.parse(line) as {
+      threads: number;
+      shared: boolean;
+      splitCalls: number;
+      losses: number[];
+    };
     assert.equal(threaded.threads, 2);
     assert.equal(threaded.shared, true);
+    assert.ok(threaded.splitCalls > 0, 'no training-kernel call ran on 2 threads');
     tf.setBackend('wasm');
-    const single = resnetLosses(4);
-    assert.equal(threaded.losses.length, single.length);
-    for (let i = 0; i < single.length; i++) {
-      assert.ok(
-        Math.abs(threaded.losses[i] - single[i]) <= 1e-5 * Math.max(1, Math.abs(single[i])),
-        `step ${i}: threaded ${threaded.losses[i]} vs single ${single[i]}`,
-      );
-    }
+    // The same kernels run on both backends (XNNPACK's and the SIMD loops' threads split outputs,
+    // never sums): the same bits.
+    assert.deepEqual(threaded.losses, resnetLosses(4));
   });
 });

@@ -9,7 +9,7 @@
 import { OptionError } from '../core/errors.js';
 import { referenceKernels, type UpdateKernels } from '../core/kernels.js';
 import { sharedMemorySupported } from './module.js';
-import { isNode } from './threads.js';
+import { followKernelMemories, isNode } from './threads.js';
 import {
   getThreadPool,
   type KernelThreadOptions,
@@ -79,9 +79,11 @@ export async function initKernels(options: KernelThreadOptions = {}): Promise<Up
     await current?.close();
     if (threads > 1) {
       setThreadPool(
-        threadsNode
-          ? await threadsNode.startNodePool(threads - 1)
-          : await threadsWeb!.startWebPool(threads - 1),
+        followKernelMemories(
+          threadsNode
+            ? await threadsNode.startNodePool(threads - 1)
+            : await threadsWeb!.startWebPool(threads - 1),
+        ),
       );
     }
   }

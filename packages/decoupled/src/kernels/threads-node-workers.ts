@@ -2,36 +2,25 @@
  * Kernel threads on Node's worker_threads: the only module of the kernels layer that uses a
  * Node-only API. It is reached solely through the package import `#kernel-threads-node` under the
  * `node` condition (./threads-node.ts), so a browser bundle never contains it. Each worker
- * instantiates the shared kernel module over every registered shared memory and runs the calls it
- * is posted; completion is counted with Atomics in a small SharedArrayBuffer, on which the caller
- * blocks (Atomics.wait is allowed on Node's main thread).
+ * speaks WORKER_PROTOCOL (./threads.ts): it instantiates the module posted with every attached
+ * shared memory and claims chunks of the calls it is posted; completion is counted with Atomics in
+ * a small SharedArrayBuffer, on which the caller blocks (Atomics.wait is allowed on Node's main
+ * thread).
  */
-import { kernelModule } from './module.js';
-import { isNode, type KernelThreadPool, sharedMemoryPool } from './threads.js';
+import {
+  CONTROL_INTS,
+  isNode,
+  type KernelThreadPool,
+  sharedMemoryPool,
+  WORKER_PROTOCOL,
+} from './threads.js';
 
 // CommonJS source run with `eval: true`, so no file has to be located next to the bundle.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const done = new Int32Array(workerData.done);
-const instances = new Map();
-parentPort.on('message', (msg) => {
-  if (msg.type === 'release') {
-    instances.delete(msg.id);
-    return;
-  }
-  if (msg.type === 'memory') {
-    const inst = new WebAssembly.Instance(workerData.module, { env: { memory: msg.memory } });
-    instances.set(msg.id, inst.exports);
-    return;
-  }
-  try {
-    instances.get(msg.id)[msg.fn](...msg.args);
-  } catch (e) {
-    Atomics.store(done, 1, 1);
-  }
-  Atomics.add(done, 0, 1);
-  Atomics.notify(done, 0);
-});
+const control = new Int32Array(workerData.control);
+${WORKER_PROTOCOL}
+parentPort.on('message', (msg) => onKernelMessage(msg, control));
 parentPort.postMessage('ready');
 `;
 
@@ -44,17 +33,19 @@ export async function availableCores(): Promise<number> {
     : os.cpus().length;
 }
 
-/** Starts `workers` worker threads (resolves once all are ready). */
+/**
+ * Starts `workers` worker threads (resolves once all are ready). They never keep the process
+ * alive: an idle pool lets Node exit.
+ */
 export async function startNodePool(
   workers: number,
   timeoutMs = 120_000,
 ): Promise<KernelThreadPool> {
   const { Worker } = await import('node:worker_threads');
-  const done = new Int32Array(new SharedArrayBuffer(8));
-  const module = kernelModule(true);
+  const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_INTS));
   const list = Array.from(
     { length: workers },
-    () => new Worker(WORKER_SOURCE, { eval: true, workerData: { module, done: done.buffer } }),
+    () => new Worker(WORKER_SOURCE, { eval: true, workerData: { control: control.buffer } }),
   );
   await Promise.all(
     list.map(
@@ -68,7 +59,7 @@ export async function startNodePool(
   for (const w of list) w.unref();
   return sharedMemoryPool(
     list,
-    done,
+    control,
     timeoutMs,
     (counter, count) => Atomics.wait(counter, 0, count, 1000),
     async () => {

@@ -1,39 +1,28 @@
 /**
- * Kernel threads on Web Workers (browsers, Deno): the same protocol as ./threads-node.ts. Needs a
+ * Kernel threads on Web Workers (browsers, Deno): the same protocol (WORKER_PROTOCOL of
+ * ./threads.ts) as ./threads-node-workers.ts. Needs a
  * shared WebAssembly memory, i.e. a cross-origin-isolated page. The workers are started from a Blob
  * URL holding the source below, so nothing has to be served next to the bundle. A window's main
- * thread may not block in Atomics.wait, so the caller spins on the completion counter (a step is
+ * thread may not block in Atomics.wait, so the caller spins on the finished count (a step is
  * threaded only when it takes long enough for that to be cheap).
  */
-import { kernelModule } from './module.js';
-import { type KernelThreadPool, sharedMemoryPool } from './threads.js';
+import {
+  CONTROL_INTS,
+  type KernelThreadPool,
+  sharedMemoryPool,
+  WORKER_PROTOCOL,
+} from './threads.js';
 
 const WORKER_SOURCE = `
-let module, done;
-const instances = new Map();
+let control;
+${WORKER_PROTOCOL}
 onmessage = (e) => {
-  const msg = e.data;
-  if (msg.type === 'init') {
-    module = msg.module;
-    done = new Int32Array(msg.done);
+  if (e.data.type === 'init') {
+    control = new Int32Array(e.data.control);
     postMessage('ready');
-    return;
+  } else {
+    onKernelMessage(e.data, control);
   }
-  if (msg.type === 'release') {
-    instances.delete(msg.id);
-    return;
-  }
-  if (msg.type === 'memory') {
-    instances.set(msg.id, new WebAssembly.Instance(module, { env: { memory: msg.memory } }).exports);
-    return;
-  }
-  try {
-    instances.get(msg.id)[msg.fn](...msg.args);
-  } catch (err) {
-    Atomics.store(done, 1, 1);
-  }
-  Atomics.add(done, 0, 1);
-  Atomics.notify(done, 0);
 };
 `;
 
@@ -56,8 +45,7 @@ export async function startWebPool(
   workers: number,
   timeoutMs = 120_000,
 ): Promise<KernelThreadPool> {
-  const done = new Int32Array(new SharedArrayBuffer(8));
-  const module = kernelModule(true);
+  const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_INTS));
   const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
   const list = Array.from({ length: workers }, () => new Worker(url));
   URL.revokeObjectURL(url);
@@ -67,14 +55,14 @@ export async function startWebPool(
         new Promise<void>((resolve, reject) => {
           w.onmessage = () => resolve();
           w.onerror = (e) => reject(new Error(`kernel worker failed to start: ${e.message}`));
-          w.postMessage({ type: 'init', module, done: done.buffer });
+          w.postMessage({ type: 'init', control: control.buffer });
         }),
     ),
   );
   // The page's main thread may not Atomics.wait: spin on the counter instead.
   return sharedMemoryPool(
     list,
-    done,
+    control,
     timeoutMs,
     () => {},
     async () => {

@@ -38,7 +38,7 @@ import {
   stateArena,
 } from './arena.js';
 import type { UpdateExport } from './module.js';
-import { type KernelThreadPool, splitRange } from './threads.js';
+import { CHUNKS_PER_THREAD, type KernelThreadPool, splitRange } from './threads.js';
 
 /** The WASM kernels, plus the extras the optimizer core can use when present. */
 export interface WasmKernels extends UpdateKernels {
@@ -148,14 +148,10 @@ function runThreaded(
   args: (start: number, len: number) => number[],
 ): boolean {
   if (!pool || n < minParallel || !pool.has(mem.id)) return false;
-  const [own, ...rest] = splitRange(n, pool.workers + 1);
-  const exec = mem.exports[fn] as (...a: number[]) => void;
-  pool.run(
-    mem.id,
-    fn,
-    rest.map(([a, b]) => args(a, b - a)),
-    () => exec(...args(own[0], own[1] - own[0])),
+  const chunks = splitRange(n, CHUNKS_PER_THREAD * (pool.workers + 1)).map(([a, b]) =>
+    args(a, b - a),
   );
+  pool.run(mem.id, fn, chunks, mem.exports[fn] as (...a: number[]) => void);
   return true;
 }
 

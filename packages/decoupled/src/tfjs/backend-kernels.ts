@@ -37,7 +37,7 @@ import { type KernelExports, kernelModule } from '../kernels/module.js';
 import { wasmKernels, wasmKernelsSupported } from '../kernels/wasm.js';
 import { registerGpuKernels } from './gpu/index.js';
 import { registerWasmTrainingKernels } from './training-kernels/index.js';
-import { isThreaded } from './training-kernels/simd.js';
+import { backendMemory, isThreaded } from './training-kernels/simd.js';
 import type { WasmBackend as TrainingBackend } from './training-kernels/wasm-backend.js';
 
 export const ADAM_KERNEL = 'DecoupledAdamUpdate';
@@ -115,8 +115,7 @@ const wasmModules = new WeakMap<object, KernelExports>();
 function wasmKernelsOn(backend: unknown): KernelExports {
   let k = wasmModules.get(backend as object);
   if (!k) {
-    const { wasm } = backend as WasmBackend;
-    const memory = wasm.wasmMemory ?? wasm.asm.memory;
+    const memory = backendMemory(backend as TrainingBackend);
     if (memory === undefined) throw new Error('decoupled/tfjs: no wasm memory on the backend');
     // The threaded build (threads-node.ts) runs on a shared memory, which only the
     // shared-memory variant of the module can import.

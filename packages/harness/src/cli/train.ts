@@ -500,7 +500,7 @@ function addRunOptions(command: Command): void {
     .addOption(new Option('--backend <name>', 'tfjs backend (default wasm)').choices(BACKENDS))
     .option(
       '--threads <n|auto>',
-      "wasm: XNNPACK threads, 'auto' = one per core (default 1); the numbers do not change",
+      "wasm: threads (XNNPACK's and the training kernels'), 'auto' = one per core (default 1); the numbers do not change",
       threadsArg,
     )
     .option('--json', 'print each epoch as its JSON record (the default when stdout is no TTY)')

@@ -6,22 +6,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from './config.js';
 
-/** The emscripten module behind tfjs-backend-wasm: its pthreads (XNNPACK's pool). */
-interface WasmModule {
-  PThread?: { runningWorkers: { unref(): void }[] };
-}
-
 /**
  * Loads, registers and activates `name`; safe to call repeatedly. `threads` > 1 starts the wasm
- * backend's threaded build with that many XNNPACK threads. A backend is per process: asking for
+ * backend's threaded build with that many threads for XNNPACK and for the training kernels
+ * (initWasmBackendThreaded). A backend is per process: asking for
  * another thread count than the running wasm backend's is an error.
  */
 export async function useBackend(name: BackendName, threads = 1): Promise<void> {
   if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
-    const { registerWasmTrainingKernels } = await import('decoupled/tfjs');
+    const { initWasmBackendThreaded, registerWasmTrainingKernels } = await import('decoupled/tfjs');
     registerWasmTrainingKernels();
-    if (threads > 1 && !('wasm' in tf.engine().registry)) await startThreaded(threads);
+    if (threads > 1 && !('wasm' in tf.engine().registry)) await initWasmBackendThreaded(threads);
   } else {
     await import('@tensorflow/tfjs-backend-cpu');
   }
@@ -38,13 +34,4 @@ export async function useBackend(name: BackendName, threads = 1): Promise<void> 
       );
     }
   }
-}
-
-/** Initializes the wasm backend's threaded build (Node only). */
-async function startThreaded(threads: number): Promise<void> {
-  const { initWasmBackendThreaded } = await import('decoupled/tfjs');
-  await initWasmBackendThreaded(threads);
-  // The pool's pthreads would otherwise keep the process alive after the run.
-  const module = (tf.backend() as unknown as { wasm: WasmModule }).wasm;
-  for (const worker of module.PThread?.runningWorkers ?? []) worker.unref();
 }

@@ -191,7 +191,8 @@ const TrainConfigObject = z.strictObject({
   out: z.string().min(1).optional(),
   backend: z.enum(BACKENDS).default('wasm'),
   /**
-   * XNNPACK threads of the wasm backend (its threaded build above 1). It does not change the
+   * Threads of the wasm backend (its threaded build above 1: XNNPACK's and the training kernels'
+   * threads, initWasmBackendThreaded). It does not change the
    * numbers (measured bit-identical, docs/harness.md), so trial ids leave it out. Default 1: a
    * sweep runs one trial per core.
    */

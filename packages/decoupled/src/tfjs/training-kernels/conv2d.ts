@@ -21,7 +21,7 @@ import type {
   TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
-import { isThreaded, simdOn } from './simd.js';
+import { isThreaded, runSplit, trainingThreads } from './simd.js';
 import {
   f32,
   type KernelArgs,
@@ -85,26 +85,53 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
     const { top, left } = info.padInfo;
-    if (info.outChannels % 4 === 0 && convGradientTuning.directFilter) {
+    const { batchSize: n, inChannels: ci, outChannels: co } = info;
+    if (co % 4 === 0 && convGradientTuning.directFilter) {
       const dw = s.alloc(filterShape);
-      simdOn(backend).convFilterGrad(
-        ptr(backend, x),
-        ptr(backend, dy),
-        ptr(backend, dw),
-        info.batchSize,
-        h,
-        w,
-        info.inChannels,
-        ho,
-        wo,
-        info.outChannels,
-        kh,
-        kw,
-        sh,
-        sw,
-        top,
-        left,
+      const size = kh * kw * ci * co;
+      // Threads take blocks of input channels with all their taps: whole rows of dw, whole 4 x 8
+      // tiles, and each x and dy row loaded once per block serves all taps. Every block streams
+      // all of dy, so one block per thread (measured on one thread: 2 blocks cost 2-18% more than
+      // one call, 4 blocks 7-25%, 9 taps 4-19%). Each row pixel adds into dw, so with threads the
+      // sums go to a 64-byte aligned copy: a cache line shared at a block boundary cost 45%.
+      const threaded = trainingThreads(backend) > 1;
+      const aligned = threaded ? s.alloc([size + 16]) : dw;
+      const [px, pdy] = [x, dy].map((t) => ptr(backend, t));
+      const pdw = threaded ? (ptr(backend, aligned) + 63) & ~63 : ptr(backend, dw);
+      const axes = [
+        { count: ci, unit: 4 },
+        { count: kh * kw, unit: 1 }, // split only with too few input channels (the first layer)
+      ];
+      runSplit(
+        backend,
+        'convFilterGrad',
+        n * ho * wo * kh * kw * ci * co,
+        axes,
+        (a0, a1, t0, t1) => [
+          px,
+          pdy,
+          pdw,
+          n,
+          h,
+          w,
+          ci,
+          ho,
+          wo,
+          co,
+          kh,
+          kw,
+          sh,
+          sw,
+          top,
+          left,
+          t0,
+          t1,
+          a0,
+          a1,
+        ],
+        1,
       );
+      if (threaded) f32(backend, dw).set(new Float32Array(f32(backend, aligned).buffer, pdw, size));
       return dw;
     }
     if (useMatmulPath(info.inChannels, kh, kw)) {
@@ -202,24 +229,24 @@ function im2colT(s: Scratch, x: TensorInfo, info: ConvInfo): TensorInfo {
   return out;
 }
 
-/** dx[n, o*s - p + i, q*s - p + j, ci] += cols[pixel (n,o,q), (i*kw + j)*Ci + ci] (SIMD loop). */
+/**
+ * dx[n, o*s - p + i, q*s - p + j, ci] += cols[pixel (n,o,q), (i*kw + j)*Ci + ci] (SIMD loop; threads
+ * take blocks of dx rows).
+ */
 function col2im(s: Scratch, cols: TensorInfo, info: ConvInfo): TensorInfo {
-  const out = s.alloc([info.batchSize, info.inHeight, info.inWidth, info.inChannels]);
-  simdOn(s.backend).col2im(
-    ptr(s.backend, cols),
-    ptr(s.backend, out),
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.filterHeight,
-    info.filterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = info;
+  const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
+  const out = s.alloc([n, h, w, ci]);
+  if (n * h * w * ci === 0) return out;
+  const [pc, pdx] = [cols, out].map((t) => ptr(s.backend, t));
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  runSplit(
+    s.backend,
+    'col2im',
+    n * ho * wo * kh * kw * ci,
+    [{ count: n * h, unit: 1 }],
+    (r0, r1) => [pc, pdx, n, h, w, ci, ho, wo, kh, kw, sh, sw, top, left, r0, r1],
   );
   return out;
 }
@@ -329,10 +356,11 @@ export function conv2dBackpropInput({ inputs, backend, attrs }: KernelArgs): Ten
 /**
  * Conv2D and FusedConv2D without bias or activation (the harness's convs: useBias false, BN after)
  * as the SIMD loop of assembly/index.ts (4 pixels x 8 channels register tiles, no packing), when
- * NHWC, dilation 1 and Co % 4 == 0, on the single-threaded backend; anything else goes to the
- * shipped XNNPACK kernel. On the ResNet-8 shapes it is about as fast as XNNPACK (0.9-1.0x of its
- * CPU time per call), whose operator is re-created and the filter re-packed whenever the filter
- * tensor is new, i.e. on every training step.
+ * NHWC, dilation 1 and Co % 4 == 0, on the single-threaded backend or the threaded one with the
+ * training kernels' threads (output rows split over them); anything else goes to the shipped
+ * XNNPACK kernel. On the ResNet-8 shapes it is about as fast as XNNPACK (0.9-1.0x of its CPU time
+ * per call), whose operator is re-created and the filter re-packed whenever the filter tensor is
+ * new, i.e. on every training step.
  */
 export const directConv2d: WrappedKernel = (args, fallback) => {
   const { x, filter, bias, preluActivationWeights } = args.inputs;
@@ -340,7 +368,9 @@ export const directConv2d: WrappedKernel = (args, fallback) => {
   const activation = attrs.activation ?? 'linear';
   if (
     !convGradientTuning.directForward ||
-    isThreaded(args.backend) || // XNNPACK's conv uses the threads; this loop would not
+    // On the threaded backend without threads of ours, XNNPACK's conv uses the threads and this
+    // loop would not.
+    (isThreaded(args.backend) && trainingThreads(args.backend) === 1) ||
     bias !== undefined ||
     preluActivationWeights !== undefined ||
     activation !== 'linear' ||
@@ -363,23 +393,17 @@ export const directConv2d: WrappedKernel = (args, fallback) => {
   }
   const { backend } = args;
   const y = backend.makeOutput(info.outShape, 'float32');
-  simdOn(backend).conv2d(
-    ptr(backend, x),
-    ptr(backend, filter),
-    ptr(backend, y),
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.outChannels,
-    info.filterHeight,
-    info.filterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
+  const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const [px, pw, py] = [x, filter, y].map((t) => ptr(backend, t));
+  runSplit(
+    backend,
+    'conv2d',
+    n * ho * wo * co * kh * kw * ci,
+    [{ count: n * ho, unit: 1 }],
+    (r0, r1) => [px, pw, py, n, h, w, ci, ho, wo, co, kh, kw, sh, sw, top, left, r0, r1],
   );
   return y;
 };

@@ -11,7 +11,7 @@
 
 import type { GradConfig, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { simdOn } from './simd.js';
+import { PASS_WORK, runSplit } from './simd.js';
 import { f32, type KernelArgs, ptr } from './wasm-backend.js';
 
 export const RELU_GRAD = 'DecoupledReluGrad';
@@ -22,7 +22,14 @@ export function reluGrad({ inputs, backend }: KernelArgs): TensorInfo {
   const { dy, x } = inputs;
   const dx = backend.makeOutput(x.shape, 'float32');
   const n = tf.util.sizeFromShape(x.shape);
-  simdOn(backend).reluGrad(ptr(backend, dy), ptr(backend, x), ptr(backend, dx), n);
+  const [pdy, px, pdx] = [dy, x, dx].map((t) => ptr(backend, t));
+  // Threads take blocks of whole cache lines (16 floats).
+  runSplit(backend, 'reluGrad', n * PASS_WORK, [{ count: n, unit: 16 }], (a, b) => [
+    pdy + 4 * a,
+    px + 4 * a,
+    pdx + 4 * a,
+    b - a,
+  ]);
   return dx;
 }
 

@@ -16,7 +16,7 @@
 
 import type { AvgPoolGradAttrs, MaxPoolGradAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
-import { simdOn } from './simd.js';
+import { PASS_WORK, runSplit } from './simd.js';
 import { f32, type KernelArgs, ptr } from './wasm-backend.js';
 
 type Shape4 = [number, number, number, number];
@@ -42,7 +42,16 @@ export function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo 
   const inBounds = top === 0 && left === 0 && 2 * ho <= h && 2 * wo <= w;
   if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && inBounds) {
     const [px, pdy, pdx] = [input, dy, out].map((t) => ptr(backend, t));
-    simdOn(backend).maxPoolGrad2x2(px, pdy, pdx, n, h, w, c, ho, wo);
+    // Threads take whole images.
+    const image = 4 * h * w * c;
+    const pooled = 4 * ho * wo * c;
+    runSplit(
+      backend,
+      'maxPoolGrad2x2',
+      n * h * w * c * PASS_WORK,
+      [{ count: n, unit: 1 }],
+      (b0, b1) => [px + b0 * image, pdy + b0 * pooled, pdx + b0 * image, b1 - b0, h, w, c, ho, wo],
+    );
     return out;
   }
   const x = f32(backend, input);

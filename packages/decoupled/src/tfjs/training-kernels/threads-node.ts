@@ -13,7 +13,10 @@
  *   3. The backend caps its pool at navigator.hardwareConcurrency / 2 (it assumes 2 hyperthreads
  *      per core), which in Node is os.cpus().length / 2, one thread on a 2-vCPU machine:
  *      os.cpus() reports 2 x the requested thread count while the pool is created.
- * The own SIMD kernels (simd.ts) switch to their shared-memory build on the threaded backend.
+ * The own SIMD kernels (simd.ts) switch to their shared-memory build on the threaded backend and
+ * run on n threads too: the caller and n - 1 worker threads (src/kernels/threads-node.ts) that
+ * instantiate that build on the backend's memory. Neither these threads nor the pthreads keep the
+ * process alive (unref).
  */
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,8 +24,16 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { startNodePool } from '../../kernels/threads-node.js';
+import { attachTrainingThreads } from './simd.js';
+import type { WasmBackend } from './wasm-backend.js';
 
 const require = createRequire(import.meta.url);
+
+/** The emscripten module behind tfjs-backend-wasm: its pthreads (XNNPACK's pool). */
+interface EmscriptenModule {
+  PThread?: { runningWorkers: { unref(): void }[] };
+}
 
 interface WasmBackendPackage {
   setThreadsCount(n: number): void;
@@ -46,8 +57,9 @@ function workerScript(): string {
 }
 
 /**
- * Initializes the 'wasm' backend with `threads` XNNPACK threads (and makes it current). Call before
- * anything else initializes the wasm backend; returns the thread count the backend reports.
+ * Initializes the 'wasm' backend with `threads` XNNPACK threads (and makes it current), and starts
+ * `threads` - 1 worker threads for the training kernels. Call before anything else initializes the
+ * wasm backend; returns the thread count the backend reports.
  */
 export async function initWasmBackendThreaded(threads: number): Promise<number> {
   if (!Number.isInteger(threads) || threads < 1) {
@@ -75,5 +87,9 @@ export async function initWasmBackendThreaded(threads: number): Promise<number> 
     URL.createObjectURL = createObjectURL;
     os.cpus = cpus;
   }
+  const backend = tf.backend() as unknown as WasmBackend & { wasm: EmscriptenModule };
+  // The pthreads would otherwise keep the process alive after training (the pool's are unref'd).
+  for (const worker of backend.wasm.PThread?.runningWorkers ?? []) worker.unref();
+  attachTrainingThreads(backend, await startNodePool(threads - 1));
   return wasm.getThreadsCount();
 }

@@ -7,6 +7,12 @@
  * (2c doubles at `acc`) so that a million-element reduction loses nothing to float32 rounding:
  *   channelSums:   acc[k] = sum_r a[r,k],  acc[c + k] = sum_r a[r,k] (b[r,k] - shift[k])
  *   centredAffine: out[r,k] = (x[r,k] - mean[k]) u[k] + dy[r,k] v[k] + w[k]   (dy = 0: no middle term)
+ *
+ * Threads (../simd.ts): the exports that take a range [start, end) of independent outputs (output
+ * channels, output rows) compute exactly those outputs, each by the same float operations in the
+ * same order as a call over the whole range, so any split gives the bits of one thread. The module
+ * keeps nothing in linear memory (no data segments, no shadow stack; globals are per instance), so
+ * worker threads instantiate it on tfjs-backend-wasm's shared memory without touching its heap.
  */
 
 @inline
@@ -108,7 +114,10 @@ export function centredAffine(
 // Output row by output row (b, o), so the few input rows a row touches stay in L1; for each tap
 // (i, j) a register tile of 4 input channels x 8 output channels accumulates over the row's
 // in-bounds pixels q and is added to dw (float32, as XNNPACK). Requires co % 4 == 0; a ci or co
-// remainder runs 1 x 4 tiles.
+// remainder runs 1 x 4 tiles, whose lanes do the same operations as the 4 x 8 tile's. Only taps
+// [t0, t1) (t = i*kw + j) and input channels [a0, a1) are computed (a0 a multiple of 4): blocks of
+// input channels are whole rows of dw, which threads do not share (output channels would share
+// cache lines).
 
 @inline
 function splatAt(p: usize): v128 {
@@ -180,9 +189,14 @@ export function convFilterGrad(
   sw: i32,
   top: i32,
   left: i32,
+  t0: i32,
+  t1: i32,
+  a0: i32,
+  a1: i32,
 ): void {
-  memory.fill(dw, 0, <usize>(kh * kw * ci * co) << 2);
-  const ci4 = ci & ~3;
+  for (let t = t0; t < t1; t++) {
+    memory.fill(dw + (<usize>((t * ci + a0) * co) << 2), 0, <usize>((a1 - a0) * co) << 2);
+  }
   const co8 = co & ~7;
   const xStep = <usize>(sw * ci) << 2;
   const dStep = <usize>co << 2;
@@ -195,6 +209,7 @@ export function convFilterGrad(
         if (r < 0 || r >= h) continue;
         const xRow = x + (<usize>((b * h + r) * w * ci) << 2);
         for (let j = 0; j < kw; j++) {
+          if (i * kw + j < t0 || i * kw + j >= t1) continue;
           // In-bounds q: 0 <= q*sw - left + j < w.
           const lo = j >= left ? 0 : (left - j + sw - 1) / sw;
           let hi = (w - 1 + left - j) / sw + 1;
@@ -205,8 +220,8 @@ export function convFilterGrad(
           const xp0 = xRow + (<usize>((lo * sw - left + j) * ci) << 2);
           const dp0 = dRow + (<usize>(lo * co) << 2);
           const tap = dw + (<usize>((i * kw + j) * ci * co) << 2);
-          let a = 0;
-          for (; a < ci4; a += 4) {
+          let a = a0;
+          for (; a + 4 <= a1; a += 4) {
             const out = tap + (<usize>(a * co) << 2);
             let c = 0;
             for (; c < co8; c += 8) {
@@ -218,7 +233,7 @@ export function convFilterGrad(
               }
             }
           }
-          for (; a < ci; a++) {
+          for (; a < a1; a++) {
             const out = tap + (<usize>(a * co) << 2);
             for (let c = 0; c < co; c += 4) {
               tile1x4(xp0 + (<usize>a << 2), dp0 + (<usize>c << 2), xStep, dStep, count, out + (<usize>c << 2));
@@ -236,7 +251,7 @@ export function convFilterGrad(
 //   y[b, o, q, c] = sum_{i, j, a} x[b, o*sh - top + i, q*sw - left + j, a] w[i, j, a, c]
 // Register tiles of 4 output pixels x 8 output channels over every tap and input channel; pixels
 // whose window crosses the left or right border run one at a time with per-tap bounds checks.
-// Requires co % 4 == 0.
+// Requires co % 4 == 0. Only output rows [rowStart, rowEnd) of the N*Ho rows (b, o) are computed.
 
 let gH: i32 = 0;
 let gW: i32 = 0;
@@ -365,6 +380,8 @@ export function conv2d(
   sw: i32,
   top: i32,
   left: i32,
+  rowStart: i32,
+  rowEnd: i32,
 ): void {
   gH = h;
   gW = wIn;
@@ -375,18 +392,20 @@ export function conv2d(
   gSw = sw;
   gLeft = left;
   const co8 = co & ~7;
-  for (let b = 0; b < n; b++) {
-    for (let o = 0; o < ho; o++) {
-      let c = 0;
-      for (; c < co8; c += 8) convRow(y, x, w, b, o, ho, wo, sh, top, c, true);
-      for (; c < co; c += 4) convRow(y, x, w, b, o, ho, wo, sh, top, c, false);
-    }
+  for (let row = rowStart; row < rowEnd; row++) {
+    const b = row / ho;
+    const o = row % ho;
+    let c = 0;
+    for (; c < co8; c += 8) convRow(y, x, w, b, o, ho, wo, sh, top, c, true);
+    for (; c < co; c += 4) convRow(y, x, w, b, o, ho, wo, sh, top, c, false);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // col2im for the input gradient (NHWC): dx[b, o*sh - top + i, q*sw - left + j, a] +=
 // cols[(b, o, q), (i*kw + j)*ci + a], summed over every pixel and in-bounds tap; dx is overwritten.
+// Only dx rows [rowStart, rowEnd) of the N*H rows (b, r) are written: the pixels (o, q) whose taps
+// reach them are visited in the same order as for all rows, so each sum runs in the same order.
 
 export function col2im(
   cols: usize,
@@ -403,17 +422,26 @@ export function col2im(
   sw: i32,
   top: i32,
   left: i32,
+  rowStart: i32,
+  rowEnd: i32,
 ): void {
-  memory.fill(dx, 0, <usize>(n * h * w * ci) << 2);
+  memory.fill(dx + (<usize>(rowStart * w * ci) << 2), 0, <usize>((rowEnd - rowStart) * w * ci) << 2);
   const ci4 = ci & ~3;
   const k = kh * kw * ci;
-  for (let b = 0; b < n; b++) {
-    for (let o = 0; o < ho; o++) {
+  for (let b = rowStart / h; b < n && b * h < rowEnd; b++) {
+    // This image's rows in the range, and the output rows o whose taps o*sh - top + i reach them.
+    const rLo = rowStart > b * h ? rowStart - b * h : 0;
+    const rHi = rowEnd - b * h < h ? rowEnd - b * h : h;
+    const first = rLo + top - kh + 1;
+    const oLo = first <= 0 ? 0 : (first + sh - 1) / sh;
+    let oHi = (rHi - 1 + top) / sh + 1;
+    if (oHi > ho) oHi = ho;
+    for (let o = oLo; o < oHi; o++) {
       for (let q = 0; q < wo; q++) {
         const src = cols + (<usize>(((b * ho + o) * wo + q) * k) << 2);
         for (let i = 0; i < kh; i++) {
           const r = o * sh - top + i;
-          if (r < 0 || r >= h) continue;
+          if (r < rLo || r >= rHi) continue;
           for (let j = 0; j < kw; j++) {
             const col = q * sw - left + j;
             if (col < 0 || col >= w) continue;
