@@ -16,7 +16,8 @@
  *        [--rounds 3] [--cpu-steps 1] [--no-cpu] [--no-torch] [--profile] [--threads 1]
  * --profile prints the wasm time per kernel name for the timed steps (bench:profile splits it
  * into forward, backward and update). --threads N runs tfjs-backend-wasm's threaded build with N
- * XNNPACK threads (threads-node.ts); PyTorch stays on 1 thread, so the ratio is against that.
+ * threads, XNNPACK's and the training kernels' (threads-node.ts); PyTorch stays on 1 thread, so the
+ * ratio is against that.
  */
 
 import { spawnSync } from 'node:child_process';
