@@ -80,6 +80,6 @@ test('report on a run of several sweeps prints the run verdicts, each claim once
   );
   assert.match(claims, /^- Generalization \(seeds\/\): AdamW vs Adam\+L2 /m);
   assert.match(claims, /^- Generalization \(grid\/\): AdamW \(cosine\), its best decay /m);
-  assert.match(claims, /^- Warm restarts \(restarts\/ with the cosine runs of grid\/\): /m);
+  assert.match(claims, /^- Warm restarts \(restarts\/\): /m);
   assert.ok(existsSync(join(root, 'grid', 'report', 'index.html')));
 });

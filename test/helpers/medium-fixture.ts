@@ -7,11 +7,12 @@
  *   0.1 at every lr and at both lengths; both best at lr 1e-2;
  * - AdamW lower than Adam+L2 by about 0.5 points at their best settings, on every seed;
  * - diverged trials of both kinds the trainer records: the loss above the bound after epoch 1
- *   (Adam+L2, lr 3e-2, L2 0.1 and 1: measured errors near chance), a NaN loss during epoch 1 (AdamW,
- *   lr 3e-2, λ_norm 3: no epoch recorded, no final values) and during epoch 4 (AdamW, lr 3e-2,
- *   λ_norm 1: the last recorded epoch is the 3rd);
+ *   (Adam+L2, lr 3e-2 and 1e-1, L2 0.1 and 1: measured errors near chance), a NaN loss during
+ *   epoch 1 (AdamW, lr 1e-1, λ_norm 1: no epoch recorded, no final values) and during epoch 4
+ *   (AdamW, lr 3e-2, λ_norm 1: the last recorded epoch is the 3rd);
  * - warm restarts lower than cosine at the restart (epoch 2) by 2 points, 0.1 point higher at the
- *   end;
+ *   end, on every seed;
+ * - with `restartsOnly`, restarts/ holds AdamWR alone on seed 1, as the first medium runs left it;
  * - with `prune`, some grid trials stopped at epoch 2 as `sweep --preset medium --prune` leaves them,
  *   with a test and validation error there (1%) far below every finished run's.
  */
@@ -65,8 +66,8 @@ function divergence(t: Trial): 'bound' | 'nan-epoch-1' | 'nan-epoch-4' | undefin
   const { optimizer, lr, weightDecay: wd } = t.params;
   if (lr < 3e-2) return undefined;
   if (optimizer === 'adam') return wd >= 0.1 ? 'bound' : undefined;
-  if (wd === 3) return 'nan-epoch-1';
-  return wd === 1 ? 'nan-epoch-4' : undefined;
+  if (wd !== 1) return undefined;
+  return lr === 1e-1 ? 'nan-epoch-1' : 'nan-epoch-4';
 }
 
 function point(epoch: number, testError: number, trainLoss: number, ms: number): EpochPoint {
@@ -130,21 +131,26 @@ function mediumResult(t: Trial, pruneAt?: number): TrialResult {
 
 /** Grid trials recorded as pruned at epoch 2 with `prune`: the worst column of each optimizer. */
 const prunedInGrid = (t: Trial) =>
-  (t.params.optimizer === 'adam' && t.params.weightDecay === 1 && t.params.lr <= 1e-3) ||
-  (t.params.optimizer === 'adamw' && t.params.weightDecay === 0.01 && t.params.lr === 3e-4);
+  (t.params.optimizer === 'adam' && t.params.weightDecay === 1 && t.params.lr <= 3e-3) ||
+  (t.params.optimizer === 'adamw' && t.params.weightDecay === 0.001 && t.params.lr === 1e-3);
 
 /**
  * Writes the medium preset's four stage directories under a new root, in the preset's order, each
  * stage's spec made from the results before it. Returns the root and each stage's trial count.
  */
 export async function writeMediumRun(
-  options: { prune?: boolean } = {},
+  options: { prune?: boolean; restartsOnly?: boolean } = {},
 ): Promise<{ root: string; trials: Record<string, number> }> {
   const root = mkdtempSync(join(tmpdir(), 'report-medium-'));
   const earlier = new Map<string, TrialResult[]>();
   const trials: Record<string, number> = {};
   for (const stage of PRESETS.medium.stages) {
-    const spec = parseSweepSpec(stage.spec(earlier));
+    const input = stage.spec(earlier);
+    // The first medium runs' layout: restarts/ held AdamWR only, one seed, paired with grid/'s cosine.
+    if (options.restartsOnly && stage.dir === 'restarts') {
+      input.grid = { ...input.grid, schedule: ['warm-restarts'], seed: [1] };
+    }
+    const spec = parseSweepSpec(input);
     const stageTrials = expandGrid(spec);
     const prune = options.prune && stage.dir === 'grid';
     const results = stageTrials.map((t) =>

@@ -34,7 +34,7 @@ const records = (dir: string): TrialResult[] =>
 
 test('the medium run: each claim once, from the sweep with most evidence, with known answers', async (t) => {
   const { root, trials } = await writeMediumRun();
-  assert.deepEqual(trials, { grid: 60, seeds: 10, budget: 12, restarts: 6 });
+  assert.deepEqual(trials, { grid: 70, seeds: 10, budget: 70, restarts: 10 });
   const warnings: string[] = [];
   const report = await writeRunReport(root, { warn: (w) => warnings.push(w) });
   const run = report.summary;
@@ -42,9 +42,9 @@ test('the medium run: each claim once, from the sweep with most evidence, with k
   assert.deepEqual(warnings, []);
   const grid = run.stages.find((s) => s.dir === 'grid');
   assert.deepEqual(grid?.trials, {
-    total: 60,
-    ok: 60,
-    diverged: 4,
+    total: 70,
+    ok: 70,
+    diverged: 6,
     pruned: 0,
     failed: 0,
     pending: 0,
@@ -54,7 +54,7 @@ test('the medium run: each claim once, from the sweep with most evidence, with k
     decayEffects: 'grid/',
     separable: 'grid/',
     budget: 'budget/',
-    restarts: 'restarts/ with the cosine runs of grid/',
+    restarts: 'restarts/',
   });
 
   // Generalization: 5 paired seeds at the best settings, the t interval of the per-seed gaps.
@@ -79,13 +79,13 @@ test('the medium run: each claim once, from the sweep with most evidence, with k
   const adam = sep.slopes.find((s) => s.optimizer === 'adam');
   const adamw = sep.slopes.find((s) => s.optimizer === 'adamw');
   assert.ok(adam && adamw);
-  const l2 = [1e-4, 1e-3, 1e-2, 1e-1, 1];
+  const l2 = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1];
   const argmin = (lr: number) =>
     l2.reduce((a, b) =>
       Math.abs(Math.log10(lr * b) + 5) < Math.abs(Math.log10(lr * a) + 5) ? b : a,
     );
   const lrs = adam.rows.map((r) => r.lr);
-  assert.deepEqual(lrs, [3e-4, 1e-3, 3e-3, 1e-2, 3e-2]);
+  assert.deepEqual(lrs, [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]);
   assert.deepEqual(
     adam.rows.map((r) => r.bestDecay),
     lrs.map(argmin),
@@ -104,32 +104,33 @@ test('the medium run: each claim once, from the sweep with most evidence, with k
   assert.ok(adam.slope.hi < 0 && adam.slope.lo < -1 && adam.slope.hi > -1);
   assert.deepEqual([adamw.slope.mean, adamw.slope.lo, adamw.slope.hi], [0, 0, 0]);
 
-  // Budget, one seed: λ_norm stays on 0.1; raw λ shrinks by √3, in cells of the 0.03..0.1 step.
+  // Budget, 5 seeds: λ_norm stays on 0.1 on every seed; raw λ shrinks by √3 on every seed, in
+  // cells of the 0.03..0.1 step, so its interval (sd 0) excludes 0.
   const [budget] = analyzed(run.claims.budget);
+  assert.equal(budget.norm.shift.n, 5);
   assert.equal(budget.norm.shift.mean, 0);
   close(budget.raw.shift.mean, -Math.log(Math.sqrt(3)) / Math.log(0.1 / 0.03), 1e-12, 'raw');
-  assert.deepEqual([budget.norm.verdict, budget.raw.verdict], ['unclear', 'unclear']);
+  assert.deepEqual([budget.norm.verdict, budget.raw.verdict], ['stays', 'moves']);
 
-  // Restarts: restarts/'s AdamWR against grid/'s AdamW-cosine, both at lr 1e-2, λ_norm 0.1.
+  // Restarts: restarts/'s AdamWR against its AdamW-cosine, both at lr 1e-2, λ_norm 0.1, paired by
+  // seed: the t interval of the per-seed differences at the restart (epoch 2) and at the end.
   const [wr] = analyzed(run.claims.restarts);
   assert.deepEqual(wr.restartEpochs, [2]);
-  const best = (rs: TrialResult[], schedule: string) =>
-    rs.find(
-      (r) =>
-        r.params.optimizer === 'adamw' &&
-        r.params.schedule === schedule &&
-        r.params.lr === MEDIUM_ANSWERS.bestLr &&
-        r.params.weightDecay === MEDIUM_ANSWERS.adamwBestNorm,
-    );
-  const cosine = best(records(join(root, 'grid')), 'cosine');
-  const restarted = best(records(join(root, 'restarts')), 'warm-restarts');
-  const at = (r: TrialResult | undefined, e: number) =>
-    r?.epochs.find((p) => p.epoch === e)?.testError ?? NaN;
+  const restarts = records(join(root, 'restarts'));
+  const at = (schedule: string, seed: number, e: number) =>
+    restarts
+      .find((r) => r.params.schedule === schedule && r.params.seed === seed)
+      ?.epochs.find((p) => p.epoch === e)?.testError ?? NaN;
   for (const [i, e] of [2, 6].entries()) {
     assert.equal(wr.points[i].epoch, e);
-    close(wr.points[i].paired.mean, at(cosine, e) - at(restarted, e), 1e-15, `epoch ${e}`);
+    const expected = pairedDifference(
+      [1, 2, 3, 4, 5].map((s) => at('cosine', s, e) - at('warm-restarts', s, e)),
+    );
+    close(wr.points[i].paired.mean, expected.mean, 1e-15, `epoch ${e}`);
+    close(wr.points[i].paired.lo, expected.lo, 1e-12, `epoch ${e} lo`);
   }
   close(wr.points[0].paired.mean, MEDIUM_ANSWERS.restartGain, 4e-4, 'gain at the restart');
+  assert.ok(wr.points[0].paired.lo > 0, 'AdamWR lower at the restart on every seed');
 
   // Each verdict and finding once on the run's page; the sweeps' reports are written beside it.
   const html = readFileSync(report.html, 'utf8');
@@ -186,14 +187,39 @@ test('a medium grid run with --prune: pruned runs are shown and never chosen', a
   const report = await writeRunReport(root, { warn: () => {} });
   const full = await writeRunReport((await writeMediumRun()).root, { warn: () => {} });
   const grid = report.summary.stages.find((s) => s.dir === 'grid');
-  // Adam+L2 at L2 1 and lr 3e-4, 1e-3; AdamW at λ_norm 0.01 and lr 3e-4.
+  // Adam+L2 at L2 1 and lr 1e-3, 3e-3; AdamW at λ_norm 0.001 and lr 1e-3.
   assert.equal(grid?.trials.pruned, 3);
   const [gridReport] = report.stages;
   assert.match(
     gridReport.summary.findings.join('\n'),
-    /Successive halving \(--prune\) stopped 3 of 60 recorded trials early \(3 at epoch 2\)/,
+    /Successive halving \(--prune\) stopped 3 of 70 recorded trials early \(3 at epoch 2\)/,
   );
   // The pruned runs' 1% errors at their rung would be the best of all; no verdict sees them.
   assert.deepEqual(report.summary.claimFindings, full.summary.claimFindings);
   assert.match(report.summary.findings.join('\n'), /^grid\/: Successive halving/m);
+});
+
+test("an older medium run whose restarts/ holds AdamWR only: paired with grid/'s AdamW-cosine", async () => {
+  const { root, trials } = await writeMediumRun({ restartsOnly: true });
+  assert.equal(trials.restarts, 1);
+  const run = (await writeRunReport(root, { warn: () => {} })).summary;
+  assert.equal(run.from.restarts, 'restarts/ with the cosine runs of grid/');
+  // Both at lr 1e-2, λ_norm 0.1, seed 1: the one paired difference is the two curves' gap.
+  const [wr] = analyzed(run.claims.restarts);
+  const pick = (rs: TrialResult[], schedule: string) =>
+    rs.find(
+      (r) =>
+        r.params.schedule === schedule &&
+        r.params.optimizer === 'adamw' &&
+        r.params.lr === MEDIUM_ANSWERS.bestLr &&
+        r.params.weightDecay === MEDIUM_ANSWERS.adamwBestNorm,
+    );
+  const cosine = pick(records(join(root, 'grid')), 'cosine');
+  const restarted = pick(records(join(root, 'restarts')), 'warm-restarts');
+  const at = (r: TrialResult | undefined, e: number) =>
+    r?.epochs.find((p) => p.epoch === e)?.testError ?? NaN;
+  for (const [i, e] of [2, 6].entries()) {
+    assert.equal(wr.points[i].paired.n, 1);
+    close(wr.points[i].paired.mean, at(cosine, e) - at(restarted, e), 1e-15, `epoch ${e}`);
+  }
 });

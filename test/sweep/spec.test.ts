@@ -214,14 +214,14 @@ test('every preset uses PyTorch-like models and a fixed data seed in every stage
   }
 });
 
-test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from validation', () => {
+test('medium: a 5 lr x 7 decay grid per optimizer, then seeds, budgets and restarts from validation', () => {
   const [gridStage, seedStage, budgetStage, restartStage] = PRESETS.medium.stages;
   const gridTrials = expandGrid(parseSweepSpec(gridStage.spec(new Map())));
-  assert.equal(gridTrials.length, 60);
+  assert.equal(gridTrials.length, 70);
   for (const optimizer of ['adam', 'adamw'] as const) {
     const mine = gridTrials.filter((t) => t.params.optimizer === optimizer);
     assert.equal(new Set(mine.map((t) => t.params.lr)).size, 5);
-    assert.equal(new Set(mine.map((t) => t.params.weightDecay)).size, 6);
+    assert.equal(new Set(mine.map((t) => t.params.weightDecay)).size, 7);
     assert.ok(mine.every((t) => Number(t.config.validationSize) > 0));
   }
   // The best on test (3e-3) is not the best on validation (1e-3): selection must use validation.
@@ -242,21 +242,24 @@ test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from v
     assert.deepEqual([t.params.lr, t.params.weightDecay], expected);
   }
   assert.deepEqual([...new Set(seeds.map((t) => t.params.seed))], [1, 2, 3, 4, 5]);
-  // Budgets: AdamW at E/3 and E epochs in one sweep (an epochs axis); restarts: AdamWR over E
-  // epochs with restarts at E/3 and E; both at AdamW's best lr on validation, the grid's lambda_norm.
+  // Budgets: AdamW at E/3 and E epochs in one sweep (an epochs axis), every lambda_norm of the grid,
+  // 5 seeds; restarts: AdamWR (restarts at E/3 and E) and AdamW-cosine over E epochs, 5 paired
+  // seeds; both at AdamW's best lr on validation, restarts at its best lambda_norm too.
   const epochs = Number(gridTrials[0].config.epochs);
   const adamwRow = gridTrials.filter((t) => t.params.optimizer === 'adamw' && t.params.lr === 3e-3);
   const adamwDecays = adamwRow.map((t) => t.params.weightDecay);
   const budget = expandGrid(parseSweepSpec(budgetStage.spec(earlier)));
   const restarts = expandGrid(parseSweepSpec(restartStage.spec(earlier)));
+  const key = (...xs: unknown[]) => xs.join('/');
   assert.deepEqual(
-    budget.map((t) => [t.params.weightDecay, t.epochs]),
-    [...adamwDecays.map((w) => [w, epochs / 3]), ...adamwDecays.map((w) => [w, epochs])],
+    new Set(budget.map((t) => key(t.params.weightDecay, t.epochs, t.params.seed))),
+    new Set(
+      adamwDecays.flatMap((w) =>
+        [epochs / 3, epochs].flatMap((e) => [1, 2, 3, 4, 5].map((s) => key(w, e, s))),
+      ),
+    ),
   );
-  assert.deepEqual(
-    restarts.map((t) => t.params.weightDecay),
-    adamwDecays,
-  );
+  assert.equal(budget.length, 7 * 2 * 5);
   for (const t of budget) {
     assert.deepEqual(
       [t.params.lr, t.config.epochs, t.params.schedule],
@@ -264,20 +267,36 @@ test('medium: a 5 lr x 6 decay grid per optimizer, then seeds and budgets from v
     );
     assert.equal(t.config.weightDecayNorm, true);
   }
-  // The E-epoch budget trials train exactly the grid's AdamW row (same config, same hash).
+  // The E-epoch seed-1 budget trials train exactly the grid's AdamW row (same config, same hash).
   assert.deepEqual(
-    budget.filter((t) => t.epochs === epochs).map((t) => t.id.slice(-8)),
-    adamwRow.map((t) => t.id.slice(-8)),
+    new Set(
+      budget.filter((t) => t.epochs === epochs && t.params.seed === 1).map((t) => t.id.slice(-8)),
+    ),
+    new Set(adamwRow.map((t) => t.id.slice(-8))),
+  );
+  assert.deepEqual(
+    new Set(restarts.map((t) => key(t.params.schedule, t.params.seed))),
+    new Set(['cosine', 'warm-restarts'].flatMap((sc) => [1, 2, 3, 4, 5].map((s) => key(sc, s)))),
   );
   for (const t of restarts) {
-    assert.deepEqual([t.params.lr, t.config.epochs], [3e-3, epochs]);
-    assert.deepEqual(t.config.schedule, {
-      kind: 'warm-restarts',
-      t0: epochs / 3,
-      tMult: 2,
-      min: 0,
-    });
+    assert.deepEqual([t.params.lr, t.params.weightDecay, t.config.epochs], [3e-3, 0.1, epochs]);
+    assert.equal(t.config.weightDecayNorm, true);
+    if (t.params.schedule === 'warm-restarts') {
+      assert.deepEqual(t.config.schedule, {
+        kind: 'warm-restarts',
+        t0: epochs / 3,
+        tMult: 2,
+        min: 0,
+      });
+    }
   }
+  // Restarts' cosine runs are the grid's best AdamW cell, on 5 seeds: seed 1 is the grid's trial.
+  const gridBest = adamwRow.find((t) => t.params.weightDecay === 0.1);
+  assert.ok(
+    restarts.some(
+      (t) => t.params.schedule === 'cosine' && t.id.slice(-8) === gridBest?.id.slice(-8),
+    ),
+  );
   assert.throws(() => seedStage.spec(new Map()), /no finished adam trial with a validation error/);
 });
 

@@ -10,13 +10,14 @@
  * - quick: a demo and CI end-to-end test, one sweep: Fashion-MNIST subset, a small MLP, 3 epochs,
  *   Adam (L2) vs AdamW (normalized decay, the paper's eta_t * lambda scaling), 3 lr x 3 decays.
  * - medium: each claim once on 2 cores (sizes and timing in docs/reproduction.md):
- *     grid     Adam (L2) vs AdamW (lambda_norm), 5 lr x 6 decays up to over-regularization,
- *              1 seed, with a validation split: the separability heatmaps and the selection;
+ *     grid     Adam (L2) vs AdamW (lambda_norm), 5 lr x 7 decays from no effect to
+ *              over-regularization, 1 seed, with a validation split: the separability heatmaps and
+ *              the selection;
  *     seeds    each optimizer at its best (lr, decay) on validation, 5 paired seeds: generalization;
- *     budget   AdamW at its best lr, the 6 lambda_norm at E/3 and E epochs (an epochs axis, one
- *              sweep): normalized-decay transfer;
- *     restarts AdamWR (T0 = E/3, T_mult 2) at the same lr and lambda_norm: anytime curves against
- *              the grid's AdamW-cosine.
+ *     budget   AdamW at its best lr, the 7 lambda_norm at E/3 and E epochs (an epochs axis, one
+ *              sweep), 5 seeds: normalized-decay transfer;
+ *     restarts AdamWR (T0 = E/3, T_mult 2) and AdamW-cosine at AdamW's best lr and lambda_norm,
+ *              5 paired seeds: anytime curves.
  * - full: the paper-scale plan for many workers (`--redis`): CIFAR-10 with standard augmentation,
  *   a 26-layer BN ResNet, 100 epochs, all four optimizers over a 5 x 5 grid x 2 schedules x 2 seeds.
  */
@@ -75,8 +76,8 @@ const QUICK: SweepSpecInput = {
 };
 
 /**
- * The medium preset's shared settings: about 20 minutes on 2 idle cores as run (docs/reproduction.md:
- * 3.7 ms per training image and 0.24 ms per evaluated image, measured CPU time of this model).
+ * The medium preset's shared settings. Its cost is counted in trial-epochs of 3,000 training and
+ * 3,000 evaluated images: about 4.5 CPU-seconds each as run (docs/reproduction.md).
  */
 const MEDIUM_EPOCHS = 6;
 const MEDIUM_BASE = {
@@ -94,13 +95,15 @@ const MEDIUM_BASE = {
   divergeLoss: 5,
   divergeAfter: 1,
 };
-const MEDIUM_LR = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2];
-const MEDIUM_L2 = [0, 1e-4, 1e-3, 1e-2, 1e-1, 1];
-const MEDIUM_LAMBDA_NORM = [0.01, 0.03, 0.1, 0.3, 1, 3];
+// The first medium run had both optimizers' best lr at its top (3e-2) and 3e-4 far behind, and
+// AdamW best at its smallest lambda_norm (0.01) on 4 of 5 rows: the axes moved to hold the optima.
+const MEDIUM_LR = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1];
+const MEDIUM_L2 = [0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1];
+const MEDIUM_LAMBDA_NORM = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];
 const SEEDS = [1, 2, 3, 4, 5];
 
 const MEDIUM_GRID: SweepSpecInput = {
-  name: 'medium grid: Adam vs AdamW, 5 lr x 6 decays, BN ResNet-8 on Fashion-MNIST',
+  name: 'medium grid: Adam vs AdamW, 5 lr x 7 decays, BN ResNet-8 on Fashion-MNIST',
   base: MEDIUM_BASE,
   grid: {
     optimizer: ['adam', 'adamw'],
@@ -184,27 +187,24 @@ function seedsStage(grid: SweepSpecInput, seeds: number[], testSubset?: number):
 }
 
 /**
- * AdamW at its best lr of the grid stage, over the grid's lambda_norm values, at the grid's length
- * or, given `lengths`, at each of them (an epochs axis: one sweep holds every length).
+ * AdamW at its best lr of the grid stage over `seeds`, with either every lambda_norm of the grid at
+ * each of `lengths` epochs (an epochs axis: one sweep holds every length), or its best lambda_norm
+ * under each of `schedules`.
  */
-function adamwAtBestLr(
+function adamwAtBest(
   earlier: StageResults,
   name: string,
-  schedule: SweepSchedule,
-  lengths?: number[],
+  axes: { lengths: number[] } | { schedules: SweepSchedule[] },
 ): SweepSpecInput {
-  const { lr } = bestOnValidation(gridResults(earlier), 'adamw');
+  const best = bestOnValidation(gridResults(earlier), 'adamw');
+  const varied =
+    'lengths' in axes
+      ? { weightDecay: MEDIUM_LAMBDA_NORM, schedule: ['cosine' as const], epochs: axes.lengths }
+      : { weightDecay: [best.weightDecay], schedule: axes.schedules };
   return {
     name,
     base: { ...MEDIUM_BASE, ...PAPER_DECOUPLED },
-    grid: {
-      optimizer: ['adamw'],
-      lr: [lr],
-      weightDecay: MEDIUM_LAMBDA_NORM,
-      schedule: [schedule],
-      seed: [1],
-      ...(lengths ? { epochs: lengths } : {}),
-    },
+    grid: { optimizer: ['adamw'], lr: [best.lr], seed: SEEDS, ...varied },
   };
 }
 
@@ -212,11 +212,11 @@ const MEDIUM: Preset = {
   description:
     'Fashion-MNIST (3k train, 1k validation, 2k test images, fixed data seed), BN ResNet-8 width 8 ' +
     `(PyTorch init and padding), ${MEDIUM_EPOCHS} epochs at batch 64, four sweeps: ` +
-    'grid (Adam L2 vs AdamW lambda_norm, 5 lr x 6 decays, cosine; 60 trials), ' +
+    'grid (Adam L2 vs AdamW lambda_norm, 5 lr x 7 decays, cosine; 70 trials), ' +
     'seeds (each at its best setting on validation, 5 paired seeds, full test set; 10 trials), ' +
-    `budget (AdamW, 6 lambda_norm at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs; 12 trials), ` +
-    `restarts (AdamWR, T0 ${MEDIUM_EPOCHS / 3}, T_mult 2, against the grid's cosine; 6 trials); ` +
-    'about 20 minutes on 2 idle cores (2,264 CPU-seconds measured)',
+    `budget (AdamW, 7 lambda_norm at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs, 5 seeds; 70 trials), ` +
+    `restarts (AdamWR, T0 ${MEDIUM_EPOCHS / 3}, T_mult 2, and AdamW-cosine, 5 paired seeds; 10 trials); ` +
+    '820 trial-epochs, about 35 minutes on 2 idle cores',
   stages: [
     {
       dir: 'grid',
@@ -226,21 +226,24 @@ const MEDIUM: Preset = {
     seedsStage(MEDIUM_GRID, SEEDS, 10000),
     {
       dir: 'budget',
-      claim: `normalized decay transfers across budgets: best lambda_norm (and raw lambda) at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs`,
+      claim: `normalized decay transfers across budgets: best lambda_norm (and raw lambda) at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs, ${SEEDS.length} seeds`,
       spec: (earlier) =>
-        adamwAtBestLr(
+        adamwAtBest(
           earlier,
           `medium budget: AdamW at ${MEDIUM_EPOCHS / 3} and ${MEDIUM_EPOCHS} epochs`,
-          'cosine',
-          [MEDIUM_EPOCHS / 3, MEDIUM_EPOCHS],
+          {
+            lengths: [MEDIUM_EPOCHS / 3, MEDIUM_EPOCHS],
+          },
         ),
     },
     {
       dir: 'restarts',
-      claim: "anytime performance: AdamWR against the grid's AdamW-cosine over the same budget",
+      claim: `anytime performance: AdamWR against AdamW-cosine over the same budget, ${SEEDS.length} paired seeds`,
       // Warm restarts default to T0 = epochs / 3, T_mult 2: restarts at E/3 and at the end.
       spec: (earlier) =>
-        adamwAtBestLr(earlier, 'medium restarts: AdamWR (T0 = E/3, T_mult 2)', 'warm-restarts'),
+        adamwAtBest(earlier, 'medium restarts: AdamWR (T0 = E/3, T_mult 2) vs AdamW-cosine', {
+          schedules: ['cosine', 'warm-restarts'],
+        }),
     },
   ],
 };
