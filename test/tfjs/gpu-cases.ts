@@ -214,12 +214,16 @@ export const CASES: GpuCase[] = [
   })),
 ];
 
-/** A decayed kernel, an excluded bias, a conv kernel and a larger matrix. */
+/**
+ * A decayed kernel, an excluded bias, a conv kernel, a larger matrix and a scalar (odd shapes and
+ * ranks 0-4: webgl's packed programs leave lanes past an odd dimension unused).
+ */
 export const SHAPES: Record<string, number[]> = {
   'dense/kernel': [5, 7],
   'dense/bias': [7],
   'conv/kernel': [3, 3, 2, 4],
   'big/kernel': [64, 33],
+  'scale/alpha': [],
 };
 export const STEPS = 20;
 
