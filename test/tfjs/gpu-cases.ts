@@ -214,12 +214,16 @@ export const CASES: GpuCase[] = [
   })),
 ];
 
-/** A decayed kernel, an excluded bias, a conv kernel and a larger matrix. */
+/**
+ * A decayed kernel, an excluded bias, a conv kernel, a larger matrix and a scalar (odd shapes and
+ * ranks 0-4: webgl's packed programs leave lanes past an odd dimension unused).
+ */
 export const SHAPES: Record<string, number[]> = {
   'dense/kernel': [5, 7],
   'dense/bias': [7],
   'conv/kernel': [3, 3, 2, 4],
   'big/kernel': [64, 33],
+  'scale/alpha': [],
 };
 export const STEPS = 20;
 
@@ -258,6 +262,16 @@ export function countReads(
   };
 }
 
+/**
+ * Puts `t` on the GPU as an unpacked texture, as an unpacked op's output would be (webgl; tfjs
+ * otherwise uploads a tensor in the layout of the first program reading it: a packed one for
+ * decoupled's programs). A no-op on other backends.
+ */
+export function uploadUnpacked(tf: typeof tfc, t: tfc.Tensor): void {
+  const backend = tf.backend() as unknown as { uploadToGPU?: (dataId: tfc.DataId) => void };
+  backend.uploadToGPU?.(t.dataId);
+}
+
 function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let diff = 0;
   let scale = 0;
@@ -268,12 +282,16 @@ function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return diff / scale;
 }
 
-/** Runs `c` for STEPS steps on the active backend and on the core. */
+/**
+ * Runs `c` for STEPS steps on the active backend and on the core; `unpackedGrads`: every other
+ * gradient comes in an unpacked texture (uploadUnpacked).
+ */
 export async function runCase(
   tf: typeof tfc,
   c: GpuCase,
   seed: number,
   readsOf: object = tf.backend(),
+  unpackedGrads = false,
 ): Promise<CaseResult> {
   const rand = prng(seed);
   const init: Record<string, Float32Array> = {};
@@ -306,6 +324,8 @@ export async function runCase(
       name: vars[name].name,
       tensor: tf.tensor(g, SHAPES[name]),
     }));
+    if (unpackedGrads)
+      for (const [i, t] of tensors.entries()) if (i % 2) uploadUnpacked(tf, t.tensor);
     const counter = countReads(tf, readsOf);
     try {
       opt.applyGradients(tensors);
@@ -433,11 +453,19 @@ function referenceState(
   return state;
 }
 
-/** Every control step of every setting on the active backend (reads with data(), after each). */
-export async function runControlCases(tf: typeof tfc): Promise<ControlResult[]> {
+/**
+ * Every control step of every setting on the active backend (reads with data(), after each);
+ * `unpacked`: every other gradient comes in an unpacked texture (uploadUnpacked).
+ */
+export async function runControlCases(tf: typeof tfc, unpacked = false): Promise<ControlResult[]> {
   const rand = prng(7);
   const base = CONTROL_SIZES.map((n) => randomArray(rand, n));
-  const baseTensors = base.map((a) => tf.tensor1d(a));
+  const tensor = (a: Float32Array, i: number) => {
+    const t = tf.tensor1d(a);
+    if (unpacked && i % 2) uploadUnpacked(tf, t);
+    return t;
+  };
+  const baseTensors = base.map(tensor);
   const steps: { name: string; arrays: Float32Array[] }[] = [{ name: 'finite', arrays: base }];
   for (const [variable, index, value] of CONTROL_BAD) {
     const arrays = [...base];
@@ -457,7 +485,7 @@ export async function runControlCases(tf: typeof tfc): Promise<ControlResult[]> 
     let prev: tfc.Tensor | null = null;
     let skipped = 0;
     for (const step of steps) {
-      const tensors = step.arrays.map((a, i) => (a === base[i] ? baseTensors[i] : tf.tensor1d(a)));
+      const tensors = step.arrays.map((a, i) => (a === base[i] ? baseTensors[i] : tensor(a, i)));
       const state: tfc.Tensor = tf.tidy(() => {
         const control = deviceControl(tensors, clipNorm, nonFinite, prev);
         return tf.keep(control.state as tfc.Tensor);

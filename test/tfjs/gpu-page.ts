@@ -35,10 +35,36 @@ async function cases(backend: string): Promise<CaseResult[]> {
   return results;
 }
 
+/**
+ * webgl: every case with every other gradient in an unpacked texture, then every case with
+ * WEBGL_PACK off (decoupled's programs unpacked too).
+ */
+async function layouts(backend: string): Promise<{ mixed: CaseResult[]; unpacked: CaseResult[] }> {
+  await use(backend);
+  const mixed: CaseResult[] = [];
+  for (const [i, c] of CASES.entries())
+    mixed.push(await runCase(tf, c, 100 + i, tf.backend(), true));
+  const unpacked: CaseResult[] = [];
+  const pack = tf.env().getBool('WEBGL_PACK');
+  tf.env().set('WEBGL_PACK', false);
+  try {
+    for (const [i, c] of CASES.entries()) unpacked.push(await runCase(tf, c, 100 + i));
+  } finally {
+    tf.env().set('WEBGL_PACK', pack);
+  }
+  return { mixed, unpacked };
+}
+
 /** The step control on its own against the reference (./gpu-cases.ts). */
 async function controls(backend: string): Promise<ControlResult[]> {
   await use(backend);
   return runControlCases(tf);
+}
+
+/** The same, with every other gradient in an unpacked texture (webgl). */
+async function controlsMixed(backend: string): Promise<ControlResult[]> {
+  await use(backend);
+  return runControlCases(tf, true);
 }
 
 /** nonFinite 'error': reads per good step, and a NaN step throws and changes nothing. */
@@ -183,4 +209,12 @@ async function resume(backend: string) {
   return result;
 }
 
-(globalThis as unknown as { __gpu: unknown }).__gpu = { cases, controls, errorPolicy, fit, resume };
+(globalThis as unknown as { __gpu: unknown }).__gpu = {
+  cases,
+  layouts,
+  controls,
+  controlsMixed,
+  errorPolicy,
+  fit,
+  resume,
+};

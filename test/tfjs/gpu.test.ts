@@ -66,6 +66,34 @@ test('decoupled/tfjs on webgl and webgpu in Chromium', {
         assert.ok(results.length > 60);
         assert.deepEqual(controlMismatches(results), []);
       });
+      if (backend === 'webgl') {
+        // decoupled's webgl programs are packed (4 elements a texel); gradients may come in
+        // either layout, and WEBGL_PACK off makes them unpacked.
+        await t.test(
+          'webgl: unpacked gradients, and WEBGL_PACK off, against the core',
+          async () => {
+            const r = await call<{ mixed: CaseResult[]; unpacked: CaseResult[] }>(
+              page,
+              'layouts',
+              backend,
+            );
+            for (const [layout, results] of Object.entries(r)) {
+              assert.equal(results.length, CASES.length);
+              for (const c of results) {
+                const name = `${layout}: ${c.name}`;
+                assert.ok(c.changed, `${name}: the parameters moved`);
+                assert.ok(c.relativeError <= 1e-5, `${name}: relative error ${c.relativeError}`);
+                assert.equal(c.reads, 0, `${name}: backend reads`);
+              }
+            }
+          },
+        );
+        await t.test('webgl: the step control over packed and unpacked gradients', async () => {
+          const results = await call<ControlResult[]>(page, 'controlsMixed', backend);
+          assert.ok(results.length > 60);
+          assert.deepEqual(controlMismatches(results), []);
+        });
+      }
       // tfjs-backend-webgpu's dataSync reads through an OffscreenCanvas, which under headless
       // SwiftShader returns zeros for a tensor on the GPU and loses the WebGPU instance after: the
       // one synchronous read of 'error' cannot be checked there (WebGPU has no other).

@@ -62,7 +62,8 @@ export function deviceControl(
     return stepControl(grads, { clipNorm, checkFinite }, prev);
   }
   const inputs: tf.NamedTensorMap = {};
-  for (const [i, g] of grads.entries()) inputs[`x${i}`] = tf.reshape(g, [-1]);
+  // At their own shapes: a reshape may be a pass (a packed webgl texture); the kernels read any.
+  for (const [i, g] of grads.entries()) inputs[`x${i}`] = g;
   if (prev) inputs.prev = prev;
   const attrs: ControlAttrs = { clipNorm: clipNorm ?? 0, checkFinite };
   const state = tf

@@ -18,6 +18,13 @@
  * call but render k times the texels, each redoing the whole update: the same work, plus a slice.
  * tf.train.adam runs about ten programs per variable for the same step.
  *
+ * The programs are packed, as tfjs' own ops are under WEBGL_PACK (its default): each fragment
+ * updates 4 elements, one RGBA texel (a 2 x 2 block of the last two dimensions), so a pass has a
+ * quarter of the fragments and texture reads of an unpacked one. Under SwiftShader that made a
+ * step 3x cheaper (bench:browser, BENCHMARKS.md). The parameter and slots stay packed between
+ * steps; a gradient in an unpacked texture (from an unpacked op) is packed once per step, not
+ * once per pass reading it. With WEBGL_PACK off they are unpacked programs, one element a fragment.
+ *
  * The step's scalars come through the kernel calling convention (src/kernels/abi.ts, ./args.ts):
  * its flags (maximize, l2, amsgrad, momentum, nesterov, first step; and decay, control) select the
  * shader source, so each variant compiles once; its float32 arguments are the uniforms. The optional
@@ -25,6 +32,7 @@
  * is multiplied by it, and 0 keeps the old values (a skipped step), so no select pass is needed.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { env } from '@tensorflow/tfjs-core';
 import type { AdamParts, SgdParts } from './args.js';
 
 /** The part of tfjs-backend-webgl's GPGPUProgram this module fills in. */
@@ -33,6 +41,8 @@ interface GpgpuProgram {
   outputShape: number[];
   userCode: string;
   customUniforms: { name: string; type: 'float' }[];
+  packedInputs?: boolean;
+  packedOutput?: boolean;
 }
 
 /** The part of tfjs-backend-webgl's MathBackendWebGL this module calls. */
@@ -42,8 +52,41 @@ export interface WebGLBackend {
     inputs: tf.TensorInfo[],
     outputDtype?: 'float32',
     customUniformValues?: number[][],
+    preventEagerUnpackingOfOutput?: boolean,
   ): tf.TensorInfo;
   disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
+  packTensor(info: tf.TensorInfo): tf.TensorInfo;
+  texData: { get(dataId: tf.DataId): { isPacked?: boolean; texture?: unknown } };
+}
+
+/**
+ * Whether the programs run packed (tfjs' WEBGL_PACK, on by default): four elements per fragment
+ * (a 2 x 2 block of the last two dimensions, one RGBA texel), as tfjs' own packed ops.
+ */
+export function packedPrograms(): boolean {
+  return env().getBool('WEBGL_PACK');
+}
+
+/**
+ * Whether a program reading `x` should be packed to read it without a conversion pass: its
+ * texture's layout, or `fallback` for a tensor not yet on the GPU (the first program to read it
+ * uploads it in its own layout).
+ */
+export function isPackedTexture(backend: WebGLBackend, x: tf.TensorInfo, fallback: boolean) {
+  const data = backend.texData.get(x.dataId);
+  // isPacked is unset on a texture uploaded unpacked.
+  return data.texture == null ? fallback : data.isPacked === true;
+}
+
+/**
+ * `x` in the packed layout: itself, or a packed copy when its texture is unpacked (tfjs would
+ * otherwise pack it again for each program reading it). `owned` collects the copies to dispose.
+ */
+function asPacked(backend: WebGLBackend, x: tf.TensorInfo, owned: tf.TensorInfo[]): tf.TensorInfo {
+  if (isPackedTexture(backend, x, true)) return x;
+  const copy = backend.packTensor(x);
+  owned.push(copy);
+  return copy;
 }
 
 /** One pass: its GLSL body (computing `float result`), its inputs and its uniform scalars. */
@@ -54,8 +97,14 @@ interface Pass {
 }
 
 /** GLSL reading the step control: element 0 of the state vector (./control.ts), or a scalar. */
-function controlCode(control: tf.TensorInfo): string {
-  return control.shape.length === 0 ? 'getControl()' : 'getControl(0)';
+function controlCode(control: tf.TensorInfo, packed: boolean): string {
+  const read = control.shape.length === 0 ? 'getControl()' : 'getControl(0)';
+  return packed ? `${read}.x` : read;
+}
+
+/** The GLSL type of one fragment's values: the packed programs' 4 elements, or 1. */
+function valueType(packed: boolean): string {
+  return packed ? 'vec4' : 'float';
 }
 
 /**
@@ -64,20 +113,29 @@ function controlCode(control: tf.TensorInfo): string {
  * skipped step writes `old` back. A select, not a branch: the pass reads `old` anyway, and the
  * control is read once per fragment.
  */
-function run(backend: WebGLBackend, shape: number[], pass: Pass, keep: string): tf.TensorInfo {
+function run(
+  backend: WebGLBackend,
+  shape: number[],
+  pass: Pass,
+  keep: string,
+  packed: boolean,
+): tf.TensorInfo {
   const names = pass.inputs.map(([name]) => name);
   const control = pass.inputs.find(([name]) => name === 'control');
+  const T = valueType(packed);
   const lines: string[] = [];
   if (names.includes(keep)) {
-    lines.push(`float old = get${keep[0].toUpperCase()}${keep.slice(1)}AtOutCoords();`);
+    lines.push(`${T} old = get${keep[0].toUpperCase()}${keep.slice(1)}AtOutCoords();`);
   }
-  if (control) lines.push(`float stepControl = ${controlCode(control[1])};`);
-  lines.push('float result;', pass.body);
+  if (control) lines.push(`float stepControl = ${controlCode(control[1], packed)};`);
+  lines.push(`${T} result;`, pass.body);
   lines.push(control ? 'setOutput(stepControl == 0.0 ? old : result);' : 'setOutput(result);');
   const program: GpgpuProgram = {
     variableNames: names,
     outputShape: shape,
     customUniforms: pass.uniforms.map(([name]) => ({ name, type: 'float' })),
+    packedInputs: packed,
+    packedOutput: packed,
     userCode: `void main() {\n  ${lines.join('\n  ')}\n}`,
   };
   return backend.compileAndRun(
@@ -85,18 +143,21 @@ function run(backend: WebGLBackend, shape: number[], pass: Pass, keep: string): 
     pass.inputs.map(([, info]) => info),
     'float32',
     pass.uniforms.map(([, value]) => [value]),
+    // The next pass and step read it packed (tfjs would unpack it without WEBGL_LAZILY_UNPACK).
+    true,
   );
 }
 
-/** GLSL computing `float theta` (decayed) and `float g` (effective gradient). */
+/** GLSL computing `theta` (decayed) and `g` (effective gradient), of type `T`. */
 function gradientCode(
   p: { useDecay: boolean; useL2: boolean; maximize: boolean },
   control: boolean,
+  T: string,
   param = 'getParamAtOutCoords()',
 ): string {
   const lines = [
-    p.useDecay ? `float theta = ${param} * decay;` : `float theta = ${param};`,
-    `float g = ${p.maximize ? '-' : ''}getGradAtOutCoords();`,
+    p.useDecay ? `${T} theta = ${param} * decay;` : `${T} theta = ${param};`,
+    `${T} g = ${p.maximize ? '-' : ''}getGradAtOutCoords();`,
   ];
   if (control) lines.push('g = g * stepControl;');
   if (p.useL2) lines.push('g = g + l2 * theta;');
@@ -132,15 +193,38 @@ function withControl(inputs: [string, tf.TensorInfo][], t: Named): [string, tf.T
   return t.control ? [...inputs, ['control', t.control]] : inputs;
 }
 
+/**
+ * `t` with the parameter and gradient, which several passes read, packed once if the programs
+ * are packed and their textures are not (an unpacked gradient from an unpacked op, a parameter
+ * before its first step). `owned`: the copies, to dispose after the passes.
+ */
+function prepare<N extends Named>(
+  backend: WebGLBackend,
+  t: N,
+  packed: boolean,
+  owned: tf.TensorInfo[],
+): N {
+  if (!packed) return t;
+  return { ...t, param: asPacked(backend, t.param, owned), grad: asPacked(backend, t.grad, owned) };
+}
+
+function disposeAll(backend: WebGLBackend, infos: tf.TensorInfo[]): void {
+  for (const info of infos) backend.disposeIntermediateTensorInfo(info);
+}
+
 /** Adam family: returns [param, m, v, vMax?] as new textures. */
 export function adamUpdateWebGL(
   backend: WebGLBackend,
-  t: Named & { m: tf.TensorInfo; v: tf.TensorInfo; vMax?: tf.TensorInfo },
+  given: Named & { m: tf.TensorInfo; v: tf.TensorInfo; vMax?: tf.TensorInfo },
   p: AdamParts,
 ): tf.TensorInfo[] {
+  const packed = packedPrograms();
+  const T = valueType(packed);
+  const owned: tf.TensorInfo[] = [];
+  const t = prepare(backend, given, packed, owned);
   const shape = t.param.shape;
   const u = p.uniforms;
-  const grad = gradientCode(p, t.control !== undefined);
+  const grad = gradientCode(p, t.control !== undefined, T);
   const base = withControl(paramAndGrad(t), t);
   const m = run(
     backend,
@@ -151,6 +235,7 @@ export function adamUpdateWebGL(
       body: `${grad}\n  result = old * beta1 + oneMinusBeta1 * g;`,
     },
     'm',
+    packed,
   );
   const v = run(
     backend,
@@ -161,6 +246,7 @@ export function adamUpdateWebGL(
       body: `${grad}\n  result = old * beta2 + (oneMinusBeta2 * g) * g;`,
     },
     'v',
+    packed,
   );
   const outputs = [m, v];
   let second = v;
@@ -180,6 +266,7 @@ export function adamUpdateWebGL(
         body: 'result = max(old, getVNewAtOutCoords());',
       },
       'vMax',
+      packed,
     );
     outputs.push(second);
   }
@@ -202,26 +289,32 @@ export function adamUpdateWebGL(
         ['negStepSize', u.negStepSize],
       ],
       body: [
-        p.useDecay ? 'float theta = old * decay;' : 'float theta = old;',
-        'float denom = sqrt(getSecondAtOutCoords()) / bc2Sqrt + eps;',
+        p.useDecay ? `${T} theta = old * decay;` : `${T} theta = old;`,
+        `${T} denom = sqrt(getSecondAtOutCoords()) / bc2Sqrt + eps;`,
         'result = theta + (negStepSize * getMNewAtOutCoords()) / denom;',
       ].join('\n  '),
     },
     'param',
+    packed,
   );
+  disposeAll(backend, owned);
   return [theta, ...outputs];
 }
 
 /** SGD family: returns [param, buf?] as new textures. */
 export function sgdUpdateWebGL(
   backend: WebGLBackend,
-  t: Named & { buf?: tf.TensorInfo },
+  given: Named & { buf?: tf.TensorInfo },
   p: SgdParts,
 ): tf.TensorInfo[] {
+  const packed = packedPrograms();
+  const T = valueType(packed);
+  const owned: tf.TensorInfo[] = [];
+  const t = prepare(backend, given, packed, owned);
   const shape = t.param.shape;
   const u = p.uniforms;
-  const grad = gradientCode(p, t.control !== undefined);
-  const thetaGrad = gradientCode(p, t.control !== undefined, 'old');
+  const grad = gradientCode(p, t.control !== undefined, T);
+  const thetaGrad = gradientCode(p, t.control !== undefined, T, 'old');
   const base = withControl(paramAndGrad(t), t);
   const lrUniforms: [string, number][] = [...gradientUniforms(p), ['negLr', u.negLr]];
   if (!p.momentum || !t.buf) {
@@ -230,7 +323,9 @@ export function sgdUpdateWebGL(
       shape,
       { inputs: base, uniforms: lrUniforms, body: `${thetaGrad}\n  result = theta + negLr * g;` },
       'param',
+      packed,
     );
+    disposeAll(backend, owned);
     return [theta];
   }
   const buf = run(
@@ -249,6 +344,7 @@ export function sgdUpdateWebGL(
         : `${grad}\n  result = old * momentum + oneMinusDampening * g;`,
     },
     'buf',
+    packed,
   );
   const direction = p.nesterov ? 'g + momentum * getBufNewAtOutCoords()' : 'getBufNewAtOutCoords()';
   const theta = run(
@@ -260,6 +356,8 @@ export function sgdUpdateWebGL(
       body: `${thetaGrad}\n  result = theta + negLr * (${direction});`,
     },
     'param',
+    packed,
   );
+  disposeAll(backend, owned);
   return [theta, buf];
 }
